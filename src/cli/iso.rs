@@ -1,0 +1,230 @@
+//! `swarmdate iso list|status|plan|switch`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::json;
+use swarmdate::engine::{JobSpec, Payload, SwitchSpec, working_path};
+use swarmdate::fsutil;
+use swarmdate::i18n::{tr, trf};
+use swarmdate::iso::{Identified, Plan, PublishedIso, SwitchMode, identify, plan_switch};
+
+use super::context::Ctx;
+use super::output::bytes;
+
+#[derive(clap::Subcommand)]
+pub enum IsoCmd {
+    /// The published versions, with what switching to each would download.
+    List {
+        /// The local image (default: the one in the images folder).
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+    /// Which version the local image is.
+    Status {
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+    /// What switching to VERSION would download, exactly, before any transfer.
+    Plan {
+        version: String,
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+    /// Switch the local image to VERSION (newer or older): only the differing pieces are fetched.
+    #[command(after_help = "Example:\n  swarmdate iso switch 1.02 --image ~/Downloads/os-1.00.iso")]
+    Switch {
+        version: String,
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// Keep the old image instead of replacing it.
+        #[arg(long)]
+        keep_old: bool,
+    },
+}
+
+/// The feed's versions, the local image and which version it is.
+struct Local {
+    versions: Vec<PublishedIso>,
+    image: PathBuf,
+    current: Option<usize>,
+}
+
+async fn load_local(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Local> {
+    let feed = ctx.feed().await?;
+    let versions = ctx.iso_versions(&feed).await?;
+    let image = ctx.local_image(image, &versions)?;
+    let (img, vs) = (image.clone(), versions.clone());
+    let current = match tokio::task::spawn_blocking(move || identify(&img, &vs)).await?? {
+        Identified::Version(i) => Some(i),
+        Identified::Unknown => None,
+    };
+    Ok(Local { versions, image, current })
+}
+
+async fn make_plan(local: &Local, to: usize) -> anyhow::Result<Plan> {
+    let from = local.current.map(|i| local.versions[i].clone());
+    let to = local.versions[to].clone();
+    let image = local.image.clone();
+    let reflink = fsutil::supports_reflink(fsutil::parent_dir(&image));
+    Ok(tokio::task::spawn_blocking(move || plan_switch(&image, from.as_ref(), &to, reflink)).await??)
+}
+
+fn find_version(local: &Local, version: &str) -> anyhow::Result<usize> {
+    local.versions.iter().position(|v| v.version() == version).with_context(|| {
+        let known: Vec<_> = local.versions.iter().map(|v| v.version()).collect();
+        format!("no version {version:?} in the feed (it has {})", known.join(", "))
+    })
+}
+
+fn current_name(local: &Local) -> String {
+    local
+        .current
+        .map(|i| local.versions[i].version().to_owned())
+        .unwrap_or_else(|| tr("an unpublished version"))
+}
+
+pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
+    match cmd {
+        IsoCmd::List { image } => list(ctx, image.as_deref()).await,
+        IsoCmd::Status { image } => {
+            let local = load_local(ctx, image.as_deref()).await?;
+            ctx.out.say(trf(
+                "{path} is {version}",
+                &[("path", &local.image.display()), ("version", &current_name(&local))],
+            ));
+            ctx.out.summary(json!({
+                "image": local.image,
+                "version": local.current.map(|i| local.versions[i].version()),
+            }));
+            Ok(())
+        }
+        IsoCmd::Plan { version, image } => {
+            let local = load_local(ctx, image.as_deref()).await?;
+            let plan = make_plan(&local, find_version(&local, &version)?).await?;
+            say_plan(ctx, &local, &plan);
+            ctx.out.summary(&plan);
+            Ok(())
+        }
+        IsoCmd::Switch { version, image, keep_old } => switch(ctx, &version, image.as_deref(), keep_old).await,
+    }
+}
+
+async fn list(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
+    let local = load_local(ctx, image).await;
+    let (versions, local) = match local {
+        Ok(l) => (l.versions.clone(), Some(l)),
+        Err(e) if ctx.feed_url().is_some() => {
+            // No local image yet: still list what is published.
+            let feed = ctx.feed().await?;
+            tracing::debug!("no local image: {e:#}");
+            (ctx.iso_versions(&feed).await?, None)
+        }
+        Err(e) => return Err(e),
+    };
+    let mut rows = Vec::new();
+    for (i, v) in versions.iter().enumerate() {
+        let (current, fetch) = match &local {
+            Some(l) if l.current == Some(i) => (true, Some(0)),
+            Some(l) => (false, Some(make_plan(l, i).await?.fetch_bytes)),
+            None => (false, None),
+        };
+        let mark = if current { tr("(yours)") } else { String::new() };
+        let cost = fetch.map(|b| trf("{bytes} to download", &[("bytes", &bytes(b))])).unwrap_or_default();
+        ctx.out.say(format!(
+            "{:>8}  {}  {:>10}  {} {}",
+            v.version(),
+            v.entry.date.format("%Y-%m-%d"),
+            bytes(v.entry.size),
+            mark,
+            if current { String::new() } else { cost }
+        ));
+        rows.push(json!({
+            "version": v.version(), "date": v.entry.date, "size": v.entry.size,
+            "current": current, "fetch_bytes": fetch, "info_hash": v.torrent.info_hash(),
+        }));
+    }
+    ctx.out.summary(json!({ "versions": rows, "image": local.as_ref().map(|l| &l.image) }));
+    Ok(())
+}
+
+fn say_plan(ctx: &Ctx, local: &Local, plan: &Plan) {
+    let out = &ctx.out;
+    out.say(trf(
+        "{path}: {from} → {to}",
+        &[("path", &local.image.display()), ("from", &current_name(local)), ("to", &plan.to)],
+    ));
+    out.say(trf(
+        "{fetch} to download ({n} pieces of {len}), {reuse} reused, new image {size}",
+        &[
+            ("fetch", &bytes(plan.fetch_bytes)),
+            ("n", &plan.pieces.len()),
+            ("len", &bytes(plan.piece_length as u64)),
+            ("reuse", &bytes(plan.reuse_bytes)),
+            ("size", &bytes(plan.target_size)),
+        ],
+    ));
+    out.say(match plan.mode {
+        SwitchMode::Reflink => tr("Mode: reflink (the file system shares unchanged blocks)"),
+        SwitchMode::Copy => trf(
+            "Mode: copy ({size} of free space needed while switching; the old image stays until the new one is complete)",
+            &[("size", &bytes(plan.space_needed))],
+        ),
+    });
+}
+
+async fn switch(ctx: &Ctx, version: &str, image: Option<&Path>, keep_old: bool) -> anyhow::Result<()> {
+    let local = load_local(ctx, image).await?;
+    let to_idx = find_version(&local, version)?;
+    let plan = make_plan(&local, to_idx).await?;
+    say_plan(ctx, &local, &plan);
+    ctx.out.event("plan", &plan);
+    if plan.is_noop() {
+        ctx.out.say(tr("Nothing to do: the image already is this version."));
+        ctx.out.summary(json!({ "version": version, "fetch_bytes": 0, "planned_bytes": 0 }));
+        return Ok(());
+    }
+    let to = &local.versions[to_idx];
+    let dir = fsutil::parent_dir(&local.image).to_owned();
+    let target = dir.join(&to.torrent.name);
+    let engine = ctx.engine().await?;
+    // A switch that was interrupted resumes: the engine restarted it from its journal.
+    let existing = engine.jobs().into_iter().find(|r| r.info_hash == to.torrent.info_hash());
+    let id = match existing {
+        Some(r) if matches!(r.spec, JobSpec::Switch(_)) => r.id,
+        Some(r) if r.spec == (JobSpec::Seed { payload: Payload::Image(target.clone()) }) => r.id,
+        Some(r) => anyhow::bail!("job {} already uses version {version}'s torrent", r.id),
+        None => {
+            if plan.mode == SwitchMode::Copy {
+                fsutil::ensure_space(&dir, plan.space_needed)?;
+            }
+            let spec = SwitchSpec {
+                from: local.image.clone(),
+                working: working_path(&target, &to.torrent),
+                target: target.clone(),
+                copied: false,
+                remove_from: !keep_old,
+            };
+            engine.add_job(&to.torrent, JobSpec::Switch(spec))?
+        }
+    };
+    let result = ctx.follow(&engine, id, &trf("to {v}", &[("v", &version)])).await;
+    engine.shutdown().await;
+    let done = result?;
+    ctx.out.say(trf(
+        "Switched to {v}: {path}. Fetched {fetched} ({received} received from peers); planned {planned}.",
+        &[
+            ("v", &version),
+            ("path", &target.display()),
+            ("fetched", &bytes(done.bytes_fetched)),
+            ("received", &bytes(done.bytes_received)),
+            ("planned", &bytes(plan.fetch_bytes)),
+        ],
+    ));
+    ctx.out.summary(json!({
+        "version": version, "image": target, "planned_bytes": plan.fetch_bytes,
+        "fetched_bytes": done.bytes_fetched, "received_bytes": done.bytes_received,
+        "had_bytes": done.bytes_had, "image_size": plan.target_size,
+    }));
+    Ok(())
+}

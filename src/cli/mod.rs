@@ -1,0 +1,95 @@
+//! The command line: one binary, subcommands for headless users and distributors.
+
+mod context;
+mod exit;
+mod get;
+mod iso;
+mod output;
+mod publish;
+mod seed;
+mod torrent;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use context::{Ctx, Global};
+
+#[derive(Parser)]
+#[command(
+    name = "swarmdate",
+    version,
+    about = "Package updates and installation images over BitTorrent",
+    after_help = exit::EXIT_CODES,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Installation images: list versions, identify yours, plan and switch.
+    #[command(subcommand)]
+    Iso(iso::IsoCmd),
+    /// Inspect torrent files.
+    #[command(subcommand)]
+    Torrent(torrent::TorrentCmd),
+    /// Download any torrent's payload: a path, an http(s)/file URL, or bittorrent://<url>.
+    #[command(after_help = "Examples:\n  swarmdate get bittorrent://https://example.org/x.torrent --dir ~/Downloads\n  swarmdate get ./x.torrent --yes")]
+    Get(get::GetArgs),
+    /// Seed what this machine holds, without a window.
+    Seed(seed::SeedArgs),
+    /// The distributor's side: keys, image torrents, respins, the signed feed.
+    #[command(subcommand)]
+    Publish(publish::PublishCmd),
+}
+
+/// Parses the arguments, runs the command and returns the documented exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return exit::exit(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging();
+    let json = cli.global.json;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(dispatch(cli)));
+    match result {
+        Ok(()) => exit::exit(0),
+        Err(err) => {
+            let code = exit::code_for(&err);
+            output::Out::new(json).error(&err, code);
+            exit::exit(code)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMDATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librqbit=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Ctx::new(cli.global)?;
+    match cli.command {
+        Command::Iso(c) => iso::run(&ctx, c).await,
+        Command::Torrent(c) => torrent::run(&ctx, c).await,
+        Command::Get(a) => get::run(&ctx, a).await,
+        Command::Seed(a) => seed::run(&ctx, a).await,
+        Command::Publish(c) => publish::run(&ctx, c).await,
+    }
+}

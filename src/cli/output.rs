@@ -1,0 +1,157 @@
+//! Output for people (text, progress bars on a terminal) or scripts (newline-delimited JSON).
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::{Value, json};
+use swarmdate::engine::{JobSnapshot, JobState};
+
+/// Where output goes and in which form.
+pub struct Out {
+    json: bool,
+    terminal: bool,
+}
+
+impl Out {
+    /// Chooses the form from `--json` and whether stderr is a terminal.
+    pub fn new(json: bool) -> Self {
+        Out {
+            json,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Whether scripts are reading.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Whether a person can answer a question.
+    pub fn can_ask(&self) -> bool {
+        !self.json && std::io::stdin().is_terminal() && self.terminal
+    }
+
+    /// A line for people (nothing in JSON mode).
+    pub fn say(&self, text: impl AsRef<str>) {
+        if !self.json {
+            println!("{}", text.as_ref());
+        }
+    }
+
+    /// A JSON event (nothing for people).
+    pub fn event(&self, name: &str, body: impl Serialize) {
+        if self.json {
+            let mut v = serde_json::to_value(body).unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut v {
+                m.insert("event".into(), json!(name));
+            } else {
+                v = json!({ "event": name, "value": v });
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{v}");
+            let _ = out.flush();
+        }
+    }
+
+    /// The final summary object for scripts.
+    pub fn summary(&self, body: impl Serialize) {
+        self.event("summary", body);
+    }
+
+    /// Reports an error in the chosen form.
+    pub fn error(&self, err: &anyhow::Error, code: u8) {
+        if self.json {
+            self.event("error", json!({ "message": format!("{err:#}"), "exit_code": code }));
+        } else {
+            eprintln!("swarmdate: {err:#}");
+        }
+    }
+
+    /// Asks a yes/no question on the terminal.
+    pub fn confirm(&self, question: &str) -> bool {
+        if !self.can_ask() {
+            return false;
+        }
+        eprint!("{question} [y/N] ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
+    }
+
+    /// A progress display for one job.
+    pub fn job_progress(&self, label: &str) -> JobProgress {
+        let bar = (!self.json && self.terminal).then(|| {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template("{msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            b.set_message(label.to_owned());
+            b
+        });
+        JobProgress {
+            bar,
+            json: self.json,
+            last_event: None,
+        }
+    }
+}
+
+/// Shows one job's progress from engine snapshots.
+pub struct JobProgress {
+    bar: Option<ProgressBar>,
+    json: bool,
+    last_event: Option<Instant>,
+}
+
+/// Human-readable byte counts.
+pub fn bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
+
+fn state_name(s: &JobState) -> &'static str {
+    match s {
+        JobState::Preparing => "preparing",
+        JobState::Checking => "checking",
+        JobState::Downloading => "downloading",
+        JobState::Finalizing => "finalizing",
+        JobState::Seeding => "seeding",
+        JobState::Done => "done",
+        JobState::Paused => "paused",
+        JobState::Failed(_) => "failed",
+    }
+}
+
+impl JobProgress {
+    /// Updates the display from a snapshot of the job.
+    pub fn update(&mut self, job: &JobSnapshot) {
+        let to_fetch = job.bytes_wanted.saturating_sub(job.bytes_had);
+        if let Some(b) = &self.bar {
+            b.set_length(to_fetch.max(job.bytes_fetched));
+            b.set_position(job.bytes_fetched);
+            b.set_message(state_name(&job.state));
+        }
+        if self.json && self.last_event.is_none_or(|t| t.elapsed() >= Duration::from_millis(500)) {
+            self.last_event = Some(Instant::now());
+            let out = Out { json: true, terminal: false };
+            out.event(
+                "progress",
+                json!({
+                    "job": job.id, "state": state_name(&job.state), "bytes_wanted": job.bytes_wanted,
+                    "bytes_had": job.bytes_had, "bytes_fetched": job.bytes_fetched,
+                    "bytes_received": job.bytes_received, "down_speed": job.down_speed,
+                    "peers": job.peers.len(),
+                }),
+            );
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `swarmdate seed`: seed what this machine holds, without a window.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+use swarmdate::engine::{JobSpec, Payload, read_journal};
+use swarmdate::i18n::{tr, trf};
+use swarmdate::torrent::Torrent;
+
+use super::context::Ctx;
+use super::output::bytes;
+
+#[derive(clap::Args)]
+pub struct SeedArgs {
+    /// Show what is seeded and exit.
+    #[arg(long)]
+    status: bool,
+    /// Add this torrent to what is seeded (with --data).
+    #[arg(long, requires = "data")]
+    torrent: Option<PathBuf>,
+    /// The payload of --torrent: the file (single-file torrent) or the folder holding it.
+    #[arg(long, requires = "torrent")]
+    data: Option<PathBuf>,
+}
+
+pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
+    if args.status {
+        let jobs = read_journal(&ctx.dirs.engine())?;
+        for j in &jobs {
+            ctx.out.say(format!("{:>4}  {}  {}", j.id, j.info_hash, j.name));
+        }
+        if jobs.is_empty() {
+            ctx.out.say(tr("Nothing is seeded yet."));
+        }
+        ctx.out.summary(json!({ "jobs": jobs }));
+        return Ok(());
+    }
+    let engine = ctx.engine().await?;
+    if let (Some(t), Some(data)) = (&args.torrent, &args.data) {
+        let torrent = Torrent::from_bytes(std::fs::read(t).with_context(|| format!("reading {}", t.display()))?)?;
+        let payload = if data.is_file() {
+            Payload::Image(data.canonicalize()?)
+        } else {
+            Payload::Folder(data.canonicalize()?)
+        };
+        engine.add_job(&torrent, JobSpec::Seed { payload })?;
+    }
+    ctx.out.say(tr("Seeding; press Ctrl+C to stop."));
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let snap = engine.snapshot();
+                for j in &snap.jobs {
+                    ctx.out.event("seed", json!({
+                        "job": j.id, "name": j.name, "state": j.state, "uploaded": j.bytes_uploaded,
+                        "peers": j.peers.len(), "up_speed": j.up_speed,
+                    }));
+                }
+                if !ctx.out.is_json() {
+                    let up: u64 = snap.jobs.iter().map(|j| j.bytes_uploaded).sum();
+                    let peers: usize = snap.jobs.iter().map(|j| j.peers.len()).sum();
+                    eprint!("\r{}", trf("{n} torrents, {peers} peers, {up} uploaded   ",
+                        &[("n", &snap.jobs.len()), ("peers", &peers), ("up", &bytes(up))]));
+                }
+            }
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    engine.shutdown().await;
+    ctx.out.say("");
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! The user's settings, kept as JSON in the config folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Settings a user (or the demo) chooses; every field has a sensible default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The distribution's feed URL.
+    pub feed_url: Option<String>,
+    /// Where ISO images are kept (default: the data folder's `images`).
+    pub images_dir: Option<PathBuf>,
+    /// The port peers reach us on (default 6881; 0 picks a free one).
+    pub listen_port: Option<u16>,
+    /// Listen on loopback only (the demo).
+    pub loopback_only: bool,
+    /// Use the DHT.
+    pub dht: Option<bool>,
+    /// Use local peer discovery.
+    pub local_discovery: Option<bool>,
+    /// Ask the router for a port mapping.
+    pub upnp: bool,
+    /// Upload limit in bytes/s.
+    pub upload_limit: Option<u32>,
+    /// Download limit in bytes/s.
+    pub download_limit: Option<u32>,
+}
+
+impl Settings {
+    /// The settings file in a config folder.
+    pub fn path(config_dir: &Path) -> PathBuf {
+        config_dir.join("settings.json")
+    }
+
+    /// Reads the settings, or the defaults when there is no file.
+    pub fn load(config_dir: &Path) -> anyhow::Result<Self> {
+        let path = Self::path(config_dir);
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                anyhow::anyhow!("the settings file {} is invalid: {e}; fix or delete it", path.display())
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes the settings atomically.
+    pub fn save(&self, config_dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(config_dir)?;
+        crate::fsutil::write_atomic(&Self::path(config_dir), &serde_json::to_vec_pretty(self)?)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Jobs the engine runs, and their journal on disk so they resume after a restart.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::torrent::InfoHash;
+
+/// Identifies a job within one engine's journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct JobId(pub u64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a torrent's payload lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// A single-file torrent's file at this exact path (an image).
+    Image(PathBuf),
+    /// A torrent laid out under this folder as its name says.
+    Folder(PathBuf),
+}
+
+/// What a job does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobSpec {
+    /// Seed a complete payload.
+    Seed { payload: Payload },
+    /// Download a payload into a folder, through a staging folder inside it.
+    Fetch { dest: PathBuf, seed_after: bool },
+    /// Switch an image to another version: copy, fetch the differing pieces, rename, seed.
+    Switch(SwitchSpec),
+}
+
+/// The state of an image switch that must survive a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchSpec {
+    /// The image being replaced (left untouched until the new one is complete).
+    pub from: PathBuf,
+    /// Where the new version ends up.
+    pub target: PathBuf,
+    /// The working file the new version is built in.
+    pub working: PathBuf,
+    /// Whether the working copy of `from` is complete.
+    pub copied: bool,
+    /// Remove `from` once the new version is in place.
+    pub remove_from: bool,
+}
+
+/// A job as written to the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The job's id.
+    pub id: JobId,
+    /// The torrent's info hash; its .torrent is kept in the engine's folder under this name.
+    pub info_hash: InfoHash,
+    /// A name for people.
+    pub name: String,
+    /// What to do.
+    pub spec: JobSpec,
+    /// Paused by the user.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// The journal file: every job that should run when the engine starts.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Journal {
+    /// Journal format version.
+    pub version: u32,
+    /// The jobs by id.
+    pub jobs: BTreeMap<JobId, JobRecord>,
+}
+
+impl Journal {
+    /// Reads the journal, or an empty one if there is none.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        match std::fs::read(path) {
+            Ok(b) => Ok(serde_json::from_slice(&b)
+                .map_err(|e| anyhow::anyhow!("the job journal {} is damaged: {e}", path.display()))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Journal {
+                version: 1,
+                ..Default::default()
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes the journal atomically.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        crate::fsutil::write_atomic(path, &serde_json::to_vec_pretty(self)?)
+    }
+
+    /// The next free id.
+    pub fn next_id(&self) -> JobId {
+        JobId(self.jobs.keys().last().map_or(1, |k| k.0 + 1))
+    }
+}

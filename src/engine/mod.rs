@@ -1,0 +1,378 @@
+//! The torrent engine: one librqbit session per user on a multi-thread tokio runtime, the jobs it
+//! runs (seed, fetch, switch), their journal, and the snapshots it publishes for the faces.
+
+mod job;
+mod lock;
+mod poll;
+mod run;
+mod snapshot;
+mod storage;
+
+pub use job::{JobId, JobRecord, JobSpec, Payload, SwitchSpec};
+pub use lock::{EngineBusy, StateLock};
+pub use run::{STAGING_DIR, working_path};
+pub use snapshot::{JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use librqbit::{ListenerMode, ListenerOptions, Session, SessionOptions};
+use tokio::sync::watch;
+
+use crate::torrent::{InfoHash, Torrent};
+use job::Journal;
+use storage::PieceLog;
+
+/// A torrent running in the session.
+type ManagedTorrentHandle = Arc<librqbit::ManagedTorrent>;
+
+/// How often snapshots are published.
+const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How the engine's session is set up; every network feature is switchable.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The engine's own folder: lock, job journal, torrents.
+    pub state_dir: PathBuf,
+    /// Where to accept peers (port 0 picks a free one); `None` accepts none.
+    pub listen: Option<SocketAddr>,
+    /// Use the DHT.
+    pub dht: bool,
+    /// Use local peer discovery.
+    pub local_discovery: bool,
+    /// Announce to trackers.
+    pub trackers: bool,
+    /// Ask the router for a port mapping.
+    pub upnp: bool,
+    /// Upload limit in bytes/s.
+    pub upload_limit: Option<u32>,
+    /// Download limit in bytes/s.
+    pub download_limit: Option<u32>,
+}
+
+impl EngineConfig {
+    /// Loopback only, trackers on, nothing else: for tests, the demo and benchmarks.
+    pub fn loopback(state_dir: &Path) -> Self {
+        EngineConfig {
+            state_dir: state_dir.to_owned(),
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            dht: false,
+            local_discovery: false,
+            trackers: true,
+            upnp: false,
+            upload_limit: None,
+            download_limit: None,
+        }
+    }
+}
+
+/// A running job's live parts.
+struct LiveJob {
+    torrent: Arc<Torrent>,
+    handle: Option<ManagedTorrentHandle>,
+    state: JobState,
+    log: Arc<PieceLog>,
+    task: Option<tokio::task::AbortHandle>,
+}
+
+struct Jobs {
+    journal: Journal,
+    live: BTreeMap<JobId, LiveJob>,
+}
+
+/// The engine. Faces send it intents and read its snapshots; they never touch librqbit.
+pub struct Engine {
+    session: Arc<Session>,
+    api: librqbit::Api,
+    state_dir: PathBuf,
+    _lock: StateLock,
+    jobs: Mutex<Jobs>,
+    snapshots: watch::Sender<Snapshot>,
+    listen_port: Option<u16>,
+}
+
+/// Limits below this make peers drop the connection (PLATFORM.md §2).
+pub const MIN_RATE_LIMIT: u32 = 16 << 10;
+
+fn limit(bps: Option<u32>) -> Option<NonZeroU32> {
+    bps.map(|b| b.max(MIN_RATE_LIMIT))
+        .and_then(NonZeroU32::new)
+}
+
+impl Engine {
+    /// Takes the user's engine lock, starts the session and resumes the journal's jobs.
+    pub async fn start(cfg: EngineConfig) -> anyhow::Result<Arc<Engine>> {
+        let lock = StateLock::acquire(&cfg.state_dir)?;
+        std::fs::create_dir_all(cfg.state_dir.join("torrents"))?;
+        let journal = Journal::load(&cfg.state_dir.join("jobs.json"))?;
+
+        let listen = match cfg.listen {
+            Some(mut addr) => {
+                if addr.port() == 0 {
+                    // The announced port must be known up front (PLATFORM.md §6), so pick it here.
+                    addr.set_port(std::net::TcpListener::bind(addr)?.local_addr()?.port());
+                }
+                Some(ListenerOptions {
+                    mode: ListenerMode::TcpOnly,
+                    listen_addr: addr,
+                    enable_upnp_port_forwarding: cfg.upnp,
+                    announce_port: Some(addr.port()),
+                    ipv4_only: addr.is_ipv4(),
+                    ..Default::default()
+                })
+            }
+            None => None,
+        };
+        let listen_port = listen.as_ref().map(|l| l.listen_addr.port());
+        let opts = SessionOptions {
+            dht: cfg.dht.then(librqbit::DhtSessionConfig::default),
+            disable_trackers: !cfg.trackers,
+            disable_local_service_discovery: !cfg.local_discovery,
+            listen,
+            ratelimits: librqbit::limits::LimitsConfig {
+                upload_bps: limit(cfg.upload_limit),
+                download_bps: limit(cfg.download_limit),
+            },
+            client_name_and_version: Some(format!("Swarmdate {}", env!("CARGO_PKG_VERSION"))),
+            ..Default::default()
+        };
+        let session = Session::new_with_opts(cfg.state_dir.join("downloads"), opts)
+            .await
+            .context("starting the torrent session")?;
+        let api = librqbit::Api::new(session.clone(), None);
+        let records: Vec<JobId> = journal.jobs.keys().copied().collect();
+        let engine = Arc::new(Engine {
+            session,
+            api,
+            state_dir: cfg.state_dir.clone(),
+            _lock: lock,
+            jobs: Mutex::new(Jobs {
+                journal,
+                live: BTreeMap::new(),
+            }),
+            snapshots: watch::channel(Snapshot::default()).0,
+            listen_port,
+        });
+        for id in records {
+            engine.spawn_job(id)?;
+        }
+        let weak = Arc::downgrade(&engine);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SNAPSHOT_INTERVAL);
+            loop {
+                tick.tick().await;
+                let Some(engine) = weak.upgrade() else { break };
+                engine.publish();
+            }
+        });
+        Ok(engine)
+    }
+
+    /// The port peers reach this engine on.
+    pub fn listen_port(&self) -> Option<u16> {
+        self.listen_port
+    }
+
+    fn torrent_path(&self, hash: &InfoHash) -> PathBuf {
+        self.state_dir.join("torrents").join(format!("{hash}.torrent"))
+    }
+
+    fn save_journal(&self, jobs: &Jobs) -> anyhow::Result<()> {
+        jobs.journal
+            .save(&self.state_dir.join("jobs.json"))
+            .context("saving the job journal")
+    }
+
+    /// Adds a job; it starts at once and is resumed after a restart.
+    pub fn add_job(self: &Arc<Self>, torrent: &Torrent, spec: JobSpec) -> anyhow::Result<JobId> {
+        let hash = torrent.info_hash();
+        let id = {
+            let mut jobs = self.jobs.lock().unwrap();
+            if let Some(existing) = jobs.journal.jobs.values().find(|r| r.info_hash == hash) {
+                if existing.spec == spec {
+                    return Ok(existing.id);
+                }
+                anyhow::bail!(
+                    "job {} already holds torrent {hash} ({}); remove it first",
+                    existing.id,
+                    existing.name
+                );
+            }
+            crate::fsutil::write_atomic(&self.torrent_path(&hash), torrent.bytes())?;
+            let id = jobs.journal.next_id();
+            jobs.journal.jobs.insert(
+                id,
+                JobRecord {
+                    id,
+                    info_hash: hash,
+                    name: torrent.name.clone(),
+                    spec,
+                    paused: false,
+                },
+            );
+            self.save_journal(&jobs)?;
+            id
+        };
+        self.spawn_job(id)?;
+        Ok(id)
+    }
+
+    fn spawn_job(self: &Arc<Self>, id: JobId) -> anyhow::Result<()> {
+        let hash = self.record(id)?.info_hash;
+        let path = self.torrent_path(&hash);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let torrent = Arc::new(Torrent::from_bytes(bytes)?);
+        let engine = self.clone();
+        let task = tokio::spawn(async move { engine.run_job(id).await });
+        self.jobs.lock().unwrap().live.insert(
+            id,
+            LiveJob {
+                torrent,
+                handle: None,
+                state: JobState::Checking,
+                log: Default::default(),
+                task: Some(task.abort_handle()),
+            },
+        );
+        Ok(())
+    }
+
+    fn record(&self, id: JobId) -> anyhow::Result<JobRecord> {
+        self.jobs
+            .lock()
+            .unwrap()
+            .journal
+            .jobs
+            .get(&id)
+            .cloned()
+            .with_context(|| format!("no job {id}"))
+    }
+
+    fn update_record(&self, id: JobId, f: impl FnOnce(&mut JobRecord)) -> anyhow::Result<()> {
+        let mut jobs = self.jobs.lock().unwrap();
+        let rec = jobs.journal.jobs.get_mut(&id).with_context(|| format!("no job {id}"))?;
+        f(rec);
+        self.save_journal(&jobs)
+    }
+
+    fn set_state(&self, id: JobId, state: JobState) {
+        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+            job.state = state;
+        }
+        self.publish();
+    }
+
+    fn handle(&self, id: JobId) -> anyhow::Result<ManagedTorrentHandle> {
+        self.jobs
+            .lock()
+            .unwrap()
+            .live
+            .get(&id)
+            .and_then(|j| j.handle.clone())
+            .with_context(|| format!("job {id} has no running torrent"))
+    }
+
+    /// Pauses a job's torrent (it keeps its place in the journal).
+    pub async fn pause(&self, id: JobId) -> anyhow::Result<()> {
+        self.session.pause(&self.handle(id)?).await?;
+        self.update_record(id, |r| r.paused = true)?;
+        self.set_state(id, JobState::Paused);
+        Ok(())
+    }
+
+    /// Resumes a paused job.
+    pub async fn resume(&self, id: JobId) -> anyhow::Result<()> {
+        let handle = self.handle(id)?;
+        self.session.unpause(&handle).await?;
+        self.update_record(id, |r| r.paused = false)?;
+        let finished = handle.stats().finished;
+        self.set_state(id, if finished { JobState::Seeding } else { JobState::Downloading });
+        Ok(())
+    }
+
+    /// Stops a job and forgets it; its files stay on disk.
+    pub async fn remove(&self, id: JobId) -> anyhow::Result<()> {
+        let live = {
+            let mut jobs = self.jobs.lock().unwrap();
+            jobs.journal.jobs.remove(&id);
+            self.save_journal(&jobs)?;
+            jobs.live.remove(&id)
+        };
+        if let Some(live) = live {
+            if let Some(task) = live.task {
+                task.abort();
+            }
+            if let Some(h) = live.handle {
+                // Never delete files through librqbit: other torrents may use them (PLATFORM.md §6).
+                self.session.delete(h.id().into(), false).await?;
+            }
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// Changes the session-wide limits (bytes/s; clamped to at least 16 KiB/s).
+    pub fn set_limits(&self, upload: Option<u32>, download: Option<u32>) {
+        self.session.ratelimits.set_upload_bps(limit(upload));
+        self.session.ratelimits.set_download_bps(limit(download));
+        self.publish();
+    }
+
+    /// The jobs in the journal.
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        self.jobs.lock().unwrap().journal.jobs.values().cloned().collect()
+    }
+
+    /// Receives every snapshot the engine publishes.
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.snapshots.subscribe()
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshots.borrow().clone()
+    }
+
+    /// Waits until a job is complete (seeding or done) or has failed; returns its last snapshot.
+    pub async fn wait(&self, id: JobId) -> anyhow::Result<JobSnapshot> {
+        let mut rx = self.subscribe();
+        loop {
+            let found = rx.borrow_and_update().jobs.iter().find(|j| j.id == id).cloned();
+            match found {
+                Some(j) if j.state.is_complete() => return Ok(j),
+                Some(JobSnapshot {
+                    state: JobState::Failed(e),
+                    ..
+                }) => anyhow::bail!(e),
+                _ => {}
+            }
+            rx.changed().await?;
+        }
+    }
+
+    /// Stops the session; the journal keeps the jobs for the next start.
+    pub async fn shutdown(&self) {
+        let tasks: Vec<_> = self
+            .jobs
+            .lock()
+            .unwrap()
+            .live
+            .values_mut()
+            .filter_map(|j| j.task.take())
+            .collect();
+        for t in tasks {
+            t.abort();
+        }
+        self.session.stop().await;
+    }
+}
+
+/// Reads the job journal without starting an engine (for status displays).
+pub fn read_journal(state_dir: &Path) -> anyhow::Result<Vec<JobRecord>> {
+    Ok(Journal::load(&state_dir.join("jobs.json"))?.jobs.into_values().collect())
+}

@@ -1,0 +1,119 @@
+//! Plain values the engine publishes a few times a second for the window and the command line.
+
+use serde::Serialize;
+
+use super::job::JobId;
+use crate::torrent::InfoHash;
+
+/// Everything a face needs to draw the engine's state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapshot {
+    /// Jobs in id order.
+    pub jobs: Vec<JobSnapshot>,
+    /// The session-wide upload limit in bytes/s.
+    pub upload_limit: Option<u32>,
+    /// The session-wide download limit in bytes/s.
+    pub download_limit: Option<u32>,
+    /// The port peers reach us on.
+    pub listen_port: Option<u16>,
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+pub enum JobState {
+    /// Preparing local data (copying the old image).
+    Preparing,
+    /// Checking which pieces are already right.
+    Checking,
+    /// Fetching pieces.
+    Downloading,
+    /// Making the result durable and putting it in place.
+    Finalizing,
+    /// Complete and serving peers.
+    Seeding,
+    /// Complete; not seeding.
+    Done,
+    /// Paused by the user.
+    Paused,
+    /// Stopped by an error.
+    Failed(String),
+}
+
+impl JobState {
+    /// Whether the job's payload is complete (seeding or done).
+    pub fn is_complete(&self) -> bool {
+        matches!(self, JobState::Seeding | JobState::Done)
+    }
+}
+
+/// One job's progress.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobSnapshot {
+    /// The job.
+    pub id: JobId,
+    /// "seed", "fetch" or "switch".
+    pub kind: &'static str,
+    /// A name for people.
+    pub name: String,
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Where it is.
+    pub state: JobState,
+    /// Payload bytes the job must end up with (pad bytes excluded).
+    pub bytes_wanted: u64,
+    /// Payload bytes that were already right locally before any transfer.
+    pub bytes_had: u64,
+    /// Payload bytes in pieces fetched from peers during the job.
+    pub bytes_fetched: u64,
+    /// Bytes uploaded to peers since the torrent started.
+    pub bytes_uploaded: u64,
+    /// Bytes received from peers on the wire (wasted and pad bytes included).
+    pub bytes_received: u64,
+    /// Download speed in bytes/s.
+    pub down_speed: u64,
+    /// Upload speed in bytes/s.
+    pub up_speed: u64,
+    /// Connected peers.
+    pub peers: Vec<PeerSnapshot>,
+    /// Per-piece state; empty until the initial check is over.
+    pub pieces: PieceMap,
+}
+
+/// One connected peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerSnapshot {
+    /// Address and port.
+    pub address: String,
+    /// The client it says it is.
+    pub client: Option<String>,
+    /// Bytes it sent us.
+    pub fetched: u64,
+    /// Bytes we sent it.
+    pub uploaded: u64,
+}
+
+/// The state of one piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[repr(u8)]
+pub enum PieceState {
+    /// Not here yet.
+    Missing = 0,
+    /// Already right locally before the job.
+    HadBefore = 1,
+    /// Fetched from peers during the job.
+    Fetched = 2,
+    /// Being fetched now (librqbit does not expose this yet, so it is never reported).
+    InFlight = 3,
+}
+
+/// Piece states, one byte each (a 400,000-piece map is 400 KB).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PieceMap(pub Vec<PieceState>);
+
+impl PieceMap {
+    /// How many pieces are in `state`.
+    pub fn count(&self, state: PieceState) -> usize {
+        self.0.iter().filter(|s| **s == state).count()
+    }
+}

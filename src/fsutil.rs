@@ -1,0 +1,116 @@
+//! File-system helpers: atomic replacement, durable renames, free-space checks, copies.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Not enough room on a file system for a job.
+#[derive(Debug, thiserror::Error)]
+#[error("not enough free space in {dir}: {needed} bytes needed, {available} available ({missing} missing); free some space or choose another folder")]
+pub struct NoSpace {
+    /// The folder that lacks room.
+    pub dir: PathBuf,
+    /// Bytes the job needs.
+    pub needed: u64,
+    /// Bytes free for an unprivileged user.
+    pub available: u64,
+    /// `needed - available`.
+    pub missing: u64,
+}
+
+/// Bytes an unprivileged user may still write on the file system holding `dir`.
+pub fn available_space(dir: &Path) -> std::io::Result<u64> {
+    let st = nix::sys::statvfs::statvfs(dir).map_err(std::io::Error::from)?;
+    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
+/// Fails with [`NoSpace`] unless `needed` bytes fit in `dir`.
+pub fn ensure_space(dir: &Path, needed: u64) -> anyhow::Result<()> {
+    let available = available_space(dir)?;
+    if available < needed {
+        return Err(NoSpace {
+            dir: dir.to_owned(),
+            needed,
+            available,
+            missing: needed - available,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Flushes a directory entry so a rename in it survives a power cut.
+pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, fsync'd, renamed over.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = parent_dir(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".swarmdate-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    fsync_dir(dir)
+}
+
+/// Renames `from` to `to` after flushing `from`'s data; then flushes the folder.
+pub fn durable_rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::File::open(from)?.sync_all()?;
+    std::fs::rename(from, to)?;
+    fsync_dir(parent_dir(to))
+}
+
+/// Copies a file, by reflink when the file system can, else by a kernel copy. Returns true for a reflink.
+pub fn clone_or_copy(from: &Path, to: &Path) -> std::io::Result<bool> {
+    if reflink_copy::reflink(from, to).is_ok() {
+        return Ok(true);
+    }
+    std::fs::copy(from, to)?;
+    Ok(false)
+}
+
+/// Whether `dir`'s file system can reflink, tried with a scratch file.
+pub fn supports_reflink(dir: &Path) -> bool {
+    let Ok(src) = tempfile::NamedTempFile::new_in(dir) else {
+        return false;
+    };
+    let dst = dir.join(format!(".swarmdate-reflink-probe-{}", std::process::id()));
+    let ok = reflink_copy::reflink(src.path(), &dst).is_ok();
+    let _ = std::fs::remove_file(&dst);
+    ok
+}
+
+/// The folder holding `path` (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_whole_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two!").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two!");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn ensure_space_reports_the_missing_amount() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ensure_space(dir.path(), 1).is_ok());
+        let err = ensure_space(dir.path(), u64::MAX / 2).unwrap_err();
+        let ns = err.downcast_ref::<NoSpace>().unwrap();
+        assert_eq!(ns.missing, ns.needed - ns.available);
+        assert!(err.to_string().contains("missing"));
+    }
+}

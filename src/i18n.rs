@@ -1,0 +1,30 @@
+//! Translations: gettext set-up and formatted messages.
+
+/// The gettext domain.
+pub const DOMAIN: &str = "swarmdate";
+
+/// Sets up the locale and text domain; call first in `main`.
+pub fn init() {
+    // SAFETY: called first in main, before any other thread exists.
+    unsafe { gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "") };
+    let dir = std::env::var_os("SWARMDATE_LOCALEDIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/target/locale").into());
+    let _ = gettextrs::bindtextdomain(DOMAIN, dir);
+    let _ = gettextrs::bind_textdomain_codeset(DOMAIN, "UTF-8");
+    let _ = gettextrs::textdomain(DOMAIN);
+}
+
+/// Translates a message.
+pub fn tr(msgid: &str) -> String {
+    gettextrs::gettext(msgid)
+}
+
+/// Translates a message with `{name}` placeholders and fills them in.
+pub fn trf(msgid: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let mut s = gettextrs::gettext(msgid);
+    for (k, v) in args {
+        s = s.replace(&format!("{{{k}}}"), &v.to_string());
+    }
+    s
+}

@@ -1,0 +1,54 @@
+//! ISO image versions: identifying a local image, planning a switch from the two torrents' piece
+//! hashes, and reading the packages inside an image.
+
+mod identify;
+mod plan;
+
+pub use identify::{Identified, identify};
+pub use plan::{Plan, SwitchMode, plan_switch};
+
+use crate::feed::IsoVersion;
+use crate::torrent::Torrent;
+
+/// A published version with its torrent, fetched and checked against the feed's pin.
+#[derive(Debug, Clone)]
+pub struct PublishedIso {
+    /// The feed's entry.
+    pub entry: IsoVersion,
+    /// The version's torrent.
+    pub torrent: Torrent,
+}
+
+impl PublishedIso {
+    /// The version string.
+    pub fn version(&self) -> &str {
+        &self.entry.version
+    }
+}
+
+/// A torrent that does not match the feed's pin.
+#[derive(Debug, thiserror::Error)]
+#[error("the torrent for {what} has info hash {got}, but the feed pins {pinned}: refusing it")]
+pub struct PinMismatch {
+    /// What the torrent was for.
+    pub what: String,
+    /// The pinned hash.
+    pub pinned: crate::torrent::InfoHash,
+    /// The hash of what arrived.
+    pub got: crate::torrent::InfoHash,
+}
+
+/// Checks that a fetched torrent is the one the feed pins and describes the pinned image.
+pub fn check_pin(entry: &IsoVersion, torrent: Torrent) -> Result<PublishedIso, PinMismatch> {
+    if torrent.info_hash() != entry.info_hash {
+        return Err(PinMismatch {
+            what: format!("version {}", entry.version),
+            pinned: entry.info_hash,
+            got: torrent.info_hash(),
+        });
+    }
+    Ok(PublishedIso {
+        entry: entry.clone(),
+        torrent,
+    })
+}

@@ -1,0 +1,113 @@
+//! Planning a switch: the exact pieces to fetch, known before any transfer.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::PublishedIso;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use rayon::prelude::*;
+
+use crate::hash::PieceHash;
+use crate::torrent::{PieceIndex, Torrent};
+
+/// How the new version is built beside the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwitchMode {
+    /// A reflink of the old image: instant, shares unchanged blocks.
+    Reflink,
+    /// A full copy of the old image (the file system has no reflinks).
+    Copy,
+}
+
+/// A switch plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The local image's version (None when it matched none and was hashed instead).
+    pub from: Option<String>,
+    /// The target version.
+    pub to: String,
+    /// Size of the target image.
+    pub target_size: u64,
+    /// Piece length of the target torrent.
+    pub piece_length: u32,
+    /// Pieces of the target that differ from what the local image holds at the same offset.
+    pub pieces: Vec<PieceIndex>,
+    /// Bytes in those pieces: what the switch downloads.
+    pub fetch_bytes: u64,
+    /// Bytes reused from the local image.
+    pub reuse_bytes: u64,
+    /// How the working copy is made.
+    pub mode: SwitchMode,
+    /// Extra disk space the switch needs while it runs.
+    pub space_needed: u64,
+}
+
+impl Plan {
+    /// Whether the image already is the target version.
+    pub fn is_noop(&self) -> bool {
+        self.pieces.is_empty() && self.from.as_deref() == Some(self.to.as_str())
+    }
+}
+
+/// Whether the local image already holds piece `i` of `t` at its offset, as librqbit will see it
+/// after resizing the file to the target's length (zeros past the old end).
+fn local_piece_matches(file: &File, local_len: u64, t: &Torrent, i: u32, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    let r = t.piece_range(i);
+    buf.clear();
+    buf.resize((r.end - r.start) as usize, 0);
+    if r.start < local_len {
+        let avail = (local_len.min(r.end) - r.start) as usize;
+        file.read_exact_at(&mut buf[..avail], r.start)?;
+    }
+    Ok(PieceHash::of(buf) == t.pieces()[i as usize])
+}
+
+/// Plans switching `image` to `to`. With a known `from` version and equal piece lengths the plan
+/// comes from the two torrents alone (only pieces whose length changed are read); otherwise the
+/// local image is hashed against `to`'s pieces.
+pub fn plan_switch(
+    image: &Path,
+    from: Option<&PublishedIso>,
+    to: &PublishedIso,
+    reflink: bool,
+) -> std::io::Result<Plan> {
+    let t = &to.torrent;
+    let file = File::open(image)?;
+    let local_len = file.metadata()?.len();
+    let same_layout = from.filter(|f| f.torrent.piece_length == t.piece_length);
+    let differs = |i: u32, buf: &mut Vec<u8>| -> std::io::Result<bool> {
+        if let Some(f) = same_layout {
+            let f = &f.torrent;
+            if (i as usize) < f.pieces().len() && f.piece_len(i) == t.piece_len(i) {
+                return Ok(f.pieces()[i as usize] != t.pieces()[i as usize]);
+            }
+        }
+        Ok(!local_piece_matches(&file, local_len, t, i, buf)?)
+    };
+    let mut pieces: Vec<PieceIndex> = (0..t.pieces().len() as u32)
+        .into_par_iter()
+        .map_init(Vec::new, |buf, i| Ok(differs(i, buf)?.then_some(PieceIndex(i))))
+        .filter_map(|r: std::io::Result<Option<PieceIndex>>| r.transpose())
+        .collect::<std::io::Result<_>>()?;
+    pieces.sort();
+    let fetch_bytes: u64 = pieces.iter().map(|p| t.piece_len(p.0)).sum();
+    let mode = if reflink { SwitchMode::Reflink } else { SwitchMode::Copy };
+    Ok(Plan {
+        from: from.map(|f| f.version().to_owned()),
+        to: to.version().to_owned(),
+        target_size: t.total_length(),
+        piece_length: t.piece_length,
+        reuse_bytes: t.total_length() - fetch_bytes,
+        fetch_bytes,
+        pieces,
+        mode,
+        space_needed: match mode {
+            SwitchMode::Reflink => fetch_bytes,
+            SwitchMode::Copy => t.total_length(),
+        },
+    })
+}

@@ -1,0 +1,15 @@
+//! Swarmdate's core: torrents, feeds, the torrent engine, ISO versions and publishing.
+//!
+//! This library has no GTK in it; the window and the command line are two faces on it.
+
+pub mod config;
+pub mod engine;
+pub mod feed;
+pub mod fsutil;
+pub mod hash;
+pub mod i18n;
+pub mod iso;
+pub mod paths;
+pub mod publish;
+pub mod torrent;
+pub mod tracker;

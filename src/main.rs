@@ -1,0 +1,8 @@
+//! The `swarmdate` binary: the window with no subcommand, the command line otherwise.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    swarmdate::i18n::init();
+    cli::run()
+}
