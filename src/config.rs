@@ -39,7 +39,10 @@ impl Settings {
         let path = Self::path(config_dir);
         match std::fs::read(&path) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                anyhow::anyhow!("the settings file {} is invalid: {e}; fix or delete it", path.display())
+                anyhow::anyhow!(
+                    "the settings file {} is invalid: {e}; fix or delete it",
+                    path.display()
+                )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
             Err(e) => Err(e.into()),

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 /// Not enough room on a file system for a job.
 #[derive(Debug, thiserror::Error)]
-#[error("not enough free space in {dir}: {needed} bytes needed, {available} available ({missing} missing); free some space or choose another folder")]
+#[error(
+    "not enough free space in {dir}: {needed} bytes needed, {available} available ({missing} missing); free some space or choose another folder"
+)]
 pub struct NoSpace {
     /// The folder that lacks room.
     pub dir: PathBuf,

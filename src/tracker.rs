@@ -112,8 +112,10 @@ async fn announce(
     let q = parse_query(query.as_deref().unwrap_or(""));
     let field = |k: &str| q.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
     let (Some(hash), Some(peer_id), Some(port)) = (
-        q.get("info_hash").and_then(|v| <[u8; 20]>::try_from(v.as_slice()).ok()),
-        q.get("peer_id").and_then(|v| <[u8; 20]>::try_from(v.as_slice()).ok()),
+        q.get("info_hash")
+            .and_then(|v| <[u8; 20]>::try_from(v.as_slice()).ok()),
+        q.get("peer_id")
+            .and_then(|v| <[u8; 20]>::try_from(v.as_slice()).ok()),
         field("port").and_then(|p| p.parse::<u16>().ok()),
     ) else {
         return bencoded(&Failure {

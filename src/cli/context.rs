@@ -78,7 +78,10 @@ impl Ctx {
 
     /// The feed URL from `--feed` or the settings.
     pub fn feed_url(&self) -> Option<String> {
-        self.global.feed.clone().or_else(|| self.settings.feed_url.clone())
+        self.global
+            .feed
+            .clone()
+            .or_else(|| self.settings.feed_url.clone())
     }
 
     /// Fetches and verifies the feed.
@@ -109,11 +112,18 @@ impl Ctx {
 
     /// The folder holding ISO images.
     pub fn images_dir(&self) -> PathBuf {
-        self.settings.images_dir.clone().unwrap_or_else(|| self.dirs.images())
+        self.settings
+            .images_dir
+            .clone()
+            .unwrap_or_else(|| self.dirs.images())
     }
 
     /// The local image: `--image`, or the image in the images folder named like a published one.
-    pub fn local_image(&self, explicit: Option<&Path>, versions: &[PublishedIso]) -> anyhow::Result<PathBuf> {
+    pub fn local_image(
+        &self,
+        explicit: Option<&Path>,
+        versions: &[PublishedIso],
+    ) -> anyhow::Result<PathBuf> {
         if let Some(p) = explicit {
             anyhow::ensure!(p.is_file(), "{} is not a file", p.display());
             return Ok(p.to_owned());

@@ -22,12 +22,19 @@ pub struct NeedsConfirmation(pub String);
 /// The process exit code for an error.
 pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        let trust = cause.downcast_ref::<FeedError>().is_some_and(|e| e.is_trust())
+        let trust = cause
+            .downcast_ref::<FeedError>()
+            .is_some_and(|e| e.is_trust())
             || cause.downcast_ref::<SignError>().is_some()
-            || cause.downcast_ref::<TorrentError>().is_some_and(|e| e.is_unsafe())
+            || cause
+                .downcast_ref::<TorrentError>()
+                .is_some_and(|e| e.is_unsafe())
             || cause.downcast_ref::<PinMismatch>().is_some()
             || cause.downcast_ref::<NeedsConfirmation>().is_some()
-            || matches!(cause.downcast_ref::<LocationError>(), Some(LocationError::UnsupportedScheme { .. }));
+            || matches!(
+                cause.downcast_ref::<LocationError>(),
+                Some(LocationError::UnsupportedScheme { .. })
+            );
         if trust {
             return 3;
         }

@@ -39,7 +39,11 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         None => std::env::current_dir()?,
     };
     let dest = dir.join(&torrent.name);
-    anyhow::ensure!(!dest.exists(), "{} exists already; move it away or choose another --dir", dest.display());
+    anyhow::ensure!(
+        !dest.exists(),
+        "{} exists already; move it away or choose another --dir",
+        dest.display()
+    );
     ctx.out.event(
         "torrent",
         json!({ "name": torrent.name, "info_hash": hash, "origin": loc.display(), "pinned": pinned,
@@ -48,21 +52,38 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
     if !pinned && !args.yes {
         let what = trf(
             "{name} ({size}) from {origin}, info hash {hash}, is not pinned by your distribution's feed.",
-            &[("name", &torrent.name), ("size", &bytes(torrent.data_length())), ("origin", &loc.display()), ("hash", &hash)],
+            &[
+                ("name", &torrent.name),
+                ("size", &bytes(torrent.data_length())),
+                ("origin", &loc.display()),
+                ("hash", &hash),
+            ],
         );
-        if !ctx.out.confirm(&format!("{what} {}", swarmdate::i18n::tr("Fetch it anyway?"))) {
+        if !ctx.out.confirm(&format!(
+            "{what} {}",
+            swarmdate::i18n::tr("Fetch it anyway?")
+        )) {
             return Err(NeedsConfirmation(format!("{what} Pass --yes to fetch it anyway.")).into());
         }
     }
     std::fs::create_dir_all(&dir)?;
     let engine = ctx.engine().await?;
-    let id = engine.add_job(&torrent, JobSpec::Fetch { dest: dir.clone(), seed_after: args.seed })?;
+    let id = engine.add_job(
+        &torrent,
+        JobSpec::Fetch {
+            dest: dir.clone(),
+            seed_after: args.seed,
+        },
+    )?;
     let result = ctx.follow(&engine, id, &torrent.name).await;
     engine.shutdown().await;
     let done = result?;
     ctx.out.say(trf(
         "Fetched {path} ({size})",
-        &[("path", &dest.display()), ("size", &bytes(torrent.data_length()))],
+        &[
+            ("path", &dest.display()),
+            ("size", &bytes(torrent.data_length())),
+        ],
     ));
     ctx.out.summary(json!({
         "path": dest, "info_hash": hash, "data_length": torrent.data_length(),

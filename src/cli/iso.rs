@@ -59,7 +59,11 @@ async fn load_local(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Local> {
         Identified::Version(i) => Some(i),
         Identified::Unknown => None,
     };
-    Ok(Local { versions, image, current })
+    Ok(Local {
+        versions,
+        image,
+        current,
+    })
 }
 
 async fn make_plan(local: &Local, to: usize) -> anyhow::Result<Plan> {
@@ -67,14 +71,24 @@ async fn make_plan(local: &Local, to: usize) -> anyhow::Result<Plan> {
     let to = local.versions[to].clone();
     let image = local.image.clone();
     let reflink = fsutil::supports_reflink(fsutil::parent_dir(&image));
-    Ok(tokio::task::spawn_blocking(move || plan_switch(&image, from.as_ref(), &to, reflink)).await??)
+    Ok(
+        tokio::task::spawn_blocking(move || plan_switch(&image, from.as_ref(), &to, reflink))
+            .await??,
+    )
 }
 
 fn find_version(local: &Local, version: &str) -> anyhow::Result<usize> {
-    local.versions.iter().position(|v| v.version() == version).with_context(|| {
-        let known: Vec<_> = local.versions.iter().map(|v| v.version()).collect();
-        format!("no version {version:?} in the feed (it has {})", known.join(", "))
-    })
+    local
+        .versions
+        .iter()
+        .position(|v| v.version() == version)
+        .with_context(|| {
+            let known: Vec<_> = local.versions.iter().map(|v| v.version()).collect();
+            format!(
+                "no version {version:?} in the feed (it has {})",
+                known.join(", ")
+            )
+        })
 }
 
 fn current_name(local: &Local) -> String {
@@ -91,7 +105,10 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
             let local = load_local(ctx, image.as_deref()).await?;
             ctx.out.say(trf(
                 "{path} is {version}",
-                &[("path", &local.image.display()), ("version", &current_name(&local))],
+                &[
+                    ("path", &local.image.display()),
+                    ("version", &current_name(&local)),
+                ],
             ));
             ctx.out.summary(json!({
                 "image": local.image,
@@ -106,7 +123,11 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
             ctx.out.summary(&plan);
             Ok(())
         }
-        IsoCmd::Switch { version, image, keep_old } => switch(ctx, &version, image.as_deref(), keep_old).await,
+        IsoCmd::Switch {
+            version,
+            image,
+            keep_old,
+        } => switch(ctx, &version, image.as_deref(), keep_old).await,
     }
 }
 
@@ -129,8 +150,14 @@ async fn list(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
             Some(l) => (false, Some(make_plan(l, i).await?.fetch_bytes)),
             None => (false, None),
         };
-        let mark = if current { tr("(yours)") } else { String::new() };
-        let cost = fetch.map(|b| trf("{bytes} to download", &[("bytes", &bytes(b))])).unwrap_or_default();
+        let mark = if current {
+            tr("(yours)")
+        } else {
+            String::new()
+        };
+        let cost = fetch
+            .map(|b| trf("{bytes} to download", &[("bytes", &bytes(b))]))
+            .unwrap_or_default();
         ctx.out.say(format!(
             "{:>8}  {}  {:>10}  {} {}",
             v.version(),
@@ -144,7 +171,8 @@ async fn list(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
             "current": current, "fetch_bytes": fetch, "info_hash": v.torrent.info_hash(),
         }));
     }
-    ctx.out.summary(json!({ "versions": rows, "image": local.as_ref().map(|l| &l.image) }));
+    ctx.out
+        .summary(json!({ "versions": rows, "image": local.as_ref().map(|l| &l.image) }));
     Ok(())
 }
 
@@ -152,7 +180,11 @@ fn say_plan(ctx: &Ctx, local: &Local, plan: &Plan) {
     let out = &ctx.out;
     out.say(trf(
         "{path}: {from} → {to}",
-        &[("path", &local.image.display()), ("from", &current_name(local)), ("to", &plan.to)],
+        &[
+            ("path", &local.image.display()),
+            ("from", &current_name(local)),
+            ("to", &plan.to),
+        ],
     ));
     out.say(trf(
         "{fetch} to download ({n} pieces of {len}), {reuse} reused, new image {size}",
@@ -173,15 +205,22 @@ fn say_plan(ctx: &Ctx, local: &Local, plan: &Plan) {
     });
 }
 
-async fn switch(ctx: &Ctx, version: &str, image: Option<&Path>, keep_old: bool) -> anyhow::Result<()> {
+async fn switch(
+    ctx: &Ctx,
+    version: &str,
+    image: Option<&Path>,
+    keep_old: bool,
+) -> anyhow::Result<()> {
     let local = load_local(ctx, image).await?;
     let to_idx = find_version(&local, version)?;
     let plan = make_plan(&local, to_idx).await?;
     say_plan(ctx, &local, &plan);
     ctx.out.event("plan", &plan);
     if plan.is_noop() {
-        ctx.out.say(tr("Nothing to do: the image already is this version."));
-        ctx.out.summary(json!({ "version": version, "fetch_bytes": 0, "planned_bytes": 0 }));
+        ctx.out
+            .say(tr("Nothing to do: the image already is this version."));
+        ctx.out
+            .summary(json!({ "version": version, "fetch_bytes": 0, "planned_bytes": 0 }));
         return Ok(());
     }
     let to = &local.versions[to_idx];
@@ -189,10 +228,20 @@ async fn switch(ctx: &Ctx, version: &str, image: Option<&Path>, keep_old: bool) 
     let target = dir.join(&to.torrent.name);
     let engine = ctx.engine().await?;
     // A switch that was interrupted resumes: the engine restarted it from its journal.
-    let existing = engine.jobs().into_iter().find(|r| r.info_hash == to.torrent.info_hash());
+    let existing = engine
+        .jobs()
+        .into_iter()
+        .find(|r| r.info_hash == to.torrent.info_hash());
     let id = match existing {
         Some(r) if matches!(r.spec, JobSpec::Switch(_)) => r.id,
-        Some(r) if r.spec == (JobSpec::Seed { payload: Payload::Image(target.clone()) }) => r.id,
+        Some(r)
+            if r.spec
+                == (JobSpec::Seed {
+                    payload: Payload::Image(target.clone()),
+                }) =>
+        {
+            r.id
+        }
         Some(r) => anyhow::bail!("job {} already uses version {version}'s torrent", r.id),
         None => {
             if plan.mode == SwitchMode::Copy {
@@ -208,7 +257,9 @@ async fn switch(ctx: &Ctx, version: &str, image: Option<&Path>, keep_old: bool) 
             engine.add_job(&to.torrent, JobSpec::Switch(spec))?
         }
     };
-    let result = ctx.follow(&engine, id, &trf("to {v}", &[("v", &version)])).await;
+    let result = ctx
+        .follow(&engine, id, &trf("to {v}", &[("v", &version)]))
+        .await;
     engine.shutdown().await;
     let done = result?;
     ctx.out.say(trf(

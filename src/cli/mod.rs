@@ -39,7 +39,9 @@ enum Command {
     #[command(subcommand)]
     Torrent(torrent::TorrentCmd),
     /// Download any torrent's payload: a path, an http(s)/file URL, or bittorrent://<url>.
-    #[command(after_help = "Examples:\n  swarmdate get bittorrent://https://example.org/x.torrent --dir ~/Downloads\n  swarmdate get ./x.torrent --yes")]
+    #[command(
+        after_help = "Examples:\n  swarmdate get bittorrent://https://example.org/x.torrent --dir ~/Downloads\n  swarmdate get ./x.torrent --yes"
+    )]
     Get(get::GetArgs),
     /// Seed what this machine holds, without a window.
     Seed(seed::SeedArgs),

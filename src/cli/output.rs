@@ -63,7 +63,10 @@ impl Out {
     /// Reports an error in the chosen form.
     pub fn error(&self, err: &anyhow::Error, code: u8) {
         if self.json {
-            self.event("error", json!({ "message": format!("{err:#}"), "exit_code": code }));
+            self.event(
+                "error",
+                json!({ "message": format!("{err:#}"), "exit_code": code }),
+            );
         } else {
             eprintln!("swarmdate: {err:#}");
         }
@@ -84,9 +87,11 @@ impl Out {
         let bar = (!self.json && self.terminal).then(|| {
             let b = ProgressBar::new(0);
             b.set_style(
-                ProgressStyle::with_template("{msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             b.set_message(label.to_owned());
             b
@@ -133,9 +138,16 @@ impl JobProgress {
             b.set_position(job.bytes_fetched);
             b.set_message(state_name(&job.state));
         }
-        if self.json && self.last_event.is_none_or(|t| t.elapsed() >= Duration::from_millis(500)) {
+        if self.json
+            && self
+                .last_event
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
+        {
             self.last_event = Some(Instant::now());
-            let out = Out { json: true, terminal: false };
+            let out = Out {
+                json: true,
+                terminal: false,
+            };
             out.event(
                 "progress",
                 json!({

@@ -23,7 +23,9 @@ pub enum PublishCmd {
         user_id: String,
     },
     /// Make a torrent for an image and its feed entry (IMAGE.torrent, IMAGE.release.json).
-    #[command(after_help = "Example:\n  swarmdate publish iso dist/os-1.01.iso --version 1.01 --tracker http://tracker.example.org/announce")]
+    #[command(
+        after_help = "Example:\n  swarmdate publish iso dist/os-1.01.iso --version 1.01 --tracker http://tracker.example.org/announce"
+    )]
     Iso {
         /// The image.
         image: PathBuf,
@@ -44,7 +46,9 @@ pub enum PublishCmd {
         out_dir: Option<PathBuf>,
     },
     /// Make a new image version by appending a session to a copy of the old one (xorriso).
-    #[command(after_help = "Example:\n  swarmdate publish respin os-1.00.iso --tree new/Packages --at /Packages os-1.01.iso")]
+    #[command(
+        after_help = "Example:\n  swarmdate publish respin os-1.00.iso --tree new/Packages --at /Packages os-1.01.iso"
+    )]
     Respin {
         /// The previous version's image.
         old: PathBuf,
@@ -96,10 +100,20 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
             let key = KeyPair::generate(&user_id)?;
             fsutil::write_atomic(&dir.join("secret.asc"), key.secret_armored().as_bytes())?;
             fsutil::write_atomic(&dir.join("public.asc"), key.public_armored().as_bytes())?;
-            out.say(trf("Key {fp} written to {dir}", &[("fp", &key.fingerprint()), ("dir", &dir.display())]));
+            out.say(trf(
+                "Key {fp} written to {dir}",
+                &[("fp", &key.fingerprint()), ("dir", &dir.display())],
+            ));
             out.summary(json!({ "fingerprint": key.fingerprint(), "dir": dir }));
         }
-        PublishCmd::Iso { image, version, piece_kib, tracker, web_seed, out_dir } => {
+        PublishCmd::Iso {
+            image,
+            version,
+            piece_kib,
+            tracker,
+            web_seed,
+            out_dir,
+        } => {
             let opts = IsoPublishOptions {
                 piece_length: piece_kib.map(|k| k << 10),
                 trackers: tracker,
@@ -107,7 +121,8 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
                 out_dir,
                 date: None,
             };
-            let (t, entry) = tokio::task::spawn_blocking(move || publish_iso(&image, &version, &opts)).await??;
+            let (t, entry) =
+                tokio::task::spawn_blocking(move || publish_iso(&image, &version, &opts)).await??;
             out.say(trf(
                 "{name} {version}: info hash {hash}, {pieces} pieces of {len}",
                 &[
@@ -126,7 +141,18 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
             out.say(trf("Wrote {path}", &[("path", &new.display())]));
             out.summary(json!({ "image": new }));
         }
-        PublishCmd::Feed { dir, key, distribution, release, arch, serial, expires_days, refresh, tracker, web_seed } => {
+        PublishCmd::Feed {
+            dir,
+            key,
+            distribution,
+            release,
+            arch,
+            serial,
+            expires_days,
+            refresh,
+            tracker,
+            web_seed,
+        } => {
             let key = KeyPair::load(&key)?;
             let spec = FeedSpec {
                 distribution,
@@ -141,9 +167,15 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
             let feed = publish_feed(&dir, &spec, &key)?;
             out.say(trf(
                 "Feed serial {serial} with {n} image versions signed by {fp}",
-                &[("serial", &feed.serial), ("n", &feed.isos.len()), ("fp", &key.fingerprint())],
+                &[
+                    ("serial", &feed.serial),
+                    ("n", &feed.isos.len()),
+                    ("fp", &key.fingerprint()),
+                ],
             ));
-            out.summary(json!({ "serial": feed.serial, "isos": feed.isos.len(), "key": key.fingerprint() }));
+            out.summary(
+                json!({ "serial": feed.serial, "isos": feed.isos.len(), "key": key.fingerprint() }),
+            );
         }
     }
     Ok(())

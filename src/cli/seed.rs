@@ -29,7 +29,8 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     if args.status {
         let jobs = read_journal(&ctx.dirs.engine())?;
         for j in &jobs {
-            ctx.out.say(format!("{:>4}  {}  {}", j.id, j.info_hash, j.name));
+            ctx.out
+                .say(format!("{:>4}  {}  {}", j.id, j.info_hash, j.name));
         }
         if jobs.is_empty() {
             ctx.out.say(tr("Nothing is seeded yet."));
@@ -39,7 +40,9 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     }
     let engine = ctx.engine().await?;
     if let (Some(t), Some(data)) = (&args.torrent, &args.data) {
-        let torrent = Torrent::from_bytes(std::fs::read(t).with_context(|| format!("reading {}", t.display()))?)?;
+        let torrent = Torrent::from_bytes(
+            std::fs::read(t).with_context(|| format!("reading {}", t.display()))?,
+        )?;
         let payload = if data.is_file() {
             Payload::Image(data.canonicalize()?)
         } else {

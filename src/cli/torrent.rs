@@ -10,7 +10,9 @@ use super::output::bytes;
 #[derive(clap::Subcommand)]
 pub enum TorrentCmd {
     /// Name, info hash, files, pieces, trackers and web seeds; refuses unsafe torrents.
-    #[command(after_help = "Example:\n  swarmdate torrent show bittorrent://https://example.org/x.torrent")]
+    #[command(
+        after_help = "Example:\n  swarmdate torrent show bittorrent://https://example.org/x.torrent"
+    )]
     Show {
         /// A path, an http(s)/file URL, or bittorrent://<url>.
         source: String,
@@ -19,7 +21,9 @@ pub enum TorrentCmd {
 
 pub async fn run(ctx: &Ctx, cmd: TorrentCmd) -> anyhow::Result<()> {
     let TorrentCmd::Show { source } = cmd;
-    let t = ctx.torrent_at(&Location::parse_torrent_ref(&source)?).await?;
+    let t = ctx
+        .torrent_at(&Location::parse_torrent_ref(&source)?)
+        .await?;
     let files: Vec<_> = t
         .files
         .iter()
@@ -40,7 +44,10 @@ pub async fn run(ctx: &Ctx, cmd: TorrentCmd) -> anyhow::Result<()> {
     ));
     out.say(trf(
         "Pieces:     {count} of {len}",
-        &[("count", &t.pieces().len()), ("len", &bytes(t.piece_length as u64))],
+        &[
+            ("count", &t.pieces().len()),
+            ("len", &bytes(t.piece_length as u64)),
+        ],
     ));
     for tier in &t.trackers {
         out.say(trf("Tracker:    {url}", &[("url", &tier.join(", "))]));

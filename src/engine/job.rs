@@ -83,8 +83,9 @@ impl Journal {
     /// Reads the journal, or an empty one if there is none.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         match std::fs::read(path) {
-            Ok(b) => Ok(serde_json::from_slice(&b)
-                .map_err(|e| anyhow::anyhow!("the job journal {} is damaged: {e}", path.display()))?),
+            Ok(b) => Ok(serde_json::from_slice(&b).map_err(|e| {
+                anyhow::anyhow!("the job journal {} is damaged: {e}", path.display())
+            })?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Journal {
                 version: 1,
                 ..Default::default()

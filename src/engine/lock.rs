@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 /// Another engine holds the state folder.
 #[derive(Debug, thiserror::Error)]
-#[error("another Swarmdate engine (process {pid}) is using {dir}; stop it (or wait for it to finish) and try again")]
+#[error(
+    "another Swarmdate engine (process {pid}) is using {dir}; stop it (or wait for it to finish) and try again"
+)]
 pub struct EngineBusy {
     /// The holder's process id, as it wrote it.
     pub pid: String,
@@ -55,7 +57,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = StateLock::acquire(dir.path()).unwrap();
         let err = StateLock::acquire(dir.path()).unwrap_err();
-        assert!(err.to_string().contains(&std::process::id().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
         drop(first);
         assert!(StateLock::acquire(dir.path()).is_ok());
     }

@@ -100,8 +100,7 @@ pub struct Engine {
 pub const MIN_RATE_LIMIT: u32 = 16 << 10;
 
 fn limit(bps: Option<u32>) -> Option<NonZeroU32> {
-    bps.map(|b| b.max(MIN_RATE_LIMIT))
-        .and_then(NonZeroU32::new)
+    bps.map(|b| b.max(MIN_RATE_LIMIT)).and_then(NonZeroU32::new)
 }
 
 impl Engine {
@@ -179,7 +178,9 @@ impl Engine {
     }
 
     fn torrent_path(&self, hash: &InfoHash) -> PathBuf {
-        self.state_dir.join("torrents").join(format!("{hash}.torrent"))
+        self.state_dir
+            .join("torrents")
+            .join(format!("{hash}.torrent"))
     }
 
     fn save_journal(&self, jobs: &Jobs) -> anyhow::Result<()> {
@@ -227,8 +228,7 @@ impl Engine {
         let path = self.torrent_path(&hash);
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let torrent = Arc::new(Torrent::from_bytes(bytes)?);
-        let engine = self.clone();
-        let task = tokio::spawn(async move { engine.run_job(id).await });
+        // Registered before the task starts: the task looks itself up.
         self.jobs.lock().unwrap().live.insert(
             id,
             LiveJob {
@@ -236,9 +236,14 @@ impl Engine {
                 handle: None,
                 state: JobState::Checking,
                 log: Default::default(),
-                task: Some(task.abort_handle()),
+                task: None,
             },
         );
+        let engine = self.clone();
+        let task = tokio::spawn(async move { engine.run_job(id).await });
+        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+            job.task = Some(task.abort_handle());
+        }
         Ok(())
     }
 
@@ -255,7 +260,11 @@ impl Engine {
 
     fn update_record(&self, id: JobId, f: impl FnOnce(&mut JobRecord)) -> anyhow::Result<()> {
         let mut jobs = self.jobs.lock().unwrap();
-        let rec = jobs.journal.jobs.get_mut(&id).with_context(|| format!("no job {id}"))?;
+        let rec = jobs
+            .journal
+            .jobs
+            .get_mut(&id)
+            .with_context(|| format!("no job {id}"))?;
         f(rec);
         self.save_journal(&jobs)
     }
@@ -291,7 +300,14 @@ impl Engine {
         self.session.unpause(&handle).await?;
         self.update_record(id, |r| r.paused = false)?;
         let finished = handle.stats().finished;
-        self.set_state(id, if finished { JobState::Seeding } else { JobState::Downloading });
+        self.set_state(
+            id,
+            if finished {
+                JobState::Seeding
+            } else {
+                JobState::Downloading
+            },
+        );
         Ok(())
     }
 
@@ -325,7 +341,14 @@ impl Engine {
 
     /// The jobs in the journal.
     pub fn jobs(&self) -> Vec<JobRecord> {
-        self.jobs.lock().unwrap().journal.jobs.values().cloned().collect()
+        self.jobs
+            .lock()
+            .unwrap()
+            .journal
+            .jobs
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Receives every snapshot the engine publishes.
@@ -342,7 +365,12 @@ impl Engine {
     pub async fn wait(&self, id: JobId) -> anyhow::Result<JobSnapshot> {
         let mut rx = self.subscribe();
         loop {
-            let found = rx.borrow_and_update().jobs.iter().find(|j| j.id == id).cloned();
+            let found = rx
+                .borrow_and_update()
+                .jobs
+                .iter()
+                .find(|j| j.id == id)
+                .cloned();
             match found {
                 Some(j) if j.state.is_complete() => return Ok(j),
                 Some(JobSnapshot {
@@ -374,5 +402,8 @@ impl Engine {
 
 /// Reads the job journal without starting an engine (for status displays).
 pub fn read_journal(state_dir: &Path) -> anyhow::Result<Vec<JobRecord>> {
-    Ok(Journal::load(&state_dir.join("jobs.json"))?.jobs.into_values().collect())
+    Ok(Journal::load(&state_dir.join("jobs.json"))?
+        .jobs
+        .into_values()
+        .collect())
 }

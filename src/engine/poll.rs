@@ -34,7 +34,14 @@ impl Engine {
                         Some(JobSpec::Switch(_)) => "switch",
                         None => "done",
                     };
-                    (*id, kind, j.torrent.clone(), j.handle.clone(), j.state.clone(), j.log.clone())
+                    (
+                        *id,
+                        kind,
+                        j.torrent.clone(),
+                        j.handle.clone(),
+                        j.state.clone(),
+                        j.log.clone(),
+                    )
                 })
                 .collect()
         };
@@ -98,13 +105,17 @@ impl Engine {
                     for (i, s) in states.iter().enumerate() {
                         match s {
                             PieceState::HadBefore => js.bytes_had += data_bytes(&torrent, i as u32),
-                            PieceState::Fetched => js.bytes_fetched += data_bytes(&torrent, i as u32),
+                            PieceState::Fetched => {
+                                js.bytes_fetched += data_bytes(&torrent, i as u32)
+                            }
                             _ => {}
                         }
                     }
                     js.pieces = PieceMap(states);
                 }
-                if matches!(js.state, JobState::Checking | JobState::Downloading) && stats.error.is_some() {
+                if matches!(js.state, JobState::Checking | JobState::Downloading)
+                    && stats.error.is_some()
+                {
                     js.state = JobState::Failed(stats.error.unwrap_or_default());
                 }
             }

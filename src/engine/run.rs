@@ -53,7 +53,14 @@ impl Engine {
         paused: bool,
     ) -> anyhow::Result<ManagedTorrentHandle> {
         let torrent = self.torrent_of(id)?;
-        let log = self.jobs.lock().unwrap().live.get(&id).map(|j| j.log.clone()).unwrap_or_default();
+        let log = self
+            .jobs
+            .lock()
+            .unwrap()
+            .live
+            .get(&id)
+            .map(|j| j.log.clone())
+            .unwrap_or_default();
         let (inner, folder) = match payload {
             Payload::Image(path) => (
                 ImageStorageFactory::boxed(path),
@@ -61,7 +68,11 @@ impl Engine {
             ),
             Payload::Folder(dir) => (
                 FilesystemStorageFactory {}.boxed(),
-                if torrent.single_file { dir.clone() } else { dir.join(&torrent.name) },
+                if torrent.single_file {
+                    dir.clone()
+                } else {
+                    dir.join(&torrent.name)
+                },
             ),
         };
         let opts = AddTorrentOptions {
@@ -87,7 +98,11 @@ impl Engine {
     }
 
     /// Checks existing data, then fetches what is missing; returns when the payload is complete.
-    async fn check_and_fetch(&self, id: JobId, handle: &ManagedTorrentHandle) -> anyhow::Result<()> {
+    async fn check_and_fetch(
+        &self,
+        id: JobId,
+        handle: &ManagedTorrentHandle,
+    ) -> anyhow::Result<()> {
         self.set_state(id, JobState::Checking);
         handle.wait_until_initialized().await?;
         if !handle.stats().finished {
@@ -111,7 +126,9 @@ impl Engine {
         let torrent = self.torrent_of(id)?;
         let staging = dest.join(STAGING_DIR).join(torrent.info_hash().to_string());
         std::fs::create_dir_all(&staging)?;
-        let handle = self.add_torrent(id, &Payload::Folder(staging.clone()), false).await?;
+        let handle = self
+            .add_torrent(id, &Payload::Folder(staging.clone()), false)
+            .await?;
         self.check_and_fetch(id, &handle).await?;
 
         self.set_state(id, JobState::Finalizing);
@@ -123,7 +140,11 @@ impl Engine {
 
         if seed_after {
             let payload = Payload::Folder(dest.to_owned());
-            self.update_record(id, |r| r.spec = JobSpec::Seed { payload: payload.clone() })?;
+            self.update_record(id, |r| {
+                r.spec = JobSpec::Seed {
+                    payload: payload.clone(),
+                }
+            })?;
             let handle = self.add_torrent(id, &payload, false).await?;
             self.check_and_fetch(id, &handle).await?;
             self.set_state(id, JobState::Seeding);
@@ -152,6 +173,12 @@ impl Engine {
                 }
                 fsutil::clone_or_copy(&from, &working)
                     .with_context(|| format!("copying {} to work on it", from.display()))?;
+                // librqbit counts pieces past the end of a short file as missing; at the target's
+                // length they read as zeros and a zero piece of the target is kept, as planned.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&working)?
+                    .set_len(needed)?;
                 Ok(())
             })
             .await??;
@@ -190,7 +217,9 @@ impl Engine {
         let ids: Vec<JobId> = self
             .jobs()
             .into_iter()
-            .filter(|r| matches!(&r.spec, JobSpec::Seed { payload: Payload::Image(p) } if p == image))
+            .filter(
+                |r| matches!(&r.spec, JobSpec::Seed { payload: Payload::Image(p) } if p == image),
+            )
             .map(|r| r.id)
             .collect();
         for id in ids {

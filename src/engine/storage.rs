@@ -158,7 +158,11 @@ pub struct Recording {
 }
 
 impl TorrentStorage for Recording {
-    fn init(&mut self, shared: &ManagedTorrentShared, meta: &TorrentMetadata) -> anyhow::Result<()> {
+    fn init(
+        &mut self,
+        shared: &ManagedTorrentShared,
+        meta: &TorrentMetadata,
+    ) -> anyhow::Result<()> {
         self.inner.init(shared, meta)
     }
 

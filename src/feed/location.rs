@@ -80,15 +80,15 @@ impl Location {
             return Self::parse(rel);
         }
         match self {
-            Location::File(p) => Ok(Location::File(
-                crate::fsutil::parent_dir(p).join(rel),
-            )),
-            Location::Http(u) => u.join(rel).map(Location::Http).map_err(|e| {
-                LocationError::Invalid {
-                    url: rel.into(),
-                    reason: e.to_string(),
-                }
-            }),
+            Location::File(p) => Ok(Location::File(crate::fsutil::parent_dir(p).join(rel))),
+            Location::Http(u) => {
+                u.join(rel)
+                    .map(Location::Http)
+                    .map_err(|e| LocationError::Invalid {
+                        url: rel.into(),
+                        reason: e.to_string(),
+                    })
+            }
         }
     }
 
@@ -169,8 +169,12 @@ mod tests {
 
     #[test]
     fn two_stage_urls_take_the_inner_url_verbatim() {
-        let l = Location::parse_torrent_ref("bittorrent://https://example.org/a/x.torrent?b=1").unwrap();
-        assert_eq!(l, Location::Http(Url::parse("https://example.org/a/x.torrent?b=1").unwrap()));
+        let l = Location::parse_torrent_ref("bittorrent://https://example.org/a/x.torrent?b=1")
+            .unwrap();
+        assert_eq!(
+            l,
+            Location::Http(Url::parse("https://example.org/a/x.torrent?b=1").unwrap())
+        );
         let l = Location::parse_torrent_ref("bittorrent://file:///tmp/x.torrent").unwrap();
         assert_eq!(l, Location::File("/tmp/x.torrent".into()));
         assert_eq!(
@@ -181,19 +185,33 @@ mod tests {
 
     #[test]
     fn unsupported_inner_schemes_are_named() {
-        for bad in ["bittorrent://ftp://example.org/x.torrent", "bittorrent://gopher://h/x", "magnet://x"] {
+        for bad in [
+            "bittorrent://ftp://example.org/x.torrent",
+            "bittorrent://gopher://h/x",
+            "magnet://x",
+        ] {
             let err = Location::parse_torrent_ref(bad).unwrap_err();
-            assert!(matches!(err, LocationError::UnsupportedScheme { .. }), "{bad}");
+            assert!(
+                matches!(err, LocationError::UnsupportedScheme { .. }),
+                "{bad}"
+            );
         }
-        let err = Location::parse_torrent_ref("bittorrent://ftp://example.org/x.torrent").unwrap_err();
+        let err =
+            Location::parse_torrent_ref("bittorrent://ftp://example.org/x.torrent").unwrap_err();
         assert!(err.to_string().contains("\"ftp\""), "{err}");
     }
 
     #[test]
     fn relative_references_resolve_against_the_feed() {
         let base = Location::parse("https://example.org/feeds/feed.json").unwrap();
-        assert_eq!(base.join("isos/a.torrent").unwrap().display(), "https://example.org/feeds/isos/a.torrent");
+        assert_eq!(
+            base.join("isos/a.torrent").unwrap().display(),
+            "https://example.org/feeds/isos/a.torrent"
+        );
         let base = Location::File("/srv/feed/feed.json".into());
-        assert_eq!(base.join("a.torrent").unwrap(), Location::File("/srv/feed/a.torrent".into()));
+        assert_eq!(
+            base.join("a.torrent").unwrap(),
+            Location::File("/srv/feed/a.torrent".into())
+        );
     }
 }

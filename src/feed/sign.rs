@@ -19,10 +19,14 @@ pub enum SignError {
     #[error("cannot read the key {path}: {reason}")]
     BadKey { path: String, reason: String },
     /// No trusted key made this signature.
-    #[error("the signature was made by key {issuer}, which is not among the trusted keys ({trusted}); import the distribution's key if you trust it")]
+    #[error(
+        "the signature was made by key {issuer}, which is not among the trusted keys ({trusted}); import the distribution's key if you trust it"
+    )]
     UntrustedKey { issuer: String, trusted: String },
     /// A trusted key claims the signature, but it does not match the content.
-    #[error("the signature by key {issuer} does not match the content: the document was altered or damaged")]
+    #[error(
+        "the signature by key {issuer} does not match the content: the document was altered or damaged"
+    )]
     Mismatch { issuer: String },
     /// Signing failed.
     #[error("signing failed: {0}")]
@@ -162,9 +166,17 @@ impl TrustedKeys {
             .issuer_fingerprint()
             .iter()
             .map(|f| format!("{f:X}"))
-            .chain(sig.signature.issuer_key_id().iter().map(|k| hex::encode_upper(k.as_ref())))
+            .chain(
+                sig.signature
+                    .issuer_key_id()
+                    .iter()
+                    .map(|k| hex::encode_upper(k.as_ref())),
+            )
             .collect();
-        let issuer = issuers.first().cloned().unwrap_or_else(|| "(unnamed)".into());
+        let issuer = issuers
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "(unnamed)".into());
         let mut claimed = false;
         for key in &self.keys {
             let fp = format!("{:X}", key.fingerprint());
@@ -208,7 +220,10 @@ mod tests {
         let sig = sign_detached(&a, b"feed bytes").unwrap();
         let mut trust_a = TrustedKeys::default();
         trust_a.add_armored(&a.public_armored()).unwrap();
-        assert_eq!(trust_a.verify(b"feed bytes", sig.as_bytes()).unwrap(), a.fingerprint());
+        assert_eq!(
+            trust_a.verify(b"feed bytes", sig.as_bytes()).unwrap(),
+            a.fingerprint()
+        );
         assert!(matches!(
             trust_a.verify(b"feed bytez", sig.as_bytes()),
             Err(SignError::Mismatch { .. })

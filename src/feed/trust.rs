@@ -19,10 +19,14 @@ pub enum FeedError {
     #[error("feed {url} is not a valid feed: {reason}")]
     Malformed { url: String, reason: String },
     /// The feed has expired.
-    #[error("feed {url} expired at {expires}; the publisher has stopped updating it or your clock is wrong")]
+    #[error(
+        "feed {url} expired at {expires}; the publisher has stopped updating it or your clock is wrong"
+    )]
     Expired { url: String, expires: DateTime<Utc> },
     /// The feed is older than one already seen.
-    #[error("feed {url} has serial {serial}, older than serial {seen} seen before: refusing a replayed feed")]
+    #[error(
+        "feed {url} has serial {serial}, older than serial {seen} seen before: refusing a replayed feed"
+    )]
     Replay { url: String, serial: u64, seen: u64 },
     /// The feed or its signature could not be fetched.
     #[error(transparent)]
@@ -69,7 +73,10 @@ impl SeenSerials {
     }
 
     fn key(fingerprint: &str, feed: &Feed) -> String {
-        format!("{fingerprint}/{}/{}/{}", feed.distribution, feed.release, feed.arch)
+        format!(
+            "{fingerprint}/{}/{}/{}",
+            feed.distribution, feed.release, feed.arch
+        )
     }
 
     /// Records a newly accepted serial and saves it.
@@ -94,10 +101,12 @@ pub fn verify_feed(
     seen: &mut SeenSerials,
     now: DateTime<Utc>,
 ) -> Result<(Feed, String), FeedError> {
-    let key = trusted.verify(bytes, sig).map_err(|source| FeedError::Signature {
-        url: url.into(),
-        source,
-    })?;
+    let key = trusted
+        .verify(bytes, sig)
+        .map_err(|source| FeedError::Signature {
+            url: url.into(),
+            source,
+        })?;
     let malformed = |reason: String| FeedError::Malformed {
         url: url.into(),
         reason,
@@ -118,14 +127,14 @@ pub fn verify_feed(
         });
     }
     let k = SeenSerials::key(&key, &feed);
-    if let Some(&last) = seen.seen.get(&k) {
-        if feed.serial < last {
-            return Err(FeedError::Replay {
-                url: url.into(),
-                serial: feed.serial,
-                seen: last,
-            });
-        }
+    if let Some(&last) = seen.seen.get(&k)
+        && feed.serial < last
+    {
+        return Err(FeedError::Replay {
+            url: url.into(),
+            serial: feed.serial,
+            seen: last,
+        });
     }
     seen.record(k, feed.serial)
         .map_err(|e| malformed(format!("cannot record the serial: {e}")))?;
@@ -145,10 +154,16 @@ pub async fn load_verified(
         Location::File(p) => Location::File(PathBuf::from(format!("{}.sig", p.display()))),
         Location::Http(u) => Location::parse(&format!("{u}.sig"))?,
     };
-    let sig = fetcher.get(&sig_loc).await.map_err(|e| FeedError::Signature {
-        url: url.clone(),
-        source: SignError::BadSignatureFile(format!("no signature at {}: {e}", sig_loc.display())),
-    })?;
+    let sig = fetcher
+        .get(&sig_loc)
+        .await
+        .map_err(|e| FeedError::Signature {
+            url: url.clone(),
+            source: SignError::BadSignatureFile(format!(
+                "no signature at {}: {e}",
+                sig_loc.display()
+            )),
+        })?;
     let (feed, key) = verify_feed(&url, &bytes, &sig, trusted, seen, Utc::now())?;
     Ok(VerifiedFeed {
         feed,

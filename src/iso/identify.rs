@@ -23,7 +23,9 @@ fn sample_matches(file: &File, iso: &PublishedIso) -> std::io::Result<bool> {
     let t = &iso.torrent;
     let n = t.pieces().len() as u32;
     let mut buf = Vec::new();
-    let picks: Vec<u32> = (0..SAMPLES.min(n)).map(|i| (i as u64 * (n as u64 - 1) / (SAMPLES.min(n) as u64 - 1).max(1)) as u32).collect();
+    let picks: Vec<u32> = (0..SAMPLES.min(n))
+        .map(|i| (i as u64 * (n as u64 - 1) / (SAMPLES.min(n) as u64 - 1).max(1)) as u32)
+        .collect();
     for p in picks {
         let r = t.piece_range(p);
         buf.resize((r.end - r.start) as usize, 0);

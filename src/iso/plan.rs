@@ -55,7 +55,13 @@ impl Plan {
 
 /// Whether the local image already holds piece `i` of `t` at its offset, as librqbit will see it
 /// after resizing the file to the target's length (zeros past the old end).
-fn local_piece_matches(file: &File, local_len: u64, t: &Torrent, i: u32, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+fn local_piece_matches(
+    file: &File,
+    local_len: u64,
+    t: &Torrent,
+    i: u32,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<bool> {
     let r = t.piece_range(i);
     buf.clear();
     buf.resize((r.end - r.start) as usize, 0);
@@ -90,12 +96,18 @@ pub fn plan_switch(
     };
     let mut pieces: Vec<PieceIndex> = (0..t.pieces().len() as u32)
         .into_par_iter()
-        .map_init(Vec::new, |buf, i| Ok(differs(i, buf)?.then_some(PieceIndex(i))))
+        .map_init(Vec::new, |buf, i| {
+            Ok(differs(i, buf)?.then_some(PieceIndex(i)))
+        })
         .filter_map(|r: std::io::Result<Option<PieceIndex>>| r.transpose())
         .collect::<std::io::Result<_>>()?;
     pieces.sort();
     let fetch_bytes: u64 = pieces.iter().map(|p| t.piece_len(p.0)).sum();
-    let mode = if reflink { SwitchMode::Reflink } else { SwitchMode::Copy };
+    let mode = if reflink {
+        SwitchMode::Reflink
+    } else {
+        SwitchMode::Copy
+    };
     Ok(Plan {
         from: from.map(|f| f.version().to_owned()),
         to: to.version().to_owned(),

@@ -35,8 +35,10 @@ pub fn publish_feed(dir: &Path, spec: &FeedSpec, key: &KeyPair) -> anyhow::Resul
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
         if p.to_string_lossy().ends_with(RELEASE_SUFFIX) {
-            isos.push(serde_json::from_slice(&std::fs::read(&p)?)
-                .map_err(|e| anyhow::anyhow!("{} is not a release entry: {e}", p.display()))?);
+            isos.push(
+                serde_json::from_slice(&std::fs::read(&p)?)
+                    .map_err(|e| anyhow::anyhow!("{} is not a release entry: {e}", p.display()))?,
+            );
         }
     }
     isos.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| b.version.cmp(&a.version)));
@@ -46,7 +48,9 @@ pub fn publish_feed(dir: &Path, spec: &FeedSpec, key: &KeyPair) -> anyhow::Resul
         .and_then(|b| serde_json::from_slice::<Feed>(&b).ok())
         .map(|f| f.serial);
     let serial = match (spec.serial, previous) {
-        (Some(s), Some(p)) if s <= p => anyhow::bail!("serial {s} is not above the published serial {p}"),
+        (Some(s), Some(p)) if s <= p => {
+            anyhow::bail!("serial {s} is not above the published serial {p}")
+        }
         (Some(s), _) => s,
         (None, p) => p.unwrap_or(0) + 1,
     };

@@ -29,14 +29,22 @@ pub struct IsoPublishOptions {
 }
 
 /// Writes `<image name>.torrent` and `<image name>.release.json` (the feed entry).
-pub fn publish_iso(image: &Path, version: &str, opts: &IsoPublishOptions) -> anyhow::Result<(Torrent, IsoVersion)> {
+pub fn publish_iso(
+    image: &Path,
+    version: &str,
+    opts: &IsoPublishOptions,
+) -> anyhow::Result<(Torrent, IsoVersion)> {
     let name = image
         .file_name()
         .and_then(|n| n.to_str())
         .context("the image path has no file name")?;
-    let out_dir = opts.out_dir.clone().unwrap_or_else(|| fsutil::parent_dir(image).to_owned());
+    let out_dir = opts
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| fsutil::parent_dir(image).to_owned());
     std::fs::create_dir_all(&out_dir)?;
-    let mut b = TorrentBuilder::single_file(name, image).comment(&format!("{name} version {version}"));
+    let mut b =
+        TorrentBuilder::single_file(name, image).comment(&format!("{name} version {version}"));
     if let Some(pl) = opts.piece_length {
         b = b.piece_length(pl);
     }

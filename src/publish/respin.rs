@@ -12,8 +12,15 @@ use crate::fsutil;
 /// session (Joliet kept). `new` appears only when complete.
 pub fn respin(old: &Path, tree: &Path, at: &str, new: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(tree.is_dir(), "{} is not a folder", tree.display());
-    anyhow::ensure!(at.starts_with('/'), "the path inside the image must start with /, got {at:?}");
-    anyhow::ensure!(!new.exists(), "{} exists already; choose another name", new.display());
+    anyhow::ensure!(
+        at.starts_with('/'),
+        "the path inside the image must start with /, got {at:?}"
+    );
+    anyhow::ensure!(
+        !new.exists(),
+        "{} exists already; choose another name",
+        new.display()
+    );
     let dir = fsutil::parent_dir(new);
     fsutil::ensure_space(dir, std::fs::metadata(old)?.len() + dir_size(tree)?)?;
     let tmp = tempfile::Builder::new()
@@ -34,7 +41,12 @@ pub fn respin(old: &Path, tree: &Path, at: &str, new: &Path) -> anyhow::Result<(
     anyhow::ensure!(
         out.status.success(),
         "xorriso failed: {}",
-        String::from_utf8_lossy(&out.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" / ")
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
     fsutil::durable_rename(&tmp, new)?;
     // The temporary path now names nothing; keep TempPath from deleting the new image's old name.
@@ -47,7 +59,11 @@ fn dir_size(dir: &Path) -> std::io::Result<u64> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let m = e.metadata()?;
-        total += if m.is_dir() { dir_size(&e.path())? } else { m.len() };
+        total += if m.is_dir() {
+            dir_size(&e.path())?
+        } else {
+            m.len()
+        };
     }
     Ok(total)
 }

@@ -141,7 +141,9 @@ impl TorrentBuilder {
             layout.push((f.path.clone(), len, Some(f.source.clone())));
             total += len;
         }
-        let piece_length = self.piece_length.unwrap_or_else(|| default_piece_length(total));
+        let piece_length = self
+            .piece_length
+            .unwrap_or_else(|| default_piece_length(total));
         if self.align && !self.single {
             let pl = piece_length as u64;
             let mut padded = Vec::with_capacity(layout.len() * 2);
@@ -168,7 +170,11 @@ impl TorrentBuilder {
             })
             .collect();
         let read_err = |source| BuildError::Read {
-            path: self.files.first().map(|f| f.source.clone()).unwrap_or_default(),
+            path: self
+                .files
+                .first()
+                .map(|f| f.source.clone())
+                .unwrap_or_default(),
             source,
         };
         let hashes = PieceHasher::new(segments, piece_length)
@@ -198,7 +204,11 @@ impl TorrentBuilder {
         bencode::bencode_serialize_to_writer(&info, &mut info_bytes)
             .map_err(|e| TorrentError::Malformed(format!("serializing info: {e}")))?;
         let out = OutTorrent {
-            announce: self.trackers.first().and_then(|t| t.first()).map(String::as_str),
+            announce: self
+                .trackers
+                .first()
+                .and_then(|t| t.first())
+                .map(String::as_str),
             announce_list: self
                 .trackers
                 .iter()

@@ -4,8 +4,8 @@ use bencode::{BencodeValue, ByteBuf, ByteBufOwned, WithRawBytes};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::validate::{self, Limits, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, TorrentError};
 use super::InfoHash;
+use super::validate::{self, Limits, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, TorrentError};
 use crate::hash::PieceHash;
 
 /// One file of a torrent, in payload order.
@@ -177,8 +177,10 @@ impl Torrent {
                 "total size {total} bytes is empty or above the limit"
             )));
         }
-        if info.pieces.0.len() % 20 != 0 {
-            return Err(bad_sizes("the piece hash string is not a multiple of 20 bytes".into()));
+        if !info.pieces.0.len().is_multiple_of(20) {
+            return Err(bad_sizes(
+                "the piece hash string is not a multiple of 20 bytes".into(),
+            ));
         }
         let expected_pieces = total.div_ceil(piece_length as u64);
         let pieces: Vec<PieceHash> = info
@@ -198,22 +200,26 @@ impl Torrent {
             .similar
             .iter()
             .map(|h| {
-                <[u8; 20]>::try_from(h.0)
-                    .map(InfoHash)
-                    .map_err(|_| TorrentError::Malformed("a `similar` entry is not 20 bytes".into()))
+                <[u8; 20]>::try_from(h.0).map(InfoHash).map_err(|_| {
+                    TorrentError::Malformed("a `similar` entry is not 20 bytes".into())
+                })
             })
             .collect::<Result<_, _>>()?;
 
         let mut trackers: Vec<Vec<String>> = raw
             .announce_list
             .iter()
-            .map(|tier| tier.iter().filter_map(|u| opt_text(Some(*u))).collect::<Vec<_>>())
+            .map(|tier| {
+                tier.iter()
+                    .filter_map(|u| opt_text(Some(*u)))
+                    .collect::<Vec<_>>()
+            })
             .filter(|tier| !tier.is_empty())
             .collect();
-        if trackers.is_empty() {
-            if let Some(a) = opt_text(raw.announce) {
-                trackers.push(vec![a]);
-            }
+        if trackers.is_empty()
+            && let Some(a) = opt_text(raw.announce)
+        {
+            trackers.push(vec![a]);
         }
         let web_seeds = match &raw.url_list {
             Some(BencodeValue::Bytes(b)) => vec![String::from_utf8_lossy(&b.0).into_owned()],
@@ -244,7 +250,10 @@ impl Torrent {
         })
     }
 
-    fn parse_files(raw_files: &[RawFile<'_>], limits: &Limits) -> Result<Vec<TorrentFile>, TorrentError> {
+    fn parse_files(
+        raw_files: &[RawFile<'_>],
+        limits: &Limits,
+    ) -> Result<Vec<TorrentFile>, TorrentError> {
         if raw_files.is_empty() || raw_files.len() > limits.max_files {
             return Err(bad_sizes(format!(
                 "{} files (at least 1, at most {})",

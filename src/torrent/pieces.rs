@@ -9,7 +9,9 @@ use rayon::prelude::*;
 use crate::hash::PieceHash;
 
 /// The index of a piece in a torrent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PieceIndex(pub u32);
 
 /// One stretch of a torrent's payload: a file's bytes or BEP 47 padding.
@@ -113,7 +115,10 @@ impl PieceHasher {
 }
 
 /// Hashes one file as a single-file torrent payload would be.
-pub fn hash_file_pieces(path: &std::path::Path, piece_length: u32) -> std::io::Result<Vec<PieceHash>> {
+pub fn hash_file_pieces(
+    path: &std::path::Path,
+    piece_length: u32,
+) -> std::io::Result<Vec<PieceHash>> {
     let len = std::fs::metadata(path)?.len();
     PieceHasher::new(
         vec![Segment::File {
@@ -137,9 +142,15 @@ mod tests {
         std::fs::write(&a, vec![1u8; 20_000]).unwrap();
         std::fs::write(&b, vec![2u8; 5_000]).unwrap();
         let segs = vec![
-            Segment::File { path: a, len: 20_000 },
+            Segment::File {
+                path: a,
+                len: 20_000,
+            },
             Segment::Zeros(12_768),
-            Segment::File { path: b, len: 5_000 },
+            Segment::File {
+                path: b,
+                len: 5_000,
+            },
         ];
         let h = PieceHasher::new(segs, 16_384).unwrap();
         assert_eq!(h.piece_count(), 3);

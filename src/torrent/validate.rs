@@ -120,7 +120,9 @@ pub(super) fn check_path(components: &[String], limits: &Limits) -> Result<(), T
 }
 
 /// Refuses duplicate paths and paths that are both a file and a folder; pad files are exempt.
-pub(super) fn check_unique<'a>(paths: impl Iterator<Item = &'a [String]>) -> Result<(), TorrentError> {
+pub(super) fn check_unique<'a>(
+    paths: impl Iterator<Item = &'a [String]>,
+) -> Result<(), TorrentError> {
     let mut files: HashSet<String> = HashSet::new();
     let mut dirs: HashSet<String> = HashSet::new();
     for p in paths {

@@ -1,1 +1,6 @@
+//! Integration tests, in one binary so GTK and librqbit link once (PLATFORM.md §7).
 
+mod feed_trust;
+mod iso_chain;
+mod support;
+mod torrent;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Swarmdate needs on Debian 12 (idempotent, quiet) and checks the Rust toolchain.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config cmake gettext   # building
+  xorriso                                     # making and respinning ISO images
+  transmission-cli aria2                      # third-party peers in the interop tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+need="1.89"
+if ! command -v cargo >/dev/null; then
+  echo "Rust is missing: install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+fi
+have=$(rustc --version | awk '{print $2}')
+if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
+  echo "Rust $have is too old; Swarmdate needs $need or newer: rustup update stable" >&2
+  exit 1
+fi

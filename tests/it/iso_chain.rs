@@ -1,0 +1,83 @@
+//! ISO version switching end to end: a seeder and a client process on 127.0.0.1.
+
+use crate::support::*;
+
+/// 1.00 → 1.01 → 1.02 → 1.00 with images of over 50 MB: each result is the published image, the
+/// plan equals the differing pieces counted from the two files, and the seeder's own counter shows
+/// it sent at least the plan and at most one piece more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switch_chain_fetches_exactly_the_differing_pieces() {
+    let tracker = tracker().await;
+    let piece = 64 << 10;
+    let distro = tokio::task::spawn_blocking({
+        let url = tracker.announce_url();
+        move || Distro::build(52, 64, &url)
+    })
+    .await
+    .unwrap();
+    assert!(std::fs::metadata(distro.image("1.00")).unwrap().len() > 50_000_000);
+    let seeder_state = tempfile::tempdir().unwrap();
+    let seeder = seed_all(&distro, seeder_state.path()).await;
+
+    let client = Client::new(&distro);
+    std::fs::create_dir_all(client.images()).unwrap();
+    std::fs::copy(distro.image("1.00"), client.images().join("os-1.00.iso")).unwrap();
+
+    let status = client.run_async(&["iso", "status"]).await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert_eq!(status.summary()["version"], "1.00");
+
+    let mut current = "1.00";
+    for target in ["1.01", "1.02", "1.00"] {
+        let expected = differing_bytes(distro.image(current), distro.image(target), piece);
+        let plan = client.run_async(&["iso", "plan", target]).await;
+        assert_eq!(plan.code, 0, "{}", plan.stderr);
+        assert_eq!(
+            plan.summary()["fetch_bytes"],
+            expected,
+            "plan {current} → {target}"
+        );
+
+        let before = uploaded(&seeder);
+        let run = client.run_async(&["iso", "switch", target]).await;
+        assert_eq!(
+            run.code, 0,
+            "switch to {target}: {:?}\n{}",
+            run.events, run.stderr
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let sent = uploaded(&seeder) - before;
+        let s = run.summary();
+        assert_eq!(s["planned_bytes"], expected);
+        assert!(
+            expected > 0 && sent >= expected,
+            "{current} → {target}: seeder sent {sent} < planned {expected}"
+        );
+        assert!(
+            sent <= expected + piece as u64,
+            "{current} → {target}: seeder sent {sent} > planned {expected} + a piece; client: {s}"
+        );
+
+        let result = client.images().join(format!("os-{target}.iso"));
+        assert_eq!(
+            sha256(&result),
+            sha256(distro.image(target)),
+            "image after switching to {target}"
+        );
+        assert!(
+            !client.images().join(format!("os-{current}.iso")).exists(),
+            "the old version was replaced"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(client.images())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "only the new image remains: {leftovers:?}"
+        );
+        current = target;
+    }
+    seeder.shutdown().await;
+}

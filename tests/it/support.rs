@@ -1,0 +1,413 @@
+//! Builders for the worlds tests run in: image chains made with xorriso, signed feeds, seeders on
+//! 127.0.0.1, and the `swarmdate` binary run as a client.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use bencode::{BencodeValue, ByteBufOwned};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde_json::Value;
+use std::collections::HashMap;
+use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
+use swarmdate::feed::KeyPair;
+use swarmdate::publish::{FeedSpec, IsoPublishOptions, publish_feed, publish_iso, respin};
+use swarmdate::tracker::Tracker;
+
+/// Writes `len` pseudo-random bytes (deterministic per seed).
+pub fn random_file(path: &Path, len: usize, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut data = vec![0u8; len];
+    rng.fill(&mut data[..]);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// A fresh ISO9660 image of `tree` with Rock Ridge and Joliet names.
+pub fn mkisofs(tree: &Path, out: &Path) {
+    let st = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-R", "-J", "-V", "SWARMDATE_TEST", "-o"])
+        .arg(out)
+        .arg(tree)
+        .output()
+        .expect("xorriso is installed");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+/// A published distribution: a chain of image versions, a signed feed and its key.
+pub struct Distro {
+    pub dir: tempfile::TempDir,
+    pub key: KeyPair,
+    pub versions: Vec<(String, PathBuf)>,
+}
+
+impl Distro {
+    /// The publish folder.
+    pub fn publish_dir(&self) -> PathBuf {
+        self.dir.path().join("publish")
+    }
+
+    /// The feed URL.
+    pub fn feed_url(&self) -> String {
+        format!("file://{}", self.publish_dir().join("feed.json").display())
+    }
+
+    /// The public key file users trust.
+    pub fn public_key(&self) -> PathBuf {
+        self.dir.path().join("public.asc")
+    }
+
+    /// The image of a version.
+    pub fn image(&self, version: &str) -> &Path {
+        &self.versions.iter().find(|(v, _)| v == version).unwrap().1
+    }
+
+    /// Builds images 1.00 (fresh), 1.01 and 1.02 (appended respins) of about `mb` MB, publishes
+    /// torrents announcing to `tracker`, and signs a feed.
+    pub fn build(mb: usize, piece_kib: u32, tracker: &str) -> Distro {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        let publish = dir.path().join("publish");
+        std::fs::create_dir_all(&publish).unwrap();
+        let files = 20;
+        let each = mb * 1_000_000 / files;
+        for i in 0..files {
+            random_file(
+                &tree.join(format!("Packages/p/pkg{i:02}-1.0-1.x86_64.rpm")),
+                each,
+                i as u64,
+            );
+        }
+        let mut versions = Vec::new();
+        let v100 = publish.join("os-1.00.iso");
+        mkisofs(&tree, &v100);
+        versions.push(("1.00".to_string(), v100));
+        // Each respin replaces two packages and adds one.
+        for (n, version) in ["1.01", "1.02"].iter().enumerate() {
+            let base = 100 + 10 * n as u64;
+            for k in 0..2 {
+                let old = tree.join(format!("Packages/p/pkg{:02}-1.0-1.x86_64.rpm", 3 * n + k));
+                std::fs::remove_file(&old).unwrap();
+                random_file(
+                    &tree.join(format!(
+                        "Packages/p/pkg{:02}-1.{}-1.x86_64.rpm",
+                        3 * n + k,
+                        n + 1
+                    )),
+                    each / 2 + k * 10_000,
+                    base + k as u64,
+                );
+            }
+            random_file(
+                &tree.join(format!("Packages/n/new{n}-1.0-1.x86_64.rpm")),
+                700_000,
+                base + 5,
+            );
+            let new = publish.join(format!("os-{version}.iso"));
+            respin(&versions.last().unwrap().1, &tree, "/", &new).unwrap();
+            versions.push((version.to_string(), new));
+        }
+        for (i, (v, img)) in versions.iter().enumerate() {
+            let opts = IsoPublishOptions {
+                piece_length: Some(piece_kib << 10),
+                trackers: vec![tracker.to_owned()],
+                date: Some(chrono::Utc::now() - chrono::Duration::days(10 - i as i64)),
+                ..Default::default()
+            };
+            publish_iso(img, v, &opts).unwrap();
+        }
+        let key = KeyPair::generate("Test distribution <dist@example.org>").unwrap();
+        std::fs::write(dir.path().join("public.asc"), key.public_armored()).unwrap();
+        publish_feed(&publish, &feed_spec(), &key).unwrap();
+        Distro { dir, key, versions }
+    }
+}
+
+/// The feed fields tests use.
+pub fn feed_spec() -> FeedSpec {
+    FeedSpec {
+        distribution: "Test".into(),
+        release: "1".into(),
+        arch: "x86_64".into(),
+        serial: None,
+        expires: chrono::Utc::now() + chrono::Duration::days(7),
+        refresh_interval_secs: 600,
+        trackers: vec![],
+        web_seeds: vec![],
+    }
+}
+
+/// A seeder engine on 127.0.0.1 serving every image of a distribution from its own folder.
+pub async fn seed_all(distro: &Distro, state: &Path) -> Arc<Engine> {
+    let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
+    let mut ids = Vec::new();
+    for (_, img) in &distro.versions {
+        let torrent_path = format!("{}.torrent", img.display());
+        let t =
+            swarmdate::torrent::Torrent::from_bytes(std::fs::read(torrent_path).unwrap()).unwrap();
+        ids.push(
+            engine
+                .add_job(
+                    &t,
+                    JobSpec::Seed {
+                        payload: Payload::Image(img.clone()),
+                    },
+                )
+                .unwrap(),
+        );
+    }
+    for id in ids {
+        engine.wait(id).await.unwrap();
+    }
+    engine
+}
+
+/// Total bytes an engine has uploaded, by its own counters.
+pub fn uploaded(engine: &Engine) -> u64 {
+    engine
+        .snapshot()
+        .jobs
+        .iter()
+        .map(|j| j.bytes_uploaded)
+        .sum()
+}
+
+/// Starts a tracker on 127.0.0.1.
+pub async fn tracker() -> Tracker {
+    Tracker::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A client's home folder: loopback only, trusting the distribution's key.
+pub struct Client {
+    pub home: tempfile::TempDir,
+    pub feed_url: String,
+    pub key: PathBuf,
+}
+
+impl Client {
+    pub fn new(distro: &Distro) -> Client {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("config");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("settings.json"),
+            r#"{"loopback_only": true, "listen_port": 0}"#,
+        )
+        .unwrap();
+        Client {
+            home,
+            feed_url: distro.feed_url(),
+            key: distro.public_key(),
+        }
+    }
+
+    /// The client's images folder.
+    pub fn images(&self) -> PathBuf {
+        self.home.path().join("data/images")
+    }
+
+    /// A `swarmdate` command with this home, feed and key.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_swarmdate"));
+        c.arg("--home")
+            .arg(self.home.path())
+            .arg("--feed")
+            .arg(&self.feed_url)
+            .arg("--trust")
+            .arg(&self.key)
+            .arg("--json")
+            .args(args)
+            .env("LANG", "C.UTF-8");
+        // For debugging a hanging client: SWARMDATE_TEST_STDERR=/tmp/x.log SWARMDATE_LOG=debug.
+        if let Ok(path) = std::env::var("SWARMDATE_TEST_STDERR") {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap();
+            c.stderr(f);
+        }
+        c
+    }
+
+    /// Runs a command to its end.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().unwrap())
+    }
+}
+
+/// A finished command: exit code and its JSON events.
+pub struct Run {
+    pub code: i32,
+    pub events: Vec<Value>,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        let events = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            events,
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// The final summary object; panics with the output when there is none.
+    pub fn summary(&self) -> &Value {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "summary")
+            .unwrap_or_else(|| {
+                panic!(
+                    "no summary (exit {}): {:?}\n{}",
+                    self.code, self.events, self.stderr
+                )
+            })
+    }
+
+    /// The error event's message.
+    pub fn error(&self) -> String {
+        self.events
+            .iter()
+            .find(|e| e["event"] == "error")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no error event (exit {}): {:?}\n{}",
+                    self.code, self.events, self.stderr
+                )
+            })
+    }
+}
+
+/// The SHA-256 of a file.
+pub fn sha256(path: &Path) -> swarmdate::hash::Sha256 {
+    swarmdate::hash::Sha256::of_file(path).unwrap()
+}
+
+/// Counts, from the two files alone, the bytes of `new`'s pieces that differ from `old` at the
+/// same offset (with `old` cut or zero-extended to `new`'s length, as a switch resizes it).
+pub fn differing_bytes(old: &Path, new: &Path, piece: usize) -> u64 {
+    let old = std::fs::read(old).unwrap();
+    let new = std::fs::read(new).unwrap();
+    let mut total = 0u64;
+    for (i, chunk) in new.chunks(piece).enumerate() {
+        let start = i * piece;
+        let mut was = vec![0u8; chunk.len()];
+        if start < old.len() {
+            let end = old.len().min(start + chunk.len());
+            was[..end - start].copy_from_slice(&old[start..end]);
+        }
+        if was != chunk {
+            total += chunk.len() as u64;
+        }
+    }
+    total
+}
+
+impl Client {
+    /// Runs a command without blocking the test's runtime (seeders live on it).
+    pub async fn run_async(&self, args: &[&str]) -> Run {
+        let mut cmd = tokio::process::Command::from(self.command(args));
+        cmd.kill_on_drop(true);
+        let out = tokio::time::timeout(std::time::Duration::from_secs(300), cmd.output())
+            .await
+            .unwrap_or_else(|_| panic!("swarmdate {args:?} did not finish in 5 minutes"))
+            .unwrap();
+        Run::from(out)
+    }
+}
+
+/// Hand-built bencode for torrents our builder would never make.
+pub type V = BencodeValue<ByteBufOwned>;
+
+pub fn b(s: &str) -> V {
+    V::Bytes(ByteBufOwned(s.as_bytes().to_vec().into()))
+}
+
+pub fn raw(bytes: Vec<u8>) -> V {
+    V::Bytes(ByteBufOwned(bytes.into()))
+}
+
+pub fn dict(entries: Vec<(&str, V)>) -> V {
+    V::Dict(
+        entries
+            .into_iter()
+            .map(|(k, v)| (ByteBufOwned(k.as_bytes().to_vec().into()), v))
+            .collect::<HashMap<_, _>>(),
+    )
+}
+
+pub fn encode(v: &V) -> Vec<u8> {
+    let mut out = Vec::new();
+    bencode::bencode_serialize_to_writer(v, &mut out).unwrap();
+    out
+}
+
+/// A multi-file torrent with the given paths, each 10 bytes, in one 16 KiB piece.
+pub fn multi(paths: &[Vec<&str>]) -> Vec<u8> {
+    let files = paths
+        .iter()
+        .map(|p| {
+            dict(vec![
+                ("length", V::Integer(10)),
+                ("path", V::List(p.iter().map(|c| b(c)).collect())),
+            ])
+        })
+        .collect();
+    encode(&dict(vec![(
+        "info",
+        dict(vec![
+            ("name", b("payload")),
+            ("piece length", V::Integer(16384)),
+            ("pieces", raw(vec![7u8; 20])),
+            ("files", V::List(files)),
+        ]),
+    )]))
+}
+
+/// Every file below `dir` with its digest: to show a refusal touched nothing.
+pub fn tree_state(dir: &Path) -> Vec<(PathBuf, swarmdate::hash::Sha256)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(tree_state(&p));
+            } else {
+                out.push((p.clone(), sha256(&p)));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+impl Distro {
+    /// Rewrites the feed through `edit` and signs it with `key`.
+    pub fn resign(&self, key: &KeyPair, edit: impl FnOnce(&mut swarmdate::feed::Feed)) {
+        let path = self.publish_dir().join("feed.json");
+        let mut feed: swarmdate::feed::Feed =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut feed);
+        let bytes = serde_json::to_vec_pretty(&feed).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let sig = swarmdate::feed::sign_detached(key, &bytes).unwrap();
+        std::fs::write(self.publish_dir().join("feed.json.sig"), sig).unwrap();
+    }
+}
