@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so GTK and librqbit link once (PLATFORM.md §7).
 
 mod feed_trust;
+mod get_interop;
 mod iso_chain;
 mod support;
 mod torrent;

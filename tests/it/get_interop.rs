@@ -1,0 +1,93 @@
+//! Fetching whole torrents: `swarmdate get` from our seeder, and aria2c downloading a padded
+//! multi-file torrent we publish.
+
+use std::process::Command;
+use std::time::Duration;
+
+use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
+use swarmdate::torrent::{SourceFile, TorrentBuilder};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_fetches_a_pinned_torrent_through_a_two_stage_url() {
+    let tracker = tracker().await;
+    let url = tracker.announce_url();
+    let distro = tokio::task::spawn_blocking(move || Distro::build(6, 64, &url)).await.unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let seeder = seed_all(&distro, state.path()).await;
+    let client = Client::new(&distro);
+    let dest = client.home.path().join("downloads");
+    let torrent = distro.publish_dir().join("os-1.02.iso.torrent");
+    let run = client
+        .run_async(&["get", &format!("bittorrent://file://{}", torrent.display()), "--dir", dest.to_str().unwrap()])
+        .await;
+    assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
+    let got = dest.join("os-1.02.iso");
+    assert_eq!(sha256(&got), sha256(distro.image("1.02")));
+    let names: Vec<_> = std::fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec!["os-1.02.iso"], "no staging folder is left behind");
+    seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aria2c_downloads_a_padded_torrent_from_our_seeder() {
+    let tracker = tracker().await;
+    let src = tempfile::tempdir().unwrap();
+    let payload = src.path().join("repo");
+    let mut files = Vec::new();
+    for (i, len) in [150_000usize, 65_536, 9, 400_000, 1_000].iter().enumerate() {
+        let rel = vec!["Packages".to_string(), format!("p{i}-1.0-1.x86_64.rpm")];
+        let path = payload.join(rel.join("/"));
+        random_file(&path, *len, 40 + i as u64);
+        files.push(SourceFile { path: rel, source: path });
+    }
+    let t = TorrentBuilder::multi_file("repo", files)
+        .piece_length(64 << 10)
+        .align(true)
+        .tracker(&tracker.announce_url())
+        .build()
+        .unwrap();
+    assert!(t.files.iter().any(|f| f.pad), "the torrent has pad files");
+    let tfile = src.path().join("repo.torrent");
+    std::fs::write(&tfile, t.bytes()).unwrap();
+
+    let state = tempfile::tempdir().unwrap();
+    let seeder = Engine::start(EngineConfig::loopback(state.path())).await.unwrap();
+    let id = seeder
+        .add_job(&t, JobSpec::Seed { payload: Payload::Folder(src.path().to_owned()) })
+        .unwrap();
+    seeder.wait(id).await.unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let mut aria = tokio::process::Command::new("aria2c");
+    aria.args([
+        "--seed-time=0",
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--file-allocation=falloc",
+        "--listen-port=46881-46899",
+        "--console-log-level=warn",
+        "--summary-interval=0",
+    ])
+    .arg(format!("--dir={}", out.path().display()))
+    .arg(&tfile)
+    .kill_on_drop(true);
+    let done = tokio::time::timeout(Duration::from_secs(120), aria.output())
+        .await
+        .expect("aria2c finished within 2 minutes")
+        .expect("aria2c is installed");
+    assert!(done.status.success(), "aria2c: {}", String::from_utf8_lossy(&done.stdout));
+    for f in t.files.iter().filter(|f| !f.pad) {
+        let rel = f.path.join("/");
+        assert_eq!(
+            sha256(&out.path().join("repo").join(&rel)),
+            sha256(&payload.join(&rel)),
+            "{rel} as aria2c wrote it"
+        );
+    }
+    assert!(uploaded(&seeder) >= t.data_length(), "our seeder served the data");
+    seeder.shutdown().await;
+}
