@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
-use swarmdate::engine::{JobSpec, Payload, SwitchSpec, working_path};
 use swarmdate::fsutil;
 use swarmdate::i18n::{tr, trf};
 use swarmdate::iso::{Identified, Plan, PublishedIso, SwitchMode, identify, plan_switch};
@@ -127,7 +126,11 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
             version,
             image,
             keep_old,
-        } => switch(ctx, &version, image.as_deref(), keep_old).await,
+        } => {
+            let outcome = switch(ctx, &version, image.as_deref(), keep_old).await?;
+            ctx.out.summary(&outcome);
+            Ok(())
+        }
     }
 }
 
@@ -205,12 +208,25 @@ fn say_plan(ctx: &Ctx, local: &Local, plan: &Plan) {
     });
 }
 
-async fn switch(
+/// What a switch did, for the summary and the demo's table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SwitchOutcome {
+    pub version: String,
+    pub image: PathBuf,
+    pub planned_bytes: u64,
+    pub fetched_bytes: u64,
+    pub received_bytes: u64,
+    pub had_bytes: u64,
+    pub image_size: u64,
+}
+
+/// Switches the local image and reports what it took; the summary is left to the caller.
+pub async fn switch(
     ctx: &Ctx,
     version: &str,
     image: Option<&Path>,
     keep_old: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<SwitchOutcome> {
     let local = load_local(ctx, image).await?;
     let to_idx = find_version(&local, version)?;
     let plan = make_plan(&local, to_idx).await?;
@@ -219,42 +235,25 @@ async fn switch(
     if plan.is_noop() {
         ctx.out
             .say(tr("Nothing to do: the image already is this version."));
-        ctx.out
-            .summary(json!({ "version": version, "fetch_bytes": 0, "planned_bytes": 0 }));
-        return Ok(());
+        return Ok(SwitchOutcome {
+            version: version.to_owned(),
+            image: local.image.clone(),
+            planned_bytes: 0,
+            fetched_bytes: 0,
+            received_bytes: 0,
+            had_bytes: plan.target_size,
+            image_size: plan.target_size,
+        });
     }
     let to = &local.versions[to_idx];
-    let dir = fsutil::parent_dir(&local.image).to_owned();
-    let target = dir.join(&to.torrent.name);
+    let target = fsutil::parent_dir(&local.image).join(&to.torrent.name);
     let engine = ctx.engine().await?;
-    // A switch that was interrupted resumes: the engine restarted it from its journal.
-    let existing = engine
-        .jobs()
-        .into_iter()
-        .find(|r| r.info_hash == to.torrent.info_hash());
-    let id = match existing {
-        Some(r) if matches!(r.spec, JobSpec::Switch(_)) => r.id,
-        Some(r)
-            if r.spec
-                == (JobSpec::Seed {
-                    payload: Payload::Image(target.clone()),
-                }) =>
-        {
-            r.id
-        }
-        Some(r) => anyhow::bail!("job {} already uses version {version}'s torrent", r.id),
-        None => {
-            if plan.mode == SwitchMode::Copy {
-                fsutil::ensure_space(&dir, plan.space_needed)?;
-            }
-            let spec = SwitchSpec {
-                from: local.image.clone(),
-                working: working_path(&target, &to.torrent),
-                target: target.clone(),
-                copied: false,
-                remove_from: !keep_old,
-            };
-            engine.add_job(&to.torrent, JobSpec::Switch(spec))?
+    // An interrupted switch resumes: the engine restarted it from its journal.
+    let id = match engine.switch_image(&local.image, &to.torrent, keep_old) {
+        Ok(id) => id,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e);
         }
     };
     let result = ctx
@@ -272,10 +271,13 @@ async fn switch(
             ("planned", &bytes(plan.fetch_bytes)),
         ],
     ));
-    ctx.out.summary(json!({
-        "version": version, "image": target, "planned_bytes": plan.fetch_bytes,
-        "fetched_bytes": done.bytes_fetched, "received_bytes": done.bytes_received,
-        "had_bytes": done.bytes_had, "image_size": plan.target_size,
-    }));
-    Ok(())
+    Ok(SwitchOutcome {
+        version: version.to_owned(),
+        image: target,
+        planned_bytes: plan.fetch_bytes,
+        fetched_bytes: done.bytes_fetched,
+        received_bytes: done.bytes_received,
+        had_bytes: done.bytes_had,
+        image_size: plan.target_size,
+    })
 }

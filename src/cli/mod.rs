@@ -1,6 +1,7 @@
 //! The command line: one binary, subcommands for headless users and distributors.
 
 mod context;
+mod demo;
 mod exit;
 mod get;
 mod iso;
@@ -32,6 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A small local distribution with peers on 127.0.0.1; switches an image both ways.
+    Demo(demo::DemoArgs),
     /// Installation images: list versions, identify yours, plan and switch.
     #[command(subcommand)]
     Iso(iso::IsoCmd),
@@ -88,6 +91,7 @@ fn init_logging() {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let ctx = Ctx::new(cli.global)?;
     match cli.command {
+        Command::Demo(a) => demo::run(&ctx, a).await,
         Command::Iso(c) => iso::run(&ctx, c).await,
         Command::Torrent(c) => torrent::run(&ctx, c).await,
         Command::Get(a) => get::run(&ctx, a).await,

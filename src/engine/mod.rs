@@ -286,6 +286,48 @@ impl Engine {
             .with_context(|| format!("job {id} has no running torrent"))
     }
 
+    /// Starts switching `image` to the version `to` in the same folder (or resumes that switch if
+    /// the journal has it); the old image is replaced once the new one is complete unless `keep_old`.
+    pub fn switch_image(
+        self: &Arc<Self>,
+        image: &Path,
+        to: &Torrent,
+        keep_old: bool,
+    ) -> anyhow::Result<JobId> {
+        let target = crate::fsutil::parent_dir(image).join(&to.name);
+        let existing = self
+            .jobs()
+            .into_iter()
+            .find(|r| r.info_hash == to.info_hash());
+        match existing {
+            Some(r) if matches!(r.spec, JobSpec::Switch(_)) => Ok(r.id),
+            Some(r)
+                if r.spec
+                    == (JobSpec::Seed {
+                        payload: Payload::Image(target.clone()),
+                    }) =>
+            {
+                Ok(r.id)
+            }
+            Some(r) => anyhow::bail!("job {} already uses the torrent of {}", r.id, to.name),
+            None => {
+                let dir = crate::fsutil::parent_dir(image);
+                if !crate::fsutil::supports_reflink(dir) {
+                    // Checked before anything is written: a switch that cannot fit touches nothing.
+                    crate::fsutil::ensure_space(dir, to.total_length())?;
+                }
+                let spec = SwitchSpec {
+                    from: image.to_owned(),
+                    working: working_path(&target, to),
+                    target,
+                    copied: false,
+                    remove_from: !keep_old,
+                };
+                self.add_job(to, JobSpec::Switch(spec))
+            }
+        }
+    }
+
     /// Pauses a job's torrent (it keeps its place in the journal).
     pub async fn pause(&self, id: JobId) -> anyhow::Result<()> {
         self.session.pause(&self.handle(id)?).await?;

@@ -6,4 +6,4 @@ mod respin;
 
 pub use feed::{FeedSpec, publish_feed};
 pub use iso::{IsoPublishOptions, RELEASE_SUFFIX, publish_iso};
-pub use respin::respin;
+pub use respin::{build_image, respin};

@@ -67,3 +67,39 @@ fn dir_size(dir: &Path) -> std::io::Result<u64> {
     }
     Ok(total)
 }
+
+/// Builds a fresh ISO9660 image of `tree` with Rock Ridge and Joliet names (xorriso).
+pub fn build_image(tree: &Path, volume_id: &str, out: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !out.exists(),
+        "{} exists already; choose another name",
+        out.display()
+    );
+    let dir = fsutil::parent_dir(out);
+    fsutil::ensure_space(dir, dir_size(tree)? + (4 << 20))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".swarmdate-image-")
+        .suffix(".iso")
+        .tempfile_in(dir)?
+        .into_temp_path();
+    std::fs::remove_file(&tmp)?;
+    let out_status = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-R", "-J", "-V", volume_id, "-o"])
+        .arg(&*tmp)
+        .arg(tree)
+        .output()
+        .context("running xorriso (install it: apt-get install xorriso)")?;
+    anyhow::ensure!(
+        out_status.status.success(),
+        "xorriso failed: {}",
+        String::from_utf8_lossy(&out_status.stderr)
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
+    fsutil::durable_rename(&tmp, out)?;
+    let _ = tmp.keep();
+    Ok(())
+}

@@ -13,20 +13,34 @@ use crate::support::*;
 async fn get_fetches_a_pinned_torrent_through_a_two_stage_url() {
     let tracker = tracker().await;
     let url = tracker.announce_url();
-    let distro = tokio::task::spawn_blocking(move || Distro::build(6, 64, &url)).await.unwrap();
+    let distro = tokio::task::spawn_blocking(move || Distro::build(6, 64, &url))
+        .await
+        .unwrap();
     let state = tempfile::tempdir().unwrap();
     let seeder = seed_all(&distro, state.path()).await;
     let client = Client::new(&distro);
     let dest = client.home.path().join("downloads");
     let torrent = distro.publish_dir().join("os-1.02.iso.torrent");
     let run = client
-        .run_async(&["get", &format!("bittorrent://file://{}", torrent.display()), "--dir", dest.to_str().unwrap()])
+        .run_async(&[
+            "get",
+            &format!("bittorrent://file://{}", torrent.display()),
+            "--dir",
+            dest.to_str().unwrap(),
+        ])
         .await;
     assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
     let got = dest.join("os-1.02.iso");
     assert_eq!(sha256(&got), sha256(distro.image("1.02")));
-    let names: Vec<_> = std::fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, vec!["os-1.02.iso"], "no staging folder is left behind");
+    let names: Vec<_> = std::fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["os-1.02.iso"],
+        "no staging folder is left behind"
+    );
     seeder.shutdown().await;
 }
 
@@ -40,7 +54,10 @@ async fn aria2c_downloads_a_padded_torrent_from_our_seeder() {
         let rel = vec!["Packages".to_string(), format!("p{i}-1.0-1.x86_64.rpm")];
         let path = payload.join(rel.join("/"));
         random_file(&path, *len, 40 + i as u64);
-        files.push(SourceFile { path: rel, source: path });
+        files.push(SourceFile {
+            path: rel,
+            source: path,
+        });
     }
     let t = TorrentBuilder::multi_file("repo", files)
         .piece_length(64 << 10)
@@ -53,9 +70,16 @@ async fn aria2c_downloads_a_padded_torrent_from_our_seeder() {
     std::fs::write(&tfile, t.bytes()).unwrap();
 
     let state = tempfile::tempdir().unwrap();
-    let seeder = Engine::start(EngineConfig::loopback(state.path())).await.unwrap();
+    let seeder = Engine::start(EngineConfig::loopback(state.path()))
+        .await
+        .unwrap();
     let id = seeder
-        .add_job(&t, JobSpec::Seed { payload: Payload::Folder(src.path().to_owned()) })
+        .add_job(
+            &t,
+            JobSpec::Seed {
+                payload: Payload::Folder(src.path().to_owned()),
+            },
+        )
         .unwrap();
     seeder.wait(id).await.unwrap();
 
@@ -79,7 +103,11 @@ async fn aria2c_downloads_a_padded_torrent_from_our_seeder() {
         .await
         .expect("aria2c finished within 2 minutes")
         .expect("aria2c is installed");
-    assert!(done.status.success(), "aria2c: {}", String::from_utf8_lossy(&done.stdout));
+    assert!(
+        done.status.success(),
+        "aria2c: {}",
+        String::from_utf8_lossy(&done.stdout)
+    );
     for f in t.files.iter().filter(|f| !f.pad) {
         let rel = f.path.join("/");
         assert_eq!(
@@ -88,6 +116,9 @@ async fn aria2c_downloads_a_padded_torrent_from_our_seeder() {
             "{rel} as aria2c wrote it"
         );
     }
-    assert!(uploaded(&seeder) >= t.data_length(), "our seeder served the data");
+    assert!(
+        uploaded(&seeder) >= t.data_length(),
+        "our seeder served the data"
+    );
     seeder.shutdown().await;
 }
