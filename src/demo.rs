@@ -35,25 +35,32 @@ const PACKAGES: &[&str] = &[
     "libadwaita-1.6.1-1.fc41",
 ];
 
-/// Updates each respin brings: (package index, new name).
-const RESPINS: &[(&str, &[(usize, &str)], &[&str])] = &[
-    (
-        "1.01",
-        &[
+/// What one respin changes.
+struct Respin {
+    version: &'static str,
+    /// (index into the current package list, new name)
+    updates: &'static [(usize, &'static str)],
+    added: &'static [&'static str],
+}
+
+const RESPINS: &[Respin] = &[
+    Respin {
+        version: "1.01",
+        updates: &[
             (0, "bash-5.2.32-1.fc41"),
             (7, "firefox-132.0-1.fc41"),
             (12, "openssl-libs-3.2.2-10.fc41"),
         ],
-        &["flatpak-1.15.10-1.fc41"],
-    ),
-    (
-        "1.02",
-        &[
+        added: &["flatpak-1.15.10-1.fc41"],
+    },
+    Respin {
+        version: "1.02",
+        updates: &[
             (3, "kernel-core-6.11.5-300.fc41"),
             (4, "systemd-256.8-1.fc41"),
         ],
-        &["toolbox-0.0.99.6-1.fc41", "podman-5.2.5-1.fc41"],
-    ),
+        added: &["toolbox-0.0.99.6-1.fc41", "podman-5.2.5-1.fc41"],
+    },
 ];
 
 /// A running demo distribution.
@@ -109,7 +116,15 @@ impl DemoWorld {
                 let first = p.join("swarmdate-demo-1.00-x86_64.iso");
                 build_image(&t, "SWARMDATE_DEMO", &first)?;
                 let mut versions = vec![("1.00".to_string(), first)];
-                for (n, (version, updates, added)) in RESPINS.iter().enumerate() {
+                for (
+                    n,
+                    Respin {
+                        version,
+                        updates,
+                        added,
+                    },
+                ) in RESPINS.iter().enumerate()
+                {
                     for (idx, new) in updates.iter() {
                         std::fs::remove_file(package_path(&t, &current[*idx]))?;
                         write_package(

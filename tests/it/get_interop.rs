@@ -1,7 +1,6 @@
 //! Fetching whole torrents: `swarmdate get` from our seeder, and aria2c downloading a padded
 //! multi-file torrent we publish.
 
-use std::process::Command;
 use std::time::Duration;
 
 use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
