@@ -40,6 +40,23 @@ pub enum IsoCmd {
         #[arg(long)]
         keep_old: bool,
     },
+    /// The packages inside the image; --extract copies one out.
+    #[command(
+        after_help = "Example:\n  swarmdate iso packages --image os.iso --extract Packages/b/bash-5.2.32-1.fc41.x86_64.rpm --to ."
+    )]
+    Packages {
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// Also list files that are not packages.
+        #[arg(long)]
+        all: bool,
+        /// The path inside the image of a file to copy out.
+        #[arg(long, requires = "to")]
+        extract: Option<String>,
+        /// The folder to copy it into.
+        #[arg(long, requires = "extract")]
+        to: Option<PathBuf>,
+    },
 }
 
 /// The feed's versions, the local image and which version it is.
@@ -122,6 +139,12 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
             ctx.out.summary(&plan);
             Ok(())
         }
+        IsoCmd::Packages {
+            image,
+            all,
+            extract,
+            to,
+        } => packages(ctx, image, all, extract, to).await,
         IsoCmd::Switch {
             version,
             image,
@@ -280,4 +303,45 @@ pub async fn switch(
         had_bytes: done.bytes_had,
         image_size: plan.target_size,
     })
+}
+
+async fn packages(
+    ctx: &Ctx,
+    image: Option<PathBuf>,
+    all: bool,
+    extract: Option<String>,
+    to: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let image = match image {
+        Some(p) => p,
+        None => load_local(ctx, None).await?.image,
+    };
+    if let (Some(path), Some(dir)) = (extract, to) {
+        let name = Path::new(&path)
+            .file_name()
+            .context("the path names no file")?
+            .to_owned();
+        let dest = dir.join(name);
+        anyhow::ensure!(!dest.exists(), "{} exists already", dest.display());
+        let (img, d) = (image.clone(), dest.clone());
+        let n =
+            tokio::task::spawn_blocking(move || swarmdate::iso::extract(&img, &path, &d)).await??;
+        ctx.out.say(trf(
+            "Extracted {path} ({size})",
+            &[("path", &dest.display()), ("size", &bytes(n))],
+        ));
+        ctx.out.summary(json!({ "extracted": dest, "size": n }));
+        return Ok(());
+    }
+    let img = image.clone();
+    let files = tokio::task::spawn_blocking(move || swarmdate::iso::list_files(&img)).await??;
+    let shown: Vec<_> = files
+        .into_iter()
+        .filter(|f| all || f.is_package())
+        .collect();
+    for f in &shown {
+        ctx.out.say(format!("{:>12}  {}", f.size, f.path));
+    }
+    ctx.out.summary(json!({ "image": image, "files": shown }));
+    Ok(())
 }

@@ -1,9 +1,11 @@
 //! ISO image versions: identifying a local image, planning a switch from the two torrents' piece
 //! hashes, and reading the packages inside an image.
 
+mod content;
 mod identify;
 mod plan;
 
+pub use content::{ImageError, ImageFile, extract, list_files};
 pub use identify::{Identified, identify};
 pub use plan::{Plan, SwitchMode, plan_switch};
 

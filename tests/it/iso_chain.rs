@@ -81,3 +81,81 @@ async fn switch_chain_fetches_exactly_the_differing_pieces() {
     }
     seeder.shutdown().await;
 }
+
+/// A client SIGKILLed in the middle of a switch leaves the old image intact and no file under the
+/// new name; run again, it completes with a correct image and fetches only the remainder (plus at
+/// most 16 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_switch_resumes_and_fetches_only_the_rest() {
+    use tokio::io::AsyncBufReadExt;
+
+    let tracker = tracker().await;
+    let distro = tokio::task::spawn_blocking({
+        let url = tracker.announce_url();
+        move || Distro::build(52, 64, &url)
+    })
+    .await
+    .unwrap();
+    let seeder_state = tempfile::tempdir().unwrap();
+    let seeder = seed_all(&distro, seeder_state.path()).await;
+    seeder.set_limits(Some(1 << 20), None);
+
+    let client = Client::new(&distro);
+    std::fs::create_dir_all(client.images()).unwrap();
+    let old = client.images().join("os-1.00.iso");
+    std::fs::copy(distro.image("1.00"), &old).unwrap();
+    let planned = differing_bytes(distro.image("1.00"), distro.image("1.01"), 64 << 10);
+
+    let mut cmd = tokio::process::Command::from(client.command(&["iso", "switch", "1.01"]));
+    cmd.stdout(std::process::Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let killed_at = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let fetched = v["bytes_fetched"].as_u64().unwrap_or(0);
+            if v["event"] == "progress" && fetched > 0 && fetched < planned {
+                child.start_kill().unwrap();
+                child.wait().await.unwrap();
+                return fetched;
+            }
+        }
+        panic!("the switch ended before it could be killed mid-transfer");
+    })
+    .await
+    .expect("progress within 2 minutes");
+    assert!(killed_at > 0 && killed_at < planned);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let sent_before = uploaded(&seeder);
+    assert!(
+        sent_before < planned,
+        "killed mid-transfer: seeder sent {sent_before} of {planned}"
+    );
+    assert_eq!(
+        sha256(&old),
+        sha256(distro.image("1.00")),
+        "the old image is untouched"
+    );
+    assert!(
+        !client.images().join("os-1.01.iso").exists(),
+        "nothing under the new name"
+    );
+
+    seeder.set_limits(None, None);
+    let run = client.run_async(&["iso", "switch", "1.01"]).await;
+    assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let new = client.images().join("os-1.01.iso");
+    assert_eq!(sha256(&new), sha256(distro.image("1.01")));
+    assert!(!old.exists());
+    let second = uploaded(&seeder) - sent_before;
+    let remainder = planned - sent_before;
+    eprintln!(
+        "resume: planned {planned}, sent before the kill {sent_before}, after the restart {second}"
+    );
+    assert!(
+        second <= remainder + (16 << 20),
+        "after the restart the seeder sent {second}, remainder was {remainder}"
+    );
+    seeder.shutdown().await;
+}

@@ -3,5 +3,6 @@
 mod feed_trust;
 mod get_interop;
 mod iso_chain;
+mod iso_content;
 mod support;
 mod torrent;
