@@ -83,7 +83,8 @@ pub struct DemoWorld {
     pub seeder: Arc<Engine>,
 }
 
-fn write_package(path: &Path, len: usize, seed: u64) -> std::io::Result<()> {
+/// Writes `len` deterministic pseudo-random bytes (stand-ins for package payloads).
+pub(crate) fn write_package(path: &Path, len: usize, seed: u64) -> std::io::Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut data = vec![0u8; len];
     rng.fill(&mut data[..]);

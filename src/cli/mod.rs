@@ -1,5 +1,6 @@
 //! The command line: one binary, subcommands for headless users and distributors.
 
+mod bench;
 mod context;
 mod demo;
 mod exit;
@@ -51,6 +52,9 @@ enum Command {
     /// The distributor's side: keys, image torrents, respins, the signed feed.
     #[command(subcommand)]
     Publish(publish::PublishCmd),
+    /// Benchmarks that print figures against references measured in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 /// Parses the arguments, runs the command and returns the documented exit code.
@@ -97,5 +101,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Get(a) => get::run(&ctx, a).await,
         Command::Seed(a) => seed::run(&ctx, a).await,
         Command::Publish(c) => publish::run(&ctx, c).await,
+        Command::Bench(c) => bench::run(&ctx, c).await,
     }
 }

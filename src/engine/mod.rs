@@ -270,6 +270,7 @@ impl Engine {
     }
 
     fn set_state(&self, id: JobId, state: JobState) {
+        tracing::debug!(job = %id, ?state, "job state");
         if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
             job.state = state;
         }

@@ -49,6 +49,14 @@ async fn switch_chain_fetches_exactly_the_differing_pieces() {
         let sent = uploaded(&seeder) - before;
         let s = run.summary();
         assert_eq!(s["planned_bytes"], expected);
+        assert_eq!(
+            s["fetched_bytes"], expected,
+            "the client's piece map agrees with the plan"
+        );
+        assert_eq!(
+            s["had_bytes"].as_u64().unwrap() + expected,
+            s["image_size"].as_u64().unwrap()
+        );
         assert!(
             expected > 0 && sent >= expected,
             "{current} → {target}: seeder sent {sent} < planned {expected}"

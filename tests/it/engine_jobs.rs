@@ -1,0 +1,85 @@
+//! Engine intents: pause and resume (kept across a restart), runtime limits, and a fetch job.
+
+use std::time::Duration;
+
+use swarmdate::engine::{Engine, EngineConfig, JobSpec, JobState, Payload};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_seeding_stops_serving_survives_a_restart_and_resumes() {
+    let tracker = tracker().await;
+    let url = tracker.announce_url();
+    let distro = tokio::task::spawn_blocking(move || Distro::build(4, 64, &url))
+        .await
+        .unwrap();
+    let torrent = swarmdate::torrent::Torrent::from_bytes(
+        std::fs::read(distro.publish_dir().join("os-1.01.iso.torrent")).unwrap(),
+    )
+    .unwrap();
+    let seeder_state = tempfile::tempdir().unwrap();
+    let seeder = Engine::start(EngineConfig::loopback(seeder_state.path()))
+        .await
+        .unwrap();
+    let payload = Payload::Image(distro.image("1.01").to_owned());
+    let sid = seeder.add_job(&torrent, JobSpec::Seed { payload }).unwrap();
+    seeder.wait(sid).await.unwrap();
+    seeder.set_limits(Some(1 << 20), Some(2 << 20));
+    assert_eq!(seeder.snapshot().upload_limit, Some(1 << 20));
+    assert_eq!(seeder.snapshot().download_limit, Some(2 << 20));
+    seeder.set_limits(None, None);
+
+    seeder.pause(sid).await.unwrap();
+    // The pause is journalled: a restarted engine comes back paused.
+    seeder.shutdown().await;
+    drop(seeder);
+    let seeder = Engine::start(EngineConfig::loopback(seeder_state.path()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let job = seeder
+        .snapshot()
+        .jobs
+        .into_iter()
+        .find(|j| j.id == sid)
+        .unwrap();
+    assert_eq!(job.state, JobState::Paused);
+
+    let client_state = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let client = Engine::start(EngineConfig::loopback(client_state.path()))
+        .await
+        .unwrap();
+    let cid = client
+        .add_job(
+            &torrent,
+            JobSpec::Fetch {
+                dest: dest.path().to_owned(),
+                seed_after: false,
+            },
+        )
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(4), client.wait(cid)).await;
+    assert!(waited.is_err(), "nothing arrives from a paused seeder");
+    assert_eq!(uploaded(&seeder), 0);
+    assert!(!dest.path().join("os-1.01.iso").exists());
+
+    seeder.resume(sid).await.unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(120), client.wait(cid))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, JobState::Done);
+    assert_eq!(
+        sha256(&dest.path().join("os-1.01.iso")),
+        sha256(distro.image("1.01"))
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        uploaded(&seeder) >= torrent.total_length(),
+        "{} uploaded",
+        uploaded(&seeder)
+    );
+    client.shutdown().await;
+    seeder.shutdown().await;
+}
