@@ -112,6 +112,14 @@ impl Engine {
     }
 
     async fn run_seed(&self, id: JobId, payload: &Payload, paused: bool) -> anyhow::Result<()> {
+        if let Payload::Image(path) = payload {
+            // Never download a whole image silently because the user moved or deleted it.
+            anyhow::ensure!(
+                path.is_file(),
+                "{} is gone; remove this seeding job or put the image back",
+                path.display()
+            );
+        }
         let handle = self.add_torrent(id, payload, paused).await?;
         if paused {
             self.set_state(id, JobState::Paused);
@@ -160,6 +168,10 @@ impl Engine {
 
     async fn run_switch(&self, id: JobId, spec: SwitchSpec) -> anyhow::Result<()> {
         let torrent = self.torrent_of(id)?;
+        if spec.copied && !spec.working.exists() && spec.target.exists() {
+            // Killed between the rename and the journal update: the check confirms the new image.
+            return self.finish_switch(id, &spec).await;
+        }
         if !spec.copied {
             self.set_state(id, JobState::Preparing);
             let dir = fsutil::parent_dir(&spec.working).to_owned();
@@ -203,8 +215,28 @@ impl Engine {
         })
         .await??;
         // The torrent keeps its open descriptor across the rename and goes on seeding.
+        self.finish_switch(id, &spec).await
+    }
+
+    /// Records the new image as seeded and retires the old one.
+    async fn finish_switch(&self, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
         let payload = Payload::Image(spec.target.clone());
-        self.update_record(id, |r| r.spec = JobSpec::Seed { payload })?;
+        self.update_record(id, |r| {
+            r.spec = JobSpec::Seed {
+                payload: payload.clone(),
+            }
+        })?;
+        let running = self
+            .jobs
+            .lock()
+            .unwrap()
+            .live
+            .get(&id)
+            .is_some_and(|j| j.handle.is_some());
+        if !running {
+            let handle = self.add_torrent(id, &payload, false).await?;
+            self.check_and_fetch(id, &handle).await?;
+        }
         if spec.remove_from && spec.from != spec.target {
             self.retire_image(&spec.from).await?;
         }

@@ -87,6 +87,15 @@ async fn switch_chain_fetches_exactly_the_differing_pieces() {
         );
         current = target;
     }
+    let status = client.run_async(&["seed", "--status"]).await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let jobs = status.summary()["jobs"].as_array().unwrap().clone();
+    assert_eq!(
+        jobs.len(),
+        1,
+        "the switched image is what the client seeds: {jobs:?}"
+    );
+    assert_eq!(jobs[0]["name"], "os-1.00.iso");
     seeder.shutdown().await;
 }
 

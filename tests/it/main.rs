@@ -3,6 +3,7 @@
 mod engine_jobs;
 mod feed_trust;
 mod get_interop;
+mod http_loader;
 mod iso_chain;
 mod iso_content;
 mod support;
