@@ -41,18 +41,23 @@ impl Sha256 {
 
     /// The digest of a whole file, read in large blocks.
     pub fn of_file(path: &Path) -> std::io::Result<Self> {
-        let mut file = std::fs::File::open(path)?;
-        let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        Ok(Sha256(hasher.finalize().into()))
+        Ok(Sha256(digest_file::<sha2::Sha256>(path)?.into()))
     }
+}
+
+/// Any digest of a whole file, read in 1 MiB blocks.
+pub fn digest_file<D: Digest>(path: &Path) -> std::io::Result<sha2::digest::Output<D>> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = D::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize())
 }
 
 impl PieceHash {

@@ -67,6 +67,8 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         }
     }
     std::fs::create_dir_all(&dir)?;
+    // Checked before anything is written: a download that cannot fit touches nothing.
+    swarmdate::fsutil::ensure_space(&dir, torrent.data_length())?;
     let engine = ctx.engine().await?;
     let id = engine.add_job(
         &torrent,

@@ -1,6 +1,7 @@
-//! `publish respin`: a new image version made by appending a session to a copy of the old one, so
-//! every old byte stays at its offset (PLATFORM.md §4).
+//! Images made with xorriso: a fresh build, and a respin that appends a session to a copy of the
+//! old image so every old byte stays at its offset (PLATFORM.md §4).
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
@@ -8,49 +9,85 @@ use anyhow::Context;
 
 use crate::fsutil;
 
+/// Builds a fresh ISO9660 image of `tree` with Rock Ridge and Joliet names.
+pub fn build_image(tree: &Path, volume_id: &str, out: &Path) -> anyhow::Result<()> {
+    make_image(tree, out, 4 << 20, |tmp| {
+        // xorriso writes a new image only where no file exists.
+        std::fs::remove_file(tmp)?;
+        let args: [&OsStr; 9] = [
+            "-as".as_ref(),
+            "mkisofs".as_ref(),
+            "-R".as_ref(),
+            "-J".as_ref(),
+            "-V".as_ref(),
+            volume_id.as_ref(),
+            "-o".as_ref(),
+            tmp.as_os_str(),
+            tree.as_os_str(),
+        ];
+        xorriso(&args)
+    })
+}
+
 /// Copies `old` to `new` and updates the folder `at` inside it to mirror `tree`, in an appended
-/// session (Joliet kept). `new` appears only when complete.
+/// session (Joliet kept).
 pub fn respin(old: &Path, tree: &Path, at: &str, new: &Path) -> anyhow::Result<()> {
-    anyhow::ensure!(tree.is_dir(), "{} is not a folder", tree.display());
     anyhow::ensure!(
         at.starts_with('/'),
         "the path inside the image must start with /, got {at:?}"
     );
+    make_image(tree, new, std::fs::metadata(old)?.len(), |tmp| {
+        fsutil::clone_or_copy(old, tmp)?;
+        let args: [&OsStr; 8] = [
+            "-dev".as_ref(),
+            tmp.as_os_str(),
+            "-joliet".as_ref(),
+            "on".as_ref(),
+            "-update_r".as_ref(),
+            tree.as_os_str(),
+            at.as_ref(),
+            "-commit".as_ref(),
+        ];
+        xorriso(&args)
+    })
+}
+
+/// Runs `write` on a temporary file beside `out`, then renames it to `out`: the image appears
+/// only when complete, and never replaces an existing file.
+fn make_image(
+    tree: &Path,
+    out: &Path,
+    extra_space: u64,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(tree.is_dir(), "{} is not a folder", tree.display());
     anyhow::ensure!(
-        !new.exists(),
+        !out.exists(),
         "{} exists already; choose another name",
-        new.display()
+        out.display()
     );
-    let dir = fsutil::parent_dir(new);
-    fsutil::ensure_space(dir, std::fs::metadata(old)?.len() + dir_size(tree)?)?;
+    let dir = fsutil::parent_dir(out);
+    fsutil::ensure_space(dir, extra_space + dir_size(tree)?)?;
     let tmp = tempfile::Builder::new()
-        .prefix(".swarmdate-respin-")
+        .prefix(".swarmdate-image-")
         .suffix(".iso")
         .tempfile_in(dir)?
         .into_temp_path();
-    fsutil::clone_or_copy(old, &tmp)?;
+    write(&tmp)?;
+    fsutil::durable_rename(&tmp, out)?;
+    // The temporary name is gone after the rename; nothing is left to delete.
+    let _ = tmp.keep();
+    Ok(())
+}
+
+fn xorriso(args: &[&OsStr]) -> anyhow::Result<()> {
     let out = Command::new("xorriso")
-        .arg("-dev")
-        .arg(&*tmp)
-        .args(["-joliet", "on", "-update_r"])
-        .arg(tree)
-        .arg(at)
-        .arg("-commit")
+        .args(args)
         .output()
         .context("running xorriso (install it: apt-get install xorriso)")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "xorriso failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .join(" / ")
-    );
-    fsutil::durable_rename(&tmp, new)?;
-    // The temporary path now names nothing; keep TempPath from deleting the new image's old name.
-    let _ = tmp.keep();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<_> = stderr.lines().rev().take(5).collect();
+    anyhow::ensure!(out.status.success(), "xorriso failed: {}", tail.join(" / "));
     Ok(())
 }
 
@@ -66,40 +103,4 @@ fn dir_size(dir: &Path) -> std::io::Result<u64> {
         };
     }
     Ok(total)
-}
-
-/// Builds a fresh ISO9660 image of `tree` with Rock Ridge and Joliet names (xorriso).
-pub fn build_image(tree: &Path, volume_id: &str, out: &Path) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !out.exists(),
-        "{} exists already; choose another name",
-        out.display()
-    );
-    let dir = fsutil::parent_dir(out);
-    fsutil::ensure_space(dir, dir_size(tree)? + (4 << 20))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".swarmdate-image-")
-        .suffix(".iso")
-        .tempfile_in(dir)?
-        .into_temp_path();
-    std::fs::remove_file(&tmp)?;
-    let out_status = Command::new("xorriso")
-        .args(["-as", "mkisofs", "-R", "-J", "-V", volume_id, "-o"])
-        .arg(&*tmp)
-        .arg(tree)
-        .output()
-        .context("running xorriso (install it: apt-get install xorriso)")?;
-    anyhow::ensure!(
-        out_status.status.success(),
-        "xorriso failed: {}",
-        String::from_utf8_lossy(&out_status.stderr)
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .join(" / ")
-    );
-    fsutil::durable_rename(&tmp, out)?;
-    let _ = tmp.keep();
-    Ok(())
 }
