@@ -94,6 +94,7 @@ pub struct Engine {
     jobs: Mutex<Jobs>,
     snapshots: watch::Sender<Snapshot>,
     listen_port: Option<u16>,
+    peer_rates: poll::PeerRates,
 }
 
 /// Limits below this make peers drop the connection (PLATFORM.md §2).
@@ -156,6 +157,7 @@ impl Engine {
             }),
             snapshots: watch::channel(Snapshot::default()).0,
             listen_port,
+            peer_rates: Default::default(),
         });
         for id in records {
             engine.spawn_job(id)?;

@@ -1,9 +1,10 @@
 //! Building snapshots from the session's counters.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use super::Engine;
-use super::job::JobSpec;
+use super::job::{JobId, JobSpec};
 use super::snapshot::{JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 use crate::torrent::Torrent;
 
@@ -81,11 +82,19 @@ impl Engine {
                     js.peers = peers
                         .peers
                         .into_iter()
-                        .map(|(address, p)| PeerSnapshot {
-                            address,
-                            client: p.client_name,
-                            fetched: p.counters.fetched_bytes,
-                            uploaded: p.counters.uploaded_bytes,
+                        .map(|(address, p)| {
+                            let (fetched, uploaded) =
+                                (p.counters.fetched_bytes, p.counters.uploaded_bytes);
+                            let (down_speed, up_speed) =
+                                self.peer_rates.rate(id, &address, fetched, uploaded);
+                            PeerSnapshot {
+                                address,
+                                client: p.client_name,
+                                fetched,
+                                uploaded,
+                                down_speed,
+                                up_speed,
+                            }
                         })
                         .collect();
                     js.peers.sort_by(|a, b| a.address.cmp(&b.address));
@@ -122,5 +131,56 @@ impl Engine {
             snap.jobs.push(js);
         }
         self.snapshots.send_replace(snap);
+    }
+}
+
+/// Per-peer byte counters from the previous sample, to turn totals into speeds.
+#[derive(Default)]
+pub(super) struct PeerRates {
+    last: std::sync::Mutex<HashMap<(JobId, String), Sample>>,
+}
+
+struct Sample {
+    at: Instant,
+    fetched: u64,
+    uploaded: u64,
+    down: u64,
+    up: u64,
+}
+
+/// Samples closer together than this keep the previous speeds (snapshots also follow state changes).
+const MIN_SAMPLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl PeerRates {
+    /// Bytes/s down and up since this peer's previous sample (0 for a first sample).
+    fn rate(&self, job: JobId, peer: &str, fetched: u64, uploaded: u64) -> (u64, u64) {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap();
+        if last.len() > 10_000 {
+            last.retain(|_, s| now - s.at < std::time::Duration::from_secs(60));
+        }
+        let key = (job, peer.to_owned());
+        let (down, up) = match last.get(&key) {
+            Some(s) if now - s.at < MIN_SAMPLE => return (s.down, s.up),
+            Some(s) => {
+                let secs = (now - s.at).as_secs_f64();
+                (
+                    (fetched.saturating_sub(s.fetched) as f64 / secs) as u64,
+                    (uploaded.saturating_sub(s.uploaded) as f64 / secs) as u64,
+                )
+            }
+            None => (0, 0),
+        };
+        last.insert(
+            key,
+            Sample {
+                at: now,
+                fetched,
+                uploaded,
+                down,
+                up,
+            },
+        );
+        (down, up)
     }
 }

@@ -91,6 +91,10 @@ pub struct PeerSnapshot {
     pub fetched: u64,
     /// Bytes we sent it.
     pub uploaded: u64,
+    /// Bytes/s it sends us, over the last snapshot interval.
+    pub down_speed: u64,
+    /// Bytes/s we send it, over the last snapshot interval.
+    pub up_speed: u64,
 }
 
 /// The state of one piece.
