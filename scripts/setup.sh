@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config cmake gettext   # building
   xorriso                                     # making and respinning ISO images
+  xfsprogs                                    # a reflink file system (loop-mounted) in the tests
   transmission-cli aria2                      # third-party peers in the interop tests
 )
 

@@ -2,6 +2,7 @@
 
 mod engine_jobs;
 mod feed_trust;
+mod filesystems;
 mod get_interop;
 mod http_loader;
 mod iso_chain;

@@ -411,3 +411,70 @@ impl Distro {
         std::fs::write(self.publish_dir().join("feed.json.sig"), sig).unwrap();
     }
 }
+
+/// A file system the test mounts (it runs as root, as CI does); unmounted when dropped.
+pub struct Mount {
+    _holder: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Mount {
+    /// A tmpfs of `mb` MiB.
+    pub fn tmpfs(mb: u64) -> Mount {
+        let holder = tempfile::tempdir().unwrap();
+        let path = holder.path().join("mnt");
+        std::fs::create_dir_all(&path).unwrap();
+        mount(
+            &["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"],
+            &path,
+        );
+        Mount {
+            _holder: holder,
+            path,
+        }
+    }
+
+    /// A loop-mounted XFS of `mb` MiB, which can reflink.
+    pub fn xfs(mb: u64) -> Mount {
+        let holder = tempfile::tempdir().unwrap();
+        let image = holder.path().join("fs.img");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(mb << 20)
+            .unwrap();
+        let st = Command::new("mkfs.xfs")
+            .args(["-q", "-f"])
+            .arg(&image)
+            .status()
+            .expect("mkfs.xfs (xfsprogs) is installed");
+        assert!(st.success());
+        let path = holder.path().join("mnt");
+        std::fs::create_dir_all(&path).unwrap();
+        mount(&["-o", "loop", image.to_str().unwrap()], &path);
+        Mount {
+            _holder: holder,
+            path,
+        }
+    }
+
+    /// Bytes in use, as df counts them.
+    pub fn used(&self) -> u64 {
+        let st = nix::sys::statvfs::statvfs(&self.path).unwrap();
+        (st.blocks() - st.blocks_free()) as u64 * st.fragment_size() as u64
+    }
+}
+
+fn mount(args: &[&str], at: &Path) {
+    let out = Command::new("mount").args(args).arg(at).output().unwrap();
+    assert!(
+        out.status.success(),
+        "these tests mount file systems and need root (CI runs as root): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
