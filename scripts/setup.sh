@@ -4,6 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config cmake gettext   # building
+  libsqlite3-dev                              # the contribution ledger (rusqlite)
   xorriso                                     # making and respinning ISO images
   xfsprogs                                    # a reflink file system (loop-mounted) in the tests
   transmission-cli aria2                      # third-party peers in the interop tests

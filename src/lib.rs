@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod hash;
 pub mod i18n;
 pub mod iso;
+pub mod ledger;
 pub mod paths;
 pub mod publish;
 pub mod torrent;

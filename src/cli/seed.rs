@@ -28,6 +28,8 @@ pub struct SeedArgs {
 pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     if args.status {
         let jobs = read_journal(&ctx.dirs.engine())?;
+        let ledger = swarmdate::ledger::Ledger::open(&ctx.dirs.engine().join("ledger.sqlite"))?;
+        let totals = ledger.totals()?;
         for j in &jobs {
             ctx.out
                 .say(format!("{:>4}  {}  {}", j.id, j.info_hash, j.name));
@@ -35,7 +37,22 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         if jobs.is_empty() {
             ctx.out.say(tr("Nothing is seeded yet."));
         }
-        ctx.out.summary(json!({ "jobs": jobs }));
+        for t in &totals {
+            ctx.out.say(trf(
+                "{name}: {up} uploaded to {peers} peers, {down} downloaded",
+                &[
+                    ("name", &t.name),
+                    ("up", &bytes(t.uploaded)),
+                    ("peers", &t.peers_served),
+                    ("down", &bytes(t.downloaded)),
+                ],
+            ));
+        }
+        let up: u64 = totals.iter().map(|t| t.uploaded).sum();
+        ctx.out
+            .say(trf("In all: {up} uploaded", &[("up", &bytes(up))]));
+        ctx.out
+            .summary(json!({ "jobs": jobs, "contribution": totals, "uploaded": up }));
         return Ok(());
     }
     let engine = ctx.engine().await?;

@@ -33,6 +33,8 @@ type ManagedTorrentHandle = Arc<librqbit::ManagedTorrent>;
 
 /// How often snapshots are published.
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
+/// The ledger is written every this many snapshots (10 s): a SIGKILL loses at most that much.
+const LEDGER_EVERY: u64 = 40;
 
 /// How the engine's session is set up; every network feature is switchable.
 #[derive(Debug, Clone)]
@@ -78,6 +80,8 @@ struct LiveJob {
     state: JobState,
     log: Arc<PieceLog>,
     task: Option<tokio::task::AbortHandle>,
+    /// The last counters of a torrent that left the session (a finished fetch), kept for display.
+    frozen: Option<JobSnapshot>,
 }
 
 struct Jobs {
@@ -95,6 +99,8 @@ pub struct Engine {
     snapshots: watch::Sender<Snapshot>,
     listen_port: Option<u16>,
     peer_rates: poll::PeerRates,
+    ledger: Option<crate::ledger::Ledger>,
+    contribution: poll::Contribution,
 }
 
 /// Limits below this make peers drop the connection (PLATFORM.md §2).
@@ -158,6 +164,10 @@ impl Engine {
             snapshots: watch::channel(Snapshot::default()).0,
             listen_port,
             peer_rates: Default::default(),
+            ledger: Some(crate::ledger::Ledger::open(
+                &cfg.state_dir.join("ledger.sqlite"),
+            )?),
+            contribution: Default::default(),
         });
         for id in records {
             engine.spawn_job(id)?;
@@ -165,10 +175,15 @@ impl Engine {
         let weak = Arc::downgrade(&engine);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SNAPSHOT_INTERVAL);
+            let mut n = 0u64;
             loop {
                 tick.tick().await;
                 let Some(engine) = weak.upgrade() else { break };
                 engine.publish();
+                n += 1;
+                if n.is_multiple_of(LEDGER_EVERY) {
+                    engine.flush_ledger();
+                }
             }
         });
         Ok(engine)
@@ -239,6 +254,7 @@ impl Engine {
                 state: JobState::Checking,
                 log: Default::default(),
                 task: None,
+                frozen: None,
             },
         );
         let engine = self.clone();
@@ -358,6 +374,8 @@ impl Engine {
 
     /// Stops a job and forgets it; its files stay on disk.
     pub async fn remove(&self, id: JobId) -> anyhow::Result<()> {
+        self.publish();
+        self.flush_ledger();
         let live = {
             let mut jobs = self.jobs.lock().unwrap();
             jobs.journal.jobs.remove(&id);
@@ -428,8 +446,19 @@ impl Engine {
         }
     }
 
+    /// Lifetime contribution per torrent, from the ledger (flushed first).
+    pub fn contribution(&self) -> anyhow::Result<Vec<crate::ledger::Totals>> {
+        self.flush_ledger();
+        match &self.ledger {
+            Some(l) => Ok(l.totals()?),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Stops the session; the journal keeps the jobs for the next start.
     pub async fn shutdown(&self) {
+        self.publish();
+        self.flush_ledger();
         let tasks: Vec<_> = self
             .jobs
             .lock()

@@ -42,6 +42,7 @@ impl Engine {
                         j.handle.clone(),
                         j.state.clone(),
                         j.log.clone(),
+                        j.frozen.clone(),
                     )
                 })
                 .collect()
@@ -52,7 +53,13 @@ impl Engine {
             listen_port: self.listen_port,
             jobs: Vec::with_capacity(jobs.len()),
         };
-        for (id, kind, torrent, handle, state, log) in jobs {
+        for (id, kind, torrent, handle, state, log, frozen) in jobs {
+            if let Some(mut f) = frozen {
+                f.state = state;
+                f.kind = kind;
+                snap.jobs.push(f);
+                continue;
+            }
             let mut js = JobSnapshot {
                 id,
                 kind,
@@ -77,6 +84,8 @@ impl Engine {
                     js.down_speed = (live.download_speed.mbps * 1048576.0) as u64;
                     js.up_speed = (live.upload_speed.mbps * 1048576.0) as u64;
                 }
+                self.contribution
+                    .observe(id, &torrent, stats.uploaded_bytes, js.bytes_received);
                 if let Some(live) = h.live() {
                     let peers = live.per_peer_stats_snapshot(Default::default());
                     js.peers = peers
@@ -98,6 +107,12 @@ impl Engine {
                         })
                         .collect();
                     js.peers.sort_by(|a, b| a.address.cmp(&b.address));
+                    // Peers served are counted from every peer known, also those that left already.
+                    for (address, p) in live.per_peer_stats_snapshot(all_peers()).peers {
+                        if p.counters.uploaded_bytes > 0 {
+                            self.contribution.served(id, &address);
+                        }
+                    }
                 }
                 if let Ok((haves, n)) = self.api.api_dump_haves(h.id().into()) {
                     let fetched: HashSet<u32> = log.completed().into_iter().collect();
@@ -132,6 +147,12 @@ impl Engine {
         }
         self.snapshots.send_replace(snap);
     }
+}
+
+/// librqbit's filter for every peer it knows (connected or not); its state enum is not public, its
+/// serde form is.
+fn all_peers() -> librqbit::http_api_types::PeerStatsFilter {
+    serde_json::from_str(r#"{"state":"all"}"#).expect("librqbit's documented filter")
 }
 
 /// Per-peer byte counters from the previous sample, to turn totals into speeds.
@@ -182,5 +203,80 @@ impl PeerRates {
             },
         );
         (down, up)
+    }
+}
+
+/// Contribution not yet written to the ledger, per job.
+#[derive(Default)]
+pub(super) struct Contribution {
+    pending: std::sync::Mutex<HashMap<JobId, Pending>>,
+}
+
+struct Pending {
+    delta: crate::ledger::Delta,
+    last_uploaded: u64,
+    last_received: u64,
+}
+
+impl Contribution {
+    /// Takes the job's current counters; librqbit restarts them on pause, so a drop means a restart.
+    fn observe(&self, job: JobId, torrent: &Torrent, uploaded: u64, received: u64) {
+        let mut all = self.pending.lock().unwrap();
+        let p = all.entry(job).or_insert_with(|| Pending {
+            delta: crate::ledger::Delta {
+                info_hash: torrent.info_hash(),
+                name: torrent.name.clone(),
+                uploaded: 0,
+                downloaded: 0,
+                peers_served: Vec::new(),
+            },
+            last_uploaded: 0,
+            last_received: 0,
+        });
+        let grew = |now: u64, last: u64| if now >= last { now - last } else { now };
+        p.delta.uploaded += grew(uploaded, p.last_uploaded);
+        p.delta.downloaded += grew(received, p.last_received);
+        p.last_uploaded = uploaded;
+        p.last_received = received;
+    }
+
+    fn served(&self, job: JobId, peer: &str) {
+        if let Some(p) = self.pending.lock().unwrap().get_mut(&job)
+            && !p.delta.peers_served.iter().any(|x| x == peer)
+        {
+            p.delta.peers_served.push(peer.to_owned());
+        }
+    }
+
+    /// Takes what is pending, leaving the counters' positions.
+    fn drain(&self) -> Vec<crate::ledger::Delta> {
+        let mut all = self.pending.lock().unwrap();
+        all.values_mut()
+            .filter(|p| {
+                p.delta.uploaded > 0 || p.delta.downloaded > 0 || !p.delta.peers_served.is_empty()
+            })
+            .map(|p| {
+                let d = p.delta.clone();
+                p.delta.uploaded = 0;
+                p.delta.downloaded = 0;
+                p.delta.peers_served.clear();
+                d
+            })
+            .collect()
+    }
+}
+
+impl Engine {
+    /// Writes pending contribution to the ledger (and rolls old buckets up).
+    pub(super) fn flush_ledger(&self) {
+        let Some(ledger) = &self.ledger else { return };
+        let deltas = self.contribution.drain();
+        let now = chrono::Utc::now();
+        if let Err(e) = ledger
+            .record(now, &deltas)
+            .and_then(|_| ledger.roll_up(now))
+        {
+            tracing::warn!("{e}");
+        }
     }
 }

@@ -140,6 +140,7 @@ impl Engine {
         self.check_and_fetch(id, &handle).await?;
 
         self.set_state(id, JobState::Finalizing);
+        self.freeze(id);
         self.session.delete(handle.id().into(), false).await?;
         let (from, to) = (staging.join(&torrent.name), dest.join(&torrent.name));
         tokio::task::spawn_blocking(move || publish_tree(&from, &to)).await??;
@@ -216,6 +217,16 @@ impl Engine {
         .await??;
         // The torrent keeps its open descriptor across the rename and goes on seeding.
         self.finish_switch(id, &spec).await
+    }
+
+    /// Keeps the job's last counters for display once its torrent leaves the session.
+    fn freeze(&self, id: JobId) {
+        self.publish();
+        let last = self.snapshot().jobs.into_iter().find(|j| j.id == id);
+        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+            job.frozen = last;
+            job.handle = None;
+        }
     }
 
     /// Records the new image as seeded and retires the old one.

@@ -83,3 +83,67 @@ async fn paused_seeding_stops_serving_survives_a_restart_and_resumes() {
     client.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// The ledger's lifetime totals equal what the downloading peer counted, after a clean stop, and
+/// survive the engine; the peer it served is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_counts_what_the_downloader_received() {
+    let tracker = tracker().await;
+    let url = tracker.announce_url();
+    let distro = tokio::task::spawn_blocking(move || Distro::build(6, 64, &url))
+        .await
+        .unwrap();
+    let torrent = swarmdate::torrent::Torrent::from_bytes(
+        std::fs::read(distro.publish_dir().join("os-1.02.iso.torrent")).unwrap(),
+    )
+    .unwrap();
+    let seeder_state = tempfile::tempdir().unwrap();
+    let seeder = Engine::start(EngineConfig::loopback(seeder_state.path()))
+        .await
+        .unwrap();
+    let payload = Payload::Image(distro.image("1.02").to_owned());
+    let sid = seeder.add_job(&torrent, JobSpec::Seed { payload }).unwrap();
+    seeder.wait(sid).await.unwrap();
+
+    let client_state = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let client = Engine::start(EngineConfig::loopback(client_state.path()))
+        .await
+        .unwrap();
+    let cid = client
+        .add_job(
+            &torrent,
+            JobSpec::Fetch {
+                dest: dest.path().to_owned(),
+                seed_after: false,
+            },
+        )
+        .unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(120), client.wait(cid))
+        .await
+        .unwrap()
+        .unwrap();
+    let received = done.bytes_received;
+    assert!(received >= torrent.total_length());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    client.shutdown().await;
+    seeder.shutdown().await;
+    drop(seeder);
+
+    let ledger =
+        swarmdate::ledger::Ledger::open(&seeder_state.path().join("ledger.sqlite")).unwrap();
+    let totals = ledger.totals().unwrap();
+    let t = totals
+        .iter()
+        .find(|t| t.info_hash == torrent.info_hash())
+        .expect("the torrent is in the ledger");
+    assert_eq!(
+        t.uploaded, received,
+        "the seeder's ledger equals what the downloader received"
+    );
+    assert_eq!(t.peers_served, 1);
+    let minutes = ledger
+        .series(swarmdate::ledger::Resolution::Minute)
+        .unwrap();
+    assert_eq!(minutes.iter().map(|b| b.uploaded).sum::<u64>(), received);
+}

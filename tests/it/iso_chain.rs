@@ -48,7 +48,10 @@ async fn switch_chain_fetches_exactly_the_differing_pieces() {
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
         let sent = uploaded(&seeder) - before;
         let s = run.summary();
-        eprintln!("chain {current} → {target}: planned {expected}, seeder sent {sent}, image {}", s["image_size"]);
+        eprintln!(
+            "chain {current} → {target}: planned {expected}, seeder sent {sent}, image {}",
+            s["image_size"]
+        );
         assert_eq!(s["planned_bytes"], expected);
         assert_eq!(
             s["fetched_bytes"], expected,

@@ -1,0 +1,300 @@
+//! The contribution ledger: lifetime bytes per torrent, peers served, and a time series, in SQLite
+//! (WAL). librqbit's counters restart on pause and are not persisted (PLATFORM.md §6): the engine
+//! feeds deltas here every few seconds, so a SIGKILL loses at most that much.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::torrent::InfoHash;
+
+/// Minute buckets older than this are rolled up into hours.
+const KEEP_MINUTES_SECS: i64 = 24 * 3600;
+/// Hour buckets older than this are rolled up into days.
+const KEEP_HOURS_SECS: i64 = 31 * 24 * 3600;
+
+/// Time-series resolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    /// One row per minute, for the last day.
+    Minute,
+    /// One row per hour, for the last month.
+    Hour,
+    /// One row per day, for ever.
+    Day,
+}
+
+impl Resolution {
+    fn secs(self) -> i64 {
+        match self {
+            Resolution::Minute => 60,
+            Resolution::Hour => 3600,
+            Resolution::Day => 86_400,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Resolution::Minute => "m",
+            Resolution::Hour => "h",
+            Resolution::Day => "d",
+        }
+    }
+}
+
+/// What one torrent moved since the last record.
+#[derive(Debug, Clone)]
+pub struct Delta {
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Its name, for people.
+    pub name: String,
+    /// Bytes uploaded since the last record.
+    pub uploaded: u64,
+    /// Bytes downloaded since the last record.
+    pub downloaded: u64,
+    /// Peers that were sent data (addresses; librqbit does not expose peer ids).
+    pub peers_served: Vec<String>,
+}
+
+/// Lifetime figures of one torrent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Its name.
+    pub name: String,
+    /// Bytes uploaded, all time.
+    pub uploaded: u64,
+    /// Bytes downloaded, all time.
+    pub downloaded: u64,
+    /// Distinct peers served.
+    pub peers_served: u64,
+}
+
+/// One bucket of the time series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Bucket {
+    /// Start of the bucket, seconds since the epoch.
+    pub start: i64,
+    /// Bytes uploaded in it.
+    pub uploaded: u64,
+    /// Bytes downloaded in it.
+    pub downloaded: u64,
+}
+
+/// The ledger database.
+pub struct Ledger {
+    conn: Mutex<Connection>,
+}
+
+/// A ledger that cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+#[error("the contribution ledger failed: {0}")]
+pub struct LedgerError(#[from] rusqlite::Error);
+
+impl Ledger {
+    /// Opens (or creates) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS torrents (
+                 info_hash TEXT PRIMARY KEY, name TEXT NOT NULL,
+                 uploaded INTEGER NOT NULL DEFAULT 0, downloaded INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE IF NOT EXISTS peers (
+                 info_hash TEXT NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (info_hash, peer));
+             CREATE TABLE IF NOT EXISTS series (
+                 info_hash TEXT NOT NULL, resolution TEXT NOT NULL, start INTEGER NOT NULL,
+                 uploaded INTEGER NOT NULL, downloaded INTEGER NOT NULL,
+                 PRIMARY KEY (info_hash, resolution, start));
+             PRAGMA user_version = 1;",
+        )?;
+        Ok(Ledger {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Adds the deltas observed at `at`, in one transaction.
+    pub fn record(&self, at: DateTime<Utc>, deltas: &[Delta]) -> Result<(), LedgerError> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction()?;
+        let minute = at.timestamp() - at.timestamp().rem_euclid(60);
+        for d in deltas {
+            let hash = d.info_hash.to_string();
+            tx.execute(
+                "INSERT INTO torrents (info_hash, name, uploaded, downloaded) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(info_hash) DO UPDATE SET name = ?2,
+                     uploaded = uploaded + ?3, downloaded = downloaded + ?4",
+                params![hash, d.name, d.uploaded as i64, d.downloaded as i64],
+            )?;
+            if d.uploaded > 0 || d.downloaded > 0 {
+                tx.execute(
+                    "INSERT INTO series VALUES (?1, 'm', ?2, ?3, ?4)
+                     ON CONFLICT(info_hash, resolution, start) DO UPDATE SET
+                         uploaded = uploaded + ?3, downloaded = downloaded + ?4",
+                    params![hash, minute, d.uploaded as i64, d.downloaded as i64],
+                )?;
+            }
+            for p in &d.peers_served {
+                tx.execute(
+                    "INSERT OR IGNORE INTO peers VALUES (?1, ?2)",
+                    params![hash, p],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rolls minute rows older than a day into hours, and hour rows older than a month into days.
+    pub fn roll_up(&self, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction()?;
+        for (from, to, keep) in [
+            (Resolution::Minute, Resolution::Hour, KEEP_MINUTES_SECS),
+            (Resolution::Hour, Resolution::Day, KEEP_HOURS_SECS),
+        ] {
+            let cutoff = now.timestamp() - keep;
+            tx.execute(
+                "INSERT INTO series (info_hash, resolution, start, uploaded, downloaded)
+                 SELECT info_hash, ?2, start - (start % ?3), SUM(uploaded), SUM(downloaded)
+                 FROM series WHERE resolution = ?1 AND start < ?4
+                 GROUP BY info_hash, start - (start % ?3)
+                 ON CONFLICT(info_hash, resolution, start) DO UPDATE SET
+                     uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded",
+                params![from.code(), to.code(), to.secs(), cutoff],
+            )?;
+            tx.execute(
+                "DELETE FROM series WHERE resolution = ?1 AND start < ?2",
+                params![from.code(), cutoff],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Lifetime figures of every torrent, most uploaded first.
+    pub fn totals(&self) -> Result<Vec<Totals>, LedgerError> {
+        let conn = self.conn.lock().unwrap();
+        let mut st = conn.prepare(
+            "SELECT t.info_hash, t.name, t.uploaded, t.downloaded,
+                    (SELECT COUNT(*) FROM peers p WHERE p.info_hash = t.info_hash)
+             FROM torrents t ORDER BY t.uploaded DESC, t.name",
+        )?;
+        let rows = st.query_map([], |r| {
+            let hash: String = r.get(0)?;
+            Ok(Totals {
+                info_hash: hash.parse().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
+                name: r.get(1)?,
+                uploaded: r.get::<_, i64>(2)? as u64,
+                downloaded: r.get::<_, i64>(3)? as u64,
+                peers_served: r.get::<_, i64>(4)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The time series of all torrents together at one resolution, oldest first.
+    pub fn series(&self, resolution: Resolution) -> Result<Vec<Bucket>, LedgerError> {
+        let conn = self.conn.lock().unwrap();
+        let mut st = conn.prepare(
+            "SELECT start, SUM(uploaded), SUM(downloaded) FROM series WHERE resolution = ?1
+             GROUP BY start ORDER BY start",
+        )?;
+        let rows = st.query_map([resolution.code()], |r| {
+            Ok(Bucket {
+                start: r.get(0)?,
+                uploaded: r.get::<_, i64>(1)? as u64,
+                downloaded: r.get::<_, i64>(2)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn delta(up: u64, down: u64, peers: &[&str]) -> Delta {
+        Delta {
+            info_hash: InfoHash([7; 20]),
+            name: "os.iso".into(),
+            uploaded: up,
+            downloaded: down,
+            peers_served: peers.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn totals_accumulate_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 10).unwrap();
+        {
+            let l = Ledger::open(&path).unwrap();
+            l.record(t0, &[delta(100, 5, &["10.0.0.1:1"])]).unwrap();
+            l.record(
+                t0 + chrono::Duration::seconds(20),
+                &[delta(50, 0, &["10.0.0.1:1", "10.0.0.2:1"])],
+            )
+            .unwrap();
+        }
+        let l = Ledger::open(&path).unwrap();
+        let t = &l.totals().unwrap()[0];
+        assert_eq!((t.uploaded, t.downloaded, t.peers_served), (150, 5, 2));
+        let minutes = l.series(Resolution::Minute).unwrap();
+        assert_eq!(
+            minutes,
+            vec![Bucket {
+                start: t0.timestamp() - 10,
+                uploaded: 150,
+                downloaded: 5
+            }]
+        );
+    }
+
+    #[test]
+    fn old_minutes_roll_up_into_hours_and_days_keeping_the_sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap();
+        for m in 0..180 {
+            l.record(start + chrono::Duration::minutes(m), &[delta(10, 1, &[])])
+                .unwrap();
+        }
+        l.roll_up(start + chrono::Duration::days(2)).unwrap();
+        assert!(l.series(Resolution::Minute).unwrap().is_empty());
+        let hours = l.series(Resolution::Hour).unwrap();
+        assert_eq!(hours.len(), 3);
+        assert!(
+            hours
+                .iter()
+                .all(|h| h.uploaded == 600 && h.downloaded == 60)
+        );
+        l.roll_up(start + chrono::Duration::days(40)).unwrap();
+        assert!(l.series(Resolution::Hour).unwrap().is_empty());
+        assert_eq!(
+            l.series(Resolution::Day).unwrap(),
+            vec![Bucket {
+                start: start.timestamp(),
+                uploaded: 1800,
+                downloaded: 180
+            }]
+        );
+        assert_eq!(l.totals().unwrap()[0].uploaded, 1800);
+    }
+}
