@@ -2,28 +2,16 @@
 
 use std::time::Duration;
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, JobState, Payload};
+use swarmdate::engine::{Engine, EngineConfig, JobSpec, JobState};
 
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_seeding_stops_serving_survives_a_restart_and_resumes() {
-    let tracker = tracker().await;
-    let url = tracker.announce_url();
-    let distro = tokio::task::spawn_blocking(move || Distro::build(4, 64, &url))
-        .await
-        .unwrap();
-    let torrent = swarmdate::torrent::Torrent::from_bytes(
-        std::fs::read(distro.publish_dir().join("os-1.01.iso.torrent")).unwrap(),
-    )
-    .unwrap();
+    let (_tracker, distro) = distro_with_tracker(4).await;
+    let torrent = distro.torrent("1.01");
     let seeder_state = tempfile::tempdir().unwrap();
-    let seeder = Engine::start(EngineConfig::loopback(seeder_state.path()))
-        .await
-        .unwrap();
-    let payload = Payload::Image(distro.image("1.01").to_owned());
-    let sid = seeder.add_job(&torrent, JobSpec::Seed { payload }).unwrap();
-    seeder.wait(sid).await.unwrap();
+    let (seeder, sid) = seed_one(&distro, "1.01", seeder_state.path()).await;
     seeder.set_limits(Some(1 << 20), Some(2 << 20));
     assert_eq!(seeder.snapshot().upload_limit, Some(1 << 20));
     assert_eq!(seeder.snapshot().download_limit, Some(2 << 20));
@@ -88,22 +76,10 @@ async fn paused_seeding_stops_serving_survives_a_restart_and_resumes() {
 /// survive the engine; the peer it served is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ledger_counts_what_the_downloader_received() {
-    let tracker = tracker().await;
-    let url = tracker.announce_url();
-    let distro = tokio::task::spawn_blocking(move || Distro::build(6, 64, &url))
-        .await
-        .unwrap();
-    let torrent = swarmdate::torrent::Torrent::from_bytes(
-        std::fs::read(distro.publish_dir().join("os-1.02.iso.torrent")).unwrap(),
-    )
-    .unwrap();
+    let (_tracker, distro) = distro_with_tracker(6).await;
+    let torrent = distro.torrent("1.02");
     let seeder_state = tempfile::tempdir().unwrap();
-    let seeder = Engine::start(EngineConfig::loopback(seeder_state.path()))
-        .await
-        .unwrap();
-    let payload = Payload::Image(distro.image("1.02").to_owned());
-    let sid = seeder.add_job(&torrent, JobSpec::Seed { payload }).unwrap();
-    seeder.wait(sid).await.unwrap();
+    let (seeder, _) = seed_one(&distro, "1.02", seeder_state.path()).await;
 
     let client_state = tempfile::tempdir().unwrap();
     let dest = tempfile::tempdir().unwrap();

@@ -11,11 +11,7 @@ async fn world() -> (
     std::sync::Arc<swarmdate::engine::Engine>,
     tempfile::TempDir,
 ) {
-    let tracker = tracker().await;
-    let url = tracker.announce_url();
-    let distro = tokio::task::spawn_blocking(move || Distro::build(20, 64, &url))
-        .await
-        .unwrap();
+    let (tracker, distro) = distro_with_tracker(20).await;
     let state = tempfile::tempdir().unwrap();
     let seeder = seed_all(&distro, state.path()).await;
     (tracker, distro, seeder, state)

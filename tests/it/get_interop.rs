@@ -10,11 +10,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_fetches_a_pinned_torrent_through_a_two_stage_url() {
-    let tracker = tracker().await;
-    let url = tracker.announce_url();
-    let distro = tokio::task::spawn_blocking(move || Distro::build(6, 64, &url))
-        .await
-        .unwrap();
+    let (_tracker, distro) = distro_with_tracker(6).await;
     let state = tempfile::tempdir().unwrap();
     let seeder = seed_all(&distro, state.path()).await;
     let client = Client::new(&distro);

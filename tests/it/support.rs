@@ -147,18 +147,11 @@ pub fn feed_spec() -> FeedSpec {
 pub async fn seed_all(distro: &Distro, state: &Path) -> Arc<Engine> {
     let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
     let mut ids = Vec::new();
-    for (_, img) in &distro.versions {
-        let torrent_path = format!("{}.torrent", img.display());
-        let t =
-            swarmdate::torrent::Torrent::from_bytes(std::fs::read(torrent_path).unwrap()).unwrap();
+    for (version, img) in &distro.versions {
+        let payload = Payload::Image(img.clone());
         ids.push(
             engine
-                .add_job(
-                    &t,
-                    JobSpec::Seed {
-                        payload: Payload::Image(img.clone()),
-                    },
-                )
+                .add_job(&distro.torrent(version), JobSpec::Seed { payload })
                 .unwrap(),
         );
     }
@@ -476,5 +469,38 @@ fn mount(args: &[&str], at: &Path) {
 impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// A tracker on 127.0.0.1 and a distribution of about `mb` MB announcing to it.
+pub async fn distro_with_tracker(mb: usize) -> (Tracker, Distro) {
+    let tracker = tracker().await;
+    let url = tracker.announce_url();
+    let distro = tokio::task::spawn_blocking(move || Distro::build(mb, 64, &url))
+        .await
+        .unwrap();
+    (tracker, distro)
+}
+
+/// A seeder engine on 127.0.0.1 serving one version, ready when this returns.
+pub async fn seed_one(
+    distro: &Distro,
+    version: &str,
+    state: &Path,
+) -> (Arc<Engine>, swarmdate::engine::JobId) {
+    let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
+    let payload = Payload::Image(distro.image(version).to_owned());
+    let id = engine
+        .add_job(&distro.torrent(version), JobSpec::Seed { payload })
+        .unwrap();
+    engine.wait(id).await.unwrap();
+    (engine, id)
+}
+
+impl Distro {
+    /// The published torrent of a version.
+    pub fn torrent(&self, version: &str) -> swarmdate::torrent::Torrent {
+        let path = format!("{}.torrent", self.image(version).display());
+        swarmdate::torrent::Torrent::from_bytes(std::fs::read(path).unwrap()).unwrap()
     }
 }
