@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, JobState};
+use swarmdate::engine::{Engine, EngineConfig, JobState};
 
 use crate::support::*;
 
@@ -33,20 +33,8 @@ async fn paused_seeding_stops_serving_survives_a_restart_and_resumes() {
         .unwrap();
     assert_eq!(job.state, JobState::Paused);
 
-    let client_state = tempfile::tempdir().unwrap();
-    let dest = tempfile::tempdir().unwrap();
-    let client = Engine::start(EngineConfig::loopback(client_state.path()))
-        .await
-        .unwrap();
-    let cid = client
-        .add_job(
-            &torrent,
-            JobSpec::Fetch {
-                dest: dest.path().to_owned(),
-                seed_after: false,
-            },
-        )
-        .unwrap();
+    let fetch = Fetching::start(&torrent).await;
+    let (client, cid, dest) = (&fetch.engine, fetch.job, &fetch.dest);
     let waited = tokio::time::timeout(Duration::from_secs(4), client.wait(cid)).await;
     assert!(waited.is_err(), "nothing arrives from a paused seeder");
     assert_eq!(uploaded(&seeder), 0);
@@ -81,20 +69,8 @@ async fn the_ledger_counts_what_the_downloader_received() {
     let seeder_state = tempfile::tempdir().unwrap();
     let (seeder, _) = seed_one(&distro, "1.02", seeder_state.path()).await;
 
-    let client_state = tempfile::tempdir().unwrap();
-    let dest = tempfile::tempdir().unwrap();
-    let client = Engine::start(EngineConfig::loopback(client_state.path()))
-        .await
-        .unwrap();
-    let cid = client
-        .add_job(
-            &torrent,
-            JobSpec::Fetch {
-                dest: dest.path().to_owned(),
-                seed_after: false,
-            },
-        )
-        .unwrap();
+    let fetch = Fetching::start(&torrent).await;
+    let (client, cid) = (&fetch.engine, fetch.job);
     let done = tokio::time::timeout(Duration::from_secs(120), client.wait(cid))
         .await
         .unwrap()

@@ -504,3 +504,32 @@ impl Distro {
         swarmdate::torrent::Torrent::from_bytes(std::fs::read(path).unwrap()).unwrap()
     }
 }
+
+/// A client engine on 127.0.0.1 fetching a torrent into a folder of its own.
+pub struct Fetching {
+    pub engine: Arc<Engine>,
+    pub job: swarmdate::engine::JobId,
+    pub dest: tempfile::TempDir,
+    _state: tempfile::TempDir,
+}
+
+impl Fetching {
+    pub async fn start(torrent: &swarmdate::torrent::Torrent) -> Fetching {
+        let state = tempfile::tempdir().unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let engine = Engine::start(EngineConfig::loopback(state.path()))
+            .await
+            .unwrap();
+        let spec = JobSpec::Fetch {
+            dest: dest.path().to_owned(),
+            seed_after: false,
+        };
+        let job = engine.add_job(torrent, spec).unwrap();
+        Fetching {
+            engine,
+            job,
+            dest,
+            _state: state,
+        }
+    }
+}
