@@ -99,7 +99,7 @@ pub struct Engine {
     snapshots: watch::Sender<Snapshot>,
     listen_port: Option<u16>,
     peer_rates: poll::PeerRates,
-    ledger: Option<crate::ledger::Ledger>,
+    ledger: crate::ledger::Ledger,
     contribution: poll::Contribution,
 }
 
@@ -164,13 +164,14 @@ impl Engine {
             snapshots: watch::channel(Snapshot::default()).0,
             listen_port,
             peer_rates: Default::default(),
-            ledger: Some(crate::ledger::Ledger::open(
-                &cfg.state_dir.join("ledger.sqlite"),
-            )?),
+            ledger: crate::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
             contribution: Default::default(),
         });
         for id in records {
-            engine.spawn_job(id)?;
+            // One damaged entry must not keep the others from running.
+            if let Err(e) = engine.spawn_job(id) {
+                tracing::warn!(job = %id, "cannot resume the job: {e:#}");
+            }
         }
         let weak = Arc::downgrade(&engine);
         tokio::spawn(async move {
@@ -449,10 +450,7 @@ impl Engine {
     /// Lifetime contribution per torrent, from the ledger (flushed first).
     pub fn contribution(&self) -> anyhow::Result<Vec<crate::ledger::Totals>> {
         self.flush_ledger();
-        match &self.ledger {
-            Some(l) => Ok(l.totals()?),
-            None => Ok(Vec::new()),
-        }
+        Ok(self.ledger.totals()?)
     }
 
     /// Stops the session; the journal keeps the jobs for the next start.

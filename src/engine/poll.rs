@@ -269,7 +269,7 @@ impl Contribution {
 impl Engine {
     /// Writes pending contribution to the ledger (and rolls old buckets up).
     pub(super) fn flush_ledger(&self) {
-        let Some(ledger) = &self.ledger else { return };
+        let ledger = &self.ledger;
         let deltas = self.contribution.drain();
         let now = chrono::Utc::now();
         if let Err(e) = ledger
