@@ -10,7 +10,6 @@ mod storage;
 
 pub use job::{JobId, JobRecord, JobSpec, Payload, SwitchSpec};
 pub use lock::{EngineBusy, StateLock};
-pub use run::{STAGING_DIR, working_path};
 pub use snapshot::{JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 
 use std::collections::BTreeMap;
@@ -338,7 +337,7 @@ impl Engine {
                 }
                 let spec = SwitchSpec {
                     from: image.to_owned(),
-                    working: working_path(&target, to),
+                    working: run::working_path(&target, to),
                     target,
                     copied: false,
                     remove_from: !keep_old,
@@ -445,12 +444,6 @@ impl Engine {
             }
             rx.changed().await?;
         }
-    }
-
-    /// Lifetime contribution per torrent, from the ledger (flushed first).
-    pub fn contribution(&self) -> anyhow::Result<Vec<crate::ledger::Totals>> {
-        self.flush_ledger();
-        Ok(self.ledger.totals()?)
     }
 
     /// Stops the session; the journal keeps the jobs for the next start.

@@ -16,7 +16,7 @@ use crate::fsutil;
 use crate::torrent::Torrent;
 
 /// The folder, inside a destination, where payloads are built before they enter it.
-pub const STAGING_DIR: &str = ".swarmdate-partial";
+pub(super) const STAGING_DIR: &str = ".swarmdate-partial";
 
 impl Engine {
     pub(super) async fn run_job(self: Arc<Self>, id: JobId) {
@@ -298,7 +298,7 @@ fn sync_tree(path: &Path) -> std::io::Result<()> {
 }
 
 /// The working file of a switch to `torrent` next to `target`.
-pub fn working_path(target: &Path, torrent: &Torrent) -> PathBuf {
+pub(super) fn working_path(target: &Path, torrent: &Torrent) -> PathBuf {
     fsutil::parent_dir(target)
         .join(STAGING_DIR)
         .join(torrent.info_hash().to_string())
