@@ -40,6 +40,31 @@ pub fn ensure_space(dir: &Path, needed: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A [`NoSpace`] error for `needed` more bytes in `dir`, with what is free now.
+pub fn no_space(dir: &Path, needed: u64) -> anyhow::Error {
+    let available = available_space(dir).unwrap_or(0);
+    NoSpace {
+        dir: dir.to_owned(),
+        needed,
+        available,
+        missing: needed.saturating_sub(available).max(1),
+    }
+    .into()
+}
+
+/// Whether an error comes from a full disk or an exhausted quota.
+pub fn is_full_disk(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<NoSpace>().is_some()
+            || c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                )
+            })
+    })
+}
+
 /// Flushes a directory entry so a rename in it survives a power cut.
 pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -66,11 +91,41 @@ pub fn durable_rename(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Copies a file, by reflink when the file system can, else by a kernel copy. Returns true for a reflink.
 pub fn clone_or_copy(from: &Path, to: &Path) -> std::io::Result<bool> {
-    if reflink_copy::reflink(from, to).is_ok() {
+    if reflink(from, to) {
         return Ok(true);
     }
     std::fs::copy(from, to)?;
     Ok(false)
+}
+
+/// Makes `to` a reflink of `from` if the file system can; false (and no `to`) otherwise.
+pub fn reflink(from: &Path, to: &Path) -> bool {
+    reflink_copy::reflink(from, to).is_ok()
+}
+
+/// Copies `from` to a new file `to` in steps of `step` bytes (kernel copies), calling `each_step`
+/// after every step.
+pub fn copy_in_steps(
+    from: &Path,
+    to: &Path,
+    step: u64,
+    mut each_step: impl FnMut(),
+) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut src = std::fs::File::open(from)?;
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)?;
+    let mut total = 0;
+    loop {
+        let n = std::io::copy(&mut (&mut src).take(step), &mut dst)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+        each_step();
+    }
 }
 
 /// Whether `dir`'s file system can reflink, tried with a scratch file.

@@ -10,15 +10,17 @@ use serde::Serialize;
 use crate::demo::write_package;
 use crate::engine::{Engine, EngineConfig, JobSpec, Payload};
 use crate::fsutil;
-use crate::iso::{PublishedIso, check_pin, plan_switch};
+use crate::iso::{PublishedIso, Room, SwitchMode, check_pin, plan_switch};
 use crate::publish::{IsoPublishOptions, build_image, publish_iso, respin};
 use crate::tracker::Tracker;
 
-/// What was measured at one piece length.
+/// What was measured at one piece length in one mode.
 #[derive(Debug, Clone, Serialize)]
 pub struct IsoBenchRow {
     /// Piece length in bytes.
     pub piece_length: u32,
+    /// How the switch built the new version.
+    pub mode: SwitchMode,
     /// Bytes the seeder uploaded (its own counter).
     pub fetched: u64,
     /// Bytes the plan said would be fetched.
@@ -33,8 +35,8 @@ pub struct IsoBenchRow {
     pub hash_pass_secs: f64,
     /// Seconds for one copy of the image (flushed), just before the switch.
     pub copy_secs: f64,
-    /// The switch against one hash pass plus one copy of the image.
-    pub ratio_to_copy_and_hash: f64,
+    /// The switch against one hash pass over the image.
+    pub ratio_to_hash: f64,
 }
 
 /// The whole benchmark's result.
@@ -55,7 +57,7 @@ fn hash_pass(path: &Path) -> std::io::Result<f64> {
 }
 
 /// Builds the images under `dir` (about `mb` MB, `changed_permille` ‰ replaced) and measures a
-/// switch at each piece length in KiB.
+/// switch at each piece length in KiB, in every mode the file system allows.
 pub async fn run_iso_bench(
     dir: &Path,
     mb: usize,
@@ -125,74 +127,101 @@ pub async fn run_iso_bench(
             },
         )?;
         seeder.wait(sid).await?;
-
-        let images = run.join("client-images");
-        std::fs::create_dir_all(&images)?;
-        let local = images.join("bench-1.00.iso");
-        std::fs::copy(&old, &local)?;
-        let (l, f, t) = (local.clone(), from.clone(), to.clone());
-        let plan =
-            tokio::task::spawn_blocking(move || plan_switch(&l, Some(&f), &t, reflink)).await??;
-
-        // The references, measured right before the switch under the same cache conditions.
-        let hash_pass_secs = {
-            let n = new.clone();
-            tokio::task::spawn_blocking(move || hash_pass(&n)).await??
-        };
-        let copy_secs = {
-            let (o, c) = (old.clone(), run.join("copy-probe.iso"));
-            tokio::task::spawn_blocking(move || -> std::io::Result<f64> {
-                let start = Instant::now();
-                std::fs::copy(&o, &c)?;
-                std::fs::File::open(&c)?.sync_all()?;
-                let t = start.elapsed().as_secs_f64();
-                std::fs::remove_file(&c)?;
-                Ok(t)
-            })
-            .await??
-        };
-        let client = Engine::start(EngineConfig::loopback(&run.join("client"))).await?;
-        let before = seeder
-            .snapshot()
-            .jobs
-            .iter()
-            .map(|j| j.bytes_uploaded)
-            .sum::<u64>();
-        let start = Instant::now();
-        let id = client.switch_image(&local, &to.torrent, false)?;
-        client.wait(id).await?;
-        let switch_secs = start.elapsed().as_secs_f64();
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        let fetched = seeder
-            .snapshot()
-            .jobs
-            .iter()
-            .map(|j| j.bytes_uploaded)
-            .sum::<u64>()
-            - before;
-        client.shutdown().await;
+        let mut modes = vec![SwitchMode::Copy, SwitchMode::InPlace];
+        if reflink {
+            modes.insert(0, SwitchMode::Reflink);
+        }
+        for mode in modes {
+            let row = switch_once(&run, &old, &new, &from, &to, &seeder, mode).await?;
+            rows.push(IsoBenchRow {
+                new_content,
+                image_size,
+                ..row
+            });
+        }
         seeder.shutdown().await;
-        anyhow::ensure!(
-            crate::hash::Sha256::of_file(&images.join("bench-1.01.iso"))? == to.entry.sha256,
-            "the switched image differs from 1.01"
-        );
-        rows.push(IsoBenchRow {
-            piece_length: kib << 10,
-            fetched,
-            planned: plan.fetch_bytes,
-            new_content,
-            image_size,
-            switch_secs,
-            hash_pass_secs,
-            copy_secs,
-            ratio_to_copy_and_hash: switch_secs
-                / (hash_pass_secs + if reflink { 0.0 } else { copy_secs }),
-        });
         std::fs::remove_dir_all(&run)?;
     }
     Ok(IsoBench {
         image_size,
         reflink,
         rows,
+    })
+}
+
+/// Switches a fresh copy of `old` to `to` in `mode` and times it against a hash pass and a copy.
+async fn switch_once(
+    run: &Path,
+    old: &Path,
+    new: &Path,
+    from: &PublishedIso,
+    to: &PublishedIso,
+    seeder: &Engine,
+    mode: SwitchMode,
+) -> anyhow::Result<IsoBenchRow> {
+    let images = run.join("client-images");
+    let _ = std::fs::remove_dir_all(&images);
+    std::fs::create_dir_all(&images)?;
+    let local = images.join("bench-1.00.iso");
+    std::fs::copy(old, &local)?;
+    let room = Room {
+        reflink: fsutil::supports_reflink(&images),
+        free: fsutil::available_space(&images)?,
+    };
+    let (l, f, t) = (local.clone(), from.clone(), to.clone());
+    let plan = tokio::task::spawn_blocking(move || plan_switch(&l, Some(&f), &t, room, Some(mode)))
+        .await??;
+
+    // The references, measured right before the switch under the same cache conditions.
+    let hash_pass_secs = {
+        let n = new.to_owned();
+        tokio::task::spawn_blocking(move || hash_pass(&n)).await??
+    };
+    let copy_secs = {
+        let (o, c) = (old.to_owned(), run.join("copy-probe.iso"));
+        tokio::task::spawn_blocking(move || -> std::io::Result<f64> {
+            let start = Instant::now();
+            std::fs::copy(&o, &c)?;
+            std::fs::File::open(&c)?.sync_all()?;
+            let t = start.elapsed().as_secs_f64();
+            std::fs::remove_file(&c)?;
+            Ok(t)
+        })
+        .await??
+    };
+    let client_dir = run.join("client");
+    let _ = std::fs::remove_dir_all(&client_dir);
+    let client = Engine::start(EngineConfig::loopback(&client_dir)).await?;
+    let uploaded = || {
+        seeder
+            .snapshot()
+            .jobs
+            .iter()
+            .map(|j| j.bytes_uploaded)
+            .sum::<u64>()
+    };
+    let before = uploaded();
+    let start = Instant::now();
+    let id = client.switch_image(&local, &to.torrent, mode, plan.space_needed, false)?;
+    client.wait(id).await?;
+    let switch_secs = start.elapsed().as_secs_f64();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let fetched = uploaded() - before;
+    client.shutdown().await;
+    anyhow::ensure!(
+        crate::hash::Sha256::of_file(&images.join("bench-1.01.iso"))? == to.entry.sha256,
+        "the switched image differs from 1.01"
+    );
+    Ok(IsoBenchRow {
+        piece_length: plan.piece_length,
+        mode,
+        fetched,
+        planned: plan.fetch_bytes,
+        new_content: 0,
+        image_size: 0,
+        switch_secs,
+        hash_pass_secs,
+        copy_secs,
+        ratio_to_hash: switch_secs / hash_pass_secs,
     })
 }

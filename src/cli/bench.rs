@@ -48,12 +48,13 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         &[("size", &bytes(r.image_size)), ("reflink", &r.reflink)],
     ));
     out.say(tr(
-        "piece       fetched     planned   new content  fetched/new  fetched/image  hash s  copy s  switch s  ÷(copy+hash)",
+        "piece     mode          fetched     planned   new content  fetched/new  fetched/image  hash s  copy s  switch s  ÷hash",
     ));
     for row in &r.rows {
         out.say(format!(
-            "{:>9}  {:>10}  {:>10}  {:>12}  {:>11.3}  {:>13.4}  {:>6.2}  {:>6.2}  {:>8.2}  {:>12.2}",
+            "{:>9}  {:<8}  {:>10}  {:>10}  {:>12}  {:>11.3}  {:>13.4}  {:>6.2}  {:>6.2}  {:>8.2}  {:>5.2}",
             bytes(row.piece_length as u64),
+            serde_json::to_value(row.mode)?.as_str().unwrap_or_default(),
             bytes(row.fetched),
             bytes(row.planned),
             bytes(row.new_content),
@@ -62,7 +63,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             row.hash_pass_secs,
             row.copy_secs,
             row.switch_secs,
-            row.ratio_to_copy_and_hash,
+            row.ratio_to_hash,
         ));
     }
     out.summary(&r);

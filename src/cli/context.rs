@@ -126,7 +126,8 @@ impl Ctx {
     ) -> anyhow::Result<PathBuf> {
         if let Some(p) = explicit {
             anyhow::ensure!(p.is_file(), "{} is not a file", p.display());
-            return Ok(p.to_owned());
+            // The engine's journal keeps it; it must not depend on where the command ran.
+            return Ok(std::path::absolute(p)?);
         }
         let dir = self.images_dir();
         versions

@@ -72,7 +72,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
     let mut outcomes = Vec::new();
     for version in ["1.02", "1.00"] {
         out.say("");
-        let o = switch(&client, version, None, false).await?;
+        let o = switch(&client, version, None, false, None).await?;
         out.event("switched", &o);
         outcomes.push(o);
     }

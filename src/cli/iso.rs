@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
+use swarmdate::engine::{JobId, JobRecord, JobSnapshot, JobSpec, read_journal};
 use swarmdate::fsutil;
 use swarmdate::i18n::{tr, trf};
-use swarmdate::iso::{Identified, Plan, PublishedIso, SwitchMode, identify, plan_switch};
+use swarmdate::iso::{Identified, Plan, PublishedIso, Room, SwitchMode, identify, plan_switch};
 
 use super::context::Ctx;
 use super::output::bytes;
@@ -31,14 +32,24 @@ pub enum IsoCmd {
         image: Option<PathBuf>,
     },
     /// Switch the local image to VERSION (newer or older): only the differing pieces are fetched.
-    #[command(after_help = "Example:\n  swarmdate iso switch 1.02 --image ~/Downloads/os-1.00.iso")]
+    /// An interrupted switch resumes when the same command runs again.
+    #[command(
+        after_help = "Examples:\n  swarmdate iso switch 1.02 --image ~/Downloads/os-1.00.iso\n  swarmdate iso switch --abort --image ~/Downloads/os-1.00.iso"
+    )]
     Switch {
-        version: String,
+        #[arg(required_unless_present = "abort")]
+        version: Option<String>,
         #[arg(long)]
         image: Option<PathBuf>,
         /// Keep the old image instead of replacing it.
         #[arg(long)]
         keep_old: bool,
+        /// How to build the new version: auto picks reflink, else a copy if there is room, else in place.
+        #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+        mode: ModeArg,
+        /// Stop the image's unfinished switch and put the old version back.
+        #[arg(long, conflicts_with_all = ["version", "keep_old"])]
+        abort: bool,
     },
     /// The packages inside the image; --extract copies one out.
     #[command(
@@ -57,6 +68,27 @@ pub enum IsoCmd {
         #[arg(long, requires = "extract")]
         to: Option<PathBuf>,
     },
+}
+
+/// How `iso switch` builds the new version.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Reflink if the file system can, else a copy if there is room, else in place.
+    Auto,
+    /// A copy beside the old image (it stays complete and seeded until the end).
+    Copy,
+    /// Rewrite the image itself with an undo journal (needs the least space).
+    InPlace,
+}
+
+impl ModeArg {
+    fn prefer(self) -> Option<SwitchMode> {
+        match self {
+            ModeArg::Auto => None,
+            ModeArg::Copy => Some(SwitchMode::Copy),
+            ModeArg::InPlace => Some(SwitchMode::InPlace),
+        }
+    }
 }
 
 /// The feed's versions, the local image and which version it is.
@@ -82,13 +114,17 @@ async fn load_local(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Local> {
     })
 }
 
-async fn make_plan(local: &Local, to: usize) -> anyhow::Result<Plan> {
+async fn make_plan(local: &Local, to: usize, prefer: Option<SwitchMode>) -> anyhow::Result<Plan> {
     let from = local.current.map(|i| local.versions[i].clone());
     let to = local.versions[to].clone();
     let image = local.image.clone();
-    let reflink = fsutil::supports_reflink(fsutil::parent_dir(&image));
+    let dir = fsutil::parent_dir(&image);
+    let room = Room {
+        reflink: fsutil::supports_reflink(dir),
+        free: fsutil::available_space(dir)?,
+    };
     Ok(
-        tokio::task::spawn_blocking(move || plan_switch(&image, from.as_ref(), &to, reflink))
+        tokio::task::spawn_blocking(move || plan_switch(&image, from.as_ref(), &to, room, prefer))
             .await??,
     )
 }
@@ -134,7 +170,7 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
         }
         IsoCmd::Plan { version, image } => {
             let local = load_local(ctx, image.as_deref()).await?;
-            let plan = make_plan(&local, find_version(&local, &version)?).await?;
+            let plan = make_plan(&local, find_version(&local, &version)?, None).await?;
             say_plan(ctx, &local, &plan);
             ctx.out.summary(&plan);
             Ok(())
@@ -146,11 +182,17 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
             to,
         } => packages(ctx, image, all, extract, to).await,
         IsoCmd::Switch {
+            abort: true, image, ..
+        } => abort(ctx, image.as_deref()).await,
+        IsoCmd::Switch {
             version,
             image,
             keep_old,
+            mode,
+            abort: false,
         } => {
-            let outcome = switch(ctx, &version, image.as_deref(), keep_old).await?;
+            let version = version.context("which version? (see `swarmdate iso list`)")?;
+            let outcome = switch(ctx, &version, image.as_deref(), keep_old, mode.prefer()).await?;
             ctx.out.summary(&outcome);
             Ok(())
         }
@@ -173,7 +215,7 @@ async fn list(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
     for (i, v) in versions.iter().enumerate() {
         let (current, fetch) = match &local {
             Some(l) if l.current == Some(i) => (true, Some(0)),
-            Some(l) => (false, Some(make_plan(l, i).await?.fetch_bytes)),
+            Some(l) => (false, Some(make_plan(l, i, None).await?.fetch_bytes)),
             None => (false, None),
         };
         let mark = if current {
@@ -222,11 +264,33 @@ fn say_plan(ctx: &Ctx, local: &Local, plan: &Plan) {
             ("size", &bytes(plan.target_size)),
         ],
     ));
+    let why = if plan.mode_chosen {
+        tr("as asked")
+    } else {
+        match plan.mode {
+            SwitchMode::Reflink => tr("the file system shares unchanged blocks"),
+            SwitchMode::Copy => trf(
+                "no reflinks here, and {free} free is room for a copy",
+                &[("free", &bytes(plan.free_space))],
+            ),
+            SwitchMode::InPlace => trf(
+                "no reflinks here, and {free} free is less than the {copy} a copy needs",
+                &[
+                    ("free", &bytes(plan.free_space)),
+                    ("copy", &bytes(plan.copy_space)),
+                ],
+            ),
+        }
+    };
     out.say(match plan.mode {
-        SwitchMode::Reflink => tr("Mode: reflink (the file system shares unchanged blocks)"),
+        SwitchMode::Reflink => trf("Mode: reflink ({why})", &[("why", &why)]),
         SwitchMode::Copy => trf(
-            "Mode: copy ({size} of free space needed while switching; the old image stays until the new one is complete)",
-            &[("size", &bytes(plan.space_needed))],
+            "Mode: copy ({why}); {size} of free space needed while switching; the old image stays until the new one is complete",
+            &[("why", &why), ("size", &bytes(plan.space_needed))],
+        ),
+        SwitchMode::InPlace => trf(
+            "Mode: in place ({why}); {size} of free space needed for the undo journal; the image is not seeded while it changes, and `swarmdate iso switch --abort` puts it back",
+            &[("why", &why), ("size", &bytes(plan.space_needed))],
         ),
     });
 }
@@ -249,10 +313,14 @@ pub async fn switch(
     version: &str,
     image: Option<&Path>,
     keep_old: bool,
+    prefer: Option<SwitchMode>,
 ) -> anyhow::Result<SwitchOutcome> {
+    if let Some(rec) = unfinished_switch(ctx, image)? {
+        return resume(ctx, version, rec).await;
+    }
     let local = load_local(ctx, image).await?;
     let to_idx = find_version(&local, version)?;
-    let plan = make_plan(&local, to_idx).await?;
+    let plan = make_plan(&local, to_idx, prefer).await?;
     say_plan(ctx, &local, &plan);
     ctx.out.event("plan", &plan);
     if plan.is_noop() {
@@ -271,29 +339,20 @@ pub async fn switch(
     let to = &local.versions[to_idx];
     let target = fsutil::parent_dir(&local.image).join(&to.torrent.name);
     let engine = ctx.engine().await?;
-    // An interrupted switch resumes: the engine restarted it from its journal.
-    let id = match engine.switch_image(&local.image, &to.torrent, keep_old) {
+    let id = match engine.switch_image(
+        &local.image,
+        &to.torrent,
+        plan.mode,
+        plan.space_needed,
+        keep_old,
+    ) {
         Ok(id) => id,
         Err(e) => {
             engine.shutdown().await;
             return Err(e);
         }
     };
-    let result = ctx
-        .follow(&engine, id, &trf("to {v}", &[("v", &version)]))
-        .await;
-    engine.shutdown().await;
-    let done = result?;
-    ctx.out.say(trf(
-        "Switched to {v}: {path}. Fetched {fetched} ({received} received from peers); planned {planned}.",
-        &[
-            ("v", &version),
-            ("path", &target.display()),
-            ("fetched", &bytes(done.bytes_fetched)),
-            ("received", &bytes(done.bytes_received)),
-            ("planned", &bytes(plan.fetch_bytes)),
-        ],
-    ));
+    let done = follow_switch(ctx, &engine, id, version).await?;
     Ok(SwitchOutcome {
         version: version.to_owned(),
         image: target,
@@ -303,6 +362,105 @@ pub async fn switch(
         had_bytes: done.bytes_had,
         image_size: plan.target_size,
     })
+}
+
+/// Follows a switch job to its end, then stops the engine.
+async fn follow_switch(
+    ctx: &Ctx,
+    engine: &swarmdate::engine::Engine,
+    id: JobId,
+    version: &str,
+) -> anyhow::Result<JobSnapshot> {
+    let result = ctx
+        .follow(engine, id, &trf("to {v}", &[("v", &version)]))
+        .await;
+    engine.shutdown().await;
+    let done = result?;
+    ctx.out.say(trf(
+        "Switched to {v}. Fetched {fetched} ({received} received from peers).",
+        &[
+            ("v", &version),
+            ("fetched", &bytes(done.bytes_fetched)),
+            ("received", &bytes(done.bytes_received)),
+        ],
+    ));
+    Ok(done)
+}
+
+/// The image's switch the engine's journal holds unfinished (killed, interrupted, or failing).
+fn unfinished_switch(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Option<JobRecord>> {
+    let image = image.map(std::path::absolute).transpose()?;
+    let images_dir = ctx.images_dir();
+    Ok(read_journal(&ctx.dirs.engine())?
+        .into_iter()
+        .find(|r| match (&r.spec, &image) {
+            (JobSpec::Switch(s), Some(i)) => s.from == *i,
+            (JobSpec::Switch(s), None) => fsutil::parent_dir(&s.from) == images_dir,
+            _ => false,
+        }))
+}
+
+/// Finishes a switch the journal holds, if it goes to `version`.
+async fn resume(ctx: &Ctx, version: &str, rec: JobRecord) -> anyhow::Result<SwitchOutcome> {
+    let JobSpec::Switch(spec) = &rec.spec else {
+        unreachable!("unfinished_switch finds switches only")
+    };
+    let feed = ctx.feed().await?;
+    let versions = ctx.iso_versions(&feed).await?;
+    let pending = versions
+        .iter()
+        .find(|v| v.torrent.info_hash() == rec.info_hash);
+    let pending_name = pending.map_or(rec.name.clone(), |v| v.version().to_owned());
+    anyhow::ensure!(
+        pending.is_some_and(|v| v.version() == version),
+        "{} has an unfinished switch to {pending_name}: run `swarmdate iso switch {pending_name}` to finish it, or `swarmdate iso switch --abort` to put the old version back",
+        spec.from.display()
+    );
+    ctx.out.say(trf(
+        "Resuming the interrupted switch of {path} to {v}",
+        &[("path", &spec.from.display()), ("v", &version)],
+    ));
+    let engine = ctx.engine().await?;
+    let done = follow_switch(ctx, &engine, rec.id, version).await?;
+    Ok(SwitchOutcome {
+        version: version.to_owned(),
+        image: spec.target.clone(),
+        planned_bytes: done.bytes_wanted.saturating_sub(done.bytes_had),
+        fetched_bytes: done.bytes_fetched,
+        received_bytes: done.bytes_received,
+        had_bytes: done.bytes_had,
+        image_size: done.bytes_wanted,
+    })
+}
+
+/// `iso switch --abort`: the old version back under its name.
+async fn abort(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
+    let rec = unfinished_switch(ctx, image)?.with_context(|| {
+        format!(
+            "no unfinished switch of {}",
+            image.map_or(ctx.images_dir().display().to_string(), |i| i
+                .display()
+                .to_string())
+        )
+    })?;
+    let JobSpec::Switch(spec) = &rec.spec else {
+        unreachable!("unfinished_switch finds switches only")
+    };
+    let engine = ctx.engine().await?;
+    let result = async {
+        engine.abort_switch(rec.id).await?;
+        ctx.follow(&engine, rec.id, &tr("rolling back")).await
+    }
+    .await;
+    engine.shutdown().await;
+    result?;
+    ctx.out.say(trf(
+        "Aborted: {path} is the old version again.",
+        &[("path", &spec.from.display())],
+    ));
+    ctx.out
+        .summary(json!({ "aborted": true, "image": spec.from }));
+    Ok(())
 }
 
 async fn packages(

@@ -122,6 +122,7 @@ fn state_name(s: &JobState) -> &'static str {
         JobState::Checking => "checking",
         JobState::Downloading => "downloading",
         JobState::Finalizing => "finalizing",
+        JobState::RollingBack => "rolling back",
         JobState::Seeding => "seeding",
         JobState::Done => "done",
         JobState::Paused => "paused",

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::iso::SwitchMode;
 use crate::torrent::InfoHash;
 
 /// Identifies a job within one engine's journal.
@@ -42,16 +43,39 @@ pub enum JobSpec {
 /// The state of an image switch that must survive a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SwitchSpec {
-    /// The image being replaced (left untouched until the new one is complete).
+    /// The image being replaced (untouched until the new one is complete, unless in place).
     pub from: PathBuf,
     /// Where the new version ends up.
     pub target: PathBuf,
     /// The working file the new version is built in.
     pub working: PathBuf,
+    /// How the new version is built.
+    pub mode: SwitchMode,
     /// Whether the working copy of `from` is complete.
     pub copied: bool,
+    /// In place: `from` has been moved to `working`.
+    #[serde(default)]
+    pub moved: bool,
+    /// The switch is being undone: the old version goes back under its name.
+    #[serde(default)]
+    pub aborting: bool,
+    /// Torrents that seeded `from` and were stopped for an in-place switch; an abort restarts them.
+    #[serde(default)]
+    pub reseed: Vec<InfoHash>,
     /// Remove `from` once the new version is in place.
     pub remove_from: bool,
+}
+
+impl SwitchSpec {
+    /// The undo journal of an in-place switch, beside its working file.
+    pub fn undo_path(&self) -> PathBuf {
+        crate::fsutil::parent_dir(&self.working).join("undo.journal")
+    }
+
+    /// Whether the new version is already under its final name.
+    pub fn renamed(&self) -> bool {
+        (self.copied || self.moved) && !self.working.exists() && self.target.exists()
+    }
 }
 
 /// A job as written to the journal.

@@ -1,16 +1,20 @@
 //! The torrent engine: one librqbit session per user on a multi-thread tokio runtime, the jobs it
 //! runs (seed, fetch, switch), their journal, and the snapshots it publishes for the faces.
 
+mod fault;
 mod job;
 mod lock;
 mod poll;
 mod run;
 mod snapshot;
 mod storage;
+mod switch;
+mod undo;
 
 pub use job::{JobId, JobRecord, JobSpec, Payload, SwitchSpec};
 pub use lock::{EngineBusy, StateLock};
 pub use snapshot::{JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
+pub use undo::UndoError;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -23,9 +27,14 @@ use anyhow::Context;
 use librqbit::{ListenerMode, ListenerOptions, Session, SessionOptions};
 use tokio::sync::watch;
 
+use crate::iso::SwitchMode;
 use crate::torrent::{InfoHash, Torrent};
 use job::Journal;
 use storage::PieceLog;
+use undo::UndoLog;
+
+/// The folder, inside a destination, where payloads are built before they enter it.
+pub const STAGING_DIR: &str = ".swarmdate-partial";
 
 /// A torrent running in the session.
 type ManagedTorrentHandle = Arc<librqbit::ManagedTorrent>;
@@ -81,6 +90,8 @@ struct LiveJob {
     task: Option<tokio::task::AbortHandle>,
     /// The last counters of a torrent that left the session (a finished fetch), kept for display.
     frozen: Option<JobSnapshot>,
+    /// The undo journal of a running in-place switch.
+    undo: Option<Arc<UndoLog>>,
 }
 
 struct Jobs {
@@ -100,6 +111,8 @@ pub struct Engine {
     peer_rates: poll::PeerRates,
     ledger: crate::ledger::Ledger,
     contribution: poll::Contribution,
+    /// Held by every step that moves or rewrites an image's files (see `switch.rs`).
+    disk: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Limits below this make peers drop the connection (PLATFORM.md §2).
@@ -165,6 +178,7 @@ impl Engine {
             peer_rates: Default::default(),
             ledger: crate::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
             contribution: Default::default(),
+            disk: Default::default(),
         });
         for id in records {
             // One damaged entry must not keep the others from running.
@@ -255,6 +269,7 @@ impl Engine {
                 log: Default::default(),
                 task: None,
                 frozen: None,
+                undo: None,
             },
         );
         let engine = self.clone();
@@ -307,19 +322,24 @@ impl Engine {
 
     /// Starts switching `image` to the version `to` in the same folder (or resumes that switch if
     /// the journal has it); the old image is replaced once the new one is complete unless `keep_old`.
+    /// `space_needed` is the plan's figure for `mode`, checked before anything is written.
     pub fn switch_image(
         self: &Arc<Self>,
         image: &Path,
         to: &Torrent,
+        mode: SwitchMode,
+        space_needed: u64,
         keep_old: bool,
     ) -> anyhow::Result<JobId> {
         let target = crate::fsutil::parent_dir(image).join(&to.name);
+        if let Some(r) = self.switch_of(image) {
+            return Ok(r.id);
+        }
         let existing = self
             .jobs()
             .into_iter()
             .find(|r| r.info_hash == to.info_hash());
         match existing {
-            Some(r) if matches!(r.spec, JobSpec::Switch(_)) => Ok(r.id),
             Some(r)
                 if r.spec
                     == (JobSpec::Seed {
@@ -330,21 +350,88 @@ impl Engine {
             }
             Some(r) => anyhow::bail!("job {} already uses the torrent of {}", r.id, to.name),
             None => {
+                anyhow::ensure!(
+                    !(mode == SwitchMode::InPlace && keep_old),
+                    "an in-place switch replaces the old image; it cannot keep it"
+                );
                 let dir = crate::fsutil::parent_dir(image);
-                if !crate::fsutil::supports_reflink(dir) {
-                    // Checked before anything is written: a switch that cannot fit touches nothing.
-                    crate::fsutil::ensure_space(dir, to.total_length())?;
+                if mode == SwitchMode::Reflink && !crate::fsutil::supports_reflink(dir) {
+                    anyhow::bail!("{} cannot reflink; plan the switch again", dir.display());
                 }
+                // Checked before anything is written: a switch that cannot fit touches nothing.
+                crate::fsutil::ensure_space(dir, space_needed)?;
                 let spec = SwitchSpec {
                     from: image.to_owned(),
-                    working: run::working_path(&target, to),
+                    working: switch::working_path(&target, to),
                     target,
+                    mode,
                     copied: false,
+                    moved: false,
+                    aborting: false,
+                    reseed: Vec::new(),
                     remove_from: !keep_old,
                 };
                 self.add_job(to, JobSpec::Switch(spec))
             }
         }
+    }
+
+    /// The unfinished switch of `image`, if the journal has one.
+    pub fn switch_of(&self, image: &Path) -> Option<JobRecord> {
+        self.jobs()
+            .into_iter()
+            .find(|r| matches!(&r.spec, JobSpec::Switch(s) if s.from == image))
+    }
+
+    /// Stops a switch and puts the old version back under its name (replaying the undo journal of
+    /// an in-place switch). Safe to repeat; a killed rollback continues at the next start.
+    pub async fn abort_switch(self: &Arc<Self>, id: JobId) -> anyhow::Result<()> {
+        let rec = self.record(id)?;
+        match &rec.spec {
+            // Already rolling back (resumed at start): let that run finish.
+            JobSpec::Switch(s) if s.aborting => return Ok(()),
+            JobSpec::Switch(_) => {}
+            _ => anyhow::bail!("job {id} is not a switch"),
+        }
+        self.update_record(id, |r| {
+            if let JobSpec::Switch(s) = &mut r.spec {
+                s.aborting = true;
+            }
+        })?;
+        let task = self
+            .jobs
+            .lock()
+            .unwrap()
+            .live
+            .get_mut(&id)
+            .and_then(|j| j.task.take());
+        if let Some(t) = task {
+            t.abort();
+        }
+        self.stop_torrent(id).await?;
+        self.spawn_job(id)
+    }
+
+    /// Takes a job's torrent out of the session, refusing further writes into an in-place image.
+    async fn stop_torrent(&self, id: JobId) -> anyhow::Result<()> {
+        let (handle, undo) = match self.jobs.lock().unwrap().live.get_mut(&id) {
+            Some(j) => (j.handle.take(), j.undo.take()),
+            None => (None, None),
+        };
+        if let Some(u) = undo {
+            u.close();
+        }
+        if let Some(h) = handle {
+            self.session.delete(h.id().into(), false).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops a job from the journal; its last state stays visible until the engine stops.
+    fn forget(&self, id: JobId) -> anyhow::Result<()> {
+        let mut jobs = self.jobs.lock().unwrap();
+        jobs.journal.jobs.remove(&id);
+        self.save_journal(&jobs)
     }
 
     /// Pauses a job's torrent (it keeps its place in the journal).

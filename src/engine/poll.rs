@@ -71,6 +71,7 @@ impl Engine {
                 bytes_fetched: 0,
                 bytes_uploaded: 0,
                 bytes_received: 0,
+                bytes_discarded: log.discarded_bytes(),
                 down_speed: 0,
                 up_speed: 0,
                 peers: Vec::new(),

@@ -1,22 +1,20 @@
-//! Running jobs: seed, fetch into a staging folder, and switch an image to another version.
+//! Running jobs: seed, and fetch into a staging folder (switches are in `switch.rs`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use librqbit::storage::StorageFactoryExt;
 use librqbit::storage::filesystem::FilesystemStorageFactory;
+use librqbit::storage::{BoxStorageFactory, StorageFactoryExt};
 use librqbit::{AddTorrent, AddTorrentOptions, AddTorrentResponse};
 
-use super::job::{JobId, JobSpec, Payload, SwitchSpec};
+use super::job::{JobId, JobSpec, Payload};
 use super::snapshot::JobState;
 use super::storage::{ImageStorageFactory, RecordingFactory};
-use super::{Engine, ManagedTorrentHandle};
+use super::{Engine, ManagedTorrentHandle, STAGING_DIR};
 use crate::fsutil;
 use crate::torrent::Torrent;
-
-/// The folder, inside a destination, where payloads are built before they enter it.
-pub(super) const STAGING_DIR: &str = ".swarmdate-partial";
 
 impl Engine {
     pub(super) async fn run_job(self: Arc<Self>, id: JobId) {
@@ -35,7 +33,7 @@ impl Engine {
         }
     }
 
-    fn torrent_of(&self, id: JobId) -> anyhow::Result<Arc<Torrent>> {
+    pub(super) fn torrent_of(&self, id: JobId) -> anyhow::Result<Arc<Torrent>> {
         self.jobs
             .lock()
             .unwrap()
@@ -53,14 +51,6 @@ impl Engine {
         paused: bool,
     ) -> anyhow::Result<ManagedTorrentHandle> {
         let torrent = self.torrent_of(id)?;
-        let log = self
-            .jobs
-            .lock()
-            .unwrap()
-            .live
-            .get(&id)
-            .map(|j| j.log.clone())
-            .unwrap_or_default();
         let (inner, folder) = match payload {
             Payload::Image(path) => (
                 ImageStorageFactory::boxed(path),
@@ -75,6 +65,36 @@ impl Engine {
                 },
             ),
         };
+        self.add_with_storage(id, inner, &folder, paused).await
+    }
+
+    /// Adds the job's single-file torrent over the image at `path`, through `storage`.
+    pub(super) async fn add_image(
+        &self,
+        id: JobId,
+        storage: BoxStorageFactory,
+        path: &Path,
+    ) -> anyhow::Result<ManagedTorrentHandle> {
+        self.add_with_storage(id, storage, fsutil::parent_dir(path), false)
+            .await
+    }
+
+    async fn add_with_storage(
+        &self,
+        id: JobId,
+        inner: BoxStorageFactory,
+        folder: &Path,
+        paused: bool,
+    ) -> anyhow::Result<ManagedTorrentHandle> {
+        let torrent = self.torrent_of(id)?;
+        let log = self
+            .jobs
+            .lock()
+            .unwrap()
+            .live
+            .get(&id)
+            .map(|j| j.log.clone())
+            .unwrap_or_default();
         let opts = AddTorrentOptions {
             paused,
             overwrite: true,
@@ -97,18 +117,40 @@ impl Engine {
         Ok(handle)
     }
 
-    /// Checks existing data, then fetches what is missing; returns when the payload is complete.
-    async fn check_and_fetch(
+    /// Checks existing data, then fetches what is missing; returns when the payload is complete,
+    /// or with the storage's error when a write fails (librqbit then stops the torrent silently).
+    pub(super) async fn check_and_fetch(
         &self,
         id: JobId,
         handle: &ManagedTorrentHandle,
     ) -> anyhow::Result<()> {
         self.set_state(id, JobState::Checking);
-        handle.wait_until_initialized().await?;
-        if !handle.stats().finished {
-            self.set_state(id, JobState::Downloading);
+        let log = self
+            .jobs
+            .lock()
+            .unwrap()
+            .live
+            .get(&id)
+            .map(|j| j.log.clone());
+        let done = async {
+            handle.wait_until_initialized().await?;
+            if !handle.stats().finished {
+                self.set_state(id, JobState::Downloading);
+            }
+            handle.wait_until_completed().await
+        };
+        let failed = async {
+            loop {
+                if let Some(e) = log.as_ref().and_then(|l| l.write_error()) {
+                    return e;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::select! {
+            r = done => r,
+            e = failed => Err(e),
         }
-        handle.wait_until_completed().await
     }
 
     async fn run_seed(&self, id: JobId, payload: &Payload, paused: bool) -> anyhow::Result<()> {
@@ -137,7 +179,15 @@ impl Engine {
         let handle = self
             .add_torrent(id, &Payload::Folder(staging.clone()), false)
             .await?;
-        self.check_and_fetch(id, &handle).await?;
+        if let Err(e) = self.check_and_fetch(id, &handle).await {
+            if fsutil::is_full_disk(&e) {
+                let needed = torrent.total_length() - handle.stats().progress_bytes;
+                return Err(fsutil::no_space(dest, needed).context(
+                    "the disk filled up during the download; what arrived is kept, and the same command resumes once there is room",
+                ));
+            }
+            return Err(e);
+        }
 
         self.set_state(id, JobState::Finalizing);
         self.freeze(id);
@@ -167,110 +217,13 @@ impl Engine {
         Ok(())
     }
 
-    async fn run_switch(&self, id: JobId, spec: SwitchSpec) -> anyhow::Result<()> {
-        let torrent = self.torrent_of(id)?;
-        if spec.copied && !spec.working.exists() && spec.target.exists() {
-            // Killed between the rename and the journal update: the check confirms the new image.
-            return self.finish_switch(id, &spec).await;
-        }
-        if !spec.copied {
-            self.set_state(id, JobState::Preparing);
-            let dir = fsutil::parent_dir(&spec.working).to_owned();
-            std::fs::create_dir_all(&dir)?;
-            let (from, working) = (spec.from.clone(), spec.working.clone());
-            let needed = torrent.total_length();
-            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let _ = std::fs::remove_file(&working);
-                if !fsutil::supports_reflink(&dir) {
-                    fsutil::ensure_space(&dir, needed)?;
-                }
-                fsutil::clone_or_copy(&from, &working)
-                    .with_context(|| format!("copying {} to work on it", from.display()))?;
-                // librqbit counts pieces past the end of a short file as missing; at the target's
-                // length they read as zeros and a zero piece of the target is kept, as planned.
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&working)?
-                    .set_len(needed)?;
-                Ok(())
-            })
-            .await??;
-            self.update_record(id, |r| {
-                if let JobSpec::Switch(s) = &mut r.spec {
-                    s.copied = true;
-                }
-            })?;
-        }
-        let handle = self
-            .add_torrent(id, &Payload::Image(spec.working.clone()), false)
-            .await?;
-        self.check_and_fetch(id, &handle).await?;
-
-        self.set_state(id, JobState::Finalizing);
-        let (working, target) = (spec.working.clone(), spec.target.clone());
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            fsutil::durable_rename(&working, &target)?;
-            let _ = std::fs::remove_dir(fsutil::parent_dir(&working));
-            let _ = std::fs::remove_dir(fsutil::parent_dir(fsutil::parent_dir(&working)));
-            Ok(())
-        })
-        .await??;
-        // The torrent keeps its open descriptor across the rename and goes on seeding.
-        self.finish_switch(id, &spec).await
-    }
-
     /// Keeps the job's last counters for display once its torrent leaves the session.
-    fn freeze(&self, id: JobId) {
+    pub(super) fn freeze(&self, id: JobId) {
         self.publish();
         let last = self.snapshot().jobs.into_iter().find(|j| j.id == id);
         if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
             job.frozen = last;
             job.handle = None;
-        }
-    }
-
-    /// Records the new image as seeded and retires the old one.
-    async fn finish_switch(&self, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
-        let payload = Payload::Image(spec.target.clone());
-        self.update_record(id, |r| {
-            r.spec = JobSpec::Seed {
-                payload: payload.clone(),
-            }
-        })?;
-        let running = self
-            .jobs
-            .lock()
-            .unwrap()
-            .live
-            .get(&id)
-            .is_some_and(|j| j.handle.is_some());
-        if !running {
-            let handle = self.add_torrent(id, &payload, false).await?;
-            self.check_and_fetch(id, &handle).await?;
-        }
-        if spec.remove_from && spec.from != spec.target {
-            self.retire_image(&spec.from).await?;
-        }
-        self.set_state(id, JobState::Seeding);
-        Ok(())
-    }
-
-    /// Stops every job seeding `image`, then deletes the file.
-    async fn retire_image(&self, image: &Path) -> anyhow::Result<()> {
-        let ids: Vec<JobId> = self
-            .jobs()
-            .into_iter()
-            .filter(
-                |r| matches!(&r.spec, JobSpec::Seed { payload: Payload::Image(p) } if p == image),
-            )
-            .map(|r| r.id)
-            .collect();
-        for id in ids {
-            self.remove(id).await?;
-        }
-        match std::fs::remove_file(image) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
         }
     }
 }
@@ -295,12 +248,4 @@ fn sync_tree(path: &Path) -> std::io::Result<()> {
         }
     }
     std::fs::File::open(path)?.sync_all()
-}
-
-/// The working file of a switch to `torrent` next to `target`.
-pub(super) fn working_path(target: &Path, torrent: &Torrent) -> PathBuf {
-    fsutil::parent_dir(target)
-        .join(STAGING_DIR)
-        .join(torrent.info_hash().to_string())
-        .join(&torrent.name)
 }

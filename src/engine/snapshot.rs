@@ -30,6 +30,8 @@ pub enum JobState {
     Downloading,
     /// Making the result durable and putting it in place.
     Finalizing,
+    /// Putting the old version back (an aborted or failed in-place switch).
+    RollingBack,
     /// Complete and serving peers.
     Seeding,
     /// Complete; not seeding.
@@ -70,6 +72,8 @@ pub struct JobSnapshot {
     pub bytes_uploaded: u64,
     /// Bytes received from peers on the wire (wasted and pad bytes included).
     pub bytes_received: u64,
+    /// Bytes written to disk and then thrown away because their piece failed its hash check.
+    pub bytes_discarded: u64,
     /// Download speed in bytes/s.
     pub down_speed: u64,
     /// Upload speed in bytes/s.

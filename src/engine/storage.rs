@@ -1,21 +1,28 @@
 //! A librqbit storage for a single-file torrent kept at an explicit path (an ISO image).
 //!
 //! The file descriptor stays open across renames: a switch writes into a working file, renames it to
-//! the version's name when complete, and goes on seeding from the same descriptor.
+//! the version's name when complete, and goes on seeding from the same descriptor. An in-place switch
+//! adds an undo journal: every region's old bytes are saved before the first write into it.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use librqbit::storage::{BoxStorageFactory, StorageFactory, StorageFactoryExt, TorrentStorage};
 use librqbit::{ManagedTorrentShared, TorrentMetadata};
 
+use super::fault;
+use super::undo::UndoLog;
+
 /// Opens `path` for a single-file torrent.
 #[derive(Clone)]
 pub struct ImageStorageFactory {
     path: PathBuf,
+    undo: Option<Arc<UndoLog>>,
 }
 
 impl ImageStorageFactory {
@@ -23,6 +30,16 @@ impl ImageStorageFactory {
     pub fn boxed(path: &Path) -> BoxStorageFactory {
         ImageStorageFactory {
             path: path.to_owned(),
+            undo: None,
+        }
+        .boxed()
+    }
+
+    /// A factory for an image changed in place, every write guarded by `undo`.
+    pub fn in_place(path: &Path, undo: Arc<UndoLog>) -> BoxStorageFactory {
+        ImageStorageFactory {
+            path: path.to_owned(),
+            undo: Some(undo),
         }
         .boxed()
     }
@@ -49,6 +66,7 @@ impl StorageFactory for ImageStorageFactory {
             .with_context(|| format!("opening {}", self.path.display()))?;
         Ok(ImageStorage {
             file: Arc::new(file),
+            undo: self.undo.clone(),
         })
     }
 
@@ -60,6 +78,7 @@ impl StorageFactory for ImageStorageFactory {
 /// The open image.
 pub struct ImageStorage {
     file: Arc<File>,
+    undo: Option<Arc<UndoLog>>,
 }
 
 impl TorrentStorage for ImageStorage {
@@ -72,7 +91,12 @@ impl TorrentStorage for ImageStorage {
     }
 
     fn pwrite_all(&self, _file_id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
-        Ok(self.file.write_all_at(buf, offset)?)
+        match &self.undo {
+            None => Ok(self.file.write_all_at(buf, offset)?),
+            Some(undo) => Ok(undo.guarded(&self.file, offset, buf.len() as u64, || {
+                self.file.write_all_at(buf, offset)
+            })?),
+        }
     }
 
     fn remove_file(&self, _file_id: usize, _filename: &Path) -> anyhow::Result<()> {
@@ -85,7 +109,9 @@ impl TorrentStorage for ImageStorage {
     }
 
     fn ensure_file_length(&self, _file_id: usize, length: u64) -> anyhow::Result<()> {
-        if self.file.metadata()?.len() != length {
+        let len = self.file.metadata()?.len();
+        // In place, the old tail past the new end is saved and cut only when the switch completes.
+        if len != length && (self.undo.is_none() || length > len) {
             self.file.set_len(length)?;
         }
         Ok(())
@@ -94,14 +120,19 @@ impl TorrentStorage for ImageStorage {
     fn take(&self) -> anyhow::Result<Box<dyn TorrentStorage>> {
         Ok(Box::new(ImageStorage {
             file: self.file.clone(),
+            undo: self.undo.clone(),
         }))
     }
 }
 
-/// Pieces completed (downloaded and verified) during a job, shared with the engine's poller.
+/// What a job's storage saw: completed pieces, discarded bytes, the first write error.
 #[derive(Default)]
 pub struct PieceLog {
     done: std::sync::Mutex<Vec<u32>>,
+    /// Chunk offsets written into each incomplete piece since it last completed.
+    written: std::sync::Mutex<HashMap<u32, HashSet<u64>>>,
+    discarded: AtomicU64,
+    write_error: std::sync::Mutex<Option<(Option<std::io::ErrorKind>, String)>>,
 }
 
 impl PieceLog {
@@ -109,12 +140,56 @@ impl PieceLog {
     pub fn completed(&self) -> Vec<u32> {
         self.done.lock().unwrap().clone()
     }
+
+    /// Bytes written again into a piece before it completed: data a peer sent that failed its hash.
+    pub fn discarded_bytes(&self) -> u64 {
+        self.discarded.load(Ordering::Relaxed)
+    }
+
+    /// The first error writing to disk, if any (librqbit then stops the torrent), with its I/O
+    /// kind kept so that a full disk stays recognisable.
+    pub fn write_error(&self) -> Option<anyhow::Error> {
+        let (kind, msg) = self.write_error.lock().unwrap().clone()?;
+        Some(match kind {
+            Some(k) => std::io::Error::new(k, msg).into(),
+            None => anyhow::anyhow!(msg),
+        })
+    }
+
+    fn note_write(&self, piece_len: u64, offset: u64, len: u64) {
+        let piece = (offset / piece_len) as u32;
+        let mut w = self.written.lock().unwrap();
+        if !w.entry(piece).or_default().insert(offset) {
+            self.discarded.fetch_add(len, Ordering::Relaxed);
+        }
+    }
+
+    fn note_result<T>(&self, r: anyhow::Result<T>) -> anyhow::Result<T> {
+        if let Err(e) = &r {
+            let mut slot = self.write_error.lock().unwrap();
+            if slot.is_none() {
+                let kind = e
+                    .chain()
+                    .find_map(|c| c.downcast_ref::<std::io::Error>())
+                    .map(|io| io.kind());
+                *slot = Some((kind, format!("{e:#}")));
+            }
+        }
+        r
+    }
 }
 
 /// Wraps any storage and records which pieces arrive from peers.
 pub struct RecordingFactory {
     inner: BoxStorageFactory,
     log: Arc<PieceLog>,
+}
+
+/// Where each file starts in the torrent, and the piece length: to map writes to pieces.
+#[derive(Clone)]
+struct Layout {
+    file_offsets: Arc<Vec<u64>>,
+    piece_len: u64,
 }
 
 impl RecordingFactory {
@@ -135,6 +210,16 @@ impl StorageFactory for RecordingFactory {
         Ok(Recording {
             inner: self.inner.create(shared, metadata)?,
             log: self.log.clone(),
+            layout: Layout {
+                file_offsets: Arc::new(
+                    metadata
+                        .file_infos
+                        .iter()
+                        .map(|f| f.offset_in_torrent)
+                        .collect(),
+                ),
+                piece_len: metadata.info.lengths().default_piece_length() as u64,
+            },
         })
     }
 
@@ -151,10 +236,19 @@ impl StorageFactory for RecordingFactory {
     }
 }
 
-/// A storage that forwards to another and records completed pieces.
+/// A storage that forwards to another and records what happens to pieces.
 pub struct Recording {
     inner: Box<dyn TorrentStorage>,
     log: Arc<PieceLog>,
+    layout: Layout,
+}
+
+impl Recording {
+    fn wrote(&self, file_id: usize, offset: u64, len: u64) {
+        let at = self.layout.file_offsets.get(file_id).copied().unwrap_or(0) + offset;
+        self.log.note_write(self.layout.piece_len, at, len);
+        fault::point("write");
+    }
 }
 
 impl TorrentStorage for Recording {
@@ -171,7 +265,10 @@ impl TorrentStorage for Recording {
     }
 
     fn pwrite_all(&self, file_id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
-        self.inner.pwrite_all(file_id, offset, buf)
+        self.log
+            .note_result(self.inner.pwrite_all(file_id, offset, buf))?;
+        self.wrote(file_id, offset, buf.len() as u64);
+        Ok(())
     }
 
     fn pwrite_all_vectored(
@@ -180,7 +277,11 @@ impl TorrentStorage for Recording {
         offset: u64,
         bufs: [std::io::IoSlice<'_>; 2],
     ) -> anyhow::Result<usize> {
-        self.inner.pwrite_all_vectored(file_id, offset, bufs)
+        let n = self
+            .log
+            .note_result(self.inner.pwrite_all_vectored(file_id, offset, bufs))?;
+        self.wrote(file_id, offset, n as u64);
+        Ok(n)
     }
 
     fn remove_file(&self, file_id: usize, filename: &Path) -> anyhow::Result<()> {
@@ -199,6 +300,7 @@ impl TorrentStorage for Recording {
         Ok(Box::new(Recording {
             inner: self.inner.take()?,
             log: self.log.clone(),
+            layout: self.layout.clone(),
         }))
     }
 
@@ -207,6 +309,7 @@ impl TorrentStorage for Recording {
         piece: librqbit_core::lengths::ValidPieceIndex,
     ) -> anyhow::Result<()> {
         self.log.done.lock().unwrap().push(piece.get());
+        self.log.written.lock().unwrap().remove(&piece.get());
         self.inner.on_piece_completed(piece)
     }
 }

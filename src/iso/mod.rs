@@ -7,7 +7,7 @@ mod plan;
 
 pub use content::{ImageError, ImageFile, extract, list_files};
 pub use identify::{Identified, identify};
-pub use plan::{Plan, SwitchMode, plan_switch};
+pub use plan::{Plan, Room, SwitchMode, plan_switch};
 
 use crate::feed::IsoVersion;
 use crate::torrent::Torrent;

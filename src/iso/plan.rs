@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::PublishedIso;
 use std::fs::File;
@@ -13,15 +13,30 @@ use rayon::prelude::*;
 use crate::hash::PieceHash;
 use crate::torrent::{PieceIndex, Torrent};
 
-/// How the new version is built beside the old one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How the new version is built from the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SwitchMode {
     /// A reflink of the old image: instant, shares unchanged blocks.
     Reflink,
     /// A full copy of the old image (the file system has no reflinks).
     Copy,
+    /// The image itself is rewritten, each region's old bytes saved first to an undo journal
+    /// (no reflinks and no room for a copy).
+    InPlace,
 }
+
+/// What the image's file system offers a switch.
+#[derive(Debug, Clone, Copy)]
+pub struct Room {
+    /// It can reflink.
+    pub reflink: bool,
+    /// Bytes free for the user.
+    pub free: u64,
+}
+
+/// Bytes of undo journal per saved region besides the region's data (see the engine's undo journal).
+const UNDO_ENTRY_OVERHEAD: u64 = 28;
 
 /// A switch plan.
 #[derive(Debug, Clone, Serialize)]
@@ -40,10 +55,16 @@ pub struct Plan {
     pub fetch_bytes: u64,
     /// Bytes reused from the local image.
     pub reuse_bytes: u64,
-    /// How the working copy is made.
+    /// How the new version is built.
     pub mode: SwitchMode,
-    /// Extra disk space the switch needs while it runs.
+    /// Whether the user chose the mode rather than the free space and the file system.
+    pub mode_chosen: bool,
+    /// Extra disk space the switch needs while it runs, in its mode.
     pub space_needed: u64,
+    /// Extra disk space a copy would need.
+    pub copy_space: u64,
+    /// Free space on the image's file system when planned.
+    pub free_space: u64,
 }
 
 impl Plan {
@@ -74,12 +95,14 @@ fn local_piece_matches(
 
 /// Plans switching `image` to `to`. With a known `from` version and equal piece lengths the plan
 /// comes from the two torrents alone (only pieces whose length changed are read); otherwise the
-/// local image is hashed against `to`'s pieces.
+/// local image is hashed against `to`'s pieces. The mode is `prefer` if given, else the cheapest
+/// that fits: reflink, then a copy, then in place.
 pub fn plan_switch(
     image: &Path,
     from: Option<&PublishedIso>,
     to: &PublishedIso,
-    reflink: bool,
+    room: Room,
+    prefer: Option<SwitchMode>,
 ) -> std::io::Result<Plan> {
     let t = &to.torrent;
     let file = File::open(image)?;
@@ -103,10 +126,27 @@ pub fn plan_switch(
         .collect::<std::io::Result<_>>()?;
     pieces.sort();
     let fetch_bytes: u64 = pieces.iter().map(|p| t.piece_len(p.0)).sum();
-    let mode = if reflink {
-        SwitchMode::Reflink
-    } else {
-        SwitchMode::Copy
+    let target_len = t.total_length();
+    let copy_space = target_len;
+    // In place: the old bytes of every rewritten region, the growth, and the cut tail.
+    let region = t.piece_length as u64;
+    let saved: u64 = pieces
+        .iter()
+        .map(|p| {
+            let r = t.piece_range(p.0);
+            local_len.min(r.end).saturating_sub(r.start)
+        })
+        .sum();
+    let tail_start = target_len / region * region;
+    let tail = local_len.saturating_sub(tail_start);
+    let entries = pieces.len() as u64 + tail.div_ceil(region);
+    let in_place_space =
+        saved + tail + target_len.saturating_sub(local_len) + entries * UNDO_ENTRY_OVERHEAD + 4096;
+    let mode = match prefer {
+        Some(m) => m,
+        None if room.reflink => SwitchMode::Reflink,
+        None if room.free >= copy_space => SwitchMode::Copy,
+        None => SwitchMode::InPlace,
     };
     Ok(Plan {
         from: from.map(|f| f.version().to_owned()),
@@ -117,9 +157,13 @@ pub fn plan_switch(
         fetch_bytes,
         pieces,
         mode,
+        mode_chosen: prefer.is_some(),
         space_needed: match mode {
-            SwitchMode::Reflink => fetch_bytes,
-            SwitchMode::Copy => t.total_length(),
+            SwitchMode::Reflink => fetch_bytes + target_len.saturating_sub(local_len),
+            SwitchMode::Copy => copy_space,
+            SwitchMode::InPlace => in_place_space,
         },
+        copy_space,
+        free_space: room.free,
     })
 }

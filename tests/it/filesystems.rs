@@ -63,7 +63,10 @@ async fn a_switch_or_download_that_cannot_fit_is_refused_before_anything_is_writ
     let client = client_in(&distro, &small.path);
     let before = tree_state(&small.path);
 
-    let run = client.run_async(&["iso", "switch", "1.02"]).await;
+    // A copy does not fit (in place would: see in_place.rs).
+    let run = client
+        .run_async(&["iso", "switch", "1.02", "--mode", "copy"])
+        .await;
     assert_eq!(run.code, FAILED, "{:?}\n{}", run.events, run.stderr);
     let msg = run.error();
     assert!(

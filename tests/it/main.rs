@@ -5,6 +5,7 @@ mod feed_trust;
 mod filesystems;
 mod get_interop;
 mod http_loader;
+mod in_place;
 mod iso_chain;
 mod iso_content;
 mod support;

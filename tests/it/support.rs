@@ -296,9 +296,18 @@ pub fn sha256(path: &Path) -> swarmdate::hash::Sha256 {
 /// Counts, from the two files alone, the bytes of `new`'s pieces that differ from `old` at the
 /// same offset (with `old` cut or zero-extended to `new`'s length, as a switch resizes it).
 pub fn differing_bytes(old: &Path, new: &Path, piece: usize) -> u64 {
+    let len = std::fs::metadata(new).unwrap().len();
+    differing_pieces(old, new, piece)
+        .iter()
+        .map(|&i| (len - i as u64 * piece as u64).min(piece as u64))
+        .sum()
+}
+
+/// The indexes of `new`'s pieces that differ from `old` at the same offset (see `differing_bytes`).
+pub fn differing_pieces(old: &Path, new: &Path, piece: usize) -> Vec<usize> {
     let old = std::fs::read(old).unwrap();
     let new = std::fs::read(new).unwrap();
-    let mut total = 0u64;
+    let mut pieces = Vec::new();
     for (i, chunk) in new.chunks(piece).enumerate() {
         let start = i * piece;
         let mut was = vec![0u8; chunk.len()];
@@ -307,10 +316,10 @@ pub fn differing_bytes(old: &Path, new: &Path, piece: usize) -> u64 {
             was[..end - start].copy_from_slice(&old[start..end]);
         }
         if was != chunk {
-            total += chunk.len() as u64;
+            pieces.push(i);
         }
     }
-    total
+    pieces
 }
 
 impl Client {
