@@ -168,10 +168,15 @@ impl PieceLog {
         if let Err(e) = &r {
             let mut slot = self.write_error.lock().unwrap();
             if slot.is_none() {
-                let kind = e
-                    .chain()
-                    .find_map(|c| c.downcast_ref::<std::io::Error>())
-                    .map(|io| io.kind());
+                // librqbit's file storage reports nix errors, ours std ones.
+                let kind = e.chain().find_map(|c| {
+                    c.downcast_ref::<std::io::Error>()
+                        .map(|io| io.kind())
+                        .or_else(|| {
+                            c.downcast_ref::<nix::errno::Errno>()
+                                .map(|n| std::io::Error::from(*n).kind())
+                        })
+                });
                 *slot = Some((kind, format!("{e:#}")));
             }
         }

@@ -30,7 +30,9 @@ impl Engine {
         spec: SwitchSpec,
     ) -> anyhow::Result<()> {
         if spec.aborting {
-            return self.roll_back(id, &spec).await;
+            self.roll_back(id, &spec).await?;
+            self.set_state(id, JobState::Done);
+            return Ok(());
         }
         if spec.renamed() {
             // Killed between the rename and the journal update: the check confirms the new image.
@@ -43,8 +45,11 @@ impl Engine {
         match forward {
             Err(e) if fsutil::is_full_disk(&e) => {
                 // A full disk never leaves a half-built version behind: undo, then say what is missing.
+                // Measured before the rollback gives the space back.
                 let dir = fsutil::parent_dir(&spec.target).to_owned();
-                let needed = self.bytes_still_needed(id);
+                let err = fsutil::no_space(&dir, self.bytes_still_needed(id)).context(
+                    "the disk filled up during the switch; the old image is back as it was",
+                );
                 self.update_record(id, |r| {
                     if let JobSpec::Switch(s) = &mut r.spec {
                         s.aborting = true;
@@ -53,9 +58,6 @@ impl Engine {
                 let mut spec = spec.clone();
                 spec.aborting = true;
                 self.roll_back(id, &spec).await?;
-                let err = fsutil::no_space(&dir, needed).context(
-                    "the disk filled up during the switch; the old image is back as it was",
-                );
                 self.set_state(id, JobState::Failed(format!("{err:#}")));
                 Ok(())
             }
@@ -183,6 +185,7 @@ impl Engine {
     }
 
     /// Puts the old version back: drops the working copy, or replays an in-place switch's journal.
+    /// The job leaves the journal; its final state is the caller's to set.
     async fn roll_back(self: &Arc<Self>, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
         self.set_state(id, JobState::RollingBack);
         self.stop_torrent(id).await?;
@@ -214,9 +217,7 @@ impl Engine {
                 self.add_job(&torrent, seed)?;
             }
         }
-        self.forget(id)?;
-        self.set_state(id, JobState::Done);
-        Ok(())
+        self.forget(id)
     }
 
     /// Records the new image as seeded and retires the old one.

@@ -139,7 +139,10 @@ async fn a_download_that_fills_the_disk_stops_cleanly_and_resumes_later() {
     assert_eq!(run.code, 1, "{:?}\n{}", run.events, run.stderr);
     let msg = run.error();
     assert!(msg.contains("missing"), "{msg}");
-    assert!(!fs.path.join("os-1.02.iso").exists(), "nothing under the final name");
+    assert!(
+        !fs.path.join("os-1.02.iso").exists(),
+        "nothing under the final name"
+    );
 
     std::fs::remove_file(fs.path.join("filler")).unwrap();
     seeder.set_limits(None, None);

@@ -3,6 +3,7 @@
 mod engine_jobs;
 mod feed_trust;
 mod filesystems;
+mod full_disk;
 mod get_interop;
 mod http_loader;
 mod in_place;
