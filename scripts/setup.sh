@@ -8,6 +8,7 @@ packages=(
   xorriso                                     # making and respinning ISO images
   xfsprogs                                    # a reflink file system (loop-mounted) in the tests
   transmission-cli aria2                      # third-party peers in the interop tests
+  strace                                      # the durability audit
 )
 
 missing=()
