@@ -26,6 +26,8 @@ pub struct Settings {
     pub upload_limit: Option<u32>,
     /// Download limit in bytes/s.
     pub download_limit: Option<u32>,
+    /// Peers every torrent asks besides those the trackers and the DHT name (a LAN seed box).
+    pub known_peers: Vec<std::net::SocketAddr>,
 }
 
 impl Settings {

@@ -163,6 +163,7 @@ impl Ctx {
             upnp: s.upnp,
             upload_limit: s.upload_limit,
             download_limit: s.download_limit,
+            known_peers: s.known_peers.clone(),
         }
     }
 

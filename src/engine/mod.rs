@@ -63,6 +63,8 @@ pub struct EngineConfig {
     pub upload_limit: Option<u32>,
     /// Download limit in bytes/s.
     pub download_limit: Option<u32>,
+    /// Peers every torrent connects to besides those trackers and the DHT name.
+    pub known_peers: Vec<SocketAddr>,
 }
 
 impl EngineConfig {
@@ -77,6 +79,7 @@ impl EngineConfig {
             upnp: false,
             upload_limit: None,
             download_limit: None,
+            known_peers: Vec::new(),
         }
     }
 }
@@ -108,6 +111,7 @@ pub struct Engine {
     jobs: Mutex<Jobs>,
     snapshots: watch::Sender<Snapshot>,
     listen_port: Option<u16>,
+    known_peers: Vec<SocketAddr>,
     peer_rates: poll::PeerRates,
     ledger: crate::ledger::Ledger,
     contribution: poll::Contribution,
@@ -175,6 +179,7 @@ impl Engine {
             }),
             snapshots: watch::channel(Snapshot::default()).0,
             listen_port,
+            known_peers: cfg.known_peers.clone(),
             peer_rates: Default::default(),
             ledger: crate::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
             contribution: Default::default(),

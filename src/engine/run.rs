@@ -100,6 +100,7 @@ impl Engine {
             overwrite: true,
             output_folder: Some(folder.to_string_lossy().into_owned()),
             storage_factory: Some(RecordingFactory::boxed(inner, log)),
+            initial_peers: (!self.known_peers.is_empty()).then(|| self.known_peers.clone()),
             ..Default::default()
         };
         let resp = self
