@@ -17,12 +17,12 @@ pub struct SeedArgs {
     /// Show what is seeded and exit.
     #[arg(long)]
     status: bool,
-    /// Add this torrent to what is seeded (with --data).
+    /// Add this torrent to what is seeded (with --data; repeat both for more).
     #[arg(long, requires = "data")]
-    torrent: Option<PathBuf>,
-    /// The payload of --torrent: the file (single-file torrent) or the folder holding it.
+    torrent: Vec<PathBuf>,
+    /// The payload of each --torrent, in order: the file (single-file torrent) or its folder.
     #[arg(long, requires = "torrent")]
-    data: Option<PathBuf>,
+    data: Vec<PathBuf>,
 }
 
 pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
@@ -55,8 +55,12 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
             .summary(json!({ "jobs": jobs, "contribution": totals, "uploaded": up }));
         return Ok(());
     }
+    anyhow::ensure!(
+        args.torrent.len() == args.data.len(),
+        "give one --data for each --torrent, in the same order"
+    );
     let engine = ctx.engine().await?;
-    if let (Some(t), Some(data)) = (&args.torrent, &args.data) {
+    for (t, data) in args.torrent.iter().zip(&args.data) {
         let torrent = Torrent::from_bytes(
             std::fs::read(t).with_context(|| format!("reading {}", t.display()))?,
         )?;
@@ -65,7 +69,10 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         } else {
             Payload::Folder(data.canonicalize()?)
         };
-        engine.add_job(&torrent, JobSpec::Seed { payload })?;
+        if let Err(e) = engine.add_job(&torrent, JobSpec::Seed { payload }) {
+            engine.shutdown().await;
+            return Err(e);
+        }
     }
     ctx.out.say(tr("Seeding; press Ctrl+C to stop."));
     let mut tick = tokio::time::interval(Duration::from_secs(2));

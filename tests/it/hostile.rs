@@ -8,18 +8,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
+use swarmdate::engine::{Engine, JobSpec, Payload};
 use swarmdate::iso::SwitchMode;
 
 use crate::support::*;
 
 /// An engine on `ip` that finds peers only through `known` (no tracker).
 async fn engine_at(ip: [u8; 4], state: &Path, known: Vec<SocketAddr>) -> Arc<Engine> {
-    let mut cfg = EngineConfig::loopback(state);
-    cfg.listen = Some(SocketAddr::from((ip, 0)));
-    cfg.trackers = false;
-    cfg.known_peers = known;
-    Engine::start(cfg).await.unwrap()
+    engine_on(ip, state, false, known).await
 }
 
 /// Seeds `image` as `version` from `ip`; returns the engine and its address.

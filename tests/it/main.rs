@@ -11,5 +11,6 @@ mod http_loader;
 mod in_place;
 mod iso_chain;
 mod iso_content;
+mod ledger;
 mod support;
 mod torrent;

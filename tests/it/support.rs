@@ -542,3 +542,17 @@ impl Fetching {
         }
     }
 }
+
+/// An engine listening on `ip` (its own 127.0.0.x), with or without trackers, asking `known` peers.
+pub async fn engine_on(
+    ip: [u8; 4],
+    state: &Path,
+    trackers: bool,
+    known: Vec<std::net::SocketAddr>,
+) -> Arc<Engine> {
+    let mut cfg = EngineConfig::loopback(state);
+    cfg.listen = Some(std::net::SocketAddr::from((ip, 0)));
+    cfg.trackers = trackers;
+    cfg.known_peers = known;
+    Engine::start(cfg).await.unwrap()
+}
