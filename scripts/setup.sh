@@ -9,6 +9,7 @@ packages=(
   xfsprogs                                    # a reflink file system (loop-mounted) in the tests
   transmission-cli aria2                      # third-party peers in the interop tests
   strace                                      # the durability audit
+  dbus-daemon                                 # a private session bus in the one-engine tests
 )
 
 missing=()

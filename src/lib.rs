@@ -14,5 +14,6 @@ pub mod iso;
 pub mod ledger;
 pub mod paths;
 pub mod publish;
+pub mod service;
 pub mod torrent;
 pub mod tracker;

@@ -2,15 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use swarmdate::config::Settings;
-use swarmdate::engine::{Engine, EngineConfig, JobId};
+use swarmdate::engine::{EngineConfig, JobId};
 use swarmdate::feed::{Fetcher, Location, SeenSerials, TrustedKeys, VerifiedFeed, load_verified};
 use swarmdate::iso::{PublishedIso, check_pin};
 use swarmdate::paths::Dirs;
+use swarmdate::service::{EngineHandle, bus_name};
 use swarmdate::torrent::Torrent;
 
 use super::output::Out;
@@ -52,8 +52,9 @@ pub struct Ctx {
 impl Ctx {
     /// Reads folders and settings.
     pub fn new(global: Global) -> anyhow::Result<Self> {
+        // Absolute: paths go into the engine's journal, which may live in another process.
         let dirs = match &global.home {
-            Some(h) => Dirs::under(h),
+            Some(h) => Dirs::under(&std::path::absolute(h)?),
             None => Dirs::for_user()?,
         };
         let settings = Settings::load(&dirs.config)?;
@@ -112,10 +113,12 @@ impl Ctx {
 
     /// The folder holding ISO images.
     pub fn images_dir(&self) -> PathBuf {
-        self.settings
+        let dir = self
+            .settings
             .images_dir
             .clone()
-            .unwrap_or_else(|| self.dirs.images())
+            .unwrap_or_else(|| self.dirs.images());
+        std::path::absolute(&dir).unwrap_or(dir)
     }
 
     /// The local image: `--image`, or the image in the images folder named like a published one.
@@ -167,15 +170,23 @@ impl Ctx {
         }
     }
 
-    /// Starts this user's engine in this process.
-    pub async fn engine(&self) -> anyhow::Result<Arc<Engine>> {
-        Engine::start(self.engine_config()).await
+    /// This user's engine: the one another process runs (over the session bus), or a new one here.
+    pub async fn engine(&self) -> anyhow::Result<EngineHandle> {
+        let cfg = self.engine_config();
+        let default = self.global.home.is_none().then(|| cfg.state_dir.clone());
+        let name = bus_name(&cfg.state_dir, default.as_deref());
+        let handle = EngineHandle::connect_or_start(cfg, &name).await?;
+        self.out.event(
+            "engine",
+            serde_json::json!({ "remote": handle.is_remote(), "bus_name": name }),
+        );
+        Ok(handle)
     }
 
     /// Runs a job to completion with a progress display; returns its last snapshot.
     pub async fn follow(
         &self,
-        engine: &Engine,
+        engine: &EngineHandle,
         id: JobId,
         label: &str,
     ) -> anyhow::Result<swarmdate::engine::JobSnapshot> {

@@ -70,13 +70,22 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
     // Checked before anything is written: a download that cannot fit touches nothing.
     swarmdate::fsutil::ensure_space(&dir, torrent.data_length())?;
     let engine = ctx.engine().await?;
-    let id = engine.add_job(
-        &torrent,
-        JobSpec::Fetch {
-            dest: dir.clone(),
-            seed_after: args.seed,
-        },
-    )?;
+    let added = engine
+        .add_job(
+            &torrent,
+            JobSpec::Fetch {
+                dest: std::path::absolute(&dir)?,
+                seed_after: args.seed,
+            },
+        )
+        .await;
+    let id = match added {
+        Ok(id) => id,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e);
+        }
+    };
     let result = ctx.follow(&engine, id, &torrent.name).await;
     engine.shutdown().await;
     let done = result?;

@@ -339,13 +339,16 @@ pub async fn switch(
     let to = &local.versions[to_idx];
     let target = fsutil::parent_dir(&local.image).join(&to.torrent.name);
     let engine = ctx.engine().await?;
-    let id = match engine.switch_image(
-        &local.image,
-        &to.torrent,
-        plan.mode,
-        plan.space_needed,
-        keep_old,
-    ) {
+    let id = match engine
+        .switch_image(
+            &local.image,
+            &to.torrent,
+            plan.mode,
+            plan.space_needed,
+            keep_old,
+        )
+        .await
+    {
         Ok(id) => id,
         Err(e) => {
             engine.shutdown().await;
@@ -367,7 +370,7 @@ pub async fn switch(
 /// Follows a switch job to its end, then stops the engine.
 async fn follow_switch(
     ctx: &Ctx,
-    engine: &swarmdate::engine::Engine,
+    engine: &swarmdate::service::EngineHandle,
     id: JobId,
     version: &str,
 ) -> anyhow::Result<JobSnapshot> {

@@ -69,7 +69,7 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         } else {
             Payload::Folder(data.canonicalize()?)
         };
-        if let Err(e) = engine.add_job(&torrent, JobSpec::Seed { payload }) {
+        if let Err(e) = engine.add_job(&torrent, JobSpec::Seed { payload }).await {
             engine.shutdown().await;
             return Err(e);
         }

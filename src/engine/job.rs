@@ -99,6 +99,10 @@ pub struct JobRecord {
 pub struct Journal {
     /// Journal format version.
     pub version: u32,
+    /// The highest id ever given: ids are never reused, so a finished job's last snapshot is
+    /// never mistaken for a new job's.
+    #[serde(default)]
+    pub last_id: u64,
     /// The jobs by id.
     pub jobs: BTreeMap<JobId, JobRecord>,
 }
@@ -123,8 +127,10 @@ impl Journal {
         crate::fsutil::write_atomic(path, &serde_json::to_vec_pretty(self)?)
     }
 
-    /// The next free id.
-    pub fn next_id(&self) -> JobId {
-        JobId(self.jobs.keys().last().map_or(1, |k| k.0 + 1))
+    /// Takes the next id.
+    pub fn take_id(&mut self) -> JobId {
+        let last = self.jobs.keys().last().map_or(0, |k| k.0);
+        self.last_id = self.last_id.max(last) + 1;
+        JobId(self.last_id)
     }
 }

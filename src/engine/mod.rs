@@ -13,7 +13,7 @@ mod undo;
 
 pub use job::{JobId, JobRecord, JobSpec, Payload, SwitchSpec};
 pub use lock::{EngineBusy, StateLock};
-pub use snapshot::{JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
+pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use undo::UndoError;
 
 use std::collections::BTreeMap;
@@ -241,7 +241,7 @@ impl Engine {
                 );
             }
             crate::fsutil::write_atomic(&self.torrent_path(&hash), torrent.bytes())?;
-            let id = jobs.journal.next_id();
+            let id = jobs.journal.take_id();
             jobs.journal.jobs.insert(
                 id,
                 JobRecord {

@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use super::Engine;
 use super::job::{JobId, JobSpec};
-use super::snapshot::{JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
+use super::snapshot::{
+    JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot,
+};
 use crate::torrent::Torrent;
 
 /// Payload bytes of a piece, pad bytes excluded.
@@ -30,10 +32,10 @@ impl Engine {
                 .iter()
                 .map(|(id, j)| {
                     let kind = match g.journal.jobs.get(id).map(|r| &r.spec) {
-                        Some(JobSpec::Seed { .. }) => "seed",
-                        Some(JobSpec::Fetch { .. }) => "fetch",
-                        Some(JobSpec::Switch(_)) => "switch",
-                        None => "done",
+                        Some(JobSpec::Seed { .. }) => JobKind::Seed,
+                        Some(JobSpec::Fetch { .. }) => JobKind::Fetch,
+                        Some(JobSpec::Switch(_)) => JobKind::Switch,
+                        None => JobKind::Done,
                     };
                     (
                         *id,

@@ -1,12 +1,12 @@
 //! Plain values the engine publishes a few times a second for the window and the command line.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::job::JobId;
 use crate::torrent::InfoHash;
 
 /// Everything a face needs to draw the engine's state.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Jobs in id order.
     pub jobs: Vec<JobSnapshot>,
@@ -19,7 +19,7 @@ pub struct Snapshot {
 }
 
 /// Where a job is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "detail", rename_all = "snake_case")]
 pub enum JobState {
     /// Preparing local data (copying the old image).
@@ -49,13 +49,27 @@ impl JobState {
     }
 }
 
+/// What a job does, for display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Seeds a complete payload.
+    Seed,
+    /// Downloads a payload.
+    Fetch,
+    /// Switches an image to another version.
+    Switch,
+    /// Finished and out of the journal.
+    Done,
+}
+
 /// One job's progress.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobSnapshot {
     /// The job.
     pub id: JobId,
-    /// "seed", "fetch" or "switch".
-    pub kind: &'static str,
+    /// What the job does.
+    pub kind: JobKind,
     /// A name for people.
     pub name: String,
     /// The torrent.
@@ -85,7 +99,7 @@ pub struct JobSnapshot {
 }
 
 /// One connected peer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeerSnapshot {
     /// Address and port.
     pub address: String,
@@ -102,7 +116,7 @@ pub struct PeerSnapshot {
 }
 
 /// The state of one piece.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum PieceState {
     /// Not here yet.
@@ -115,9 +129,34 @@ pub enum PieceState {
     InFlight = 3,
 }
 
-/// Piece states, one byte each (a 400,000-piece map is 400 KB).
-#[derive(Debug, Clone, Default, Serialize)]
+/// Piece states, one byte each (a 400,000-piece map is 400 KB); serialized as a string of one digit
+/// per piece (the state's number), compact enough to send a few times a second.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PieceMap(pub Vec<PieceState>);
+
+impl Serialize for PieceMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let digits: String = self.0.iter().map(|p| (b'0' + *p as u8) as char).collect();
+        s.serialize_str(&digits)
+    }
+}
+
+impl<'de> Deserialize<'de> for PieceMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let digits = String::deserialize(d)?;
+        digits
+            .bytes()
+            .map(|b| match b {
+                b'0' => Ok(PieceState::Missing),
+                b'1' => Ok(PieceState::HadBefore),
+                b'2' => Ok(PieceState::Fetched),
+                b'3' => Ok(PieceState::InFlight),
+                _ => Err(serde::de::Error::custom("a piece state is a digit 0-3")),
+            })
+            .collect::<Result<_, _>>()
+            .map(PieceMap)
+    }
+}
 
 impl PieceMap {
     /// How many pieces are in `state`.

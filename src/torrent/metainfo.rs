@@ -56,6 +56,7 @@ pub struct Torrent {
     pub created_by: Option<String>,
 }
 
+// Integers here are u64 or i64 only: `validate::check_bencode_numbers` bounds them to an i64.
 #[derive(Deserialize)]
 struct RawTorrent<'a> {
     #[serde(borrow)]
@@ -87,6 +88,8 @@ struct RawInfo<'a> {
     files: Option<Vec<RawFile<'a>>>,
     #[serde(default, borrow)]
     similar: Vec<ByteBuf<'a>>,
+    /// Unused here, but librqbit reads it into a bool through a u8 that overflows past 255.
+    private: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +129,7 @@ impl Torrent {
                 limits.max_torrent_bytes
             )));
         }
+        validate::check_bencode_numbers(&bytes)?;
         let raw: RawTorrent<'_> =
             bencode::from_bytes(&bytes).map_err(|e| TorrentError::Malformed(format!("{e}")))?;
         let info = &raw.info.data;
@@ -149,6 +153,11 @@ impl Torrent {
             )));
         }
         let piece_length = info.piece_length as u32;
+        if info.private.is_some_and(|p| !(0..=1).contains(&p)) {
+            return Err(TorrentError::Malformed(
+                "the private flag is neither 0 nor 1".into(),
+            ));
+        }
 
         let (single_file, files) = match (&info.length, &info.files) {
             (Some(len), None) => (
@@ -321,5 +330,58 @@ impl Torrent {
     pub fn piece_range(&self, piece: u32) -> std::ops::Range<u64> {
         let start = piece as u64 * self.piece_length as u64;
         start..start + self.piece_len(piece)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-piece single-file torrent with `extra` spliced into its info dictionary.
+    fn torrent(top: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "d{top}4:infod6:lengthi1e4:name1:a12:piece lengthi16384e6:pieces20:{}{extra}ee",
+            "A".repeat(20)
+        )
+        .into_bytes()
+    }
+
+    fn malformed(bytes: &[u8]) -> String {
+        match Torrent::from_bytes(bytes.to_vec()) {
+            Err(TorrentError::Malformed(m)) => m,
+            other => panic!("expected a malformed-torrent error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_test_torrent_is_valid() {
+        let t = Torrent::from_bytes(torrent("", "7:privatei1e")).unwrap();
+        assert_eq!((t.name.as_str(), t.total_length()), ("a", 1));
+        let t = Torrent::from_bytes(torrent("13:creation datei-9223372036854775808e", "")).unwrap();
+        assert_eq!(t.creation_date, Some(i64::MIN));
+    }
+
+    // Found by fuzz/ (target `torrent`): the bencode parser overflowed on long numbers and panicked.
+    #[test]
+    fn numbers_past_64_bits_are_refused_not_overflowed() {
+        let found = include_bytes!("../../tests/fuzz-regressions/torrent/long-string-length");
+        assert!(malformed(found).contains("64 bits"));
+        assert!(malformed(b"d1:a99999999999999999999:xe").contains("64 bits"));
+        assert!(malformed(b"d1:a9999:xe").contains("longer than the file"));
+        for top in [
+            "13:creation datei9223372036854775808e",
+            "13:creation datei-9223372036854775809e",
+            "1:xi99999999999999999999e",
+            "1:xli-99999999999999999999ee",
+        ] {
+            assert!(malformed(&torrent(top, "")).contains("64 bits"), "{top}");
+        }
+        assert!(malformed(&torrent("", "6:lengthi99999999999999999999e")).contains("64 bits"));
+    }
+
+    #[test]
+    fn a_private_flag_librqbit_cannot_read_is_refused() {
+        assert!(malformed(&torrent("", "7:privatei300e")).contains("private flag"));
+        assert!(malformed(&torrent("", "7:privatei-1e")).contains("private flag"));
     }
 }

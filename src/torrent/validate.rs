@@ -119,6 +119,67 @@ pub(super) fn check_path(components: &[String], limits: &Limits) -> Result<(), T
     Ok(())
 }
 
+/// Refuses numbers that the bencode parser would overflow on, before it sees them.
+///
+/// librqbit-bencode 9.1 reads integers and string lengths with unchecked arithmetic: a long digit
+/// string panics where overflow checks are on (debug builds, tests) and silently wraps to another
+/// value where they are off. Every integer must fit an `i64`, the widest signed type the parser
+/// reads into (and the torrent models read no narrower integer), and every string length must fit
+/// in what is left of the input. Tokens are scanned in order, so string contents are skipped; the
+/// scan stops at the first byte that is not bencode, where the parser stops too, with an error.
+/// Digits are checked before the `e` or `:` that ends them, as the parser converts them first.
+pub(super) fn check_bencode_numbers(b: &[u8]) -> Result<(), TorrentError> {
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'l' | b'd' | b'e' => i += 1,
+            b'i' => {
+                // As the parser reads an i64: an optional sign, then digits, then `e`.
+                let sign = b.get(i + 1).copied().filter(|c| matches!(c, b'-' | b'+'));
+                let start = i + 1 + usize::from(sign.is_some());
+                let n = digits(start);
+                let mut v: i64 = 0;
+                for &d in &b[start..start + n] {
+                    let d = i64::from(d - b'0');
+                    let next = match sign {
+                        Some(b'-') => v.checked_mul(10).and_then(|v| v.checked_sub(d)),
+                        _ => v.checked_mul(10).and_then(|v| v.checked_add(d)),
+                    };
+                    v = next.ok_or_else(|| {
+                        TorrentError::Malformed("an integer does not fit in 64 bits".into())
+                    })?;
+                }
+                if b.get(start + n) != Some(&b'e') {
+                    return Ok(());
+                }
+                i = start + n + 1;
+            }
+            b'0'..=b'9' => {
+                // The parser reads the length before it looks for the colon.
+                let n = digits(i);
+                let len = std::str::from_utf8(&b[i..i + n])
+                    .ok()
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        TorrentError::Malformed("a string length does not fit in 64 bits".into())
+                    })?;
+                if b.get(i + n) != Some(&b':') {
+                    return Ok(());
+                }
+                if len > b.len() - (i + n + 1) {
+                    return Err(TorrentError::Malformed(
+                        "a string is longer than the file".into(),
+                    ));
+                }
+                i += n + 1 + len;
+            }
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
 /// Refuses duplicate paths and paths that are both a file and a folder; pad files are exempt.
 pub(super) fn check_unique<'a>(
     paths: impl Iterator<Item = &'a [String]>,
@@ -180,6 +241,30 @@ mod tests {
         }
         assert!(check_component(&"x".repeat(256)).is_err());
         assert!(check_component(&"x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn bencode_numbers_are_bounded_but_string_contents_are_not_read() {
+        for ok in [
+            &b"d1:ai9223372036854775807e1:bi-9223372036854775808e1:ci+5ee"[..],
+            b"d1:a22:i99999999999999999999ee",
+            b"l3:abce",
+            b"i12",
+            b"d1:a9999999999999999999",
+            b"x99999999999999999999:",
+        ] {
+            assert!(check_bencode_numbers(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            &b"i9223372036854775808e"[..],
+            b"i-9223372036854775809e",
+            b"li1ei00000000000000000000000000000000099999999999999999999e",
+            b"d1:a5:abce",
+            b"d1:a18446744073709551616:e",
+            b"d1:a18446744073709551616",
+        ] {
+            assert!(check_bencode_numbers(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -12,5 +12,6 @@ mod in_place;
 mod iso_chain;
 mod iso_content;
 mod ledger;
+mod service;
 mod support;
 mod torrent;

@@ -1,0 +1,186 @@
+//! One engine per user: the first process that needs the engine runs it and owns a well-known name
+//! on the session bus; processes started later drive it over D-Bus with the same intents and
+//! snapshots. With no session bus, the engine runs in-process under the state directory's lock.
+
+mod client;
+mod server;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::engine::{
+    Engine, EngineBusy, EngineConfig, JobId, JobRecord, JobSnapshot, JobSpec, JobState, Snapshot,
+};
+use crate::iso::SwitchMode;
+use crate::torrent::Torrent;
+pub use client::Remote;
+pub use server::Host;
+
+/// The engine's object path.
+pub const OBJECT_PATH: &str = "/org/swarmdate/Engine";
+/// The engine's interface.
+pub const INTERFACE: &str = "org.swarmdate.Engine1";
+
+/// The bus name of the engine keeping its state in `state_dir`: the plain name for the user's
+/// default folder, a suffixed one for another (tests, `--home`), so that two homes never share one.
+pub fn bus_name(state_dir: &Path, default_state_dir: Option<&Path>) -> String {
+    if default_state_dir == Some(state_dir) {
+        return "org.swarmdate.Engine".to_owned();
+    }
+    let digest = crate::hash::Sha256::of(state_dir.as_os_str().as_encoded_bytes());
+    format!("org.swarmdate.Engine.h{}", &digest.to_string()[..16])
+}
+
+/// The user's engine, wherever it runs.
+pub enum EngineHandle {
+    /// Running in this process (and offered on the bus when there is one).
+    Local {
+        /// The engine.
+        engine: Arc<Engine>,
+        /// The bus service, if there is a session bus.
+        host: Option<Host>,
+    },
+    /// Running in another process of this user.
+    Remote(Remote),
+}
+
+/// How long to wait for a starting engine in another process to claim its bus name.
+const CLAIM_WAIT: Duration = Duration::from_secs(10);
+
+impl EngineHandle {
+    /// Connects to the user's engine on the session bus, or starts it here (and offers it on the
+    /// bus). Without a session bus, starts it here under the lock.
+    pub async fn connect_or_start(cfg: EngineConfig, name: &str) -> anyhow::Result<Self> {
+        let Ok(conn) = zbus::Connection::session().await else {
+            return Ok(EngineHandle::Local {
+                engine: Engine::start(cfg).await?,
+                host: None,
+            });
+        };
+        let deadline = tokio::time::Instant::now() + CLAIM_WAIT;
+        loop {
+            if client::name_has_owner(&conn, name).await? {
+                return Ok(EngineHandle::Remote(Remote::connect(&conn, name).await?));
+            }
+            match Engine::start(cfg.clone()).await {
+                Ok(engine) => {
+                    let host = Host::serve(&conn, name, engine.clone()).await?;
+                    return Ok(EngineHandle::Local {
+                        engine,
+                        host: Some(host),
+                    });
+                }
+                // Another process holds the lock and is about to claim the name (or runs without
+                // a bus, and then the error says so once the wait is over).
+                Err(e) if e.is::<EngineBusy>() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether the engine runs in another process.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, EngineHandle::Remote(_))
+    }
+
+    /// Adds a job (see [`Engine::add_job`]).
+    pub async fn add_job(&self, torrent: &Torrent, spec: JobSpec) -> anyhow::Result<JobId> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.add_job(torrent, spec),
+            EngineHandle::Remote(r) => r.add_job(torrent, &spec).await,
+        }
+    }
+
+    /// Starts or resumes a switch (see [`Engine::switch_image`]).
+    pub async fn switch_image(
+        &self,
+        image: &Path,
+        to: &Torrent,
+        mode: SwitchMode,
+        space_needed: u64,
+        keep_old: bool,
+    ) -> anyhow::Result<JobId> {
+        match self {
+            EngineHandle::Local { engine, .. } => {
+                engine.switch_image(image, to, mode, space_needed, keep_old)
+            }
+            EngineHandle::Remote(r) => {
+                r.switch_image(image, to, mode, space_needed, keep_old)
+                    .await
+            }
+        }
+    }
+
+    /// Aborts a switch (see [`Engine::abort_switch`]).
+    pub async fn abort_switch(&self, id: JobId) -> anyhow::Result<()> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.abort_switch(id).await,
+            EngineHandle::Remote(r) => r.abort_switch(id).await,
+        }
+    }
+
+    /// The jobs in the engine's journal.
+    pub async fn jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
+        match self {
+            EngineHandle::Local { engine, .. } => Ok(engine.jobs()),
+            EngineHandle::Remote(r) => r.jobs().await,
+        }
+    }
+
+    /// Receives every snapshot the engine publishes.
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.subscribe(),
+            EngineHandle::Remote(r) => r.subscribe(),
+        }
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.subscribe().borrow().clone()
+    }
+
+    /// Waits until a job is complete or has failed; returns its last snapshot.
+    pub async fn wait(&self, id: JobId) -> anyhow::Result<JobSnapshot> {
+        let mut rx = self.subscribe();
+        loop {
+            let found = rx
+                .borrow_and_update()
+                .jobs
+                .iter()
+                .find(|j| j.id == id)
+                .cloned();
+            match found {
+                Some(j) if j.state.is_complete() => return Ok(j),
+                Some(JobSnapshot {
+                    state: JobState::Failed(e),
+                    ..
+                }) => anyhow::bail!(e),
+                _ => {}
+            }
+            if rx.changed().await.is_err() {
+                anyhow::bail!("the engine stopped before job {id} ended");
+            }
+        }
+    }
+
+    /// Ends this process's use of the engine. An engine running here waits until the other
+    /// processes using it over the bus are done, then stops; a remote one goes on.
+    pub async fn shutdown(&self) {
+        match self {
+            EngineHandle::Local { engine, host } => {
+                if let Some(h) = host {
+                    h.wait_for_clients().await;
+                    h.release().await;
+                }
+                engine.shutdown().await;
+            }
+            EngineHandle::Remote(r) => r.release().await,
+        }
+    }
+}
