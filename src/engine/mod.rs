@@ -518,24 +518,7 @@ impl Engine {
 
     /// Waits until a job is complete (seeding or done) or has failed; returns its last snapshot.
     pub async fn wait(&self, id: JobId) -> anyhow::Result<JobSnapshot> {
-        let mut rx = self.subscribe();
-        loop {
-            let found = rx
-                .borrow_and_update()
-                .jobs
-                .iter()
-                .find(|j| j.id == id)
-                .cloned();
-            match found {
-                Some(j) if j.state.is_complete() => return Ok(j),
-                Some(JobSnapshot {
-                    state: JobState::Failed(e),
-                    ..
-                }) => anyhow::bail!(e),
-                _ => {}
-            }
-            rx.changed().await?;
-        }
+        wait_for_job(self.subscribe(), id).await
     }
 
     /// Stops the session; the journal keeps the jobs for the next start.
@@ -554,6 +537,32 @@ impl Engine {
             t.abort();
         }
         self.session.stop().await;
+    }
+}
+
+/// Follows snapshots until job `id` is complete (seeding or done) or has failed.
+pub async fn wait_for_job(
+    mut rx: watch::Receiver<Snapshot>,
+    id: JobId,
+) -> anyhow::Result<JobSnapshot> {
+    loop {
+        let found = rx
+            .borrow_and_update()
+            .jobs
+            .iter()
+            .find(|j| j.id == id)
+            .cloned();
+        match found {
+            Some(j) if j.state.is_complete() => return Ok(j),
+            Some(JobSnapshot {
+                state: JobState::Failed(e),
+                ..
+            }) => anyhow::bail!(e),
+            _ => {}
+        }
+        if rx.changed().await.is_err() {
+            anyhow::bail!("the engine stopped before job {id} ended");
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use librqbit::{AddTorrent, AddTorrentOptions, AddTorrentResponse};
 
 use super::job::{JobId, JobSpec, Payload};
 use super::snapshot::JobState;
-use super::storage::{ImageStorageFactory, RecordingFactory};
+use super::storage::{ImageStorageFactory, PieceLog, RecordingFactory};
 use super::{Engine, ManagedTorrentHandle, STAGING_DIR};
 use crate::fsutil;
 use crate::torrent::Torrent;
@@ -41,6 +41,16 @@ impl Engine {
             .get(&id)
             .map(|j| j.torrent.clone())
             .with_context(|| format!("no job {id}"))
+    }
+
+    /// What the job's storage has seen so far.
+    fn log_of(&self, id: JobId) -> Option<Arc<PieceLog>> {
+        self.jobs
+            .lock()
+            .unwrap()
+            .live
+            .get(&id)
+            .map(|j| j.log.clone())
     }
 
     /// Adds the job's torrent to the session over `payload`, with existing data reused.
@@ -87,14 +97,7 @@ impl Engine {
         paused: bool,
     ) -> anyhow::Result<ManagedTorrentHandle> {
         let torrent = self.torrent_of(id)?;
-        let log = self
-            .jobs
-            .lock()
-            .unwrap()
-            .live
-            .get(&id)
-            .map(|j| j.log.clone())
-            .unwrap_or_default();
+        let log = self.log_of(id).unwrap_or_default();
         let opts = AddTorrentOptions {
             paused,
             overwrite: true,
@@ -126,13 +129,7 @@ impl Engine {
         handle: &ManagedTorrentHandle,
     ) -> anyhow::Result<()> {
         self.set_state(id, JobState::Checking);
-        let log = self
-            .jobs
-            .lock()
-            .unwrap()
-            .live
-            .get(&id)
-            .map(|j| j.log.clone());
+        let log = self.log_of(id);
         let done = async {
             handle.wait_until_initialized().await?;
             if !handle.stats().finished {

@@ -12,7 +12,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::engine::{
-    Engine, EngineBusy, EngineConfig, JobId, JobRecord, JobSnapshot, JobSpec, JobState, Snapshot,
+    Engine, EngineBusy, EngineConfig, JobId, JobRecord, JobSnapshot, JobSpec, Snapshot,
+    wait_for_job,
 };
 use crate::iso::SwitchMode;
 use crate::torrent::Torrent;
@@ -147,26 +148,7 @@ impl EngineHandle {
 
     /// Waits until a job is complete or has failed; returns its last snapshot.
     pub async fn wait(&self, id: JobId) -> anyhow::Result<JobSnapshot> {
-        let mut rx = self.subscribe();
-        loop {
-            let found = rx
-                .borrow_and_update()
-                .jobs
-                .iter()
-                .find(|j| j.id == id)
-                .cloned();
-            match found {
-                Some(j) if j.state.is_complete() => return Ok(j),
-                Some(JobSnapshot {
-                    state: JobState::Failed(e),
-                    ..
-                }) => anyhow::bail!(e),
-                _ => {}
-            }
-            if rx.changed().await.is_err() {
-                anyhow::bail!("the engine stopped before job {id} ended");
-            }
-        }
+        wait_for_job(self.subscribe(), id).await
     }
 
     /// Ends this process's use of the engine. An engine running here waits until the other

@@ -200,14 +200,7 @@ async fn every_kept_name_is_flushed_before_its_rename_and_every_journal_entry_be
     let traces = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let images = home.path().join("images");
-    std::fs::create_dir_all(&images).unwrap();
-    let client = Client::new(&distro);
-    let settings = format!(
-        r#"{{"loopback_only": true, "listen_port": 0, "images_dir": {:?}}}"#,
-        images.to_str().unwrap()
-    );
-    std::fs::write(client.home.path().join("config/settings.json"), settings).unwrap();
-    std::fs::copy(distro.image("1.00"), images.join("os-1.00.iso")).unwrap();
+    let client = client_in(&distro, &images, "1.00");
 
     let steps: [(&[&str], &str); 4] = [
         (&["iso", "switch", "1.01", "--mode", "copy"], "copy"),

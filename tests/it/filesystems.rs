@@ -17,23 +17,11 @@ async fn world() -> (
     (tracker, distro, seeder, state)
 }
 
-/// A client whose images folder is `dir`.
-fn client_in(distro: &Distro, dir: &std::path::Path) -> Client {
-    let client = Client::new(distro);
-    let settings = format!(
-        r#"{{"loopback_only": true, "listen_port": 0, "images_dir": {:?}}}"#,
-        dir.to_str().unwrap()
-    );
-    std::fs::write(client.home.path().join("config/settings.json"), settings).unwrap();
-    std::fs::copy(distro.image("1.00"), dir.join("os-1.00.iso")).unwrap();
-    client
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switch_on_a_reflink_file_system_shares_the_unchanged_blocks() {
     let (_tracker, distro, seeder, _state) = world().await;
     let fs = Mount::xfs(300);
-    let client = client_in(&distro, &fs.path);
+    let client = client_in(&distro, &fs.path, "1.00");
     let plan = client.run_async(&["iso", "plan", "1.02"]).await;
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert_eq!(plan.summary()["mode"], "reflink");
@@ -60,7 +48,7 @@ async fn a_switch_or_download_that_cannot_fit_is_refused_before_anything_is_writ
     let (_tracker, distro, seeder, _state) = world().await;
     let old_size = std::fs::metadata(distro.image("1.00")).unwrap().len();
     let small = Mount::tmpfs(old_size / (1 << 20) + 6);
-    let client = client_in(&distro, &small.path);
+    let client = client_in(&distro, &small.path, "1.00");
     let before = tree_state(&small.path);
 
     // A copy does not fit (in place would: see in_place.rs).
@@ -100,7 +88,7 @@ async fn a_switch_or_download_that_cannot_fit_is_refused_before_anything_is_writ
 
     // Positive control: the same switch on a file system with room succeeds.
     let roomy = Mount::tmpfs(4 * old_size / (1 << 20) + 20);
-    let client = client_in(&distro, &roomy.path);
+    let client = client_in(&distro, &roomy.path, "1.00");
     let ok = client.run_async(&["iso", "switch", "1.02"]).await;
     assert_eq!(ok.code, 0, "{:?}\n{}", ok.events, ok.stderr);
     assert_eq!(

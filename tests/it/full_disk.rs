@@ -58,15 +58,6 @@ async fn fill_while_fetching(client: &Client, args: &[&str], fs: &Path) -> Run {
     }
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// Copy mode and in place: the disk fills mid-transfer; the switch rolls back by itself and says
 /// how much room is missing. Then, with room again, the same switch succeeds (positive control).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,14 +71,8 @@ async fn a_switch_that_fills_the_disk_rolls_back_and_says_what_is_missing() {
         // Slow enough that the disk fills while pieces are still arriving.
         seeder.set_limits(Some(256 << 10), None);
         let fs = Mount::tmpfs(2 * old_size / (1 << 20) + 8);
-        let client = Client::new(&distro);
-        let settings = format!(
-            r#"{{"loopback_only": true, "listen_port": 0, "images_dir": {:?}}}"#,
-            fs.path.to_str().unwrap()
-        );
-        std::fs::write(client.home.path().join("config/settings.json"), settings).unwrap();
+        let client = client_in(&distro, &fs.path, "1.00");
         let old = fs.path.join("os-1.00.iso");
-        std::fs::copy(distro.image("1.00"), &old).unwrap();
 
         let args = ["iso", "switch", "1.01", "--mode", mode];
         let run = fill_while_fetching(&client, &args, &fs.path).await;

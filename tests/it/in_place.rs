@@ -7,19 +7,6 @@ use rand::{Rng, SeedableRng};
 
 use crate::support::*;
 
-/// A client whose images folder is `dir`, holding `version`'s image.
-fn client_in(distro: &Distro, dir: &Path, version: &str) -> Client {
-    let client = Client::new(distro);
-    let settings = format!(
-        r#"{{"loopback_only": true, "listen_port": 0, "images_dir": {:?}}}"#,
-        dir.to_str().unwrap()
-    );
-    std::fs::write(client.home.path().join("config/settings.json"), settings).unwrap();
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::copy(distro.image(version), dir.join(format!("os-{version}.iso"))).unwrap();
-    client
-}
-
 /// Runs a client command with `SWARMDATE_KILL_AT` set (or not).
 async fn run_with_kill(client: &Client, args: &[&str], kill_at: Option<&str>) -> Run {
     let mut cmd = client.command(args);
@@ -34,16 +21,6 @@ async fn run_with_kill(client: &Client, args: &[&str], kill_at: Option<&str>) ->
     .expect("the command ends within 5 minutes")
     .unwrap();
     Run::from(out)
-}
-
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// On a file system with room for the journal but not for a copy, the plan picks in place and says

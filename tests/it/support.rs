@@ -556,3 +556,37 @@ pub async fn engine_on(
     cfg.known_peers = known;
     Engine::start(cfg).await.unwrap()
 }
+
+/// A client whose images folder is `dir`, holding `version`'s image there.
+pub fn client_in(distro: &Distro, dir: &Path, version: &str) -> Client {
+    let client = Client::new(distro);
+    let settings = format!(
+        r#"{{"loopback_only": true, "listen_port": 0, "images_dir": {:?}}}"#,
+        dir.to_str().unwrap()
+    );
+    std::fs::write(client.home.path().join("config/settings.json"), settings).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(distro.image(version), dir.join(format!("os-{version}.iso"))).unwrap();
+    client
+}
+
+/// The names in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs the `swarmdate` binary with `args` alone (the distributor's commands need no client home).
+pub fn run_cli(args: &[&str]) -> Run {
+    Run::from(
+        Command::new(env!("CARGO_BIN_EXE_swarmdate"))
+            .args(args)
+            .env("LANG", "C.UTF-8")
+            .output()
+            .unwrap(),
+    )
+}
