@@ -167,12 +167,17 @@ impl Ctx {
             upload_limit: s.upload_limit,
             download_limit: s.download_limit,
             known_peers: s.known_peers.clone(),
+            abort_on_start: Vec::new(),
         }
     }
 
     /// This user's engine: the one another process runs (over the session bus), or a new one here.
     pub async fn engine(&self) -> anyhow::Result<EngineHandle> {
-        let cfg = self.engine_config();
+        self.engine_with(self.engine_config()).await
+    }
+
+    /// This user's engine; `cfg` applies only when it starts here.
+    pub async fn engine_with(&self, cfg: EngineConfig) -> anyhow::Result<EngineHandle> {
         let default = self.global.home.is_none().then(|| cfg.state_dir.clone());
         let name = bus_name(&cfg.state_dir, default.as_deref());
         let handle = EngineHandle::connect_or_start(cfg, &name).await?;

@@ -449,7 +449,10 @@ async fn abort(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
     let JobSpec::Switch(spec) = &rec.spec else {
         unreachable!("unfinished_switch finds switches only")
     };
-    let engine = ctx.engine().await?;
+    // Started here, the engine rolls the switch back at once instead of resuming it first.
+    let mut cfg = ctx.engine_config();
+    cfg.abort_on_start = vec![rec.id];
+    let engine = ctx.engine_with(cfg).await?;
     let result = async {
         engine.abort_switch(rec.id).await?;
         ctx.follow(&engine, rec.id, &tr("rolling back")).await

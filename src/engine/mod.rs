@@ -65,6 +65,9 @@ pub struct EngineConfig {
     pub download_limit: Option<u32>,
     /// Peers every torrent connects to besides those trackers and the DHT name.
     pub known_peers: Vec<SocketAddr>,
+    /// Switches to roll back instead of resuming (`iso switch --abort` starting the engine): a
+    /// resumed switch could otherwise finish before the abort reaches it.
+    pub abort_on_start: Vec<JobId>,
 }
 
 impl EngineConfig {
@@ -80,6 +83,7 @@ impl EngineConfig {
             upload_limit: None,
             download_limit: None,
             known_peers: Vec::new(),
+            abort_on_start: Vec::new(),
         }
     }
 }
@@ -90,7 +94,7 @@ struct LiveJob {
     handle: Option<ManagedTorrentHandle>,
     state: JobState,
     log: Arc<PieceLog>,
-    task: Option<tokio::task::AbortHandle>,
+    task: Option<tokio::task::JoinHandle<()>>,
     /// The last counters of a torrent that left the session (a finished fetch), kept for display.
     frozen: Option<JobSnapshot>,
     /// The undo journal of a running in-place switch.
@@ -131,7 +135,21 @@ impl Engine {
     pub async fn start(cfg: EngineConfig) -> anyhow::Result<Arc<Engine>> {
         let lock = StateLock::acquire(&cfg.state_dir)?;
         std::fs::create_dir_all(cfg.state_dir.join("torrents"))?;
-        let journal = Journal::load(&cfg.state_dir.join("jobs.json"))?;
+        let mut journal = Journal::load(&cfg.state_dir.join("jobs.json"))?;
+        let mut marked = false;
+        for id in &cfg.abort_on_start {
+            if let Some(JobRecord {
+                spec: JobSpec::Switch(s),
+                ..
+            }) = journal.jobs.get_mut(id)
+            {
+                s.aborting = true;
+                marked = true;
+            }
+        }
+        if marked {
+            journal.save(&cfg.state_dir.join("jobs.json"))?;
+        }
 
         let listen = match cfg.listen {
             Some(mut addr) => {
@@ -280,7 +298,7 @@ impl Engine {
         let engine = self.clone();
         let task = tokio::spawn(async move { engine.run_job(id).await });
         if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
-            job.task = Some(task.abort_handle());
+            job.task = Some(task);
         }
         Ok(())
     }
@@ -391,7 +409,11 @@ impl Engine {
     /// Stops a switch and puts the old version back under its name (replaying the undo journal of
     /// an in-place switch). Safe to repeat; a killed rollback continues at the next start.
     pub async fn abort_switch(self: &Arc<Self>, id: JobId) -> anyhow::Result<()> {
-        let rec = self.record(id)?;
+        let rec = self.record(id).map_err(|_| {
+            anyhow::anyhow!(
+                "the switch (job {id}) finished before the abort reached it; switch back to the previous version instead"
+            )
+        })?;
         match &rec.spec {
             // Already rolling back (resumed at start): let that run finish.
             JobSpec::Switch(s) if s.aborting => return Ok(()),
@@ -411,7 +433,11 @@ impl Engine {
             .get_mut(&id)
             .and_then(|j| j.task.take());
         if let Some(t) = task {
+            // The forward run may be inside a blocking step (librqbit checks pieces in
+            // block_in_place) that an abort does not interrupt: wait until it has really stopped,
+            // or it would write into the image, or report on the job, while the rollback runs.
             t.abort();
+            let _ = t.await;
         }
         self.stop_torrent(id).await?;
         self.spawn_job(id)
@@ -426,8 +452,15 @@ impl Engine {
         if let Some(u) = undo {
             u.close();
         }
-        if let Some(h) = handle {
-            self.session.delete(h.id().into(), false).await?;
+        match handle {
+            Some(h) => self.session.delete(h.id().into(), false).await?,
+            // A run stopped between adding its torrent and noting the handle leaves it behind.
+            None => {
+                let hash = self.record(id)?.info_hash;
+                let by_hash =
+                    librqbit::api::TorrentIdOrHash::Hash(librqbit_core::Id20::new(hash.0));
+                let _ = self.session.delete(by_hash, false).await;
+            }
         }
         Ok(())
     }

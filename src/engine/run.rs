@@ -146,7 +146,9 @@ impl Engine {
             }
         };
         tokio::select! {
-            r = done => r,
+            // librqbit flattens the storage's error into text; the log keeps its I/O kind, which
+            // tells a full disk apart.
+            r = done => r.map_err(|e| log.as_ref().and_then(|l| l.write_error()).unwrap_or(e)),
             e = failed => Err(e),
         }
     }
