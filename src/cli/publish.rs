@@ -1,13 +1,16 @@
-//! `swarmdate publish key|iso|respin|feed`.
+//! `swarmdate publish key|iso|respin|master|feed`.
 
 use std::path::PathBuf;
 
 use chrono::Utc;
 use serde_json::json;
-use swarmdate::feed::KeyPair;
+use swarmdate::feed::{KeyPair, RepoKind};
 use swarmdate::fsutil;
 use swarmdate::i18n::trf;
-use swarmdate::publish::{FeedSpec, IsoPublishOptions, publish_feed, publish_iso, respin};
+use swarmdate::publish::{
+    FeedSpec, IsoPublishOptions, MasterOptions, publish_feed, publish_iso, publish_master, respin,
+};
+use swarmdate::torrent::InfoHash;
 
 use super::context::Ctx;
 use super::output::bytes;
@@ -61,7 +64,39 @@ pub enum PublishCmd {
         /// The new image.
         new: PathBuf,
     },
-    /// Write and sign DIR/feed.json from the release entries in DIR.
+    /// Make a repository torrent (release master or updates snapshot) and its package index.
+    #[command(
+        after_help = "The torrent's name is the repository folder's own name and each --web-seed the mirror URL of\nthe folder above it, so that web seed URLs (root + name + path) resolve on the mirror.\n\nExample:\n  swarmdate publish master mirror/updates/41/x86_64 --kind updates --id updates-20261202 \\\n    --web-seed https://mirror.example.org/updates/41/ --out-dir publish"
+    )]
+    Master {
+        /// The repository folder (the one holding Packages/<letter>/*.rpm).
+        repo: PathBuf,
+        /// Release master or updates snapshot.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Stem of the output files (default: the kind and today's date).
+        #[arg(long)]
+        id: Option<String>,
+        /// The torrent's name (default: the repository folder's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Piece length in KiB (default: the largest that keeps padding within 2%).
+        #[arg(long, value_name = "KIB")]
+        piece_kib: Option<u32>,
+        /// Tracker announce URL (repeatable).
+        #[arg(long)]
+        tracker: Vec<String>,
+        /// Mirror URL of the folder above the repository (repeatable).
+        #[arg(long)]
+        web_seed: Vec<String>,
+        /// Info hash of an earlier snapshot (repeatable; BEP 38).
+        #[arg(long)]
+        similar: Vec<InfoHash>,
+        /// Folder for the outputs (the feed's folder).
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
+    /// Write and sign DIR/feed.json from the image and repository entries in DIR.
     Feed {
         /// The folder with the *.release.json entries.
         dir: PathBuf,
@@ -90,6 +125,15 @@ pub enum PublishCmd {
         #[arg(long)]
         web_seed: Vec<String>,
     },
+}
+
+/// Which repository a master torrent carries.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum KindArg {
+    /// The release's frozen repository.
+    Release,
+    /// A snapshot of the updates repository.
+    Updates,
 }
 
 pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
@@ -141,6 +185,65 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
             out.say(trf("Wrote {path}", &[("path", &new.display())]));
             out.summary(json!({ "image": new }));
         }
+        PublishCmd::Master {
+            repo,
+            kind,
+            id,
+            name,
+            piece_kib,
+            tracker,
+            web_seed,
+            similar,
+            out_dir,
+        } => {
+            let kind = match kind {
+                KindArg::Release => RepoKind::Release,
+                KindArg::Updates => RepoKind::Updates,
+            };
+            let id = id.unwrap_or_else(|| {
+                let k = if kind == RepoKind::Release {
+                    "release"
+                } else {
+                    "updates"
+                };
+                format!("{k}-{}", Utc::now().format("%Y%m%dT%H%M%S"))
+            });
+            let opts = MasterOptions {
+                kind,
+                id,
+                name,
+                piece_length: piece_kib.map(|k| k << 10),
+                trackers: tracker,
+                web_seeds: web_seed,
+                similar,
+                out_dir,
+                date: None,
+            };
+            let r = tokio::task::spawn_blocking(move || publish_master(&repo, &opts)).await??;
+            let payload = r.torrent.data_length();
+            let pad = r.torrent.total_length() - payload;
+            out.say(trf(
+                "{name}: {n} packages, {size}, info hash {hash}, {pieces} pieces of {len}, padding {pad} ({pct}%)",
+                &[
+                    ("name", &r.torrent.name),
+                    ("n", &r.index.packages.len()),
+                    ("size", &bytes(payload)),
+                    ("hash", &r.torrent.info_hash()),
+                    ("pieces", &r.torrent.pieces().len()),
+                    ("len", &bytes(r.torrent.piece_length as u64)),
+                    ("pad", &bytes(pad)),
+                    ("pct", &format!("{:.2}", 100.0 * pad as f64 / payload.max(1) as f64)),
+                ],
+            ));
+            out.summary(json!({
+                "entry": r.entry,
+                "packages": r.index.packages.len(),
+                "payload_bytes": payload,
+                "padding_bytes": pad,
+                "piece_length": r.torrent.piece_length,
+                "padding_by_piece_length": r.padding,
+            }));
+        }
         PublishCmd::Feed {
             dir,
             key,
@@ -166,15 +269,16 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
             };
             let feed = publish_feed(&dir, &spec, &key)?;
             out.say(trf(
-                "Feed serial {serial} with {n} image versions signed by {fp}",
+                "Feed serial {serial} with {n} image versions and {r} repositories signed by {fp}",
                 &[
                     ("serial", &feed.serial),
                     ("n", &feed.isos.len()),
+                    ("r", &feed.repositories.len()),
                     ("fp", &key.fingerprint()),
                 ],
             ));
             out.summary(
-                json!({ "serial": feed.serial, "isos": feed.isos.len(), "key": key.fingerprint() }),
+                json!({ "serial": feed.serial, "isos": feed.isos.len(), "repositories": feed.repositories.len(), "key": key.fingerprint() }),
             );
         }
     }

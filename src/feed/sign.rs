@@ -152,6 +152,17 @@ impl TrustedKeys {
         Ok(())
     }
 
+    /// Each trusted key, armored (packages are checked against the same keys).
+    pub fn armored(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|k| {
+                k.to_armored_string(Default::default())
+                    .expect("armoring a key in memory")
+            })
+            .collect()
+    }
+
     /// Whether no key is trusted.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

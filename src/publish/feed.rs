@@ -4,8 +4,11 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use serde::de::DeserializeOwned;
+
 use super::iso::RELEASE_SUFFIX;
-use crate::feed::{FORMAT_VERSION, Feed, IsoVersion, KeyPair, sign_detached};
+use super::master::REPO_SUFFIX;
+use crate::feed::{FORMAT_VERSION, Feed, IsoVersion, KeyPair, Repository, sign_detached};
 use crate::fsutil;
 
 /// The feed's own fields.
@@ -29,19 +32,32 @@ pub struct FeedSpec {
     pub web_seeds: Vec<String>,
 }
 
-/// Writes `dir/feed.json` and `dir/feed.json.sig` from the `*.release.json` entries in `dir`.
-pub fn publish_feed(dir: &Path, spec: &FeedSpec, key: &KeyPair) -> anyhow::Result<Feed> {
-    let mut isos: Vec<IsoVersion> = Vec::new();
+/// Every entry `dir/*<suffix>`.
+fn entries<T: DeserializeOwned>(dir: &Path, suffix: &str) -> anyhow::Result<Vec<T>> {
+    let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
-        if p.to_string_lossy().ends_with(RELEASE_SUFFIX) {
-            isos.push(
+        if p.to_string_lossy().ends_with(suffix) {
+            out.push(
                 serde_json::from_slice(&std::fs::read(&p)?)
-                    .map_err(|e| anyhow::anyhow!("{} is not a release entry: {e}", p.display()))?,
+                    .map_err(|e| anyhow::anyhow!("{} is not a feed entry: {e}", p.display()))?,
             );
         }
     }
+    Ok(out)
+}
+
+/// Writes `dir/feed.json` and `dir/feed.json.sig` from the `*.release.json` (images) and
+/// `*.repo.json` (repositories) entries in `dir`, each list newest first.
+pub fn publish_feed(dir: &Path, spec: &FeedSpec, key: &KeyPair) -> anyhow::Result<Feed> {
+    let mut isos: Vec<IsoVersion> = entries(dir, RELEASE_SUFFIX)?;
     isos.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| b.version.cmp(&a.version)));
+    let mut repositories: Vec<Repository> = entries(dir, REPO_SUFFIX)?;
+    repositories.sort_by(|a, b| {
+        b.date
+            .cmp(&a.date)
+            .then_with(|| b.torrent_url.cmp(&a.torrent_url))
+    });
     let feed_path = dir.join("feed.json");
     let previous = std::fs::read(&feed_path)
         .ok()
@@ -62,7 +78,7 @@ pub fn publish_feed(dir: &Path, spec: &FeedSpec, key: &KeyPair) -> anyhow::Resul
         distribution: spec.distribution.clone(),
         release: spec.release.clone(),
         arch: spec.arch.clone(),
-        repositories: Vec::new(),
+        repositories,
         isos,
         web_seeds: spec.web_seeds.clone(),
         trackers: spec.trackers.clone(),

@@ -13,6 +13,8 @@ use serde_json::Value;
 use std::collections::HashMap;
 use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
 use swarmdate::feed::KeyPair;
+use swarmdate::packages::synth::{PackageFactory, PackageSpec};
+use swarmdate::packages::{Dep, Nevra, Op};
 use swarmdate::publish::{FeedSpec, IsoPublishOptions, publish_feed, publish_iso, respin};
 use swarmdate::tracker::Tracker;
 
@@ -589,4 +591,29 @@ pub fn run_cli(args: &[&str]) -> Run {
             .output()
             .unwrap(),
     )
+}
+
+/// `n` generated packages laid out as a mirror: `<repo>/Packages/<first letter>/<file>`, each
+/// after the first requiring the first.
+pub fn mirror_repo(repo: &Path, key: &KeyPair, n: usize, seed: u64) -> Vec<PackageSpec> {
+    let factory = PackageFactory::new(key).unwrap();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let specs: Vec<PackageSpec> = (0..n)
+        .map(|i| {
+            let name = format!("{}pkg{i:03}", (b'a' + (i % 7) as u8) as char);
+            let nevra: Nevra = format!("{name}-1.{i}-1.fc41.x86_64").parse().unwrap();
+            let mut s = PackageSpec::new(nevra, rng.gen_range(100_000..900_000));
+            if i > 0 {
+                let dep = Dep::with("apkg000", Op::Ge, "1.0".parse().unwrap());
+                s.relations.requires.push(dep);
+            }
+            s
+        })
+        .collect();
+    for (i, s) in specs.iter().enumerate() {
+        let dir = repo.join("Packages").join(&s.nevra.name[..1]);
+        std::fs::create_dir_all(&dir).unwrap();
+        factory.build(s, seed + i as u64, &dir).unwrap();
+    }
+    specs
 }

@@ -1,0 +1,16 @@
+//! RPM packages: names and versions compared as rpm does, dependencies, the installed inventory,
+//! signature checks of downloads, and generated packages for the demo and tests.
+
+mod dep;
+mod evr;
+mod index;
+mod inventory;
+pub mod synth;
+mod verify;
+
+pub use dep::{Dep, Op, Relations};
+pub use evr::{Evr, EvrError, Nevra};
+pub use index::{INDEX_FORMAT, IndexError, IndexedPackage, PackageIndex};
+pub(crate) use inventory::installed_from_header;
+pub use inventory::{DB_PATH, Installed, Inventory, InventoryError, InventorySource};
+pub use verify::{PackageError, PackageKeys};

@@ -1,0 +1,202 @@
+//! The package side's foundations against Debian's real rpm: generated signed packages installed
+//! in a temporary root, the inventory read from rpm's database, and signature checks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use swarmdate::feed::{KeyPair, TrustedKeys};
+use swarmdate::packages::synth::{PackageFactory, PackageSpec};
+use swarmdate::packages::{
+    DB_PATH, Dep, Evr, Inventory, InventorySource, Nevra, Op, PackageError, PackageKeys,
+};
+
+/// Runs rpm (or rpmkeys) on `root` with Fedora's database path; returns stdout, asserting success.
+pub fn rpm(tool: &str, root: &Path, args: &[&str]) -> String {
+    let out = Command::new(tool)
+        .arg("--root")
+        .arg(root)
+        .args(["--dbpath", DB_PATH])
+        .args(args)
+        .output()
+        .expect("rpm is installed");
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// An empty rpm root that trusts `key`.
+pub fn rpm_root(dir: &Path, key: &KeyPair) -> PathBuf {
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    rpm("rpm", &root, &["--initdb"]);
+    let asc = dir.join("key.asc");
+    std::fs::write(&asc, key.public_armored()).unwrap();
+    rpm("rpmkeys", &root, &["--import", asc.to_str().unwrap()]);
+    root
+}
+
+fn nevra(s: &str) -> Nevra {
+    s.parse().unwrap()
+}
+
+fn spec(s: &str, size: usize) -> PackageSpec {
+    PackageSpec::new(nevra(s), size)
+}
+
+#[test]
+fn the_inventory_read_from_rpms_database_equals_what_rpm_itself_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate("Distro <distro@example.org>").unwrap();
+    let factory = PackageFactory::new(&key).unwrap();
+    let root = rpm_root(dir.path(), &key);
+
+    let mut lib = spec("libfoo-1.2-3.fc41.x86_64", 30_000);
+    lib.relations
+        .provides
+        .push(Dep::any("libfoo.so.1()(64bit)"));
+    let mut app = spec("app-2.0-1.fc41.x86_64", 50_000);
+    app.relations.requires = vec![
+        Dep::with("libfoo", Op::Ge, "1.2".parse().unwrap()),
+        Dep::any("libfoo.so.1()(64bit)"),
+    ];
+    app.relations.obsoletes = vec![Dep::with("oldapp", Op::Lt, "2".parse().unwrap())];
+    app.relations.conflicts = vec![Dep::any("otherapp")];
+    let data = spec("data-2:0.9-1.fc41.noarch", 10_000);
+    let k1 = spec("kernel-6.11.4-301.fc41.x86_64", 20_000);
+    let k2 = spec("kernel-6.11.5-300.fc41.x86_64", 20_000);
+    let pkgs = dir.path().join("pkgs");
+    std::fs::create_dir_all(&pkgs).unwrap();
+    let files: Vec<String> = [&lib, &app, &data, &k1, &k2]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let f = factory.build(s, i as u64, &pkgs).unwrap();
+            f.to_str().unwrap().to_owned()
+        })
+        .collect();
+    // Two kernels side by side, as an installonly package is.
+    let mut args = vec!["-i"];
+    args.extend(files.iter().map(String::as_str));
+    rpm("rpm", &root, &args);
+
+    let inv = Inventory::read_from(&root, InventorySource::Sqlite).unwrap();
+    assert_eq!(
+        Inventory::read(&root).unwrap().source,
+        InventorySource::Sqlite
+    );
+    let mut ours: Vec<String> = inv.packages.iter().map(|p| p.nevra.to_string()).collect();
+    ours.sort();
+    let mut theirs: Vec<String> = rpm(
+        "rpm",
+        &root,
+        &[
+            "-qa",
+            "--qf",
+            "%{NAME}-%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}.%{ARCH}\n",
+        ],
+    )
+    .lines()
+    .filter(|l| !l.starts_with("gpg-pubkey"))
+    .map(str::to_owned)
+    .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.len(), 5);
+    assert!(ours.contains(&"data-2:0.9-1.fc41.noarch".to_owned()));
+    assert_eq!(inv.named("kernel").count(), 2);
+
+    let app_row = inv.named("app").next().unwrap();
+    assert_eq!(app_row.relations.requires, app.relations.requires);
+    assert_eq!(app_row.relations.obsoletes, app.relations.obsoletes);
+    assert_eq!(app_row.relations.conflicts, app.relations.conflicts);
+    assert!(
+        app_row.relations.provides.iter().any(
+            |p| p.name == "app" && p.constraint == Some((Op::Eq, Evr::new(0, "2.0", "1.fc41")))
+        ),
+        "{:?}",
+        app_row.relations.provides
+    );
+    assert_eq!(app_row.summary, "The app package");
+    assert!(app_row.size >= 50_000, "{}", app_row.size);
+
+    // The fallback through `rpm -qa` reads exactly the same.
+    let via_rpm = Inventory::read_from(&root, InventorySource::RpmQuery).unwrap();
+    assert_eq!(via_rpm.packages, inv.packages);
+
+    // A database we cannot parse falls back to rpm; a root with neither says what is wrong.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(empty.join("var/lib/rpm")).unwrap();
+    std::fs::write(empty.join("var/lib/rpm/rpmdb.sqlite"), b"not a database").unwrap();
+    let err = Inventory::read(&empty).unwrap_err().to_string();
+    assert!(err.contains("rpmdb.sqlite"), "{err}");
+}
+
+#[test]
+fn only_packages_whole_and_signed_by_the_trusted_key_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let distro = KeyPair::generate("Distro <distro@example.org>").unwrap();
+    let other = KeyPair::generate("Someone <else@example.org>").unwrap();
+    let mut trusted = TrustedKeys::default();
+    trusted.add_armored(&distro.public_armored()).unwrap();
+    let keys = PackageKeys::from_trusted(&trusted).unwrap();
+    let root = rpm_root(dir.path(), &distro);
+
+    let good = PackageFactory::new(&distro)
+        .unwrap()
+        .build(&spec("good-1.0-1.noarch", 40_000), 1, dir.path())
+        .unwrap();
+    let foreign = PackageFactory::new(&other)
+        .unwrap()
+        .build(&spec("foreign-1.0-1.noarch", 40_000), 2, dir.path())
+        .unwrap();
+    // Same header and signature as `good`, one payload byte flipped.
+    let tampered = dir.path().join("tampered-1.0-1.noarch.rpm");
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes.len() - 1000;
+    bytes[at] ^= 0x55;
+    std::fs::write(&tampered, &bytes).unwrap();
+    let truncated = dir.path().join("truncated.rpm");
+    std::fs::write(&truncated, &bytes[..200]).unwrap();
+
+    // Positive control: the good package passes, ours and rpm's own check alike.
+    assert_eq!(keys.verify(&good).unwrap(), nevra("good-1.0-1.noarch"));
+    rpm("rpmkeys", &root, &["--checksig", good.to_str().unwrap()]);
+
+    for (file, what) in [
+        (&foreign, "signed by another key"),
+        (&tampered, "tampered payload"),
+    ] {
+        let err = keys.verify(file).unwrap_err();
+        assert!(
+            matches!(err, PackageError::BadSignature { .. }),
+            "{what}: {err}"
+        );
+        assert!(err.is_trust());
+        let msg = err.to_string();
+        assert!(msg.contains("failed its signature check"), "{msg}");
+        // rpm itself refuses them too.
+        let st = Command::new("rpmkeys")
+            .arg("--root")
+            .arg(&root)
+            .args(["--dbpath", DB_PATH, "--checksig"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(!st.status.success(), "rpm accepted the {what} package");
+    }
+    assert!(
+        keys.verify(&foreign)
+            .unwrap_err()
+            .to_string()
+            .contains("foreign-1.0-1.noarch")
+    );
+    let err = keys.verify(&truncated).unwrap_err();
+    assert!(matches!(err, PackageError::Unreadable { .. }), "{err}");
+    assert!(matches!(
+        PackageKeys::from_trusted(&TrustedKeys::default()),
+        Err(PackageError::NoKeys)
+    ));
+}
