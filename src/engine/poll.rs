@@ -5,9 +5,7 @@ use std::time::Instant;
 
 use super::Engine;
 use super::job::{JobId, JobSpec};
-use super::snapshot::{
-    JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot,
-};
+use super::snapshot::{JobKind, JobSnapshot, PeerSnapshot, PieceMap, PieceState, Snapshot};
 use crate::torrent::Torrent;
 
 /// Payload bytes of a piece, pad bytes excluded.
@@ -140,11 +138,9 @@ impl Engine {
                     }
                     js.pieces = PieceMap(states);
                 }
-                if matches!(js.state, JobState::Checking | JobState::Downloading)
-                    && stats.error.is_some()
-                {
-                    js.state = JobState::Failed(stats.error.unwrap_or_default());
-                }
+                // A torrent error while checking or downloading is not shown as the job's
+                // failure here: the job's runner decides (a full disk rolls a switch back first)
+                // and says so within 100 ms; a waiter that saw librqbit's text would quit early.
             }
             snap.jobs.push(js);
         }

@@ -80,7 +80,8 @@ async fn a_switch_that_fills_the_disk_rolls_back_and_says_what_is_missing() {
         let msg = run.error();
         assert!(
             msg.contains("filled up") && msg.contains("missing"),
-            "{mode}: {msg}"
+            "{mode}: {msg}\n{}",
+            run.stderr
         );
         assert_eq!(sha256(&old), sha256(distro.image("1.00")), "{mode}");
         assert_eq!(
