@@ -14,6 +14,7 @@ pub mod iso;
 pub mod ledger;
 pub mod packages;
 pub mod paths;
+pub mod plan;
 pub mod publish;
 pub mod service;
 pub mod store;

@@ -13,6 +13,7 @@ mod iso_chain;
 mod iso_content;
 mod ledger;
 mod packages;
+mod plan;
 mod publish_master;
 mod service;
 mod store;
