@@ -6,7 +6,7 @@ packages=(
   build-essential pkg-config cmake gettext   # building
   libsqlite3-dev                              # the contribution ledger (rusqlite)
   xorriso                                     # making and respinning ISO images
-  rpm                                         # real rpm databases and transactions in test roots
+  rpm dnf                                     # real rpm databases and dnf transactions in test roots
   xfsprogs                                    # a reflink file system (loop-mounted) in the tests
   transmission-cli aria2                      # third-party peers in the interop tests
   strace                                      # the durability audit

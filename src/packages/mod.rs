@@ -4,6 +4,7 @@
 mod dep;
 mod evr;
 mod index;
+mod install;
 mod inventory;
 pub mod synth;
 mod verify;
@@ -11,6 +12,9 @@ mod verify;
 pub use dep::{Dep, Op, Relations};
 pub use evr::{Evr, EvrError, Nevra};
 pub use index::{INDEX_FORMAT, IndexError, IndexedPackage, PackageIndex};
+pub use install::{
+    InstallError, InstallReport, install, rpm_lock_held, rpm_lock_path, wait_for_rpm_lock,
+};
 pub(crate) use inventory::installed_from_header;
 pub use inventory::{DB_PATH, Installed, Inventory, InventoryError, InventorySource};
 pub use verify::{PackageError, PackageKeys};

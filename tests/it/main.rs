@@ -9,6 +9,7 @@ mod get_interop;
 mod hostile;
 mod http_loader;
 mod in_place;
+mod install;
 mod iso_chain;
 mod iso_content;
 mod ledger;

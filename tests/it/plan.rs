@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
+use swarmdate::feed::TrustedKeys;
 use swarmdate::feed::{KeyPair, RepoKind};
 use swarmdate::hash::Sha256;
 use swarmdate::packages::synth::{PackageFactory, PackageSpec};
-use swarmdate::packages::{DB_PATH, Dep, Inventory, Nevra, Op};
+use swarmdate::packages::{DB_PATH, Dep, Inventory, Nevra, Op, PackageKeys, install};
 use swarmdate::plan::{Catalogue, ChangeKind, Goal, Plan, PlanError, Repo, plan};
 use swarmdate::publish::{MasterOptions, publish_master};
 
@@ -158,6 +159,13 @@ impl World {
         }
     }
 
+    /// The distribution's key, as packages are checked against it.
+    pub fn keys(&self) -> PackageKeys {
+        let mut t = TrustedKeys::default();
+        t.add_armored(&self.key.public_armored()).unwrap();
+        PackageKeys::from_trusted(&t).unwrap()
+    }
+
     /// A root with these packages installed (`-i`, so two kernels may sit side by side).
     pub fn root(&self, name: &str, installed: &[&str]) -> PathBuf {
         let d = self.dir.path().join(name);
@@ -174,11 +182,11 @@ impl World {
     }
 }
 
-fn nothing_held(_: &Sha256) -> bool {
+pub fn nothing_held(_: &Sha256) -> bool {
     false
 }
 
-fn summary(p: &Plan) -> Vec<String> {
+pub fn summary(p: &Plan) -> Vec<String> {
     p.changes
         .iter()
         .map(|c| {
@@ -189,7 +197,7 @@ fn summary(p: &Plan) -> Vec<String> {
 }
 
 /// Runs rpm without asserting; returns (success, stderr).
-fn try_rpm(root: &Path, args: &[&str]) -> (bool, String) {
+pub fn try_rpm(root: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new("rpm")
         .arg("--root")
         .arg(root)
@@ -203,7 +211,7 @@ fn try_rpm(root: &Path, args: &[&str]) -> (bool, String) {
     )
 }
 
-const BASE: &[&str] = &[
+pub const BASE: &[&str] = &[
     "app-1.0-1.fc41.x86_64",
     "libfoo-1.0-1.fc41.x86_64",
     "oldtool-1.0-1.fc41.x86_64",
@@ -263,12 +271,10 @@ fn an_update_pulls_in_new_dependencies_replaces_obsoleted_packages_and_keeps_old
     let (ok, err) = try_rpm(&root, &args);
     assert!(!ok && err.contains("libnew.so.1"), "{err}");
 
-    // Applied for real: the kernels side by side, oldtool replaced, nothing else touched.
-    let mut args = vec!["-U"];
-    args.extend(upgrades.iter().map(String::as_str));
-    rpm("rpm", &root, &args);
-    let kernels = files(&|k| k == ChangeKind::InstallBeside);
-    rpm("rpm", &root, &["-i", &kernels[0]]);
+    // Installed for real in one transaction: the kernels side by side, oldtool replaced, nothing
+    // else touched.
+    let all: Vec<PathBuf> = files(&|_| true).into_iter().map(PathBuf::from).collect();
+    install(&root, &all, &w.keys()).unwrap();
     let after = Inventory::read(&root).unwrap();
     let names: Vec<String> = after.packages.iter().map(|p| p.nevra.to_string()).collect();
     assert_eq!(
