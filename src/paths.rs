@@ -37,6 +37,11 @@ impl Dirs {
         self.data.join("engine")
     }
 
+    /// The package store.
+    pub fn store(&self) -> PathBuf {
+        self.data.join("store")
+    }
+
     /// The default folder for ISO images.
     pub fn images(&self) -> PathBuf {
         self.data.join("images")

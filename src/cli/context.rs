@@ -85,6 +85,11 @@ impl Ctx {
             .or_else(|| self.settings.feed_url.clone())
     }
 
+    /// The loader for feeds, torrents and indexes.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
     /// Fetches and verifies the feed.
     pub async fn feed(&self) -> anyhow::Result<VerifiedFeed> {
         let url = self
@@ -167,6 +172,7 @@ impl Ctx {
             upload_limit: s.upload_limit,
             download_limit: s.download_limit,
             known_peers: s.known_peers.clone(),
+            store_dir: self.dirs.store(),
             abort_on_start: Vec::new(),
         }
     }

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use swarmdate::feed::{FeedError, LocationError, SignError};
 use swarmdate::iso::PinMismatch;
+use swarmdate::packages::{InstallError, PackageError};
+use swarmdate::plan::IndexPinMismatch;
 use swarmdate::torrent::TorrentError;
 
 /// Documented in `--help`.
@@ -11,8 +13,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   0  done
   1  failed (network, disk, a missing file, ...)
   2  usage error
-  3  refused for trust: bad or untrusted signature, expired or replayed feed, hash mismatch,
-     unsafe torrent, unpinned torrent without --yes, unsupported URL scheme";
+  3  refused for trust: bad or untrusted signature (feed or package), expired or replayed feed,
+     hash mismatch, unsafe torrent, unpinned torrent without --yes, unsupported URL scheme";
 
 /// A refusal the user must be asked about (an unpinned torrent without `--yes`).
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,13 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
                 .downcast_ref::<TorrentError>()
                 .is_some_and(|e| e.is_unsafe())
             || cause.downcast_ref::<PinMismatch>().is_some()
+            || cause.downcast_ref::<IndexPinMismatch>().is_some()
+            || cause
+                .downcast_ref::<PackageError>()
+                .is_some_and(|e| e.is_trust())
+            || cause
+                .downcast_ref::<InstallError>()
+                .is_some_and(|e| e.is_trust())
             || cause.downcast_ref::<NeedsConfirmation>().is_some()
             || matches!(
                 cause.downcast_ref::<LocationError>(),

@@ -10,6 +10,7 @@ mod output;
 mod publish;
 mod seed;
 mod torrent;
+mod update;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,16 @@ enum Command {
         after_help = "Examples:\n  swarmdate get bittorrent://https://example.org/x.torrent --dir ~/Downloads\n  swarmdate get ./x.torrent --yes"
     )]
     Get(get::GetArgs),
+    /// Update the installed packages from the feed's repositories, over their swarms.
+    #[command(
+        after_help = "Examples:\n  swarmdate update --check\n  swarmdate update --yes\n  swarmdate update --root /tmp/root --yes   # a root other than the system's"
+    )]
+    Update(update::UpdateArgs),
+    /// Install an older build of a package (and what must come down with it).
+    #[command(
+        after_help = "Examples:\n  swarmdate downgrade firefox --check\n  swarmdate downgrade firefox 131.0.2 --yes"
+    )]
+    Downgrade(update::DowngradeArgs),
     /// Seed what this machine holds, without a window.
     Seed(seed::SeedArgs),
     /// The distributor's side: keys, image torrents, respins, the signed feed.
@@ -99,6 +110,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Iso(c) => iso::run(&ctx, c).await,
         Command::Torrent(c) => torrent::run(&ctx, c).await,
         Command::Get(a) => get::run(&ctx, a).await,
+        Command::Update(a) => update::update(&ctx, a).await,
+        Command::Downgrade(a) => update::downgrade(&ctx, a).await,
         Command::Seed(a) => seed::run(&ctx, a).await,
         Command::Publish(c) => publish::run(&ctx, c).await,
         Command::Bench(c) => bench::run(&ctx, c).await,

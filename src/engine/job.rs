@@ -38,6 +38,17 @@ pub enum JobSpec {
     Fetch { dest: PathBuf, seed_after: bool },
     /// Switch an image to another version: copy, fetch the differing pieces, rename, seed.
     Switch(SwitchSpec),
+    /// A repository torrent on the package store: fetch the wanted packages, seed the held ones.
+    Repository(RepoSpec),
+}
+
+/// A repository torrent's job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoSpec {
+    /// Its package index (checked against the feed's pin by whoever added the job).
+    pub index: PathBuf,
+    /// Files (by index in the torrent) to fetch into the store.
+    pub wanted: std::collections::BTreeSet<usize>,
 }
 
 /// The state of an image switch that must survive a restart.

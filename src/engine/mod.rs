@@ -5,13 +5,14 @@ mod fault;
 mod job;
 mod lock;
 mod poll;
+mod repository;
 mod run;
 mod snapshot;
 mod storage;
 mod switch;
 mod undo;
 
-pub use job::{JobId, JobRecord, JobSpec, Payload, SwitchSpec};
+pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SwitchSpec};
 pub use lock::{EngineBusy, StateLock};
 pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use undo::UndoError;
@@ -65,6 +66,8 @@ pub struct EngineConfig {
     pub download_limit: Option<u32>,
     /// Peers every torrent connects to besides those trackers and the DHT name.
     pub known_peers: Vec<SocketAddr>,
+    /// The package store repository torrents share.
+    pub store_dir: PathBuf,
     /// Switches to roll back instead of resuming (`iso switch --abort` starting the engine): a
     /// resumed switch could otherwise finish before the abort reaches it.
     pub abort_on_start: Vec<JobId>,
@@ -83,6 +86,7 @@ impl EngineConfig {
             upload_limit: None,
             download_limit: None,
             known_peers: Vec::new(),
+            store_dir: state_dir.join("store"),
             abort_on_start: Vec::new(),
         }
     }
@@ -121,6 +125,8 @@ pub struct Engine {
     contribution: poll::Contribution,
     /// Held by every step that moves or rewrites an image's files (see `switch.rs`).
     disk: Arc<tokio::sync::Mutex<()>>,
+    /// The package store of repository jobs.
+    store: Arc<crate::store::PackageStore>,
 }
 
 /// Limits below this make peers drop the connection (PLATFORM.md §2).
@@ -202,6 +208,7 @@ impl Engine {
             ledger: crate::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
             contribution: Default::default(),
             disk: Default::default(),
+            store: crate::store::PackageStore::open(&cfg.store_dir)?,
         });
         for id in records {
             // One damaged entry must not keep the others from running.
@@ -248,9 +255,22 @@ impl Engine {
         let hash = torrent.info_hash();
         let id = {
             let mut jobs = self.jobs.lock().unwrap();
-            if let Some(existing) = jobs.journal.jobs.values().find(|r| r.info_hash == hash) {
+            if let Some(existing) = jobs.journal.jobs.values_mut().find(|r| r.info_hash == hash) {
                 if existing.spec == spec {
                     return Ok(existing.id);
+                }
+                // More packages from a repository it already follows: one job, the wanted sets
+                // joined, restarted to select them.
+                if let (JobSpec::Repository(have), JobSpec::Repository(more)) =
+                    (&mut existing.spec, &spec)
+                {
+                    have.wanted.extend(more.wanted.iter().copied());
+                    have.index = more.index.clone();
+                    let id = existing.id;
+                    self.save_journal(&jobs)?;
+                    drop(jobs);
+                    self.restart_job(id);
+                    return Ok(id);
                 }
                 anyhow::bail!(
                     "job {} already holds torrent {hash} ({}); remove it first",
@@ -282,25 +302,59 @@ impl Engine {
         let path = self.torrent_path(&hash);
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let torrent = Arc::new(Torrent::from_bytes(bytes)?);
-        // Registered before the task starts: the task looks itself up.
-        self.jobs.lock().unwrap().live.insert(
+        // Registered before the task starts: the task looks itself up. A restarted job keeps its
+        // log, which the storage of its torrent (still in the session) writes to.
+        let mut jobs = self.jobs.lock().unwrap();
+        let log = jobs
+            .live
+            .get(&id)
+            .map(|j| j.log.clone())
+            .unwrap_or_default();
+        jobs.live.insert(
             id,
             LiveJob {
                 torrent,
                 handle: None,
                 state: JobState::Checking,
-                log: Default::default(),
+                log,
                 task: None,
                 frozen: None,
                 undo: None,
             },
         );
+        drop(jobs);
         let engine = self.clone();
         let task = tokio::spawn(async move { engine.run_job(id).await });
         if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
             job.task = Some(task);
         }
         Ok(())
+    }
+
+    /// Stops a job's runner and starts it again from its journal record.
+    fn restart_job(self: &Arc<Self>, id: JobId) {
+        let old = self
+            .jobs
+            .lock()
+            .unwrap()
+            .live
+            .get_mut(&id)
+            .and_then(|j| j.task.take());
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Some(t) = old {
+                t.abort();
+                let _ = t.await;
+            }
+            if let Err(e) = engine.spawn_job(id) {
+                engine.set_state(id, JobState::Failed(format!("{e:#}")));
+            }
+        });
+    }
+
+    /// The package store.
+    pub fn store(&self) -> &Arc<crate::store::PackageStore> {
+        &self.store
     }
 
     fn record(&self, id: JobId) -> anyhow::Result<JobRecord> {

@@ -33,6 +33,7 @@ impl Engine {
                         Some(JobSpec::Seed { .. }) => JobKind::Seed,
                         Some(JobSpec::Fetch { .. }) => JobKind::Fetch,
                         Some(JobSpec::Switch(_)) => JobKind::Switch,
+                        Some(JobSpec::Repository(_)) => JobKind::Packages,
                         None => JobKind::Done,
                     };
                     (

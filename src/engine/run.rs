@@ -24,6 +24,7 @@ impl Engine {
                 JobSpec::Seed { payload } => self.run_seed(id, &payload, rec.paused).await,
                 JobSpec::Fetch { dest, seed_after } => self.run_fetch(id, &dest, seed_after).await,
                 JobSpec::Switch(spec) => self.run_switch(id, spec).await,
+                JobSpec::Repository(spec) => self.run_repository(id, &spec).await,
             }
         }
         .await;
@@ -44,7 +45,7 @@ impl Engine {
     }
 
     /// What the job's storage has seen so far.
-    fn log_of(&self, id: JobId) -> Option<Arc<PieceLog>> {
+    pub(super) fn log_of(&self, id: JobId) -> Option<Arc<PieceLog>> {
         self.jobs
             .lock()
             .unwrap()
@@ -96,10 +97,24 @@ impl Engine {
         folder: &Path,
         paused: bool,
     ) -> anyhow::Result<ManagedTorrentHandle> {
+        self.add_selected(id, inner, folder, paused, None).await
+    }
+
+    /// Adds the job's torrent with only `files` selected (`None`: all). A torrent the session
+    /// already has keeps running with the new selection.
+    pub(super) async fn add_selected(
+        &self,
+        id: JobId,
+        inner: BoxStorageFactory,
+        folder: &Path,
+        paused: bool,
+        files: Option<Vec<usize>>,
+    ) -> anyhow::Result<ManagedTorrentHandle> {
         let torrent = self.torrent_of(id)?;
         let log = self.log_of(id).unwrap_or_default();
         let opts = AddTorrentOptions {
             paused,
+            only_files: files.clone(),
             overwrite: true,
             output_folder: Some(folder.to_string_lossy().into_owned()),
             storage_factory: Some(RecordingFactory::boxed(inner, log)),
@@ -112,7 +127,16 @@ impl Engine {
             .await
             .context("adding the torrent to the session")?;
         let handle = match resp {
-            AddTorrentResponse::Added(_, h) | AddTorrentResponse::AlreadyManaged(_, h) => h,
+            AddTorrentResponse::Added(_, h) => h,
+            AddTorrentResponse::AlreadyManaged(_, h) => {
+                if let Some(f) = &files {
+                    self.session
+                        .update_only_files(&h, &f.iter().copied().collect())
+                        .await
+                        .context("selecting the files of a running torrent")?;
+                }
+                h
+            }
             AddTorrentResponse::ListOnly(_) => anyhow::bail!("the session only listed the torrent"),
         };
         if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {

@@ -59,6 +59,8 @@ pub enum JobKind {
     Fetch,
     /// Switches an image to another version.
     Switch,
+    /// Fetches packages into the store and seeds those it holds.
+    Packages,
     /// Finished and out of the journal.
     Done,
 }

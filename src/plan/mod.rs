@@ -3,6 +3,7 @@
 //! `resolvo` over the installed inventory and the feed's package indexes.
 
 mod catalogue;
+mod fetch;
 mod solve;
 
 use std::collections::{HashMap, HashSet};
@@ -13,6 +14,7 @@ use resolvo::{ConditionalRequirement, Problem, SolvableId, Solver, UnsolvableOrC
 use serde::Serialize;
 
 pub use catalogue::{Catalogue, Repo, Source};
+pub use fetch::{IndexPinMismatch, LoadedRepo, load_repositories};
 use solve::{Origin, Universe};
 
 use crate::hash::Sha256;

@@ -20,3 +20,4 @@ mod service;
 mod store;
 mod support;
 mod torrent;
+mod update;

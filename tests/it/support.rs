@@ -617,3 +617,116 @@ pub fn mirror_repo(repo: &Path, key: &KeyPair, n: usize, seed: u64) -> Vec<Packa
     }
     specs
 }
+
+/// A published package distribution: a generated release and updates snapshot on a mirror
+/// folder, their torrents and indexes in a signed feed.
+pub struct PackageDistro {
+    pub dir: tempfile::TempDir,
+    pub key: KeyPair,
+    pub repos: swarmdate::demo::repository::GeneratedRepos,
+    pub release: swarmdate::publish::PublishedRepo,
+    pub updates: swarmdate::publish::PublishedRepo,
+}
+
+impl PackageDistro {
+    /// `n` release packages with payloads in `payload`, announced to `tracker`.
+    pub fn build(n: usize, payload: std::ops::Range<usize>, tracker: &str) -> PackageDistro {
+        use swarmdate::feed::RepoKind;
+        use swarmdate::publish::{MasterOptions, publish_master};
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyPair::generate("Distro <distro@example.org>").unwrap();
+        let repos =
+            swarmdate::demo::repository::generate(&dir.path().join("mirror"), &key, n, payload, 41)
+                .unwrap();
+        let publish = dir.path().join("publish");
+        let opts = |kind, id: &str, days: i64| MasterOptions {
+            kind,
+            id: id.into(),
+            name: None,
+            piece_length: None,
+            trackers: vec![tracker.to_owned()],
+            web_seeds: Vec::new(),
+            similar: Vec::new(),
+            out_dir: publish.clone(),
+            date: Some(chrono::Utc::now() - chrono::Duration::days(days)),
+        };
+        let release =
+            publish_master(&repos.release, &opts(RepoKind::Release, "release", 30)).unwrap();
+        let updates =
+            publish_master(&repos.updates, &opts(RepoKind::Updates, "updates-1", 1)).unwrap();
+        let mut spec = feed_spec();
+        spec.trackers = vec![tracker.to_owned()];
+        publish_feed(&publish, &spec, &key).unwrap();
+        std::fs::write(dir.path().join("key.asc"), key.public_armored()).unwrap();
+        PackageDistro {
+            dir,
+            key,
+            repos,
+            release,
+            updates,
+        }
+    }
+
+    /// The feed URL.
+    pub fn feed_url(&self) -> String {
+        format!(
+            "file://{}",
+            self.dir.path().join("publish/feed.json").display()
+        )
+    }
+
+    /// A client of this distribution (its own home) with `root` as its system.
+    pub fn client(&self) -> Client {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("config");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("settings.json"),
+            r#"{"loopback_only": true, "listen_port": 0}"#,
+        )
+        .unwrap();
+        Client {
+            home,
+            feed_url: self.feed_url(),
+            key: self.dir.path().join("key.asc"),
+        }
+    }
+
+    /// An engine seeding both repositories from the mirror folder, ready when this returns.
+    pub async fn origin(&self, state: &Path) -> Arc<Engine> {
+        let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
+        let mut ids = Vec::new();
+        for (r, dir) in [
+            (&self.release, &self.repos.release),
+            (&self.updates, &self.repos.updates),
+        ] {
+            let payload = Payload::Folder(dir.parent().unwrap().to_owned());
+            ids.push(
+                engine
+                    .add_job(&r.torrent, JobSpec::Seed { payload })
+                    .unwrap(),
+            );
+        }
+        for id in ids {
+            engine.wait(id).await.unwrap();
+        }
+        engine
+    }
+
+    /// A root with the generated older set installed.
+    pub fn root(&self, name: &str) -> PathBuf {
+        let d = self.dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let root = crate::packages::rpm_root(&d, &self.key);
+        let files: Vec<String> = self
+            .repos
+            .installed
+            .iter()
+            .map(|n| self.repos.file(n).unwrap().to_str().unwrap().to_owned())
+            .collect();
+        let mut args = vec!["-i"];
+        args.extend(files.iter().map(String::as_str));
+        crate::packages::rpm("rpm", &root, &args);
+        root
+    }
+}

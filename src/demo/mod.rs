@@ -1,6 +1,8 @@
 //! The demo world: a small signed distribution with three image versions, a tracker and a seeder
 //! on 127.0.0.1, and a client home holding version 1.00. The first thing a newcomer runs.
 
+pub mod repository;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,0 +1,328 @@
+//! `swarmdate update` and `swarmdate downgrade`: plan against the feed's repositories, fetch the
+//! packages into the store over their swarms, check every signature, install in one transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+use swarmdate::engine::{JobId, JobSpec, JobState, RepoSpec};
+use swarmdate::fsutil;
+use swarmdate::i18n::{tr, trf};
+use swarmdate::packages::{Inventory, PackageKeys, install, rpm_lock_held, wait_for_rpm_lock};
+use swarmdate::plan::{Catalogue, ChangeKind, Goal, LoadedRepo, Plan, load_repositories, plan};
+use swarmdate::service::EngineHandle;
+use swarmdate::store::PackageStore;
+
+use super::context::Ctx;
+use super::output::bytes;
+
+/// How long to wait for another package manager to finish.
+const LOCK_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Options of a package transaction.
+#[derive(clap::Args)]
+pub struct TxArgs {
+    /// Only show what would be installed and downloaded.
+    #[arg(long)]
+    check: bool,
+    /// Install into this root instead of the system (tests, containers, the demo).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Install without asking.
+    #[arg(long)]
+    yes: bool,
+}
+
+/// `swarmdate update`.
+#[derive(clap::Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    tx: TxArgs,
+}
+
+/// `swarmdate downgrade`.
+#[derive(clap::Args)]
+pub struct DowngradeArgs {
+    /// The package to downgrade.
+    name: String,
+    /// The version to go to (`1.2` or `1.2-3.fc41`); default: the newest older one.
+    version: Option<String>,
+    #[command(flatten)]
+    tx: TxArgs,
+}
+
+pub async fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<()> {
+    run_goal(ctx, Goal::Update, &a.tx).await
+}
+
+pub async fn downgrade(ctx: &Ctx, a: DowngradeArgs) -> anyhow::Result<()> {
+    let goal = Goal::Downgrade {
+        name: a.name,
+        version: a.version,
+    };
+    run_goal(ctx, goal, &a.tx).await
+}
+
+/// Everything a plan was made from.
+struct Planned {
+    plan: Plan,
+    catalogue: Catalogue,
+}
+
+fn make_plan(
+    root: &Path,
+    repos: &[LoadedRepo],
+    goal: &Goal,
+    store: &PackageStore,
+) -> anyhow::Result<Planned> {
+    let inventory = Inventory::read(root)?;
+    let catalogue = Catalogue::new(repos.iter().map(|r| r.repo.clone()).collect());
+    let held = |sha: &swarmdate::hash::Sha256| store.holds(sha);
+    let plan = plan(&inventory, &catalogue, goal, &held, &AtomicBool::new(false))?;
+    Ok(Planned { plan, catalogue })
+}
+
+fn describe(ctx: &Ctx, plan: &Plan) {
+    for c in &plan.changes {
+        let line = match c.kind {
+            ChangeKind::Upgrade | ChangeKind::Downgrade => trf(
+                "  {what} {from} → {to}",
+                &[
+                    (
+                        "what",
+                        &if c.kind == ChangeKind::Upgrade {
+                            tr("upgrade")
+                        } else {
+                            tr("downgrade")
+                        },
+                    ),
+                    (
+                        "from",
+                        &c.replaces
+                            .iter()
+                            .map(|r| r.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                    ("to", &c.package),
+                ],
+            ),
+            ChangeKind::InstallBeside => trf(
+                "  install {to} beside the installed builds",
+                &[("to", &c.package)],
+            ),
+            ChangeKind::Install if !c.replaces.is_empty() => trf(
+                "  install {to}, replacing {from}",
+                &[
+                    ("to", &c.package),
+                    (
+                        "from",
+                        &c.replaces
+                            .iter()
+                            .map(|r| r.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                ],
+            ),
+            ChangeKind::Install => trf(
+                "  install {to} (needed by the others)",
+                &[("to", &c.package)],
+            ),
+        };
+        ctx.out.say(line);
+    }
+    ctx.out.say(trf(
+        "{n} packages: {fetch} to download, {held} already in the store.",
+        &[
+            ("n", &plan.changes.len()),
+            ("fetch", &bytes(plan.download_bytes)),
+            ("held", &bytes(plan.held_bytes)),
+        ],
+    ));
+    ctx.out.event("plan", plan);
+}
+
+async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
+    let root = match &tx.root {
+        Some(r) => std::path::absolute(r)?,
+        None => PathBuf::from("/"),
+    };
+    let feed = ctx.feed().await?;
+    let repos = load_repositories(&feed, ctx.fetcher()).await?;
+    let keys = PackageKeys::from_trusted(&ctx.trusted_keys()?)?;
+    let store = PackageStore::open(&ctx.dirs.store())?;
+    let mut planned = make_plan(&root, &repos, &goal, &store)?;
+    describe(ctx, &planned.plan);
+    if tx.check || planned.plan.is_empty() {
+        if planned.plan.is_empty() {
+            ctx.out.say(tr("Nothing to do: the system is up to date."));
+        }
+        ctx.out.summary(json!({
+            "changes": planned.plan.changes,
+            "download_bytes": planned.plan.download_bytes,
+            "held_bytes": planned.plan.held_bytes,
+            "installed": false,
+        }));
+        return Ok(());
+    }
+    if root == Path::new("/") && !nix::unistd::geteuid().is_root() {
+        anyhow::bail!(
+            "installing into this system needs administrator rights: run the command as root (the desktop app's privileged helper is not available yet), or use --root DIR for another root"
+        );
+    }
+    if !tx.yes && !ctx.out.confirm(&tr("Download and install these packages?")) {
+        anyhow::bail!("not confirmed: add --yes to install without asking");
+    }
+
+    let mut fetched = 0;
+    loop {
+        fetched += fetch(ctx, &repos, &planned, &store).await?;
+        if !rpm_lock_held(&root) {
+            break;
+        }
+        ctx.out.say(tr(
+            "Another package manager is working; waiting for it to finish…",
+        ));
+        ctx.out.event("waiting", json!({ "for": "rpm lock" }));
+        let r = root.clone();
+        tokio::task::spawn_blocking(move || wait_for_rpm_lock(&r, LOCK_PATIENCE, || {})).await??;
+        // It may have changed what is installed: plan again.
+        let again = make_plan(&root, &repos, &goal, &store)?;
+        let same = again.plan.changes == planned.plan.changes;
+        planned = again;
+        if same {
+            break;
+        }
+        describe(ctx, &planned.plan);
+        if planned.plan.is_empty() {
+            ctx.out.say(tr("Nothing to do: the system is up to date."));
+            return Ok(());
+        }
+    }
+
+    // dnf takes local packages by their .rpm names: link the store's objects under them.
+    let links = tempfile::tempdir()?;
+    let mut files = Vec::new();
+    for d in &planned.plan.downloads {
+        let object = store.object_path(&d.sha256);
+        anyhow::ensure!(
+            object.is_file(),
+            "{} is not in the store after the download",
+            d.package
+        );
+        let link = links.path().join(d.package.file_name());
+        std::os::unix::fs::symlink(&object, &link)?;
+        files.push(link);
+    }
+    let r = root.clone();
+    let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
+    ctx.out.say(trf(
+        "Installed {n} packages into {root}.",
+        &[("n", &report.packages.len()), ("root", &root.display())],
+    ));
+    ctx.out.summary(json!({
+        "changes": planned.plan.changes,
+        "download_bytes": planned.plan.download_bytes,
+        "held_bytes": planned.plan.held_bytes,
+        "fetched_bytes": fetched,
+        "installed": true,
+        "root": root,
+    }));
+    Ok(())
+}
+
+/// Fetches the plan's packages the store lacks, each from its newest swarm; returns the bytes
+/// fetched.
+async fn fetch(
+    ctx: &Ctx,
+    repos: &[LoadedRepo],
+    planned: &Planned,
+    store: &PackageStore,
+) -> anyhow::Result<u64> {
+    let mut wanted: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+    for d in planned
+        .plan
+        .downloads
+        .iter()
+        .filter(|d| !store.holds(&d.sha256))
+    {
+        let s = d.sources[0];
+        wanted
+            .entry(s.repo)
+            .or_default()
+            .insert(planned.catalogue.package(&s).file_index);
+    }
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    let engine = ctx.engine().await?;
+    let result = async {
+        let indexes = ctx.dirs.engine().join("indexes");
+        std::fs::create_dir_all(&indexes)?;
+        let mut jobs = Vec::new();
+        for (r, files) in wanted {
+            let repo = &repos[r];
+            let index = indexes.join(format!("{}.json", repo.torrent.info_hash()));
+            fsutil::write_atomic(&index, &repo.index_bytes)?;
+            let spec = RepoSpec {
+                index,
+                wanted: files,
+            };
+            jobs.push(
+                engine
+                    .add_job(&repo.torrent, JobSpec::Repository(spec))
+                    .await?,
+            );
+        }
+        follow_fetch(ctx, &engine, &jobs, planned, store).await
+    }
+    .await;
+    engine.shutdown().await;
+    result
+}
+
+/// Waits until the store holds every planned package, showing the jobs' progress.
+async fn follow_fetch(
+    ctx: &Ctx,
+    engine: &EngineHandle,
+    jobs: &[JobId],
+    planned: &Planned,
+    store: &PackageStore,
+) -> anyhow::Result<u64> {
+    let mut progress = ctx.out.job_progress(&tr("packages"));
+    let mut rx = engine.subscribe();
+    loop {
+        let snap = rx.borrow_and_update().clone();
+        let mine: Vec<_> = snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect();
+        if let Some(j) = mine.iter().find(|j| matches!(j.state, JobState::Failed(_))) {
+            let JobState::Failed(e) = &j.state else {
+                unreachable!()
+            };
+            progress.finish();
+            anyhow::bail!("fetching packages: {e}");
+        }
+        if let Some(j) = mine.first() {
+            progress.update(j);
+        }
+        if planned
+            .plan
+            .downloads
+            .iter()
+            .all(|d| store.holds(&d.sha256))
+        {
+            progress.finish();
+            return Ok(mine.iter().map(|j| j.bytes_fetched).sum());
+        }
+        tokio::select! {
+            changed = rx.changed() => changed.context("the engine stopped")?,
+            _ = tokio::signal::ctrl_c() => {
+                progress.finish();
+                anyhow::bail!("interrupted before anything was installed; what arrived stays in the store");
+            }
+        }
+    }
+}

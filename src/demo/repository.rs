@@ -1,0 +1,168 @@
+//! A generated package distribution: a release repository and an updates snapshot of real signed
+//! RPMs with dependencies, laid out like a mirror, and an older installed set for a client.
+//! Used by the demo and by the tests.
+
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::feed::KeyPair;
+use crate::packages::synth::{PackageFactory, PackageSpec};
+use crate::packages::{Dep, Evr, Nevra, Op};
+
+/// What [`generate`] made.
+#[derive(Debug, Clone)]
+pub struct GeneratedRepos {
+    /// The release repository folder (`<mirror>/releases/41/x86_64`).
+    pub release: PathBuf,
+    /// The updates snapshot folder (`<mirror>/updates/41/x86_64`).
+    pub updates: PathBuf,
+    /// The mirror's root folder (both repositories below it).
+    pub mirror: PathBuf,
+    /// Every package of the release.
+    pub release_packages: Vec<Nevra>,
+    /// Every package of the updates snapshot.
+    pub update_packages: Vec<Nevra>,
+    /// A consistent set of release packages for a client to have installed.
+    pub installed: Vec<Nevra>,
+}
+
+impl GeneratedRepos {
+    /// The file of a package in either repository.
+    pub fn file(&self, n: &Nevra) -> Option<PathBuf> {
+        [&self.updates, &self.release]
+            .iter()
+            .map(|r| r.join("Packages").join(&n.name[..1]).join(n.file_name()))
+            .find(|p| p.is_file())
+    }
+}
+
+fn nevra(name: &str, version: &str, release: &str, arch: &str) -> Nevra {
+    Nevra::new(name, Evr::new(0, version, release), arch)
+}
+
+fn soname(lib: &str) -> String {
+    format!("{lib}.so.1()(64bit)")
+}
+
+/// Generates `n` (at least 20) release packages and their updates under `mirror`, signed with
+/// `key`, payloads of `min..max` bytes, deterministic for a `seed`. Libraries provide sonames,
+/// applications require one to three of them at a minimum version; the updates snapshot bumps
+/// about a quarter of the packages, adds a library one updated application needs, replaces
+/// `legacy-tool` with `modern-tool` (obsoletes) and carries a newer kernel (installonly).
+pub fn generate(
+    mirror: &Path,
+    key: &KeyPair,
+    n: usize,
+    payload: std::ops::Range<usize>,
+    seed: u64,
+) -> anyhow::Result<GeneratedRepos> {
+    anyhow::ensure!(n >= 20, "a generated distribution has at least 20 packages");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let libs = n / 3;
+    let apps = n - libs - 3;
+    let mut release: Vec<PackageSpec> = Vec::new();
+    let mut updates: Vec<PackageSpec> = Vec::new();
+    let size = |rng: &mut StdRng| rng.gen_range(payload.clone());
+
+    for i in 0..libs {
+        let name = format!("lib{i:03}");
+        let mut s = PackageSpec::new(nevra(&name, "1.0", "1.fc41", "x86_64"), size(&mut rng));
+        s.relations.provides.push(Dep::any(soname(&name)));
+        if rng.gen_bool(0.25) {
+            let mut u = PackageSpec::new(nevra(&name, "1.1", "1.fc41", "x86_64"), size(&mut rng));
+            u.relations.provides.push(Dep::any(soname(&name)));
+            updates.push(u);
+        }
+        release.push(s);
+    }
+    let mut installed: Vec<Nevra> = release.iter().map(|s| s.nevra.clone()).collect();
+    let mut new_lib_used = false;
+    for i in 0..apps {
+        let name = format!("app{i:03}");
+        let arch = if i % 10 == 9 { "noarch" } else { "x86_64" };
+        let mut s = PackageSpec::new(nevra(&name, "1.0", "1.fc41", arch), size(&mut rng));
+        for _ in 0..rng.gen_range(1..=3) {
+            let lib = format!("lib{:03}", rng.gen_range(0..libs));
+            s.relations.requires.push(Dep::any(soname(&lib)));
+            s.relations
+                .requires
+                .push(Dep::with(lib, Op::Ge, "1.0".parse().expect("a version")));
+        }
+        s.relations.requires.sort_by(|a, b| a.name.cmp(&b.name));
+        s.relations.requires.dedup();
+        if rng.gen_bool(0.25) {
+            let mut u = PackageSpec::new(nevra(&name, "1.1", "1.fc41", arch), size(&mut rng));
+            u.relations.requires = s.relations.requires.clone();
+            if !new_lib_used && i % 4 != 3 {
+                u.relations.requires.push(Dep::any(soname("libnew")));
+                new_lib_used = true;
+            }
+            updates.push(u);
+        }
+        if i % 4 != 3 {
+            installed.push(s.nevra.clone());
+        }
+        release.push(s);
+    }
+    // A library only the updates carry, which one updated application needs.
+    let mut libnew = PackageSpec::new(nevra("libnew", "1.0", "1.fc41", "x86_64"), size(&mut rng));
+    libnew.relations.provides.push(Dep::any(soname("libnew")));
+    updates.push(libnew);
+    // A tool renamed in the updates.
+    let legacy = PackageSpec::new(
+        nevra("legacy-tool", "1.0", "1.fc41", "x86_64"),
+        size(&mut rng),
+    );
+    let mut modern = PackageSpec::new(
+        nevra("modern-tool", "2.0", "1.fc41", "x86_64"),
+        size(&mut rng),
+    );
+    modern.relations.obsoletes.push(Dep::with(
+        "legacy-tool",
+        Op::Lt,
+        "2.0".parse().expect("a version"),
+    ));
+    installed.push(legacy.nevra.clone());
+    release.push(legacy);
+    updates.push(modern);
+    // Kernels are installed side by side.
+    let kernel = PackageSpec::new(
+        nevra("kernel", "6.11.4", "301.fc41", "x86_64"),
+        size(&mut rng),
+    );
+    installed.push(kernel.nevra.clone());
+    release.push(kernel);
+    updates.push(PackageSpec::new(
+        nevra("kernel", "6.11.5", "300.fc41", "x86_64"),
+        size(&mut rng),
+    ));
+    // A package for an architecture the client does not have.
+    release.push(PackageSpec::new(
+        nevra("firmware-tool", "1.0", "1.fc41", "aarch64"),
+        size(&mut rng),
+    ));
+
+    let factory = PackageFactory::new(key)?;
+    let release_dir = mirror.join("releases/41/x86_64");
+    let updates_dir = mirror.join("updates/41/x86_64");
+    for (dir, specs, base) in [
+        (&release_dir, &release, 0u64),
+        (&updates_dir, &updates, 1u64 << 32),
+    ] {
+        for (i, s) in specs.iter().enumerate() {
+            let d = dir.join("Packages").join(&s.nevra.name[..1]);
+            std::fs::create_dir_all(&d)?;
+            factory.build(s, seed ^ (base + i as u64), &d)?;
+        }
+    }
+    installed.sort_by_cached_key(|n| n.to_string());
+    Ok(GeneratedRepos {
+        release: release_dir,
+        updates: updates_dir,
+        mirror: mirror.to_owned(),
+        release_packages: release.into_iter().map(|s| s.nevra).collect(),
+        update_packages: updates.into_iter().map(|s| s.nevra).collect(),
+        installed,
+    })
+}

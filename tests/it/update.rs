@@ -1,0 +1,123 @@
+//! `swarmdate update` end to end on a generated distribution of real signed RPMs: the packages
+//! come over the repository swarms into the store, are checked and installed in one transaction,
+//! and the client then seeds them to the next one.
+
+use std::collections::BTreeSet;
+
+use swarmdate::hash::Sha256;
+use swarmdate::packages::Nevra;
+use swarmdate::store::PackageStore;
+
+use crate::packages::rpm;
+use crate::support::*;
+
+fn qa(root: &std::path::Path) -> BTreeSet<String> {
+    rpm("rpm", root, &["-qa"])
+        .lines()
+        .filter(|l| !l.starts_with("gpg-pubkey"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What an update of the generated installed set must leave: every installed name at its newest
+/// build, kernels side by side, legacy-tool replaced by modern-tool, the new library pulled in.
+fn expected_after_update(d: &PackageDistro) -> BTreeSet<String> {
+    let newest = |n: &Nevra| {
+        d.repos
+            .update_packages
+            .iter()
+            .find(|u| u.name == n.name && u.arch == n.arch)
+            .unwrap_or(n)
+            .to_string()
+    };
+    let mut want: BTreeSet<String> = d
+        .repos
+        .installed
+        .iter()
+        .filter(|n| n.name != "legacy-tool" && n.name != "kernel")
+        .map(newest)
+        .collect();
+    for n in &d.repos.update_packages {
+        if ["kernel", "modern-tool", "libnew"].contains(&n.name.as_str()) {
+            want.insert(n.to_string());
+        }
+    }
+    want.insert("kernel-6.11.4-301.fc41.x86_64".into());
+    want
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_update_over_the_swarm_install_checked_packages_and_seed_them_on() {
+    let tracker = tracker().await;
+    let url = tracker.announce_url();
+    let d = tokio::task::spawn_blocking(move || PackageDistro::build(200, 20_000..120_000, &url))
+        .await
+        .unwrap();
+    assert!(d.repos.release_packages.len() >= 200);
+    let origin_state = tempfile::tempdir().unwrap();
+    let origin = d.origin(origin_state.path()).await;
+
+    // Client B: the older set, then an update from the origin.
+    let b = d.client();
+    let b_root = d.root("b");
+    let check = b
+        .run_async(&["update", "--check", "--root", b_root.to_str().unwrap()])
+        .await;
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let planned = check.summary()["download_bytes"].as_u64().unwrap();
+    assert!(planned > 0);
+    assert_eq!(check.summary()["installed"], false);
+    assert_eq!(
+        qa(&b_root).len(),
+        d.repos.installed.len(),
+        "--check changes nothing"
+    );
+
+    let run = b
+        .run_async(&["update", "--root", b_root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
+    let s = run.summary();
+    assert_eq!(s["installed"], true);
+    let expected = expected_after_update(&d);
+    assert_eq!(qa(&b_root), expected);
+    assert!(
+        expected.iter().any(|p| p.starts_with("libnew-")),
+        "a new dependency was pulled in"
+    );
+
+    // The packages sit verified in B's store; the origin (an independent count) sent them.
+    let b_store = PackageStore::open(&b.home.path().join("data/store")).unwrap();
+    let mut payload = 0;
+    for c in s["changes"].as_array().unwrap() {
+        let nevra: Nevra = c["package"].as_object().map(|_| ()).map_or_else(
+            || c["package"].as_str().unwrap().parse().unwrap(),
+            |_| serde_json::from_value(c["package"].clone()).unwrap(),
+        );
+        let file = d.repos.file(&nevra).unwrap();
+        let sha = Sha256::of_file(&file).unwrap();
+        assert!(b_store.holds(&sha), "{nevra} is in the store");
+        payload += std::fs::metadata(&file).unwrap().len();
+    }
+    assert_eq!(payload, planned);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let sent = uploaded(&origin);
+    assert!(sent >= payload, "the origin sent {sent} of {payload}");
+    println!("update B: {payload} bytes of packages, the origin sent {sent}");
+
+    // B seeds what it holds; the origin leaves; C updates from B alone.
+    let mut seeding = tokio::process::Command::from(b.command(&["seed"]))
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    origin.shutdown().await;
+    let c = d.client();
+    let c_root = d.root("c");
+    let run = c
+        .run_async(&["update", "--root", c_root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
+    assert_eq!(qa(&c_root), expected);
+    seeding.kill().await.unwrap();
+}
