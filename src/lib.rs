@@ -12,6 +12,7 @@ pub mod hash;
 pub mod i18n;
 pub mod iso;
 pub mod ledger;
+pub mod mirror;
 pub mod packages;
 pub mod paths;
 pub mod plan;

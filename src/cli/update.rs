@@ -178,9 +178,11 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
         anyhow::bail!("not confirmed: add --yes to install without asking");
     }
 
-    let mut fetched = 0;
+    let mut fetched = Fetched::default();
     loop {
-        fetched += fetch(ctx, &repos, &planned, &store).await?;
+        let f = fetch(ctx, &repos, &feed.feed.web_seeds, &planned, &store).await?;
+        fetched.from_peers += f.from_peers;
+        fetched.from_mirrors += f.from_mirrors;
         if !rpm_lock_held(&root) {
             break;
         }
@@ -221,14 +223,21 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
     let r = root.clone();
     let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
     ctx.out.say(trf(
-        "Installed {n} packages into {root}.",
-        &[("n", &report.packages.len()), ("root", &root.display())],
+        "Installed {n} packages into {root}: {peers} from peers, {mirrors} from mirrors, {held} already held.",
+        &[
+            ("n", &report.packages.len()),
+            ("root", &root.display()),
+            ("peers", &bytes(fetched.from_peers)),
+            ("mirrors", &bytes(fetched.from_mirrors)),
+            ("held", &bytes(planned.plan.held_bytes)),
+        ],
     ));
     ctx.out.summary(json!({
         "changes": planned.plan.changes,
         "download_bytes": planned.plan.download_bytes,
         "held_bytes": planned.plan.held_bytes,
-        "fetched_bytes": fetched,
+        "bytes_from_peers": fetched.from_peers,
+        "bytes_from_mirrors": fetched.from_mirrors,
         "installed": true,
         "root": root,
     }));
@@ -240,9 +249,10 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
 async fn fetch(
     ctx: &Ctx,
     repos: &[LoadedRepo],
+    mirrors: &[String],
     planned: &Planned,
     store: &PackageStore,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Fetched> {
     let mut wanted: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     for d in planned
         .plan
@@ -257,7 +267,7 @@ async fn fetch(
             .insert(planned.catalogue.package(&s).file_index);
     }
     if wanted.is_empty() {
-        return Ok(0);
+        return Ok(Fetched::default());
     }
     let engine = ctx.engine().await?;
     let result = async {
@@ -271,6 +281,7 @@ async fn fetch(
             let spec = RepoSpec {
                 index,
                 wanted: files,
+                mirrors: mirrors.to_vec(),
             };
             jobs.push(
                 engine
@@ -285,6 +296,13 @@ async fn fetch(
     result
 }
 
+/// Where a run's packages came from.
+#[derive(Default)]
+struct Fetched {
+    from_peers: u64,
+    from_mirrors: u64,
+}
+
 /// Waits until the store holds every planned package, showing the jobs' progress.
 async fn follow_fetch(
     ctx: &Ctx,
@@ -292,7 +310,7 @@ async fn follow_fetch(
     jobs: &[JobId],
     planned: &Planned,
     store: &PackageStore,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Fetched> {
     let mut progress = ctx.out.job_progress(&tr("packages"));
     let mut rx = engine.subscribe();
     loop {
@@ -315,7 +333,10 @@ async fn follow_fetch(
             .all(|d| store.holds(&d.sha256))
         {
             progress.finish();
-            return Ok(mine.iter().map(|j| j.bytes_fetched).sum());
+            return Ok(Fetched {
+                from_peers: mine.iter().map(|j| j.bytes_fetched).sum(),
+                from_mirrors: mine.iter().map(|j| j.bytes_from_mirrors).sum(),
+            });
         }
         tokio::select! {
             changed = rx.changed() => changed.context("the engine stopped")?,

@@ -49,6 +49,10 @@ pub struct RepoSpec {
     pub index: PathBuf,
     /// Files (by index in the torrent) to fetch into the store.
     pub wanted: std::collections::BTreeSet<usize>,
+    /// Mirror roots (the feed's web seeds) besides the torrent's own, for packages the swarm
+    /// does not deliver.
+    #[serde(default)]
+    pub mirrors: Vec<String>,
 }
 
 /// The state of an image switch that must survive a restart.

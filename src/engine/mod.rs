@@ -4,6 +4,7 @@
 mod fault;
 mod job;
 mod lock;
+mod mirror;
 mod poll;
 mod repository;
 mod run;

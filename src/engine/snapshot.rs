@@ -90,6 +90,9 @@ pub struct JobSnapshot {
     pub bytes_received: u64,
     /// Bytes written to disk and then thrown away because their piece failed its hash check.
     pub bytes_discarded: u64,
+    /// Payload bytes that came from mirrors (repository jobs, when peers did not deliver).
+    #[serde(default)]
+    pub bytes_from_mirrors: u64,
     /// Download speed in bytes/s.
     pub down_speed: u64,
     /// Upload speed in bytes/s.

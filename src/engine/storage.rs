@@ -133,6 +133,10 @@ pub struct PieceLog {
     written: std::sync::Mutex<HashMap<u32, HashSet<u64>>>,
     discarded: AtomicU64,
     write_error: std::sync::Mutex<Option<(Option<std::io::ErrorKind>, String)>>,
+    /// Payload bytes that came from mirrors instead of peers.
+    mirror: AtomicU64,
+    /// The bytes the job wants when that is not the whole torrent (a repository job); 0: all.
+    wanted: AtomicU64,
 }
 
 impl PieceLog {
@@ -144,6 +148,26 @@ impl PieceLog {
     /// Bytes written again into a piece before it completed: data a peer sent that failed its hash.
     pub fn discarded_bytes(&self) -> u64 {
         self.discarded.load(Ordering::Relaxed)
+    }
+
+    /// Payload bytes that came from mirrors.
+    pub fn mirror_bytes(&self) -> u64 {
+        self.mirror.load(Ordering::Relaxed)
+    }
+
+    /// Counts bytes that came from a mirror.
+    pub fn note_mirror(&self, n: u64) {
+        self.mirror.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The payload bytes a partial job wants, if it wants less than the whole torrent.
+    pub fn wanted_bytes(&self) -> Option<u64> {
+        Some(self.wanted.load(Ordering::Relaxed)).filter(|&n| n > 0)
+    }
+
+    /// Sets the payload bytes a partial job wants.
+    pub fn set_wanted_bytes(&self, n: u64) {
+        self.wanted.store(n, Ordering::Relaxed);
     }
 
     /// The first error writing to disk, if any (librqbit then stops the torrent), with its I/O

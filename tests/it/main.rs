@@ -13,6 +13,7 @@ mod install;
 mod iso_chain;
 mod iso_content;
 mod ledger;
+mod mirror;
 mod packages;
 mod plan;
 mod publish_master;

@@ -631,9 +631,19 @@ pub struct PackageDistro {
 impl PackageDistro {
     /// `n` release packages with payloads in `payload`, announced to `tracker`.
     pub fn build(n: usize, payload: std::ops::Range<usize>, tracker: &str) -> PackageDistro {
+        Self::build_in(tempfile::tempdir().unwrap(), n, payload, tracker, None)
+    }
+
+    /// The same in `dir`, with the mirror at `mirror_url` serving `dir/mirror` as web seed.
+    pub fn build_in(
+        dir: tempfile::TempDir,
+        n: usize,
+        payload: std::ops::Range<usize>,
+        tracker: &str,
+        mirror_url: Option<&str>,
+    ) -> PackageDistro {
         use swarmdate::feed::RepoKind;
         use swarmdate::publish::{MasterOptions, publish_master};
-        let dir = tempfile::tempdir().unwrap();
         let key = KeyPair::generate("Distro <distro@example.org>").unwrap();
         let repos =
             swarmdate::demo::repository::generate(&dir.path().join("mirror"), &key, n, payload, 41)
@@ -645,7 +655,17 @@ impl PackageDistro {
             name: None,
             piece_length: None,
             trackers: vec![tracker.to_owned()],
-            web_seeds: Vec::new(),
+            // BEP 19: root + name + path, so the root is the folder above the repository's.
+            web_seeds: mirror_url
+                .map(|u| {
+                    let folder = if kind == RepoKind::Release {
+                        "releases"
+                    } else {
+                        "updates"
+                    };
+                    vec![format!("{u}{folder}/41/")]
+                })
+                .unwrap_or_default(),
             similar: Vec::new(),
             out_dir: publish.clone(),
             date: Some(chrono::Utc::now() - chrono::Duration::days(days)),
