@@ -85,7 +85,7 @@ impl Mirrors {
         let f = &torrent.files[file];
         let pl = u64::from(torrent.piece_length);
         anyhow::ensure!(
-            f.offset % pl == 0,
+            f.offset.is_multiple_of(pl),
             "{} does not start on a piece boundary: the mirror's bytes could not be checked alone",
             f.display_path()
         );
