@@ -1,6 +1,7 @@
-//! `swarmdate demo`: a small local distribution with peers on 127.0.0.1, and a client that
-//! switches its image 1.00 → 1.02 → 1.00. The window comes with the desktop issue; until then the
-//! demo runs headless.
+//! `swarmdate demo`: a small local distribution with peers and a mirror on 127.0.0.1, and a
+//! client that switches its image 1.00 → 1.02 → 1.00, then updates its packages (half from a
+//! peer, the rest from the mirror) into its own rpm root. The window comes with the desktop
+//! issue; until then the demo runs headless.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use swarmdate::i18n::{tr, trf};
 use super::context::{Ctx, Global};
 use super::iso::switch;
 use super::output::bytes;
+use super::update::update_root;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -76,7 +78,25 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
         out.event("switched", &o);
         outcomes.push(o);
     }
+    out.say("");
+    out.say(trf(
+        "Updating the packages of {root} ({n} in the repositories; a peer holds half of the updates, the mirror {mirror} has them all)",
+        &[
+            ("root", &world.package_root.display()),
+            ("n", &world.packages),
+            ("mirror", &world.mirror.url()),
+        ],
+    ));
+    update_root(&client, world.package_root.clone()).await?;
+    out.say(trf(
+        "The mirror served {served} in {requests} requests.",
+        &[
+            ("served", &bytes(world.mirror.bytes_served())),
+            ("requests", &world.mirror.requests()),
+        ],
+    ));
     world.seeder.shutdown().await;
+    world.peer.shutdown().await;
 
     out.say("");
     out.say(tr("Switch            planned      fetched   image size"));
@@ -91,6 +111,11 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
         ));
         from = &o.version;
     }
-    out.summary(json!({ "root": root, "switches": outcomes }));
+    out.summary(json!({
+        "root": root,
+        "switches": outcomes,
+        "package_root": world.package_root,
+        "mirror_bytes_served": world.mirror.bytes_served(),
+    }));
     Ok(())
 }

@@ -58,6 +58,16 @@ pub async fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<()> {
     run_goal(ctx, Goal::Update, &a.tx).await
 }
 
+/// Updates `root` without asking (the demo's client).
+pub async fn update_root(ctx: &Ctx, root: PathBuf) -> anyhow::Result<()> {
+    let tx = TxArgs {
+        check: false,
+        root: Some(root),
+        yes: true,
+    };
+    run_goal(ctx, Goal::Update, &tx).await
+}
+
 pub async fn downgrade(ctx: &Ctx, a: DowngradeArgs) -> anyhow::Result<()> {
     let goal = Goal::Downgrade {
         name: a.name,

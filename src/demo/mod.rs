@@ -11,9 +11,13 @@ use chrono::{Duration, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::config::Settings;
-use crate::engine::{Engine, EngineConfig, JobSpec, Payload};
-use crate::feed::KeyPair;
-use crate::publish::{FeedSpec, IsoPublishOptions, build_image, publish_feed, publish_iso, respin};
+use crate::engine::{Engine, EngineConfig, JobSpec, Payload, RepoSpec};
+use crate::feed::{KeyPair, RepoKind};
+use crate::mirror::MirrorServer;
+use crate::publish::{
+    FeedSpec, IsoPublishOptions, MasterOptions, PublishedRepo, build_image, publish_feed,
+    publish_iso, publish_master, respin,
+};
 use crate::torrent::Torrent;
 use crate::tracker::Tracker;
 
@@ -81,9 +85,20 @@ pub struct DemoWorld {
     pub versions: Vec<(String, PathBuf)>,
     /// The tracker on 127.0.0.1.
     pub tracker: Tracker,
-    /// The seeder on 127.0.0.1.
+    /// The seeder on 127.0.0.1: every image version and the release repository.
     pub seeder: Arc<Engine>,
+    /// A peer holding about half of the updates, which it fetched from the mirror.
+    pub peer: Arc<Engine>,
+    /// The mirror on 127.0.0.1, web seed of both repositories.
+    pub mirror: MirrorServer,
+    /// The client's rpm root, with the release's older packages installed.
+    pub package_root: PathBuf,
+    /// How many packages the repositories hold.
+    pub packages: usize,
 }
+
+/// Release packages the demo generates.
+const DEMO_PACKAGES: usize = 200;
 
 /// Writes `len` deterministic pseudo-random bytes (stand-ins for package payloads).
 pub(crate) fn write_package(path: &Path, len: usize, seed: u64) -> std::io::Result<()> {
@@ -153,10 +168,45 @@ impl DemoWorld {
             .await??;
 
         let tracker = Tracker::start(([127, 0, 0, 1], 0).into()).await?;
-        say("Publishing torrents and signing the feed");
+        let mirror = MirrorServer::start(&root.join("mirror"), ([127, 0, 0, 1], 0).into()).await?;
         let key = KeyPair::generate("Swarmdate demo distribution <demo@localhost>")?;
         let public_key = root.join("demo-key.asc");
         std::fs::write(&public_key, key.public_armored())?;
+        say("Generating a signed package repository and its updates");
+        let (k, m, p, url, mirror_url) = (
+            key.clone(),
+            root.join("mirror"),
+            publish_dir.clone(),
+            tracker.announce_url(),
+            mirror.url(),
+        );
+        let (repos, release, updates) = tokio::task::spawn_blocking(
+            move || -> anyhow::Result<(repository::GeneratedRepos, PublishedRepo, PublishedRepo)> {
+                let repos = repository::generate(&m, &k, DEMO_PACKAGES, 8_000..48_000, 41)?;
+                let opts = |kind, id: &str, folder: &str, days: i64| MasterOptions {
+                    kind,
+                    id: id.into(),
+                    name: None,
+                    piece_length: None,
+                    trackers: vec![url.clone()],
+                    web_seeds: vec![format!("{mirror_url}{folder}/41/")],
+                    similar: Vec::new(),
+                    out_dir: p.clone(),
+                    date: Some(Utc::now() - Duration::days(days)),
+                };
+                let release = publish_master(
+                    &repos.release,
+                    &opts(RepoKind::Release, "release", "releases", 60),
+                )?;
+                let updates = publish_master(
+                    &repos.updates,
+                    &opts(RepoKind::Updates, "updates", "updates", 1),
+                )?;
+                Ok((repos, release, updates))
+            },
+        )
+        .await??;
+        say("Publishing torrents and signing the feed");
         let (vs, p, url) = (
             versions.clone(),
             publish_dir.clone(),
@@ -198,9 +248,46 @@ impl DemoWorld {
                 },
             )?);
         }
+        let release_folder = Payload::Folder(crate::fsutil::parent_dir(&repos.release).to_owned());
+        ids.push(seeder.add_job(
+            &release.torrent,
+            JobSpec::Seed {
+                payload: release_folder,
+            },
+        )?);
         for id in ids {
             seeder.wait(id).await.context("the demo seeder")?;
         }
+
+        say("Starting a peer that holds half of the updates (fetched from the mirror)");
+        let peer_state = root.join("peer");
+        let peer = Engine::start(EngineConfig::loopback(&peer_state)).await?;
+        let index = peer_state.join("updates.index.json");
+        std::fs::write(&index, updates.index.to_json())?;
+        let wanted = updates
+            .index
+            .packages
+            .iter()
+            .step_by(2)
+            .map(|p| p.file_index)
+            .collect();
+        let spec = RepoSpec {
+            index,
+            wanted,
+            mirrors: Vec::new(),
+        };
+        let id = peer.add_job(&updates.torrent, JobSpec::Repository(spec))?;
+        peer.wait(id).await.context("the demo peer")?;
+
+        say("Installing the release's older packages into the client's root");
+        let package_root = root.join("client/root");
+        let files: Vec<PathBuf> = repos
+            .installed
+            .iter()
+            .map(|n| repos.file(n).context("a generated package"))
+            .collect::<anyhow::Result<_>>()?;
+        let (r, k) = (package_root.clone(), public_key.clone());
+        tokio::task::spawn_blocking(move || repository::install_root(&r, &k, &files)).await??;
 
         let client_home = root.join("client");
         let feed_url = format!("file://{}", publish_dir.join("feed.json").display());
@@ -228,6 +315,10 @@ impl DemoWorld {
             versions,
             tracker,
             seeder,
+            peer,
+            mirror,
+            package_root,
+            packages: repos.release_packages.len(),
         })
     }
 }

@@ -166,3 +166,34 @@ pub fn generate(
         installed,
     })
 }
+
+/// Makes `root` an rpm root (Fedora's database path) that trusts `public_key` and has `files`
+/// installed side by side (`rpm -i`): the demo's client system.
+pub fn install_root(root: &Path, public_key: &Path, files: &[PathBuf]) -> anyhow::Result<()> {
+    use std::process::Command;
+    std::fs::create_dir_all(root)?;
+    let rpm = |tool: &str, args: &[&std::ffi::OsStr]| -> anyhow::Result<()> {
+        let out = Command::new(tool)
+            .arg("--root")
+            .arg(root)
+            .args(["--dbpath", crate::packages::DB_PATH])
+            .args(args)
+            .output()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot run {tool} ({e}); install rpm (Debian: apt-get install rpm)"
+                )
+            })?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{tool} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(())
+    };
+    rpm("rpm", &["--initdb".as_ref()])?;
+    rpm("rpmkeys", &["--import".as_ref(), public_key.as_os_str()])?;
+    let mut args: Vec<&std::ffi::OsStr> = vec!["-i".as_ref()];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    rpm("rpm", &args)
+}

@@ -48,7 +48,7 @@ impl Engine {
         let folder = self.state_dir.join("repositories");
         let files = Some(selected.iter().copied().collect());
         let handle = self
-            .add_selected(id, st.factory(), &folder, false, files)
+            .add_selected(id, st.factory(), &folder, false, files.clone())
             .await?;
         self.set_state(id, JobState::Checking);
         handle.wait_until_initialized().await?;
@@ -59,6 +59,7 @@ impl Engine {
         let torrent = Arc::new((*torrent).clone());
         let mut from_mirror: tokio::task::JoinSet<(usize, anyhow::Result<()>)> = Default::default();
         let mut at_mirror: HashSet<usize> = HashSet::new();
+        let mut mirrored = 0usize;
         let mut last: HashMap<usize, (u64, Instant)> = HashMap::new();
         let started = Instant::now();
         loop {
@@ -69,6 +70,9 @@ impl Engine {
             }
             while let Some(done) = from_mirror.try_join_next() {
                 let (i, r) = done.context("a mirror download stopped")?;
+                if r.is_ok() {
+                    mirrored += 1;
+                }
                 if let Err(e) = r {
                     tracing::warn!(job = %id, file = i, "mirror download failed: {e:#}");
                     at_mirror.remove(&i);
@@ -139,6 +143,16 @@ impl Engine {
             tokio::time::sleep(ADMIT_EVERY).await;
         }
         from_mirror.abort_all();
+        if mirrored > 0 {
+            // librqbit does not know what entered the store beside it: a new check (re-adding
+            // the torrent) shows it has those pieces, so it seeds them.
+            self.set_state(id, JobState::Checking);
+            self.session.delete(handle.id().into(), false).await?;
+            let handle = self
+                .add_selected(id, st.factory(), &folder, false, files)
+                .await?;
+            handle.wait_until_initialized().await?;
+        }
         self.set_state(id, JobState::Seeding);
         Ok(())
     }

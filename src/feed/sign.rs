@@ -34,6 +34,7 @@ pub enum SignError {
 }
 
 /// A signing key with its public half.
+#[derive(Clone)]
 pub struct KeyPair {
     secret: SignedSecretKey,
 }

@@ -1,5 +1,6 @@
 //! Integration tests, in one binary so GTK and librqbit link once (PLATFORM.md §7).
 
+mod demo;
 mod durability;
 mod engine_jobs;
 mod feed_trust;
