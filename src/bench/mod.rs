@@ -1,5 +1,7 @@
 //! Benchmarks that print figures as ratios against references measured in the same run.
 
 mod iso;
+mod plan;
 
 pub use iso::{IsoBench, IsoBenchRow, run_iso_bench};
+pub use plan::{PlanBench, run_plan_bench};

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use swarmdate::bench::run_iso_bench;
+use serde_json::json;
+use swarmdate::bench::{run_iso_bench, run_plan_bench};
 use swarmdate::i18n::{tr, trf};
 
 use super::context::Ctx;
@@ -25,15 +26,30 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Planning at distribution scale: inventory, indexes, solver, memory.
+    Plan {
+        /// Packages in the synthetic release index.
+        #[arg(long, default_value_t = 70_000)]
+        packages: usize,
+        /// Packages installed in the rpm root.
+        #[arg(long, default_value_t = 2_500)]
+        installed: usize,
+    },
 }
 
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
-    let BenchCmd::Iso {
-        size_mb,
-        changed_permille,
-        piece_kib,
-        dir,
-    } = cmd;
+    let (size_mb, changed_permille, piece_kib, dir) = match cmd {
+        BenchCmd::Iso {
+            size_mb,
+            changed_permille,
+            piece_kib,
+            dir,
+        } => (size_mb, changed_permille, piece_kib, dir),
+        BenchCmd::Plan {
+            packages,
+            installed,
+        } => return plan_bench(ctx, packages, installed).await,
+    };
     let tmp = tempfile::Builder::new()
         .prefix("swarmdate-bench-")
         .tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
@@ -67,5 +83,56 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         ));
     }
     out.summary(&r);
+    Ok(())
+}
+
+async fn plan_bench(ctx: &Ctx, packages: usize, installed: usize) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("swarmdate-bench-")
+        .tempdir()?;
+    let out = &ctx.out;
+    let r = run_plan_bench(tmp.path(), packages, installed, |s| out.say(s)).await?;
+    out.say(trf(
+        "{p} packages ({u} updates), {i} installed, indexes {size}",
+        &[
+            ("p", &r.packages),
+            ("u", &r.updates),
+            ("i", &r.installed),
+            ("size", &bytes(r.index_bytes)),
+        ],
+    ));
+    out.say(trf(
+        "inventory   {ours} s  (rpm -qa {qa} s: ×{ratio})",
+        &[
+            ("ours", &format!("{:.3}", r.inventory_secs)),
+            ("qa", &format!("{:.3}", r.rpm_qa_secs)),
+            ("ratio", &format!("{:.2}", r.inventory_secs / r.rpm_qa_secs)),
+        ],
+    ));
+    out.say(trf(
+        "indexes     {parse} s parse, {cat} s merge",
+        &[
+            ("parse", &format!("{:.3}", r.index_parse_secs)),
+            ("cat", &format!("{:.3}", r.catalogue_secs)),
+        ],
+    ));
+    out.say(trf(
+        "plan        {plan} s, {n} packages (×{ratio} the index parse)",
+        &[
+            ("plan", &format!("{:.3}", r.plan_secs)),
+            ("n", &r.changes),
+            ("ratio", &format!("{:.2}", r.plan_secs / r.index_parse_secs)),
+        ],
+    ));
+    out.say(trf(
+        "memory      indexes held {held} (×{held_ratio} their JSON), planning peak +{peak} (×{peak_ratio})",
+        &[
+            ("held", &bytes(r.index_memory)),
+            ("held_ratio", &format!("{:.2}", r.index_memory as f64 / r.index_bytes as f64)),
+            ("peak", &bytes(r.plan_peak_memory)),
+            ("peak_ratio", &format!("{:.2}", r.plan_peak_memory as f64 / r.index_bytes as f64)),
+        ],
+    ));
+    out.summary(json!(r));
     Ok(())
 }
