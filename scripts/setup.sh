@@ -11,6 +11,7 @@ packages=(
   transmission-cli aria2                      # third-party peers in the interop tests
   strace                                      # the durability audit
   dbus-daemon                                 # a private session bus in the one-engine tests
+  polkitd libxml2-utils                       # validating the polkit policy of the install helper
 )
 
 missing=()

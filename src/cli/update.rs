@@ -19,6 +19,9 @@ use swarmdate::store::PackageStore;
 use super::context::Ctx;
 use super::output::bytes;
 
+/// The privileged installer, as the polkit policy in `data/` names it.
+const HELPER: &str = "/usr/libexec/swarmdate-helper";
+
 /// How long to wait for another package manager to finish.
 const LOCK_PATIENCE: Duration = Duration::from_secs(600);
 
@@ -179,9 +182,10 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
         }));
         return Ok(());
     }
-    if root == Path::new("/") && !nix::unistd::geteuid().is_root() {
+    let privileged = root == Path::new("/") && !nix::unistd::geteuid().is_root();
+    if privileged && !Path::new(HELPER).is_file() {
         anyhow::bail!(
-            "installing into this system needs administrator rights: run the command as root (the desktop app's privileged helper is not available yet), or use --root DIR for another root"
+            "installing into this system needs administrator rights, and the privileged helper {HELPER} is not installed: run the command as root, or install Swarmdate's helper and polkit policy"
         );
     }
     if !tx.yes && !ctx.out.confirm(&tr("Download and install these packages?")) {
@@ -216,26 +220,49 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
         }
     }
 
-    // dnf takes local packages by their .rpm names: link the store's objects under them.
-    let links = tempfile::tempdir()?;
-    let mut files = Vec::new();
-    for d in &planned.plan.downloads {
-        let object = store.object_path(&d.sha256);
+    let n = if privileged {
+        // Checked here against the feed's keys, then again by the helper against the system's.
+        for d in &planned.plan.downloads {
+            keys.verify(&store.object_path(&d.sha256))
+                .map_err(swarmdate::packages::InstallError::Refused)?;
+        }
+        let out = tokio::process::Command::new("pkexec")
+            .arg(HELPER)
+            .args(["install", "--store"])
+            .arg(store.root())
+            .args(planned.plan.downloads.iter().map(|d| d.sha256.to_string()))
+            .output()
+            .await
+            .context("running pkexec")?;
         anyhow::ensure!(
-            object.is_file(),
-            "{} is not in the store after the download",
-            d.package
+            out.status.success(),
+            "the privileged helper refused or failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
         );
-        let link = links.path().join(d.package.file_name());
-        std::os::unix::fs::symlink(&object, &link)?;
-        files.push(link);
-    }
-    let r = root.clone();
-    let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
+        planned.plan.downloads.len()
+    } else {
+        // dnf takes local packages by their .rpm names: link the store's objects under them.
+        let links = tempfile::tempdir()?;
+        let mut files = Vec::new();
+        for d in &planned.plan.downloads {
+            let object = store.object_path(&d.sha256);
+            anyhow::ensure!(
+                object.is_file(),
+                "{} is not in the store after the download",
+                d.package
+            );
+            let link = links.path().join(d.package.file_name());
+            std::os::unix::fs::symlink(&object, &link)?;
+            files.push(link);
+        }
+        let r = root.clone();
+        let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
+        report.packages.len()
+    };
     ctx.out.say(trf(
         "Installed {n} packages into {root}: {peers} from peers, {mirrors} from mirrors, {held} already held.",
         &[
-            ("n", &report.packages.len()),
+            ("n", &n),
             ("root", &root.display()),
             ("peers", &bytes(fetched.from_peers)),
             ("mirrors", &bytes(fetched.from_mirrors)),

@@ -111,11 +111,14 @@ pub fn install(
         .map(|f| keys.verify(f))
         .collect::<Result<Vec<_>, _>>()
         .map_err(InstallError::Refused)?;
+    let output = transaction(root, files)?;
+    Ok(InstallReport { packages, output })
+}
+
+/// Installs already checked local packages in one `dnf install` into `root`; returns dnf's report.
+pub fn transaction(root: &Path, files: &[PathBuf]) -> Result<String, InstallError> {
     if files.is_empty() {
-        return Ok(InstallReport {
-            packages,
-            output: String::new(),
-        });
+        return Ok(String::new());
     }
     let work = tempfile::tempdir()?;
     // dnf reads rpm's macros; Debian's rpm keeps its database in ~/.rpmdb, Fedora's in
@@ -154,8 +157,5 @@ pub fn install(
     if !out.status.success() {
         return Err(InstallError::Transaction(text.trim().to_owned()));
     }
-    Ok(InstallReport {
-        packages,
-        output: text,
-    })
+    Ok(text)
 }

@@ -3,6 +3,7 @@
 
 mod dep;
 mod evr;
+mod helper;
 mod index;
 mod install;
 mod inventory;
@@ -11,9 +12,11 @@ mod verify;
 
 pub use dep::{Dep, Op, Relations};
 pub use evr::{Evr, EvrError, Nevra};
+pub use helper::{HelperError, HelperRequest, run_helper};
 pub use index::{INDEX_FORMAT, IndexError, IndexedPackage, PackageIndex};
 pub use install::{
-    InstallError, InstallReport, install, rpm_lock_held, rpm_lock_path, wait_for_rpm_lock,
+    InstallError, InstallReport, install, rpm_lock_held, rpm_lock_path, transaction,
+    wait_for_rpm_lock,
 };
 pub(crate) use inventory::installed_from_header;
 pub use inventory::{DB_PATH, Installed, Inventory, InventoryError, InventorySource};

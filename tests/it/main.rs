@@ -7,6 +7,7 @@ mod feed_trust;
 mod filesystems;
 mod full_disk;
 mod get_interop;
+mod helper;
 mod hostile;
 mod http_loader;
 mod in_place;
