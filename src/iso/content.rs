@@ -46,6 +46,9 @@ fn mount(image: &Path) -> Result<IsoVolume, ImageError> {
     Ok(Volume::new(fs))
 }
 
+/// Deeper directories than this are refused (ISO 9660 itself allows 8 levels; Rock Ridge more).
+const MAX_DEPTH: usize = 64;
+
 /// Every file in the image, in path order, read through its richest name tree.
 pub fn list_files(image: &Path) -> Result<Vec<ImageFile>, ImageError> {
     let vol = mount(image)?;
@@ -55,7 +58,15 @@ pub fn list_files(image: &Path) -> Result<Vec<ImageFile>, ImageError> {
     };
     let mut out = Vec::new();
     let mut dirs = vec![String::new()];
+    // A damaged or hostile image can make a directory its own descendant: each directory is
+    // listed once (found by fuzzing: the walk never ended).
+    let mut seen = std::collections::HashSet::new();
     while let Some(dir) = dirs.pop() {
+        if dir.split('/').count() > MAX_DEPTH {
+            return Err(err(format!(
+                "directories nest deeper than {MAX_DEPTH} levels at {dir}"
+            )));
+        }
         let listing = vol
             .read_dir(format!("/{dir}"))
             .map_err(|e| err(format!("{e:?}")))?;
@@ -72,7 +83,9 @@ pub fn list_files(image: &Path) -> Result<Vec<ImageFile>, ImageError> {
             };
             let meta = entry.metadata();
             if meta.file_type().is_dir() {
-                dirs.push(path);
+                if seen.insert(entry.node()) {
+                    dirs.push(path);
+                }
             } else {
                 out.push(ImageFile {
                     path,

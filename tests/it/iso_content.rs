@@ -98,3 +98,25 @@ fn a_file_that_is_not_an_image_gets_a_clear_error() {
     let err = list_files(&bogus).unwrap_err();
     assert!(err.to_string().contains("bogus.iso"), "{err}");
 }
+
+/// Found by fuzzing: an image whose directory tree loops back on itself made the listing walk
+/// forever. Now it ends, each directory listed once (the positive controls above still list
+/// every file of real images).
+#[test]
+fn an_image_whose_directories_loop_is_listed_once_and_ends() {
+    let image = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fuzz-regressions/iso/directory-cycle"
+    ))
+    .to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(list_files(&image).map(|f| f.len()));
+    });
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the listing ends");
+    if let Ok(n) = result {
+        assert!(n < 10_000, "{n} files listed");
+    }
+}
