@@ -197,3 +197,43 @@ pub fn install_root(root: &Path, public_key: &Path, files: &[PathBuf]) -> anyhow
     args.extend(files.iter().map(|f| f.as_os_str()));
     rpm("rpm", &args)
 }
+
+/// A later updates snapshot: every package of `repos.updates` (copied, same bytes) plus a newer
+/// build (1.2) of `n` of them, in `<mirror>/<folder>/41/x86_64`. Returns the folder and the new
+/// builds.
+pub fn next_snapshot(
+    repos: &GeneratedRepos,
+    key: &KeyPair,
+    folder: &str,
+    n: usize,
+    seed: u64,
+) -> anyhow::Result<(PathBuf, Vec<Nevra>)> {
+    let dir = repos.mirror.join(folder).join("41/x86_64");
+    let factory = PackageFactory::new(key)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    for p in &repos.update_packages {
+        let from = repos.file(p).expect("a generated package");
+        let to = dir.join("Packages").join(&p.name[..1]).join(p.file_name());
+        std::fs::create_dir_all(crate::fsutil::parent_dir(&to))?;
+        std::fs::copy(&from, &to)?;
+    }
+    let mut new = Vec::new();
+    for p in repos
+        .update_packages
+        .iter()
+        .filter(|p| p.name.starts_with("lib") && p.name != "libnew")
+        .take(n)
+    {
+        let nevra = Nevra::new(
+            p.name.as_str(),
+            Evr::new(0, "1.2", "1.fc41"),
+            p.arch.as_str(),
+        );
+        let mut spec = PackageSpec::new(nevra.clone(), rng.gen_range(20_000..80_000));
+        spec.relations.provides.push(Dep::any(soname(&p.name)));
+        let d = dir.join("Packages").join(&p.name[..1]);
+        factory.build(&spec, seed ^ new.len() as u64, &d)?;
+        new.push(nevra);
+    }
+    Ok((dir, new))
+}

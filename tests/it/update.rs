@@ -121,3 +121,128 @@ async fn clients_update_over_the_swarm_install_checked_packages_and_seed_them_on
     assert_eq!(qa(&c_root), expected);
     seeding.kill().await.unwrap();
 }
+
+/// A new snapshot appears in the feed: the client joins it holding what it has, fetches only the
+/// new builds (counted by the origin and the mirror, not by the client), and keeps the older
+/// snapshot's job, which seeds the builds it superseded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() {
+    use swarmdate::feed::RepoKind;
+    use swarmdate::mirror::MirrorServer;
+    use swarmdate::publish::{MasterOptions, publish_feed, publish_master};
+
+    let tracker = tracker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = MirrorServer::start(&dir.path().join("mirror"), ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let (url, m) = (tracker.announce_url(), mirror.url());
+    let d = tokio::task::spawn_blocking(move || {
+        PackageDistro::build_in(dir, 120, 20_000..80_000, &url, Some(&m))
+    })
+    .await
+    .unwrap();
+    let origin_state = tempfile::tempdir().unwrap();
+    let origin = d.origin(origin_state.path()).await;
+    let b = d.client();
+    let b_root = d.root("b");
+    let first = b
+        .run_async(&["update", "--root", b_root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    // Snapshot 2: everything of snapshot 1 (same bytes) and five newer library builds.
+    let (repos, key, url, m) = (
+        d.repos.clone(),
+        d.key.clone(),
+        tracker.announce_url(),
+        mirror.url(),
+    );
+    let publish = d.dir.path().join("publish");
+    let similar = d.updates.torrent.info_hash();
+    let (snap2, new) = tokio::task::spawn_blocking(move || {
+        let (folder, new) =
+            swarmdate::demo::repository::next_snapshot(&repos, &key, "updates2", 5, 9).unwrap();
+        let r = publish_master(
+            &folder,
+            &MasterOptions {
+                kind: RepoKind::Updates,
+                id: "updates-2".into(),
+                name: None,
+                piece_length: None,
+                trackers: vec![url.clone()],
+                web_seeds: vec![format!("{m}updates2/41/")],
+                similar: vec![similar],
+                out_dir: publish.clone(),
+                date: Some(chrono::Utc::now()),
+            },
+        )
+        .unwrap();
+        let mut spec = feed_spec();
+        spec.trackers = vec![url];
+        publish_feed(&publish, &spec, &key).unwrap();
+        ((folder, r), new)
+    })
+    .await
+    .unwrap();
+    let (folder, published) = snap2;
+    let payload = swarmdate::engine::Payload::Folder(folder.parent().unwrap().to_owned());
+    let id = origin
+        .add_job(
+            &published.torrent,
+            swarmdate::engine::JobSpec::Seed { payload },
+        )
+        .unwrap();
+    origin.wait(id).await.unwrap();
+
+    let new_bytes: u64 = new
+        .iter()
+        .map(|n| {
+            std::fs::metadata(
+                folder
+                    .join("Packages")
+                    .join(&n.name[..1])
+                    .join(n.file_name()),
+            )
+            .unwrap()
+            .len()
+        })
+        .sum();
+    let (sent_before, mirror_before) = (uploaded(&origin), mirror.bytes_served());
+    let second = b
+        .run_async(&["update", "--root", b_root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(second.code, 0, "{:?}\n{}", second.events, second.stderr);
+    let s = second.summary();
+    assert_eq!(s["changes"].as_array().unwrap().len(), 5);
+    assert_eq!(s["download_bytes"].as_u64().unwrap(), new_bytes);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let moved = (uploaded(&origin) - sent_before) + (mirror.bytes_served() - mirror_before);
+    let bound = new_bytes + 5 * u64::from(published.torrent.piece_length);
+    assert!(
+        moved >= new_bytes && moved <= bound,
+        "moved {moved}, new {new_bytes}, bound {bound}"
+    );
+    println!("snapshot move: {new_bytes} bytes of new builds, {moved} moved (bound {bound})");
+    for n in &new {
+        assert!(qa(&b_root).contains(&n.to_string()));
+    }
+
+    // Both snapshots' jobs stay: the older one seeds what the newer superseded.
+    let status = b.run_async(&["seed", "--status"]).await;
+    let jobs: Vec<String> = status.summary()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["info_hash"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        jobs.contains(&d.updates.torrent.info_hash().to_string()),
+        "{jobs:?}"
+    );
+    assert!(
+        jobs.contains(&published.torrent.info_hash().to_string()),
+        "{jobs:?}"
+    );
+    origin.shutdown().await;
+}
