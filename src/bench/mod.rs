@@ -2,6 +2,8 @@
 
 mod iso;
 mod plan;
+mod store;
 
 pub use iso::{IsoBench, IsoBenchRow, run_iso_bench};
 pub use plan::{PlanBench, run_plan_bench};
+pub use store::{StoreBench, run_store_bench};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate::bench::{run_iso_bench, run_plan_bench};
+use swarmdate::bench::{run_iso_bench, run_plan_bench, run_store_bench};
 use swarmdate::i18n::{tr, trf};
 
 use super::context::Ctx;
@@ -35,6 +35,15 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2_500)]
         installed: usize,
     },
+    /// The engine holding a distribution-sized master torrent through the package store.
+    Store {
+        /// Files in the torrent.
+        #[arg(long, default_value_t = 70_000)]
+        files: usize,
+        /// Files the store holds (and seeds).
+        #[arg(long, default_value_t = 2_500)]
+        held: usize,
+    },
 }
 
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
@@ -49,6 +58,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             packages,
             installed,
         } => return plan_bench(ctx, packages, installed).await,
+        BenchCmd::Store { files, held } => return store_bench(ctx, files, held).await,
     };
     let tmp = tempfile::Builder::new()
         .prefix("swarmdate-bench-")
@@ -131,6 +141,35 @@ async fn plan_bench(ctx: &Ctx, packages: usize, installed: usize) -> anyhow::Res
             ("held_ratio", &format!("{:.2}", r.index_memory as f64 / r.index_bytes as f64)),
             ("peak", &bytes(r.plan_peak_memory)),
             ("peak_ratio", &format!("{:.2}", r.plan_peak_memory as f64 / r.index_bytes as f64)),
+        ],
+    ));
+    out.summary(json!(r));
+    Ok(())
+}
+
+async fn store_bench(ctx: &Ctx, files: usize, held: usize) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("swarmdate-bench-")
+        .tempdir()?;
+    let out = &ctx.out;
+    let r = run_store_bench(tmp.path(), files, held, |s| out.say(s)).await?;
+    out.say(trf(
+        "{files} files ({pieces} pieces), {held} held: seeding after {add} s (×{ratio} one hash pass over the held files, {hash} s)",
+        &[
+            ("files", &r.files),
+            ("pieces", &r.pieces),
+            ("held", &r.held),
+            ("add", &format!("{:.2}", r.add_secs)),
+            ("ratio", &format!("{:.2}", r.add_secs / r.hash_held_secs.max(1e-6))),
+            ("hash", &format!("{:.3}", r.hash_held_secs)),
+        ],
+    ));
+    out.say(trf(
+        "descriptors {before} before, {seeding} while seeding; {created} files created",
+        &[
+            ("before", &r.fds_before),
+            ("seeding", &r.fds_seeding),
+            ("created", &r.files_created),
         ],
     ));
     out.summary(json!(r));

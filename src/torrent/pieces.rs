@@ -32,35 +32,35 @@ impl Segment {
     }
 }
 
-/// Hashes the pieces of a payload laid out as consecutive segments.
+/// Hashes the pieces of a payload laid out as consecutive segments. Files are opened as their
+/// pieces are read, one at a time per worker: a repository of tens of thousands of packages must
+/// not need as many descriptors.
 pub struct PieceHasher {
-    segments: Vec<(u64, Segment, Option<File>)>,
+    segments: Vec<(u64, Segment)>,
     total: u64,
     piece_length: u32,
 }
 
+/// The file a worker has open: the segment's index and the file.
+type OpenSegment = Option<(usize, File)>;
+
 impl PieceHasher {
-    /// Opens every file segment; fails if one is missing or shorter than declared.
+    /// Checks every file segment; fails if one is missing or shorter than declared.
     pub fn new(segments: Vec<Segment>, piece_length: u32) -> std::io::Result<Self> {
         let mut offset = 0;
         let mut out = Vec::with_capacity(segments.len());
         for s in segments {
-            let file = match &s {
-                Segment::File { path, len } => {
-                    let f = File::open(path)?;
-                    let actual = f.metadata()?.len();
-                    if actual < *len {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            format!("{} has {actual} bytes, expected {len}", path.display()),
-                        ));
-                    }
-                    Some(f)
+            if let Segment::File { path, len } = &s {
+                let actual = std::fs::metadata(path)?.len();
+                if actual < *len {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("{} has {actual} bytes, expected {len}", path.display()),
+                    ));
                 }
-                Segment::Zeros(_) => None,
-            };
+            }
             let len = s.len();
-            out.push((offset, s, file));
+            out.push((offset, s));
             offset += len;
         }
         Ok(PieceHasher {
@@ -77,14 +77,23 @@ impl PieceHasher {
 
     /// Reads the bytes of `piece` into `buf` (resized to the piece's length).
     pub fn read_piece(&self, piece: u32, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        self.read_piece_with(piece, buf, &mut None)
+    }
+
+    fn read_piece_with(
+        &self,
+        piece: u32,
+        buf: &mut Vec<u8>,
+        open: &mut OpenSegment,
+    ) -> std::io::Result<()> {
         let start = piece as u64 * self.piece_length as u64;
         let end = (start + self.piece_length as u64).min(self.total);
         buf.resize((end - start) as usize, 0);
         let first = self
             .segments
-            .partition_point(|(off, s, _)| off + s.len() <= start);
+            .partition_point(|(off, s)| off + s.len() <= start);
         let mut pos = start;
-        for (off, seg, file) in &self.segments[first..] {
+        for (i, (off, seg)) in self.segments.iter().enumerate().skip(first) {
             if pos >= end {
                 break;
             }
@@ -93,9 +102,15 @@ impl PieceHasher {
                 continue;
             }
             let dst = &mut buf[(pos - start) as usize..(seg_end - start) as usize];
-            match file {
-                Some(f) => f.read_exact_at(dst, pos - off)?,
-                None => dst.fill(0),
+            match seg {
+                Segment::File { path, .. } => {
+                    if open.as_ref().is_none_or(|(at, _)| *at != i) {
+                        *open = Some((i, File::open(path)?));
+                    }
+                    let (_, f) = open.as_ref().expect("just opened");
+                    f.read_exact_at(dst, pos - off)?
+                }
+                Segment::Zeros(_) => dst.fill(0),
             }
             pos = seg_end;
         }
@@ -106,10 +121,13 @@ impl PieceHasher {
     pub fn hash_all(&self) -> std::io::Result<Vec<PieceHash>> {
         (0..self.piece_count())
             .into_par_iter()
-            .map_init(Vec::new, |buf, i| {
-                self.read_piece(i, buf)?;
-                Ok(PieceHash::of(buf))
-            })
+            .map_init(
+                || (Vec::new(), None),
+                |(buf, open), i| {
+                    self.read_piece_with(i, buf, open)?;
+                    Ok(PieceHash::of(buf))
+                },
+            )
             .collect()
     }
 }

@@ -205,3 +205,40 @@ fn publish_master_runs_from_the_command_line_and_refuses_a_folder_without_packag
         run.stderr
     );
 }
+
+/// A repository of more packages than the process may open files: publishing reads them one at
+/// a time per worker (a Fedora repository has tens of thousands).
+#[test]
+fn publishing_does_not_need_a_descriptor_per_package() {
+    use swarmdate::packages::synth::{PackageFactory, PackageSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate("Distro <distro@example.org>").unwrap();
+    let factory = PackageFactory::new(&key).unwrap();
+    let repo = dir.path().join("x86_64");
+    let d = repo.join("Packages/m");
+    std::fs::create_dir_all(&d).unwrap();
+    for i in 0..600 {
+        let spec = PackageSpec::new(
+            format!("many{i:04}-1.0-1.fc41.noarch").parse().unwrap(),
+            500,
+        );
+        factory.build(&spec, i, &d).unwrap();
+    }
+    let out = dir.path().join("publish");
+    let limited = |limit: &str| {
+        Run::from(
+            std::process::Command::new("prlimit")
+                .arg(format!("--nofile={limit}"))
+                .arg(env!("CARGO_BIN_EXE_swarmdate"))
+                .args(["--json", "publish", "master"])
+                .arg(&repo)
+                .args(["--kind", "release", "--id", "release", "--out-dir"])
+                .arg(&out)
+                .output()
+                .unwrap(),
+        )
+    };
+    let run = limited("96");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.summary()["packages"], 600);
+}
