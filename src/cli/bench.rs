@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate::bench::{run_iso_bench, run_plan_bench, run_store_bench};
+use swarmdate::bench::{run_iso_bench, run_mirror_bench, run_plan_bench, run_store_bench};
 use swarmdate::i18n::{tr, trf};
 
 use super::context::Ctx;
@@ -35,6 +35,15 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2_500)]
         installed: usize,
     },
+    /// Packages from a mirror alone, through the engine, against curl on the same files.
+    Mirror {
+        /// Packages in the repository.
+        #[arg(long, default_value_t = 300)]
+        packages: usize,
+        /// Largest package in KB (the smallest is a fifth of it).
+        #[arg(long, default_value_t = 1000)]
+        max_kb: usize,
+    },
     /// The engine holding a distribution-sized master torrent through the package store.
     Store {
         /// Files in the torrent.
@@ -59,6 +68,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             installed,
         } => return plan_bench(ctx, packages, installed).await,
         BenchCmd::Store { files, held } => return store_bench(ctx, files, held).await,
+        BenchCmd::Mirror { packages, max_kb } => return mirror_bench(ctx, packages, max_kb).await,
     };
     let tmp = tempfile::Builder::new()
         .prefix("swarmdate-bench-")
@@ -170,6 +180,28 @@ async fn store_bench(ctx: &Ctx, files: usize, held: usize) -> anyhow::Result<()>
             ("before", &r.fds_before),
             ("seeding", &r.fds_seeding),
             ("created", &r.files_created),
+        ],
+    ));
+    out.summary(json!(r));
+    Ok(())
+}
+
+async fn mirror_bench(ctx: &Ctx, packages: usize, max_kb: usize) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("swarmdate-bench-")
+        .tempdir()?;
+    let out = &ctx.out;
+    let max = max_kb * 1000;
+    let r = run_mirror_bench(tmp.path(), packages, max / 5..max, |s| out.say(s)).await?;
+    out.say(trf(
+        "{n} packages, {size}: curl {curl} s, engine {engine} s (×{ratio}); the mirror served {served} to the engine",
+        &[
+            ("n", &r.packages),
+            ("size", &bytes(r.bytes)),
+            ("curl", &format!("{:.2}", r.curl_secs)),
+            ("engine", &format!("{:.2}", r.engine_secs)),
+            ("ratio", &format!("{:.2}", r.engine_secs / r.curl_secs)),
+            ("served", &bytes(r.mirror_bytes)),
         ],
     ));
     out.summary(json!(r));

@@ -106,10 +106,8 @@ impl Mirrors {
                 .fetch_from(&url, torrent, first, pieces, f.length, &out, &mut cost)
                 .await
             {
-                Ok(()) => {
-                    out.sync_all()?;
-                    return Ok(cost);
-                }
+                // The store flushes it as it admits it.
+                Ok(()) => return Ok(cost),
                 Err(e) => last_err = Some(e.context(format!("mirror {url}"))),
             }
         }

@@ -121,6 +121,8 @@ pub struct Engine {
     snapshots: watch::Sender<Snapshot>,
     listen_port: Option<u16>,
     known_peers: Vec<SocketAddr>,
+    /// Whether peers can be found without a tracker (DHT, local discovery).
+    discovery: bool,
     peer_rates: poll::PeerRates,
     ledger: crate::ledger::Ledger,
     contribution: poll::Contribution,
@@ -205,6 +207,7 @@ impl Engine {
             snapshots: watch::channel(Snapshot::default()).0,
             listen_port,
             known_peers: cfg.known_peers.clone(),
+            discovery: cfg.dht || cfg.local_discovery,
             peer_rates: Default::default(),
             ledger: crate::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
             contribution: Default::default(),

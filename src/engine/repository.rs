@@ -60,23 +60,31 @@ impl Engine {
         let mut from_mirror: tokio::task::JoinSet<(usize, anyhow::Result<()>)> = Default::default();
         let mut at_mirror: HashSet<usize> = HashSet::new();
         let mut mirrored = 0usize;
+        let mut finished = None;
         let mut last: HashMap<usize, (u64, Instant)> = HashMap::new();
         let started = Instant::now();
+        // With no way to find a peer at all, the mirrors start at once.
+        let grace = if torrent.trackers.is_empty() && !self.discovery && self.known_peers.is_empty()
+        {
+            Duration::ZERO
+        } else {
+            NO_PEERS
+        };
         loop {
             let stats = handle.stats();
             let (_, refused) = st.admit_complete(&stats.file_progress);
             if let Some(e) = refused.into_iter().next() {
                 return Err(e.into());
             }
-            while let Some(done) = from_mirror.try_join_next() {
+            while let Some(done) = finished.take().or_else(|| from_mirror.try_join_next()) {
                 let (i, r) = done.context("a mirror download stopped")?;
-                if r.is_ok() {
-                    mirrored += 1;
-                }
-                if let Err(e) = r {
-                    tracing::warn!(job = %id, file = i, "mirror download failed: {e:#}");
-                    at_mirror.remove(&i);
-                    last.insert(i, (0, Instant::now()));
+                match r {
+                    Ok(()) => mirrored += 1,
+                    Err(e) => {
+                        tracing::warn!(job = %id, file = i, "mirror download failed: {e:#}");
+                        at_mirror.remove(&i);
+                        last.insert(i, (0, Instant::now()));
+                    }
                 }
             }
             let missing: Vec<usize> = spec
@@ -108,7 +116,7 @@ impl Engine {
                         (*was, *since) = (got, now);
                     }
                     let stalled = if peers == 0 {
-                        now - started >= NO_PEERS && now - *since >= NO_PEERS
+                        now - started >= grace && now - *since >= grace
                     } else {
                         now - *since >= STALL
                     };
@@ -140,20 +148,27 @@ impl Engine {
                     }
                 }
             }
-            tokio::time::sleep(ADMIT_EVERY).await;
+            // A mirror download that ends makes room for the next one at once.
+            if from_mirror.is_empty() {
+                tokio::time::sleep(ADMIT_EVERY).await;
+            } else if let Ok(done) =
+                tokio::time::timeout(ADMIT_EVERY, from_mirror.join_next()).await
+            {
+                finished = done;
+            }
         }
         from_mirror.abort_all();
+        // Everything wanted is in the store: whoever waits for it may go on.
+        self.set_state(id, JobState::Seeding);
         if mirrored > 0 {
             // librqbit does not know what entered the store beside it: a new check (re-adding
             // the torrent) shows it has those pieces, so it seeds them.
-            self.set_state(id, JobState::Checking);
             self.session.delete(handle.id().into(), false).await?;
             let handle = self
                 .add_selected(id, st.factory(), &folder, false, files)
                 .await?;
             handle.wait_until_initialized().await?;
         }
-        self.set_state(id, JobState::Seeding);
         Ok(())
     }
 }
