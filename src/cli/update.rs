@@ -98,6 +98,14 @@ fn make_plan(
     Ok(Planned { plan, catalogue })
 }
 
+fn list(packages: &[swarmdate::packages::Nevra]) -> String {
+    packages
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn describe(ctx: &Ctx, plan: &Plan) {
     for c in &plan.changes {
         let line = match c.kind {
@@ -112,14 +120,7 @@ fn describe(ctx: &Ctx, plan: &Plan) {
                             tr("downgrade")
                         },
                     ),
-                    (
-                        "from",
-                        &c.replaces
-                            .iter()
-                            .map(|r| r.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
+                    ("from", &list(&c.replaces)),
                     ("to", &c.package),
                 ],
             ),
@@ -129,17 +130,7 @@ fn describe(ctx: &Ctx, plan: &Plan) {
             ),
             ChangeKind::Install if !c.replaces.is_empty() => trf(
                 "  install {to}, replacing {from}",
-                &[
-                    ("to", &c.package),
-                    (
-                        "from",
-                        &c.replaces
-                            .iter()
-                            .map(|r| r.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
-                ],
+                &[("to", &c.package), ("from", &list(&c.replaces))],
             ),
             ChangeKind::Install => trf(
                 "  install {to} (needed by the others)",

@@ -337,23 +337,24 @@ impl Engine {
 
     /// Stops a job's runner and starts it again from its journal record.
     fn restart_job(self: &Arc<Self>, id: JobId) {
-        let old = self
-            .jobs
-            .lock()
-            .unwrap()
-            .live
-            .get_mut(&id)
-            .and_then(|j| j.task.take());
+        let old = self.take_task(id);
         let engine = self.clone();
         tokio::spawn(async move {
-            if let Some(t) = old {
-                t.abort();
-                let _ = t.await;
-            }
+            stop_task(old).await;
             if let Err(e) = engine.spawn_job(id) {
                 engine.set_state(id, JobState::Failed(format!("{e:#}")));
             }
         });
+    }
+
+    /// Takes a job's runner out of its record.
+    fn take_task(&self, id: JobId) -> Option<tokio::task::JoinHandle<()>> {
+        self.jobs
+            .lock()
+            .unwrap()
+            .live
+            .get_mut(&id)
+            .and_then(|j| j.task.take())
     }
 
     /// The package store.
@@ -483,20 +484,10 @@ impl Engine {
                 s.aborting = true;
             }
         })?;
-        let task = self
-            .jobs
-            .lock()
-            .unwrap()
-            .live
-            .get_mut(&id)
-            .and_then(|j| j.task.take());
-        if let Some(t) = task {
-            // The forward run may be inside a blocking step (librqbit checks pieces in
-            // block_in_place) that an abort does not interrupt: wait until it has really stopped,
-            // or it would write into the image, or report on the job, while the rollback runs.
-            t.abort();
-            let _ = t.await;
-        }
+        // The forward run may be inside a blocking step (librqbit checks pieces in
+        // block_in_place) that an abort does not interrupt: wait until it has really stopped,
+        // or it would write into the image, or report on the job, while the rollback runs.
+        stop_task(self.take_task(id)).await;
         self.stop_torrent(id).await?;
         self.spawn_job(id)
     }
@@ -628,6 +619,14 @@ impl Engine {
             t.abort();
         }
         self.session.stop().await;
+    }
+}
+
+/// Stops a job's runner and waits until it has (an abort takes effect at its next await).
+async fn stop_task(task: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(t) = task {
+        t.abort();
+        let _ = t.await;
     }
 }
 

@@ -4,18 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use swarmdate::feed::KeyPair;
 use swarmdate::packages::synth::{PackageFactory, PackageSpec};
-use swarmdate::packages::{
-    InstallError, Inventory, install, rpm_lock_held, rpm_lock_path, wait_for_rpm_lock,
-};
-use swarmdate::plan::{Goal, plan};
+use swarmdate::packages::{InstallError, install, rpm_lock_held, rpm_lock_path, wait_for_rpm_lock};
 
 use crate::packages::rpm;
-use crate::plan::{BASE, World, nothing_held};
+use crate::plan::{BASE, World};
 
 fn rpm_qa(root: &std::path::Path) -> Vec<String> {
     let mut v: Vec<String> = rpm("rpm", root, &["-qa"])
@@ -30,15 +26,7 @@ fn rpm_qa(root: &std::path::Path) -> Vec<String> {
 fn a_package_signed_by_another_key_refuses_the_whole_transaction() {
     let w = World::build();
     let root = w.root("base", BASE);
-    let inv = Inventory::read(&root).unwrap();
-    let p = plan(
-        &inv,
-        &w.catalogue,
-        &Goal::Update,
-        &nothing_held,
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let p = w.update_plan(&root);
     let mut files: Vec<PathBuf> = p
         .changes
         .iter()

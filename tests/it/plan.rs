@@ -166,6 +166,19 @@ impl World {
         PackageKeys::from_trusted(&t).unwrap()
     }
 
+    /// The update plan of a root, nothing held.
+    pub fn update_plan(&self, root: &Path) -> Plan {
+        let inv = Inventory::read(root).unwrap();
+        plan(
+            &inv,
+            &self.catalogue,
+            &Goal::Update,
+            &nothing_held,
+            &AtomicBool::new(false),
+        )
+        .unwrap()
+    }
+
     /// A root with these packages installed (`-i`, so two kernels may sit side by side).
     pub fn root(&self, name: &str, installed: &[&str]) -> PathBuf {
         let d = self.dir.path().join(name);
@@ -224,15 +237,7 @@ pub const BASE: &[&str] = &[
 fn an_update_pulls_in_new_dependencies_replaces_obsoleted_packages_and_keeps_old_kernels() {
     let w = World::build();
     let root = w.root("base", BASE);
-    let inv = Inventory::read(&root).unwrap();
-    let p = plan(
-        &inv,
-        &w.catalogue,
-        &Goal::Update,
-        &nothing_held,
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let p = w.update_plan(&root);
     assert_eq!(
         summary(&p),
         [

@@ -189,6 +189,11 @@ pub struct Client {
 
 impl Client {
     pub fn new(distro: &Distro) -> Client {
+        Client::of(distro.feed_url(), distro.public_key())
+    }
+
+    /// A client of the feed at `feed_url` signed by `key`, in a home of its own on 127.0.0.1.
+    pub fn of(feed_url: String, key: PathBuf) -> Client {
         let home = tempfile::tempdir().unwrap();
         let config = home.path().join("config");
         std::fs::create_dir_all(&config).unwrap();
@@ -199,8 +204,8 @@ impl Client {
         .unwrap();
         Client {
             home,
-            feed_url: distro.feed_url(),
-            key: distro.public_key(),
+            feed_url,
+            key,
         }
     }
 
@@ -697,19 +702,7 @@ impl PackageDistro {
 
     /// A client of this distribution (its own home) with `root` as its system.
     pub fn client(&self) -> Client {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("config");
-        std::fs::create_dir_all(&config).unwrap();
-        std::fs::write(
-            config.join("settings.json"),
-            r#"{"loopback_only": true, "listen_port": 0}"#,
-        )
-        .unwrap();
-        Client {
-            home,
-            feed_url: self.feed_url(),
-            key: self.dir.path().join("key.asc"),
-        }
+        Client::of(self.feed_url(), self.dir.path().join("key.asc"))
     }
 
     /// An engine seeding both repositories from the mirror folder, ready when this returns.
@@ -749,4 +742,35 @@ impl PackageDistro {
         crate::packages::rpm("rpm", &root, &args);
         root
     }
+}
+
+/// A package distribution whose repositories a mirror on 127.0.0.1 serves as their web seed.
+pub async fn distro_with_mirror(
+    n: usize,
+    payload: std::ops::Range<usize>,
+) -> (Tracker, swarmdate::mirror::MirrorServer, PackageDistro) {
+    let tracker = tracker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = swarmdate::mirror::MirrorServer::start(
+        &dir.path().join("mirror"),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let (url, m) = (tracker.announce_url(), mirror.url());
+    let d = tokio::task::spawn_blocking(move || {
+        PackageDistro::build_in(dir, n, payload, &url, Some(&m))
+    })
+    .await
+    .unwrap();
+    (tracker, mirror, d)
+}
+
+/// The packages installed in an rpm root (imported keys left out).
+pub fn installed_in(root: &Path) -> std::collections::BTreeSet<String> {
+    crate::packages::rpm("rpm", root, &["-qa"])
+        .lines()
+        .filter(|l| !l.starts_with("gpg-pubkey"))
+        .map(str::to_owned)
+        .collect()
 }

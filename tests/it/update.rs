@@ -8,16 +8,7 @@ use swarmdate::hash::Sha256;
 use swarmdate::packages::Nevra;
 use swarmdate::store::PackageStore;
 
-use crate::packages::rpm;
 use crate::support::*;
-
-fn qa(root: &std::path::Path) -> BTreeSet<String> {
-    rpm("rpm", root, &["-qa"])
-        .lines()
-        .filter(|l| !l.starts_with("gpg-pubkey"))
-        .map(str::to_owned)
-        .collect()
-}
 
 /// What an update of the generated installed set must leave: every installed name at its newest
 /// build, kernels side by side, legacy-tool replaced by modern-tool, the new library pulled in.
@@ -68,7 +59,7 @@ async fn clients_update_over_the_swarm_install_checked_packages_and_seed_them_on
     assert!(planned > 0);
     assert_eq!(check.summary()["installed"], false);
     assert_eq!(
-        qa(&b_root).len(),
+        installed_in(&b_root).len(),
         d.repos.installed.len(),
         "--check changes nothing"
     );
@@ -80,7 +71,7 @@ async fn clients_update_over_the_swarm_install_checked_packages_and_seed_them_on
     let s = run.summary();
     assert_eq!(s["installed"], true);
     let expected = expected_after_update(&d);
-    assert_eq!(qa(&b_root), expected);
+    assert_eq!(installed_in(&b_root), expected);
     assert!(
         expected.iter().any(|p| p.starts_with("libnew-")),
         "a new dependency was pulled in"
@@ -118,7 +109,7 @@ async fn clients_update_over_the_swarm_install_checked_packages_and_seed_them_on
         .run_async(&["update", "--root", c_root.to_str().unwrap(), "--yes"])
         .await;
     assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
-    assert_eq!(qa(&c_root), expected);
+    assert_eq!(installed_in(&c_root), expected);
     seeding.kill().await.unwrap();
 }
 
@@ -128,20 +119,9 @@ async fn clients_update_over_the_swarm_install_checked_packages_and_seed_them_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() {
     use swarmdate::feed::RepoKind;
-    use swarmdate::mirror::MirrorServer;
     use swarmdate::publish::{MasterOptions, publish_feed, publish_master};
 
-    let tracker = tracker().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mirror = MirrorServer::start(&dir.path().join("mirror"), ([127, 0, 0, 1], 0).into())
-        .await
-        .unwrap();
-    let (url, m) = (tracker.announce_url(), mirror.url());
-    let d = tokio::task::spawn_blocking(move || {
-        PackageDistro::build_in(dir, 120, 20_000..80_000, &url, Some(&m))
-    })
-    .await
-    .unwrap();
+    let (tracker, mirror, d) = distro_with_mirror(120, 20_000..80_000).await;
     let origin_state = tempfile::tempdir().unwrap();
     let origin = d.origin(origin_state.path()).await;
     let b = d.client();
@@ -225,7 +205,7 @@ async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() 
     );
     println!("snapshot move: {new_bytes} bytes of new builds, {moved} moved (bound {bound})");
     for n in &new {
-        assert!(qa(&b_root).contains(&n.to_string()));
+        assert!(installed_in(&b_root).contains(&n.to_string()));
     }
 
     // Both snapshots' jobs stay: the older one seeds what the newer superseded.
