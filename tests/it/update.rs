@@ -96,6 +96,57 @@ async fn clients_update_over_the_swarm_install_checked_packages_and_seed_them_on
     assert!(sent >= payload, "the origin sent {sent} of {payload}");
     println!("update B: {payload} bytes of packages, the origin sent {sent}");
 
+    // A downgrade of one updated application takes its release build from the release master.
+    let app = d
+        .repos
+        .update_packages
+        .iter()
+        .find(|n| n.name.starts_with("app") && expected.contains(&n.to_string()))
+        .expect("an updated application")
+        .clone();
+    let old = d
+        .repos
+        .release_packages
+        .iter()
+        .find(|n| n.name == app.name)
+        .unwrap()
+        .clone();
+    let down = b
+        .run_async(&[
+            "downgrade",
+            &app.name,
+            "--root",
+            b_root.to_str().unwrap(),
+            "--yes",
+        ])
+        .await;
+    assert_eq!(down.code, 0, "{:?}\n{}", down.events, down.stderr);
+    let now = installed_in(&b_root);
+    assert!(
+        now.contains(&old.to_string()) && !now.contains(&app.to_string()),
+        "{now:?}"
+    );
+    let none = b
+        .run_async(&[
+            "downgrade",
+            &app.name,
+            "--root",
+            b_root.to_str().unwrap(),
+            "--yes",
+        ])
+        .await;
+    assert_eq!(none.code, 1);
+    assert!(
+        none.error().contains("no build older than the installed"),
+        "{}",
+        none.error()
+    );
+    let back = b
+        .run_async(&["update", "--root", b_root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(installed_in(&b_root), expected);
+
     // B seeds what it holds; the origin leaves; C updates from B alone.
     let mut seeding = tokio::process::Command::from(b.command(&["seed"]))
         .stdout(std::process::Stdio::null())
