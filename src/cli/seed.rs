@@ -11,6 +11,7 @@ use swarmdate::torrent::Torrent;
 
 use super::context::Ctx;
 use super::output::bytes;
+use super::update::follow_feed;
 
 #[derive(clap::Args)]
 pub struct SeedArgs {
@@ -76,8 +77,28 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     }
     ctx.out.say(tr("Seeding; press Ctrl+C to stop."));
     let mut tick = tokio::time::interval(Duration::from_secs(2));
+    // With a feed, its repositories are followed: newer snapshots joined within the refresh
+    // interval, holding what the store has.
+    let follow = ctx.feed_url().is_some();
+    let mut refresh = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     loop {
         tokio::select! {
+            _ = &mut refresh, if follow => {
+                let next = match follow_feed(ctx, &engine).await {
+                    Ok((joined, every)) => {
+                        if joined > 0 {
+                            ctx.out.say(trf("Joined {n} repositories of the feed.", &[("n", &joined)]));
+                            ctx.out.event("joined", json!({ "repositories": joined }));
+                        }
+                        every
+                    }
+                    Err(e) => {
+                        tracing::warn!("following the feed: {e:#}");
+                        60
+                    }
+                };
+                refresh.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(next.max(1)));
+            }
             _ = tick.tick() => {
                 let snap = engine.snapshot();
                 for j in &snap.jobs {

@@ -299,29 +299,66 @@ async fn fetch(
     }
     let engine = ctx.engine().await?;
     let result = async {
-        let indexes = ctx.dirs.engine().join("indexes");
-        std::fs::create_dir_all(&indexes)?;
         let mut jobs = Vec::new();
         for (r, files) in wanted {
-            let repo = &repos[r];
-            let index = indexes.join(format!("{}.json", repo.torrent.info_hash()));
-            fsutil::write_atomic(&index, &repo.index_bytes)?;
-            let spec = RepoSpec {
-                index,
-                wanted: files,
-                mirrors: mirrors.to_vec(),
-            };
-            jobs.push(
-                engine
-                    .add_job(&repo.torrent, JobSpec::Repository(spec))
-                    .await?,
-            );
+            jobs.push(join_repository(ctx, &engine, &repos[r], mirrors, files).await?);
         }
         follow_fetch(ctx, &engine, &jobs, planned, store).await
     }
     .await;
     engine.shutdown().await;
     result
+}
+
+/// Adds the repository's job to the engine, or extends it with `wanted` files.
+pub async fn join_repository(
+    ctx: &Ctx,
+    engine: &EngineHandle,
+    repo: &LoadedRepo,
+    mirrors: &[String],
+    wanted: BTreeSet<usize>,
+) -> anyhow::Result<JobId> {
+    let indexes = ctx.dirs.engine().join("indexes");
+    std::fs::create_dir_all(&indexes)?;
+    let index = indexes.join(format!("{}.json", repo.torrent.info_hash()));
+    fsutil::write_atomic(&index, &repo.index_bytes)?;
+    let spec = RepoSpec {
+        index,
+        wanted,
+        mirrors: mirrors.to_vec(),
+    };
+    engine
+        .add_job(&repo.torrent, JobSpec::Repository(spec))
+        .await
+}
+
+/// Joins every repository of the feed that carries a package the store holds, so it is seeded
+/// there too: a newer snapshot as soon as the feed lists it, older ones while they still carry
+/// superseded builds. Returns how many repositories were joined.
+pub async fn follow_feed(ctx: &Ctx, engine: &EngineHandle) -> anyhow::Result<(usize, u64)> {
+    let feed = ctx.feed().await?;
+    let repos = load_repositories(&feed, ctx.fetcher()).await?;
+    let store = PackageStore::open(&ctx.dirs.store())?;
+    let have: BTreeSet<String> = engine
+        .jobs()
+        .await?
+        .into_iter()
+        .map(|j| j.info_hash.to_string())
+        .collect();
+    let mut joined = 0;
+    for repo in &repos {
+        let holds = repo
+            .repo
+            .index
+            .packages
+            .iter()
+            .any(|p| store.holds(&p.sha256));
+        if holds && !have.contains(&repo.torrent.info_hash().to_string()) {
+            join_repository(ctx, engine, repo, &feed.feed.web_seeds, BTreeSet::new()).await?;
+            joined += 1;
+        }
+    }
+    Ok((joined, feed.feed.refresh_interval_secs))
 }
 
 /// Where a run's packages came from.

@@ -277,3 +277,116 @@ async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() 
     );
     origin.shutdown().await;
 }
+
+/// `swarmdate seed` follows the feed: a client that only seeds joins a new snapshot with what it
+/// holds, so the next client gets everything but the new builds from it through that snapshot's
+/// swarm (the mirror, counting, serves only the new builds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeding_client_joins_a_new_snapshot_and_serves_it() {
+    use swarmdate::feed::RepoKind;
+    use swarmdate::publish::{MasterOptions, publish_feed, publish_master};
+
+    let (tracker, mirror, d) = distro_with_mirror(100, 20_000..80_000).await;
+    let origin_state = tempfile::tempdir().unwrap();
+    let origin = d.origin(origin_state.path()).await;
+    let b = d.client();
+    let b_root = d.root("b");
+    let first = b
+        .run_async(&["update", "--root", b_root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // The origin leaves the updates to the clients from now on.
+    origin.shutdown().await;
+
+    let (repos, key, url, m) = (
+        d.repos.clone(),
+        d.key.clone(),
+        tracker.announce_url(),
+        mirror.url(),
+    );
+    let publish = d.dir.path().join("publish");
+    let (folder, new, snap2) = tokio::task::spawn_blocking(move || {
+        let (folder, new) =
+            swarmdate::demo::repository::next_snapshot(&repos, &key, "updates2", 3, 5).unwrap();
+        let r = publish_master(
+            &folder,
+            &MasterOptions {
+                kind: RepoKind::Updates,
+                id: "updates-2".into(),
+                name: None,
+                piece_length: None,
+                trackers: vec![url.clone()],
+                web_seeds: vec![format!("{m}updates2/41/")],
+                similar: Vec::new(),
+                out_dir: publish.clone(),
+                date: Some(chrono::Utc::now()),
+            },
+        )
+        .unwrap();
+        let mut spec = feed_spec();
+        spec.trackers = vec![url];
+        publish_feed(&publish, &spec, &key).unwrap();
+        (folder, new, r)
+    })
+    .await
+    .unwrap();
+
+    // B only seeds; it joins snapshot 2 on its own.
+    let mut seeding = tokio::process::Command::from(b.command(&["seed"]))
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let hash = snap2.torrent.info_hash().to_string();
+    let mut joined = false;
+    for _ in 0..100 {
+        let status = b.run_async(&["seed", "--status"]).await;
+        joined = status.summary()["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["info_hash"] == hash);
+        if joined {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(joined, "B joined snapshot 2");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await; // its check and first announce
+
+    let c = d.client();
+    let c_root = d.root("c");
+    let before = mirror.bytes_served();
+    let run = c
+        .run_async(&["update", "--root", c_root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
+    let s = run.summary();
+    let payload = s["download_bytes"].as_u64().unwrap();
+    let new_bytes: u64 = new
+        .iter()
+        .map(|n| {
+            std::fs::metadata(
+                folder
+                    .join("Packages")
+                    .join(&n.name[..1])
+                    .join(n.file_name()),
+            )
+            .unwrap()
+            .len()
+        })
+        .sum();
+    let served = mirror.bytes_served() - before;
+    println!(
+        "new snapshot via a seeding client: {payload} bytes, {new_bytes} new, the mirror served {served}"
+    );
+    assert!(served >= new_bytes, "the new builds came from the mirror");
+    assert!(
+        served <= new_bytes + 3 * u64::from(snap2.torrent.piece_length) + payload / 10,
+        "the rest came from B: the mirror served {served} of {payload}"
+    );
+    for n in &new {
+        assert!(installed_in(&c_root).contains(&n.to_string()));
+    }
+    seeding.kill().await.unwrap();
+}
