@@ -390,3 +390,68 @@ async fn a_seeding_client_joins_a_new_snapshot_and_serves_it() {
     }
     seeding.kill().await.unwrap();
 }
+
+/// The scenario: client A holds the updates (it fetched them from the mirror, the only
+/// source at first) and seeds; B and C, with other installed sets, update at the same time and get
+/// at least 90% of their packages from peers, counted at the mirror.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_update_from_a_third_and_spare_the_mirror() {
+    let (_tracker, mirror, d) = distro_with_mirror(200, 20_000..120_000).await;
+    let a = d.client();
+    let a_root = d.root("a");
+    let run = a
+        .run_async(&["update", "--root", a_root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.summary()["bytes_from_mirrors"].as_u64().unwrap() > 0);
+    let mut seeding = tokio::process::Command::from(a.command(&["seed"]))
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await; // A's engine announces
+
+    // B lacks some of A's applications, C some others: different installed sets.
+    let b = d.client();
+    let c = d.client();
+    let b_root = d.root("b");
+    let c_root = d.root("c");
+    for (root, skip) in [(&b_root, 0), (&c_root, 1)] {
+        let apps: Vec<String> = installed_in(root)
+            .into_iter()
+            .filter(|p| p.starts_with("app"))
+            .enumerate()
+            .filter(|(i, _)| i % 3 == skip)
+            .map(|(_, p)| p)
+            .collect();
+        let mut args = vec!["-e", "--nodeps"];
+        args.extend(apps.iter().map(String::as_str));
+        crate::packages::rpm("rpm", root, &args);
+    }
+    assert_ne!(installed_in(&b_root), installed_in(&c_root));
+
+    let before = mirror.bytes_served();
+    let b_args = ["update", "--root", b_root.to_str().unwrap(), "--yes"];
+    let c_args = ["update", "--root", c_root.to_str().unwrap(), "--yes"];
+    let (rb, rc) = tokio::join!(b.run_async(&b_args), c.run_async(&c_args));
+    for r in [&rb, &rc] {
+        assert_eq!(r.code, 0, "{:?}\n{}", r.events, r.stderr);
+    }
+    let payload = rb.summary()["download_bytes"].as_u64().unwrap()
+        + rc.summary()["download_bytes"].as_u64().unwrap();
+    let served = mirror.bytes_served() - before;
+    println!("B and C: {payload} bytes, the mirror served {served}");
+    assert!(
+        served as f64 <= 0.1 * payload as f64,
+        "at least 90% from peers: the mirror served {served} of {payload}"
+    );
+    for (root, r) in [(&b_root, &rb), (&c_root, &rc)] {
+        let now = installed_in(root);
+        for ch in r.summary()["changes"].as_array().unwrap() {
+            let n: swarmdate::packages::Nevra =
+                serde_json::from_value(ch["package"].clone()).unwrap();
+            assert!(now.contains(&n.to_string()), "{n} installed");
+        }
+    }
+    seeding.kill().await.unwrap();
+}
