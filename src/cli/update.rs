@@ -391,11 +391,14 @@ async fn follow_fetch(
         if let Some(j) = mine.first() {
             progress.update(j);
         }
-        if planned
-            .plan
-            .downloads
-            .iter()
-            .all(|d| store.holds(&d.sha256))
+        // The jobs say they are done only after counting where every package came from.
+        let done = mine.len() == jobs.len() && mine.iter().all(|j| j.state.is_complete());
+        if done
+            && planned
+                .plan
+                .downloads
+                .iter()
+                .all(|d| store.holds(&d.sha256))
         {
             progress.finish();
             return Ok(Fetched {

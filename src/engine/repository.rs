@@ -122,8 +122,13 @@ impl Engine {
                     };
                     if stalled && !at_mirror.contains(&i) && from_mirror.len() < MIRROR_FILES {
                         at_mirror.insert(i);
-                        let (m, t, store, log) =
-                            (m.clone(), torrent.clone(), self.store.clone(), log.clone());
+                        let (m, t, store, log, st) = (
+                            m.clone(),
+                            torrent.clone(),
+                            self.store.clone(),
+                            log.clone(),
+                            st.clone(),
+                        );
                         let sha = sha_of(i).expect("a package");
                         let dest = store
                             .staging_path(&t.info_hash(), i)
@@ -133,9 +138,20 @@ impl Engine {
                                 std::fs::create_dir_all(crate::fsutil::parent_dir(&dest))?;
                                 let cost = m.fetch_file(&t, i, &dest).await?;
                                 let d = dest.clone();
-                                tokio::task::spawn_blocking(move || store.admit(&d, &sha))
-                                    .await??;
-                                log.note_mirror(t.files[i].length);
+                                // Counted before the package shows in the store, so whoever
+                                // sees it there also sees where it came from.
+                                let len = t.files[i].length;
+                                log.note_mirror(len);
+                                let admitted =
+                                    tokio::task::spawn_blocking(move || store.admit(&d, &sha))
+                                        .await
+                                        .map_err(anyhow::Error::from)
+                                        .and_then(|r| r.map_err(anyhow::Error::from));
+                                if let Err(e) = admitted {
+                                    log.unnote_mirror(len);
+                                    return Err(e);
+                                }
+                                st.mark_present(i);
                                 tracing::debug!(file = i, ?cost, "fetched from a mirror");
                                 Ok(())
                             }

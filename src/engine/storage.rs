@@ -160,6 +160,11 @@ impl PieceLog {
         self.mirror.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Takes back bytes counted from a mirror that did not enter the store.
+    pub fn unnote_mirror(&self, n: u64) {
+        self.mirror.fetch_sub(n, Ordering::Relaxed);
+    }
+
     /// The payload bytes a partial job wants, if it wants less than the whole torrent.
     pub fn wanted_bytes(&self) -> Option<u64> {
         Some(self.wanted.load(Ordering::Relaxed)).filter(|&n| n > 0)
