@@ -122,13 +122,8 @@ impl Engine {
                     };
                     if stalled && !at_mirror.contains(&i) && from_mirror.len() < MIRROR_FILES {
                         at_mirror.insert(i);
-                        let (m, t, store, log, st) = (
-                            m.clone(),
-                            torrent.clone(),
-                            self.store.clone(),
-                            log.clone(),
-                            st.clone(),
-                        );
+                        let (m, t, store, log) =
+                            (m.clone(), torrent.clone(), self.store.clone(), log.clone());
                         let sha = sha_of(i).expect("a package");
                         let dest = store
                             .staging_path(&t.info_hash(), i)
@@ -151,7 +146,6 @@ impl Engine {
                                     log.unnote_mirror(len);
                                     return Err(e);
                                 }
-                                st.mark_present(i);
                                 tracing::debug!(file = i, ?cost, "fetched from a mirror");
                                 Ok(())
                             }

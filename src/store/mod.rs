@@ -129,27 +129,6 @@ impl PackageStore {
         self.object_path(sha).is_file()
     }
 
-    /// Every package the store holds, read from its folders at once (a stat per package would
-    /// cost tens of thousands of calls for a distribution's master torrent).
-    pub fn held_digests(&self) -> std::collections::HashSet<Sha256> {
-        let mut out = std::collections::HashSet::new();
-        let Ok(shards) = std::fs::read_dir(self.root.join("objects")) else {
-            return out;
-        };
-        for shard in shards.flatten() {
-            for e in std::fs::read_dir(shard.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if let Some(sha) = e.file_name().to_str().and_then(|n| n.parse().ok()) {
-                    out.insert(sha);
-                }
-            }
-        }
-        out
-    }
-
     /// The files the store keeps open (shared by all its torrents).
     pub fn open_files(&self) -> &Arc<OpenFiles> {
         &self.open

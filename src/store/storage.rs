@@ -5,7 +5,6 @@
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use librqbit::storage::{BoxStorageFactory, StorageFactory, StorageFactoryExt, TorrentStorage};
@@ -36,9 +35,6 @@ pub struct StoreTorrent {
     store: Arc<PackageStore>,
     info_hash: InfoHash,
     slots: Arc<Vec<Slot>>,
-    /// Whether a file may have bytes on disk (in the store or in staging); a read of one that
-    /// has none fails at once, without a system call (librqbit's check reads every file).
-    present: Arc<Vec<AtomicBool>>,
 }
 
 impl StoreTorrent {
@@ -83,41 +79,11 @@ impl StoreTorrent {
                 s.with_context(|| format!("torrent file {i} is not in the package index"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let held = store.held_digests();
-        let staged: std::collections::HashSet<usize> = std::fs::read_dir(
-            store
-                .root()
-                .join("staging")
-                .join(torrent.info_hash().to_string()),
-        )
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
-        .collect();
-        let present = slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                AtomicBool::new(match s {
-                    Slot::Package { sha256, .. } => held.contains(sha256) || staged.contains(&i),
-                    Slot::Pad => true,
-                })
-            })
-            .collect();
         Ok(StoreTorrent {
             store,
             info_hash: torrent.info_hash(),
             slots: Arc::new(slots),
-            present: Arc::new(present),
         })
-    }
-
-    /// Notes that file `i` entered the store by another way (a mirror download).
-    pub fn mark_present(&self, i: usize) {
-        if let Some(p) = self.present.get(i) {
-            p.store(true, Ordering::Relaxed);
-        }
     }
 
     /// The torrent's info hash.
@@ -230,12 +196,6 @@ impl TorrentStorage for StoreStorage {
             buf.fill(0);
             return Ok(());
         };
-        if !self.0.present[file_id].load(Ordering::Relaxed) {
-            anyhow::bail!(
-                "the store has no file {file_id} of torrent {}",
-                self.0.info_hash
-            );
-        }
         // The verified object first; while the file arrives, staging. A file admitted between the
         // two reads is found on a second look at the object.
         if self.read_at(&object, offset, buf).is_ok() {
@@ -258,7 +218,6 @@ impl TorrentStorage for StoreStorage {
             return Ok(());
         };
         // Never into an object: peers' bytes are unchecked until their piece completes.
-        self.0.mark_present(file_id);
         let staged = self.0.staging(file_id);
         let f = self.0.store.open.write(&staged, size)?;
         Ok(f.write_all_at(buf, offset)?)
