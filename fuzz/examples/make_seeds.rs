@@ -44,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write_feeds(&corpus.join("feed"))?;
     write_locations(&corpus.join("location"))?;
     write_images(&corpus.join("iso"), &payload)?;
+    write_packages(&corpus.join("package"), &corpus.join("index"), work.path())?;
     Ok(())
 }
 
@@ -171,5 +172,45 @@ fn write_images(dir: &Path, payload: &Path) -> Result<(), Box<dyn std::error::Er
             return Err(format!("{name}: listed {listed:?}").into());
         }
     }
+    Ok(())
+}
+
+/// Real signed packages, so the `package` target starts from valid structure (their key is not
+/// the one the target trusts: every input ends in a refusal, parsed as far as it goes), and a
+/// package index of them for the `index` target.
+fn write_packages(pkg_dir: &Path, index_dir: &Path, work: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use swarmdate::feed::RepoKind;
+    use swarmdate::packages::synth::{PackageFactory, PackageSpec};
+    use swarmdate::packages::{Dep, Op};
+    use swarmdate::publish::{MasterOptions, publish_master};
+    fs::create_dir_all(pkg_dir)?;
+    fs::create_dir_all(index_dir)?;
+    let key = KeyPair::generate("Fuzz <fuzz@example.org>")?;
+    let factory = PackageFactory::new(&key)?;
+    let repo = work.join("repo/x86_64");
+    let d = repo.join("Packages/a");
+    fs::create_dir_all(&d)?;
+    for (i, n) in ["alpha-1.0-1.fc41.x86_64", "beta-2:3.1-4.fc41.noarch"].iter().enumerate() {
+        let mut spec = PackageSpec::new(n.parse()?, 300 + i * 500);
+        spec.relations.requires.push(Dep::with("gamma", Op::Ge, "1.2".parse()?));
+        spec.relations.obsoletes.push(Dep::any("old-alpha"));
+        let f = factory.build(&spec, i as u64, &d)?;
+        fs::copy(&f, pkg_dir.join(format!("seed-{i}.rpm")))?;
+    }
+    let r = publish_master(
+        &repo,
+        &MasterOptions {
+            kind: RepoKind::Release,
+            id: "release".into(),
+            name: None,
+            piece_length: None,
+            trackers: Vec::new(),
+            web_seeds: Vec::new(),
+            similar: Vec::new(),
+            out_dir: work.join("publish"),
+            date: None,
+        },
+    )?;
+    fs::write(index_dir.join("seed-0"), r.index.to_json())?;
     Ok(())
 }

@@ -1,0 +1,44 @@
+//! Packages arrive from peers and mirrors and are read before their signature is checked: the
+//! check must refuse damaged or foreign files with an error, never panic. The input is written to
+//! a per-process file (set `TMPDIR=/dev/shm`), as the check reads files.
+
+#![no_main]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use swarmdate::feed::{KeyPair, TrustedKeys};
+use swarmdate::packages::PackageKeys;
+
+struct Scratch {
+    file: PathBuf,
+    keys: PackageKeys,
+    _dir: tempfile::TempDir,
+}
+
+fn scratch() -> &'static Scratch {
+    static SCRATCH: OnceLock<Scratch> = OnceLock::new();
+    SCRATCH.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("swarmdate-fuzz-package-")
+            .tempdir()
+            .expect("a temporary folder");
+        // Any key: fuzzed inputs cannot carry a valid signature by it; what is checked is that
+        // every refusal is an error.
+        let key = KeyPair::generate("Fuzz <fuzz@example.org>").expect("a key");
+        let mut trusted = TrustedKeys::default();
+        trusted.add_armored(&key.public_armored()).expect("our own key");
+        Scratch {
+            file: dir.path().join("package.rpm"),
+            keys: PackageKeys::from_trusted(&trusted).expect("one key"),
+            _dir: dir,
+        }
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let s = scratch();
+    std::fs::write(&s.file, data).expect("writing the package");
+    let _ = s.keys.verify(&s.file);
+});
