@@ -726,6 +726,53 @@ impl PackageDistro {
         engine
     }
 
+    /// Publishes a second updates snapshot (snapshot 1's packages and `n` newer builds) at the
+    /// mirror's `updates2/` and signs the feed again; returns its folder, the new builds and it.
+    pub async fn next_snapshot(
+        &self,
+        tracker: &Tracker,
+        mirror: &swarmdate::mirror::MirrorServer,
+        n: usize,
+        seed: u64,
+    ) -> (PathBuf, Vec<Nevra>, swarmdate::publish::PublishedRepo) {
+        use swarmdate::feed::RepoKind;
+        use swarmdate::publish::{MasterOptions, publish_master};
+        let (repos, key, url, m) = (
+            self.repos.clone(),
+            self.key.clone(),
+            tracker.announce_url(),
+            mirror.url(),
+        );
+        let publish = self.dir.path().join("publish");
+        let similar = self.updates.torrent.info_hash();
+        tokio::task::spawn_blocking(move || {
+            let (folder, new) =
+                swarmdate::demo::repository::next_snapshot(&repos, &key, "updates2", n, seed)
+                    .unwrap();
+            let r = publish_master(
+                &folder,
+                &MasterOptions {
+                    kind: RepoKind::Updates,
+                    id: "updates-2".into(),
+                    name: None,
+                    piece_length: None,
+                    trackers: vec![url.clone()],
+                    web_seeds: vec![format!("{m}updates2/41/")],
+                    similar: vec![similar],
+                    out_dir: publish.clone(),
+                    date: Some(chrono::Utc::now()),
+                },
+            )
+            .unwrap();
+            let mut spec = feed_spec();
+            spec.trackers = vec![url];
+            publish_feed(&publish, &spec, &key).unwrap();
+            (folder, new, r)
+        })
+        .await
+        .unwrap()
+    }
+
     /// A root with the generated older set installed.
     pub fn root(&self, name: &str) -> PathBuf {
         let d = self.dir.path().join(name);

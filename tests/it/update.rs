@@ -169,9 +169,6 @@ async fn clients_update_over_the_swarm_install_checked_packages_and_seed_them_on
 /// snapshot's job, which seeds the builds it superseded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() {
-    use swarmdate::feed::RepoKind;
-    use swarmdate::publish::{MasterOptions, publish_feed, publish_master};
-
     let (tracker, mirror, d) = distro_with_mirror(120, 20_000..80_000).await;
     let origin_state = tempfile::tempdir().unwrap();
     let origin = d.origin(origin_state.path()).await;
@@ -183,40 +180,7 @@ async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() 
     assert_eq!(first.code, 0, "{}", first.stderr);
 
     // Snapshot 2: everything of snapshot 1 (same bytes) and five newer library builds.
-    let (repos, key, url, m) = (
-        d.repos.clone(),
-        d.key.clone(),
-        tracker.announce_url(),
-        mirror.url(),
-    );
-    let publish = d.dir.path().join("publish");
-    let similar = d.updates.torrent.info_hash();
-    let (snap2, new) = tokio::task::spawn_blocking(move || {
-        let (folder, new) =
-            swarmdate::demo::repository::next_snapshot(&repos, &key, "updates2", 5, 9).unwrap();
-        let r = publish_master(
-            &folder,
-            &MasterOptions {
-                kind: RepoKind::Updates,
-                id: "updates-2".into(),
-                name: None,
-                piece_length: None,
-                trackers: vec![url.clone()],
-                web_seeds: vec![format!("{m}updates2/41/")],
-                similar: vec![similar],
-                out_dir: publish.clone(),
-                date: Some(chrono::Utc::now()),
-            },
-        )
-        .unwrap();
-        let mut spec = feed_spec();
-        spec.trackers = vec![url];
-        publish_feed(&publish, &spec, &key).unwrap();
-        ((folder, r), new)
-    })
-    .await
-    .unwrap();
-    let (folder, published) = snap2;
+    let (folder, new, published) = d.next_snapshot(&tracker, &mirror, 5, 9).await;
     let payload = swarmdate::engine::Payload::Folder(folder.parent().unwrap().to_owned());
     let id = origin
         .add_job(
@@ -283,9 +247,6 @@ async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() 
 /// swarm (the mirror, counting, serves only the new builds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seeding_client_joins_a_new_snapshot_and_serves_it() {
-    use swarmdate::feed::RepoKind;
-    use swarmdate::publish::{MasterOptions, publish_feed, publish_master};
-
     let (tracker, mirror, d) = distro_with_mirror(100, 20_000..80_000).await;
     let origin_state = tempfile::tempdir().unwrap();
     let origin = d.origin(origin_state.path()).await;
@@ -298,38 +259,7 @@ async fn a_seeding_client_joins_a_new_snapshot_and_serves_it() {
     // The origin leaves the updates to the clients from now on.
     origin.shutdown().await;
 
-    let (repos, key, url, m) = (
-        d.repos.clone(),
-        d.key.clone(),
-        tracker.announce_url(),
-        mirror.url(),
-    );
-    let publish = d.dir.path().join("publish");
-    let (folder, new, snap2) = tokio::task::spawn_blocking(move || {
-        let (folder, new) =
-            swarmdate::demo::repository::next_snapshot(&repos, &key, "updates2", 3, 5).unwrap();
-        let r = publish_master(
-            &folder,
-            &MasterOptions {
-                kind: RepoKind::Updates,
-                id: "updates-2".into(),
-                name: None,
-                piece_length: None,
-                trackers: vec![url.clone()],
-                web_seeds: vec![format!("{m}updates2/41/")],
-                similar: Vec::new(),
-                out_dir: publish.clone(),
-                date: Some(chrono::Utc::now()),
-            },
-        )
-        .unwrap();
-        let mut spec = feed_spec();
-        spec.trackers = vec![url];
-        publish_feed(&publish, &spec, &key).unwrap();
-        (folder, new, r)
-    })
-    .await
-    .unwrap();
+    let (folder, new, snap2) = d.next_snapshot(&tracker, &mirror, 3, 5).await;
 
     // B only seeds; it joins snapshot 2 on its own.
     let mut seeding = tokio::process::Command::from(b.command(&["seed"]))
