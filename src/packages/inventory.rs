@@ -165,7 +165,9 @@ fn parse_blob(blob: &[u8]) -> Result<Option<Installed>, String> {
     bytes.extend_from_slice(&[0; 8]); // no index entries, no data
     bytes.extend_from_slice(&HEADER_MAGIC);
     bytes.extend_from_slice(blob);
-    let h = rpm::PackageMetadata::parse(&mut bytes.as_slice())
+    // The rpm crate panics on some damaged headers (see `verify.rs`).
+    let h = std::panic::catch_unwind(|| rpm::PackageMetadata::parse(&mut bytes.as_slice()))
+        .map_err(|_| "a header in the database is damaged".to_owned())?
         .map_err(|e| format!("a header in the database does not parse: {e}"))?;
     if h.get_name().is_ok_and(|n| n == "gpg-pubkey") {
         return Ok(None);

@@ -66,7 +66,15 @@ impl PackageKeys {
     /// header-only check would accept a package with a tampered payload (PLATFORM.md §3).
     pub fn verify(&self, file: &Path) -> Result<Nevra, PackageError> {
         let shown = file.display().to_string();
-        let pkg = rpm::Package::open(file).map_err(|e| PackageError::Unreadable {
+        // The rpm crate (0.30.2) panics on some damaged headers (found by fuzzing: a slice index
+        // past the header's data); a damaged download must be an error, not a crash.
+        let opened = std::panic::catch_unwind(|| rpm::Package::open(file)).map_err(|_| {
+            PackageError::Unreadable {
+                file: shown.clone(),
+                reason: "its header is damaged".into(),
+            }
+        })?;
+        let pkg = opened.map_err(|e| PackageError::Unreadable {
             file: shown.clone(),
             reason: e.to_string(),
         })?;

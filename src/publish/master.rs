@@ -150,7 +150,9 @@ pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<Publi
         .into_par_iter()
         .map(|path| {
             let file = path.iter().fold(repo.to_owned(), |p, c| p.join(c));
-            let meta = rpm::PackageMetadata::open(&file)
+            // The rpm crate panics on some damaged headers (see `packages/verify.rs`).
+            let meta = std::panic::catch_unwind(|| rpm::PackageMetadata::open(&file))
+                .map_err(|_| anyhow::anyhow!("{} has a damaged header", file.display()))?
                 .with_context(|| format!("{} is not an RPM package", file.display()))?;
             let header = crate::packages::installed_from_header(&meta)
                 .with_context(|| format!("reading the header of {}", file.display()))?;

@@ -200,3 +200,20 @@ fn only_packages_whole_and_signed_by_the_trusted_key_pass() {
         Err(PackageError::NoKeys)
     ));
 }
+
+/// Found by fuzzing: a damaged header made the rpm crate panic while reading it. The check says
+/// the file is unreadable instead (beside the positive control above, where good packages pass).
+#[test]
+fn a_package_whose_header_is_damaged_is_refused_not_a_crash() {
+    let key = KeyPair::generate("Distro <distro@example.org>").unwrap();
+    let mut trusted = TrustedKeys::default();
+    trusted.add_armored(&key.public_armored()).unwrap();
+    let keys = PackageKeys::from_trusted(&trusted).unwrap();
+    let file = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fuzz-regressions/package/header-index-out-of-range"
+    ));
+    let err = keys.verify(file).unwrap_err();
+    assert!(matches!(err, PackageError::Unreadable { .. }), "{err}");
+    assert!(!err.is_trust());
+}
