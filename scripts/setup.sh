@@ -12,6 +12,8 @@ packages=(
   strace                                      # the durability audit
   dbus-daemon                                 # a private session bus in the one-engine tests
   polkitd libxml2-utils                       # validating the polkit policy of the install helper
+  python3                                     # another process holding rpm's lock in a test
+  curl                                        # the reference in bench mirror
 )
 
 missing=()
