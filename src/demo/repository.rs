@@ -32,9 +32,15 @@ impl GeneratedRepos {
     pub fn file(&self, n: &Nevra) -> Option<PathBuf> {
         [&self.updates, &self.release]
             .iter()
-            .map(|r| r.join("Packages").join(&n.name[..1]).join(n.file_name()))
+            .map(|r| package_path(r, n))
             .find(|p| p.is_file())
     }
+}
+
+/// Where a package lives in a repository folder laid out like a mirror:
+/// `Packages/<first letter>/<file name>`.
+pub fn package_path(repo: &Path, n: &Nevra) -> PathBuf {
+    repo.join("Packages").join(&n.name[..1]).join(n.file_name())
 }
 
 fn nevra(name: &str, version: &str, release: &str, arch: &str) -> Nevra {
@@ -151,7 +157,7 @@ pub fn generate(
         (&updates_dir, &updates, 1u64 << 32),
     ] {
         for (i, s) in specs.iter().enumerate() {
-            let d = dir.join("Packages").join(&s.nevra.name[..1]);
+            let d = crate::fsutil::parent_dir(&package_path(dir, &s.nevra)).to_owned();
             std::fs::create_dir_all(&d)?;
             factory.build(s, seed ^ (base + i as u64), &d)?;
         }
@@ -213,7 +219,7 @@ pub fn next_snapshot(
     let mut rng = StdRng::seed_from_u64(seed);
     for p in &repos.update_packages {
         let from = repos.file(p).expect("a generated package");
-        let to = dir.join("Packages").join(&p.name[..1]).join(p.file_name());
+        let to = package_path(&dir, p);
         std::fs::create_dir_all(crate::fsutil::parent_dir(&to))?;
         std::fs::copy(&from, &to)?;
     }
@@ -231,7 +237,7 @@ pub fn next_snapshot(
         );
         let mut spec = PackageSpec::new(nevra.clone(), rng.gen_range(20_000..80_000));
         spec.relations.provides.push(Dep::any(soname(&p.name)));
-        let d = dir.join("Packages").join(&p.name[..1]);
+        let d = crate::fsutil::parent_dir(&package_path(&dir, &nevra)).to_owned();
         factory.build(&spec, seed ^ new.len() as u64, &d)?;
         new.push(nevra);
     }

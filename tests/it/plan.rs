@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
+use swarmdate::demo::repository::package_path;
 use swarmdate::feed::TrustedKeys;
 use swarmdate::feed::{KeyPair, RepoKind};
 use swarmdate::hash::Sha256;
@@ -40,14 +41,7 @@ impl World {
         let n: Nevra = nevra.parse().unwrap();
         ["mirror/releases/x86_64", "mirror/updates/x86_64"]
             .iter()
-            .map(|r| {
-                self.dir
-                    .path()
-                    .join(r)
-                    .join("Packages")
-                    .join(&n.name[..1])
-                    .join(n.file_name())
-            })
+            .map(|r| package_path(&self.dir.path().join(r), &n))
             .find(|p| p.exists())
             .unwrap_or_else(|| panic!("no package {nevra}"))
     }
@@ -122,7 +116,7 @@ impl World {
         for (i, (repo, specs)) in repos.iter().enumerate() {
             let root = dir.path().join("mirror").join(repo).join("x86_64");
             for (j, s) in specs.iter().enumerate() {
-                let d = root.join("Packages").join(&s.nevra.name[..1]);
+                let d = package_path(&root, &s.nevra).parent().unwrap().to_owned();
                 std::fs::create_dir_all(&d).unwrap();
                 factory.build(s, (i * 100 + j) as u64, &d).unwrap();
             }

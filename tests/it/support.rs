@@ -11,6 +11,7 @@ use bencode::{BencodeValue, ByteBufOwned};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::Value;
 use std::collections::HashMap;
+use swarmdate::demo::repository::package_path;
 use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
 use swarmdate::feed::KeyPair;
 use swarmdate::packages::synth::{PackageFactory, PackageSpec};
@@ -616,7 +617,7 @@ pub fn mirror_repo(repo: &Path, key: &KeyPair, n: usize, seed: u64) -> Vec<Packa
         })
         .collect();
     for (i, s) in specs.iter().enumerate() {
-        let dir = repo.join("Packages").join(&s.nevra.name[..1]);
+        let dir = package_path(repo, &s.nevra).parent().unwrap().to_owned();
         std::fs::create_dir_all(&dir).unwrap();
         factory.build(s, seed + i as u64, &dir).unwrap();
     }
@@ -734,7 +735,7 @@ impl PackageDistro {
         mirror: &swarmdate::mirror::MirrorServer,
         n: usize,
         seed: u64,
-    ) -> (PathBuf, Vec<Nevra>, swarmdate::publish::PublishedRepo) {
+    ) -> NextSnapshot {
         use swarmdate::feed::RepoKind;
         use swarmdate::publish::{MasterOptions, publish_master};
         let (repos, key, url, m) = (
@@ -767,7 +768,16 @@ impl PackageDistro {
             let mut spec = feed_spec();
             spec.trackers = vec![url];
             publish_feed(&publish, &spec, &key).unwrap();
-            (folder, new, r)
+            let new_bytes = new
+                .iter()
+                .map(|n| std::fs::metadata(package_path(&folder, n)).unwrap().len())
+                .sum();
+            NextSnapshot {
+                folder,
+                new,
+                new_bytes,
+                published: r,
+            }
         })
         .await
         .unwrap()
@@ -789,6 +799,18 @@ impl PackageDistro {
         crate::packages::rpm("rpm", &root, &args);
         root
     }
+}
+
+/// A second updates snapshot, as [`PackageDistro::next_snapshot`] published it.
+pub struct NextSnapshot {
+    /// Its repository folder.
+    pub folder: PathBuf,
+    /// The builds it adds.
+    pub new: Vec<Nevra>,
+    /// Their bytes.
+    pub new_bytes: u64,
+    /// Its torrent, index and feed entry.
+    pub published: swarmdate::publish::PublishedRepo,
 }
 
 /// A package distribution whose repositories a mirror on 127.0.0.1 serves as their web seed.

@@ -180,7 +180,12 @@ async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() 
     assert_eq!(first.code, 0, "{}", first.stderr);
 
     // Snapshot 2: everything of snapshot 1 (same bytes) and five newer library builds.
-    let (folder, new, published) = d.next_snapshot(&tracker, &mirror, 5, 9).await;
+    let NextSnapshot {
+        folder,
+        new,
+        new_bytes,
+        published,
+    } = d.next_snapshot(&tracker, &mirror, 5, 9).await;
     let payload = swarmdate::engine::Payload::Folder(folder.parent().unwrap().to_owned());
     let id = origin
         .add_job(
@@ -190,19 +195,6 @@ async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() 
         .unwrap();
     origin.wait(id).await.unwrap();
 
-    let new_bytes: u64 = new
-        .iter()
-        .map(|n| {
-            std::fs::metadata(
-                folder
-                    .join("Packages")
-                    .join(&n.name[..1])
-                    .join(n.file_name()),
-            )
-            .unwrap()
-            .len()
-        })
-        .sum();
     let (sent_before, mirror_before) = (uploaded(&origin), mirror.bytes_served());
     let second = b
         .run_async(&["update", "--root", b_root.to_str().unwrap(), "--yes"])
@@ -259,7 +251,12 @@ async fn a_seeding_client_joins_a_new_snapshot_and_serves_it() {
     // The origin leaves the updates to the clients from now on.
     origin.shutdown().await;
 
-    let (folder, new, snap2) = d.next_snapshot(&tracker, &mirror, 3, 5).await;
+    let NextSnapshot {
+        new,
+        new_bytes,
+        published: snap2,
+        ..
+    } = d.next_snapshot(&tracker, &mirror, 3, 5).await;
 
     // B only seeds; it joins snapshot 2 on its own.
     let mut seeding = tokio::process::Command::from(b.command(&["seed"]))
@@ -293,19 +290,6 @@ async fn a_seeding_client_joins_a_new_snapshot_and_serves_it() {
     assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
     let s = run.summary();
     let payload = s["download_bytes"].as_u64().unwrap();
-    let new_bytes: u64 = new
-        .iter()
-        .map(|n| {
-            std::fs::metadata(
-                folder
-                    .join("Packages")
-                    .join(&n.name[..1])
-                    .join(n.file_name()),
-            )
-            .unwrap()
-            .len()
-        })
-        .sum();
     let served = mirror.bytes_served() - before;
     println!(
         "new snapshot via a seeding client: {payload} bytes, {new_bytes} new, the mirror served {served}"
