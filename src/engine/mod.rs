@@ -357,11 +357,6 @@ impl Engine {
             .and_then(|j| j.task.take())
     }
 
-    /// The package store.
-    pub fn store(&self) -> &Arc<crate::store::PackageStore> {
-        &self.store
-    }
-
     fn record(&self, id: JobId) -> anyhow::Result<JobRecord> {
         self.jobs
             .lock()
