@@ -26,11 +26,23 @@ pub struct Settings {
     pub upload_limit: Option<u32>,
     /// Download limit in bytes/s.
     pub download_limit: Option<u32>,
+    /// The package store's size in bytes, past which superseded builds are evicted (default
+    /// [`DEFAULT_STORE_SIZE`]).
+    pub store_size: Option<u64>,
     /// Peers every torrent asks besides those the trackers and the DHT name (a LAN seed box).
     pub known_peers: Vec<std::net::SocketAddr>,
 }
 
+/// The store's default size cap: room for an installed desktop's packages and a round of
+/// superseded builds to seed to people who downgrade.
+pub const DEFAULT_STORE_SIZE: u64 = 4 << 30;
+
 impl Settings {
+    /// The store's size cap.
+    pub fn store_cap(&self) -> u64 {
+        self.store_size.unwrap_or(DEFAULT_STORE_SIZE)
+    }
+
     /// The settings file in a config folder.
     pub fn path(config_dir: &Path) -> PathBuf {
         config_dir.join("settings.json")

@@ -183,35 +183,91 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
         anyhow::bail!("not confirmed: add --yes to install without asking");
     }
 
-    let mut fetched = Fetched::default();
-    loop {
-        let f = fetch(ctx, &repos, &feed.feed.web_seeds, &planned, &store).await?;
-        fetched.from_peers += f.from_peers;
-        fetched.from_mirrors += f.from_mirrors;
-        if !rpm_lock_held(&root) {
-            break;
+    // One engine for the fetch and, after the transaction, the store's trim.
+    let mut engine = None;
+    let outcome = async {
+        let mut fetched = Fetched::default();
+        loop {
+            let f = fetch(
+                ctx,
+                &mut engine,
+                &repos,
+                &feed.feed.web_seeds,
+                &planned,
+                &store,
+            )
+            .await?;
+            fetched.from_peers += f.from_peers;
+            fetched.from_mirrors += f.from_mirrors;
+            if !rpm_lock_held(&root) {
+                break;
+            }
+            ctx.out.say(tr(
+                "Another package manager is working; waiting for it to finish…",
+            ));
+            ctx.out.event("waiting", json!({ "for": "rpm lock" }));
+            let r = root.clone();
+            tokio::task::spawn_blocking(move || wait_for_rpm_lock(&r, LOCK_PATIENCE, || {}))
+                .await??;
+            // It may have changed what is installed: plan again.
+            let again = make_plan(&root, &repos, &goal, &store)?;
+            let same = again.plan.changes == planned.plan.changes;
+            planned = again;
+            if same {
+                break;
+            }
+            describe(ctx, &planned.plan);
+            if planned.plan.is_empty() {
+                ctx.out.say(tr("Nothing to do: the system is up to date."));
+                return Ok(None);
+            }
         }
-        ctx.out.say(tr(
-            "Another package manager is working; waiting for it to finish…",
-        ));
-        ctx.out.event("waiting", json!({ "for": "rpm lock" }));
-        let r = root.clone();
-        tokio::task::spawn_blocking(move || wait_for_rpm_lock(&r, LOCK_PATIENCE, || {})).await??;
-        // It may have changed what is installed: plan again.
-        let again = make_plan(&root, &repos, &goal, &store)?;
-        let same = again.plan.changes == planned.plan.changes;
-        planned = again;
-        if same {
-            break;
-        }
-        describe(ctx, &planned.plan);
-        if planned.plan.is_empty() {
-            ctx.out.say(tr("Nothing to do: the system is up to date."));
-            return Ok(());
-        }
-    }
 
-    let n = if privileged {
+        let n = install_plan(&root, &planned, &store, keys, privileged).await?;
+        if let Some(e) = &engine {
+            trim(ctx, e, &root).await?;
+        }
+        anyhow::Ok(Some((fetched, planned, n)))
+    }
+    .await;
+    if let Some(e) = engine {
+        e.shutdown().await;
+    }
+    let Some((fetched, planned, n)) = outcome? else {
+        return Ok(());
+    };
+    ctx.out.say(trf(
+        "Installed {n} packages into {root}: {peers} from peers, {mirrors} from mirrors, {held} already held.",
+        &[
+            ("n", &n),
+            ("root", &root.display()),
+            ("peers", &bytes(fetched.from_peers)),
+            ("mirrors", &bytes(fetched.from_mirrors)),
+            ("held", &bytes(planned.plan.held_bytes)),
+        ],
+    ));
+    ctx.out.summary(json!({
+        "changes": planned.plan.changes,
+        "download_bytes": planned.plan.download_bytes,
+        "held_bytes": planned.plan.held_bytes,
+        "bytes_from_peers": fetched.from_peers,
+        "bytes_from_mirrors": fetched.from_mirrors,
+        "installed": true,
+        "root": root,
+    }));
+    Ok(())
+}
+
+/// Installs the planned packages from the store in one transaction: through the privileged
+/// helper into the running system, or with dnf into another root. Returns how many.
+async fn install_plan(
+    root: &Path,
+    planned: &Planned,
+    store: &PackageStore,
+    keys: PackageKeys,
+    privileged: bool,
+) -> anyhow::Result<usize> {
+    Ok(if privileged {
         // Checked here against the feed's keys, then again by the helper against the system's.
         for d in &planned.plan.downloads {
             keys.verify(&store.object_path(&d.sha256))
@@ -246,36 +302,17 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
             std::os::unix::fs::symlink(&object, &link)?;
             files.push(link);
         }
-        let r = root.clone();
+        let r = root.to_owned();
         let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
         report.packages.len()
-    };
-    ctx.out.say(trf(
-        "Installed {n} packages into {root}: {peers} from peers, {mirrors} from mirrors, {held} already held.",
-        &[
-            ("n", &n),
-            ("root", &root.display()),
-            ("peers", &bytes(fetched.from_peers)),
-            ("mirrors", &bytes(fetched.from_mirrors)),
-            ("held", &bytes(planned.plan.held_bytes)),
-        ],
-    ));
-    ctx.out.summary(json!({
-        "changes": planned.plan.changes,
-        "download_bytes": planned.plan.download_bytes,
-        "held_bytes": planned.plan.held_bytes,
-        "bytes_from_peers": fetched.from_peers,
-        "bytes_from_mirrors": fetched.from_mirrors,
-        "installed": true,
-        "root": root,
-    }));
-    Ok(())
+    })
 }
 
 /// Fetches the plan's packages the store lacks, each from its newest swarm; returns the bytes
 /// fetched.
 async fn fetch(
     ctx: &Ctx,
+    engine: &mut Option<EngineHandle>,
     repos: &[LoadedRepo],
     mirrors: &[String],
     planned: &Planned,
@@ -297,17 +334,39 @@ async fn fetch(
     if wanted.is_empty() {
         return Ok(Fetched::default());
     }
-    let engine = ctx.engine().await?;
-    let result = async {
-        let mut jobs = Vec::new();
-        for (r, files) in wanted {
-            jobs.push(join_repository(ctx, &engine, &repos[r], mirrors, files).await?);
-        }
-        follow_fetch(ctx, &engine, &jobs, planned, store).await
+    if engine.is_none() {
+        *engine = Some(ctx.engine().await?);
     }
-    .await;
-    engine.shutdown().await;
-    result
+    let engine = engine.as_ref().expect("started above");
+    let mut jobs = Vec::new();
+    for (r, files) in wanted {
+        jobs.push(join_repository(ctx, engine, &repos[r], mirrors, files).await?);
+    }
+    follow_fetch(ctx, engine, &jobs, planned, store).await
+}
+
+/// Evicts superseded builds the store no longer has room for, keeping what `root` has installed.
+async fn trim(ctx: &Ctx, engine: &EngineHandle, root: &Path) -> anyhow::Result<()> {
+    let installed = Inventory::read(root)?
+        .packages
+        .into_iter()
+        .map(|p| p.nevra)
+        .collect();
+    let report = engine
+        .trim_store(ctx.settings.store_cap(), &installed)
+        .await?;
+    if !report.evicted.is_empty() {
+        ctx.out.say(trf(
+            "The store was over its size of {cap}: removed {n} superseded packages ({freed}).",
+            &[
+                ("cap", &bytes(report.cap)),
+                ("n", &report.evicted.len()),
+                ("freed", &bytes(report.before - report.after)),
+            ],
+        ));
+    }
+    ctx.out.event("trim", &report);
+    Ok(())
 }
 
 /// Adds the repository's job to the engine, or extends it with `wanted` files.

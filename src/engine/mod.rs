@@ -2,6 +2,7 @@
 //! runs (seed, fetch, switch), their journal, and the snapshots it publishes for the faces.
 
 mod fault;
+mod holdings;
 mod job;
 mod lock;
 mod mirror;
@@ -128,6 +129,8 @@ pub struct Engine {
     contribution: poll::Contribution,
     /// Held by every step that moves or rewrites an image's files (see `switch.rs`).
     disk: Arc<tokio::sync::Mutex<()>>,
+    /// Held while jobs re-check for each other's packages or the store is trimmed.
+    holdings: tokio::sync::Mutex<()>,
     /// The package store of repository jobs.
     store: Arc<crate::store::PackageStore>,
 }
@@ -212,6 +215,7 @@ impl Engine {
             ledger: crate::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
             contribution: Default::default(),
             disk: Default::default(),
+            holdings: Default::default(),
             store: crate::store::PackageStore::open(&cfg.store_dir)?,
         });
         for id in records {

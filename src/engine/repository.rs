@@ -26,7 +26,11 @@ const NO_PEERS: Duration = Duration::from_secs(2);
 const MIRROR_FILES: usize = 4;
 
 impl Engine {
-    pub(super) async fn run_repository(&self, id: JobId, spec: &RepoSpec) -> anyhow::Result<()> {
+    pub(super) async fn run_repository(
+        self: &Arc<Self>,
+        id: JobId,
+        spec: &RepoSpec,
+    ) -> anyhow::Result<()> {
         let torrent = self.torrent_of(id)?;
         let index_bytes = std::fs::read(&spec.index)
             .with_context(|| format!("reading the package index {}", spec.index.display()))?;
@@ -60,6 +64,7 @@ impl Engine {
         let mut from_mirror: tokio::task::JoinSet<(usize, anyhow::Result<()>)> = Default::default();
         let mut at_mirror: HashSet<usize> = HashSet::new();
         let mut mirrored = 0usize;
+        let mut admitted_here = HashSet::new();
         let mut finished = None;
         let mut last: HashMap<usize, (u64, Instant)> = HashMap::new();
         let started = Instant::now();
@@ -72,14 +77,18 @@ impl Engine {
         };
         loop {
             let stats = handle.stats();
-            let (_, refused) = st.admit_complete(&stats.file_progress);
+            let (admitted, refused) = st.admit_complete(&stats.file_progress);
+            admitted_here.extend(admitted.into_iter().filter_map(sha_of));
             if let Some(e) = refused.into_iter().next() {
                 return Err(e.into());
             }
             while let Some(done) = finished.take().or_else(|| from_mirror.try_join_next()) {
                 let (i, r) = done.context("a mirror download stopped")?;
                 match r {
-                    Ok(()) => mirrored += 1,
+                    Ok(()) => {
+                        mirrored += 1;
+                        admitted_here.extend(sha_of(i));
+                    }
                     Err(e) => {
                         tracing::warn!(job = %id, file = i, "mirror download failed: {e:#}");
                         at_mirror.remove(&i);
@@ -179,6 +188,13 @@ impl Engine {
                 .await?;
             handle.wait_until_initialized().await?;
         }
+        // Outside this job's task: sharing may re-check jobs that are sharing in turn.
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.share_admitted(id, &admitted_here).await {
+                tracing::warn!(job = %id, "sharing new packages with other jobs: {e:#}");
+            }
+        });
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! A process driving the user's engine in another process over the session bus.
 
+use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -8,6 +9,8 @@ use tokio::sync::watch;
 
 use crate::engine::{JobId, JobRecord, JobSpec, Snapshot};
 use crate::iso::SwitchMode;
+use crate::packages::Nevra;
+use crate::store::TrimReport;
 use crate::torrent::Torrent;
 
 #[zbus::proxy(
@@ -27,6 +30,7 @@ trait Engine1 {
         keep_old: bool,
     ) -> zbus::Result<u64>;
     fn abort_switch(&self, id: u64) -> zbus::Result<()>;
+    fn trim_store(&self, cap: u64, installed: Vec<String>) -> zbus::Result<String>;
     fn hold(&self) -> zbus::Result<()>;
     fn release(&self) -> zbus::Result<()>;
     #[zbus(signal)]
@@ -131,6 +135,20 @@ impl Remote {
 
     pub(super) async fn abort_switch(&self, id: JobId) -> anyhow::Result<()> {
         self.proxy.abort_switch(id.0).await.map_err(remote)
+    }
+
+    pub(super) async fn trim_store(
+        &self,
+        cap: u64,
+        installed: &HashSet<Nevra>,
+    ) -> anyhow::Result<TrimReport> {
+        let installed = installed.iter().map(|n| n.to_string()).collect();
+        let json = self
+            .proxy
+            .trim_store(cap, installed)
+            .await
+            .map_err(remote)?;
+        Ok(serde_json::from_str(&json)?)
     }
 
     pub(super) async fn jobs(&self) -> anyhow::Result<Vec<JobRecord>> {

@@ -5,6 +5,7 @@
 mod client;
 mod server;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,8 @@ use crate::engine::{
     wait_for_job,
 };
 use crate::iso::SwitchMode;
+use crate::packages::Nevra;
+use crate::store::TrimReport;
 use crate::torrent::Torrent;
 pub use client::Remote;
 pub use server::Host;
@@ -122,6 +125,18 @@ impl EngineHandle {
         match self {
             EngineHandle::Local { engine, .. } => engine.abort_switch(id).await,
             EngineHandle::Remote(r) => r.abort_switch(id).await,
+        }
+    }
+
+    /// Evicts superseded builds over the store's cap (see [`Engine::trim_store`]).
+    pub async fn trim_store(
+        &self,
+        cap: u64,
+        installed: &HashSet<Nevra>,
+    ) -> anyhow::Result<TrimReport> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.trim_store(cap, installed).await,
+            EngineHandle::Remote(r) => r.trim_store(cap, installed).await,
         }
     }
 

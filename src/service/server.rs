@@ -84,6 +84,22 @@ impl EngineBus {
             .map_err(|e| failed(format!("{e:#}")))
     }
 
+    /// Evicts superseded builds until the store fits `cap` bytes, keeping the `installed` NEVRAs;
+    /// returns the report as JSON.
+    async fn trim_store(&self, cap: u64, installed: Vec<String>) -> fdo::Result<String> {
+        let installed = installed
+            .iter()
+            .map(|n| n.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| failed(format!("{e}")))?;
+        let report = self
+            .engine
+            .trim_store(cap, &installed)
+            .await
+            .map_err(|e| failed(format!("{e:#}")))?;
+        Ok(serde_json::to_string(&report).expect("reports always serialize"))
+    }
+
     /// The calling process uses the engine: it is not stopped before the caller releases it or
     /// leaves the bus.
     fn hold(&self, #[zbus(header)] header: Header<'_>) {

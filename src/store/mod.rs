@@ -5,6 +5,7 @@
 //! (`staging/<info hash>/<file index>`) and enter `objects/` only when their digest matches the
 //! index. Objects leave only when no torrent references them.
 
+mod evict;
 mod files;
 mod storage;
 
@@ -18,6 +19,7 @@ use crate::fsutil;
 use crate::hash::Sha256;
 use crate::torrent::InfoHash;
 
+pub use evict::{HeldPackage, TrimReport, choose as choose_evictions};
 pub use files::OpenFiles;
 pub use storage::{Slot, StoreStorageFactory, StoreTorrent};
 
@@ -199,6 +201,15 @@ impl PackageStore {
         self.save(&refs)
     }
 
+    /// The objects a torrent wants or holds.
+    pub fn refs_of(&self, torrent: &InfoHash) -> BTreeSet<Sha256> {
+        let refs = self.refs.lock().unwrap();
+        refs.torrents
+            .get(&torrent.to_string())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Whether any torrent references this object.
     pub fn is_referenced(&self, sha: &Sha256) -> bool {
         self.refs
@@ -207,6 +218,32 @@ impl PackageStore {
             .torrents
             .values()
             .any(|s| s.contains(sha))
+    }
+
+    /// Removes these objects and every torrent's reference to them (the size cap's eviction;
+    /// their torrents must have stopped reading them).
+    pub fn evict(&self, objects: &[Sha256]) -> Result<u64, StoreError> {
+        let mut refs = self.refs.lock().unwrap();
+        for set in refs.torrents.values_mut() {
+            for sha in objects {
+                set.remove(sha);
+            }
+        }
+        self.save(&refs)?;
+        let mut bytes = 0;
+        for sha in objects {
+            let p = self.object_path(sha);
+            self.open.forget(&p);
+            match std::fs::metadata(&p) {
+                Ok(m) => {
+                    bytes += m.len();
+                    std::fs::remove_file(&p).map_err(io_at(&p))?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_at(&p)(e)),
+            }
+        }
+        Ok(bytes)
     }
 
     fn save(&self, refs: &Refs) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ mod filesystems;
 mod full_disk;
 mod get_interop;
 mod helper;
+mod holdings;
 mod hostile;
 mod http_loader;
 mod in_place;
@@ -21,6 +22,7 @@ mod plan;
 mod publish_master;
 mod service;
 mod store;
+
 mod support;
 mod torrent;
 mod update;
