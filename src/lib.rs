@@ -3,6 +3,7 @@
 //! This library has no GTK in it; the window and the command line are two faces on it.
 
 pub mod bench;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod engine;

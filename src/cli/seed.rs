@@ -11,7 +11,7 @@ use swarmdate::torrent::Torrent;
 
 use super::context::Ctx;
 use super::output::bytes;
-use super::update::follow_feed;
+use swarmdate::client::updates::follow_feed;
 
 #[derive(clap::Args)]
 pub struct SeedArgs {

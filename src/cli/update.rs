@@ -1,26 +1,24 @@
 //! `swarmdate update` and `swarmdate downgrade`: plan against the feed's repositories, fetch the
 //! packages into the store over their swarms, check every signature, install in one transaction.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
-use swarmdate::engine::{JobId, JobSpec, JobState, RepoSpec};
-use swarmdate::fsutil;
+use swarmdate::client::updates::{
+    self, FetchStatus, Fetched, HELPER, Planned, fetch_status, install_plan, join_repository,
+    make_plan, wanted_files,
+};
+use swarmdate::engine::JobId;
 use swarmdate::i18n::{tr, trf};
-use swarmdate::packages::{Inventory, PackageKeys, install, rpm_lock_held, wait_for_rpm_lock};
-use swarmdate::plan::{Catalogue, ChangeKind, Goal, LoadedRepo, Plan, load_repositories, plan};
+use swarmdate::packages::{PackageKeys, rpm_lock_held, wait_for_rpm_lock};
+use swarmdate::plan::{ChangeKind, Goal, LoadedRepo, Plan, load_repositories};
 use swarmdate::service::EngineHandle;
 use swarmdate::store::PackageStore;
 
 use super::context::Ctx;
 use super::output::bytes;
-
-/// The privileged installer, as the polkit policy in `data/` names it.
-const HELPER: &str = "/usr/libexec/swarmdate-helper";
 
 /// How long to wait for another package manager to finish.
 const LOCK_PATIENCE: Duration = Duration::from_secs(600);
@@ -77,25 +75,6 @@ pub async fn downgrade(ctx: &Ctx, a: DowngradeArgs) -> anyhow::Result<()> {
         version: a.version,
     };
     run_goal(ctx, goal, &a.tx).await
-}
-
-/// Everything a plan was made from.
-struct Planned {
-    plan: Plan,
-    catalogue: Catalogue,
-}
-
-fn make_plan(
-    root: &Path,
-    repos: &[LoadedRepo],
-    goal: &Goal,
-    store: &PackageStore,
-) -> anyhow::Result<Planned> {
-    let inventory = Inventory::read(root)?;
-    let catalogue = Catalogue::new(repos.iter().map(|r| r.repo.clone()).collect());
-    let held = |sha: &swarmdate::hash::Sha256| store.holds(sha);
-    let plan = plan(&inventory, &catalogue, goal, &held, &AtomicBool::new(false))?;
-    Ok(Planned { plan, catalogue })
 }
 
 fn list(packages: &[swarmdate::packages::Nevra]) -> String {
@@ -258,56 +237,6 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs the planned packages from the store in one transaction: through the privileged
-/// helper into the running system, or with dnf into another root. Returns how many.
-async fn install_plan(
-    root: &Path,
-    planned: &Planned,
-    store: &PackageStore,
-    keys: PackageKeys,
-    privileged: bool,
-) -> anyhow::Result<usize> {
-    Ok(if privileged {
-        // Checked here against the feed's keys, then again by the helper against the system's.
-        for d in &planned.plan.downloads {
-            keys.verify(&store.object_path(&d.sha256))
-                .map_err(swarmdate::packages::InstallError::Refused)?;
-        }
-        let out = tokio::process::Command::new("pkexec")
-            .arg(HELPER)
-            .args(["install", "--store"])
-            .arg(store.root())
-            .args(planned.plan.downloads.iter().map(|d| d.sha256.to_string()))
-            .output()
-            .await
-            .context("running pkexec")?;
-        anyhow::ensure!(
-            out.status.success(),
-            "the privileged helper refused or failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        planned.plan.downloads.len()
-    } else {
-        // dnf takes local packages by their .rpm names: link the store's objects under them.
-        let links = tempfile::tempdir()?;
-        let mut files = Vec::new();
-        for d in &planned.plan.downloads {
-            let object = store.object_path(&d.sha256);
-            anyhow::ensure!(
-                object.is_file(),
-                "{} is not in the store after the download",
-                d.package
-            );
-            let link = links.path().join(d.package.file_name());
-            std::os::unix::fs::symlink(&object, &link)?;
-            files.push(link);
-        }
-        let r = root.to_owned();
-        let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
-        report.packages.len()
-    })
-}
-
 /// Fetches the plan's packages the store lacks, each from its newest swarm; returns the bytes
 /// fetched.
 async fn fetch(
@@ -318,19 +247,7 @@ async fn fetch(
     planned: &Planned,
     store: &PackageStore,
 ) -> anyhow::Result<Fetched> {
-    let mut wanted: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
-    for d in planned
-        .plan
-        .downloads
-        .iter()
-        .filter(|d| !store.holds(&d.sha256))
-    {
-        let s = d.sources[0];
-        wanted
-            .entry(s.repo)
-            .or_default()
-            .insert(planned.catalogue.package(&s).file_index);
-    }
+    let wanted = wanted_files(planned, store);
     if wanted.is_empty() {
         return Ok(Fetched::default());
     }
@@ -345,16 +262,9 @@ async fn fetch(
     follow_fetch(ctx, engine, &jobs, planned, store).await
 }
 
-/// Evicts superseded builds the store no longer has room for, keeping what `root` has installed.
+/// Trims the store after a transaction and says what left it.
 async fn trim(ctx: &Ctx, engine: &EngineHandle, root: &Path) -> anyhow::Result<()> {
-    let installed = Inventory::read(root)?
-        .packages
-        .into_iter()
-        .map(|p| p.nevra)
-        .collect();
-    let report = engine
-        .trim_store(ctx.settings.store_cap(), &installed)
-        .await?;
+    let report = updates::trim(ctx, engine, root).await?;
     if !report.evicted.is_empty() {
         ctx.out.say(trf(
             "The store was over its size of {cap}: removed {n} superseded packages ({freed}).",
@@ -369,64 +279,6 @@ async fn trim(ctx: &Ctx, engine: &EngineHandle, root: &Path) -> anyhow::Result<(
     Ok(())
 }
 
-/// Adds the repository's job to the engine, or extends it with `wanted` files.
-pub async fn join_repository(
-    ctx: &Ctx,
-    engine: &EngineHandle,
-    repo: &LoadedRepo,
-    mirrors: &[String],
-    wanted: BTreeSet<usize>,
-) -> anyhow::Result<JobId> {
-    let indexes = ctx.dirs.engine().join("indexes");
-    std::fs::create_dir_all(&indexes)?;
-    let index = indexes.join(format!("{}.json", repo.torrent.info_hash()));
-    fsutil::write_atomic(&index, &repo.index_bytes)?;
-    let spec = RepoSpec {
-        index,
-        wanted,
-        mirrors: mirrors.to_vec(),
-    };
-    engine
-        .add_job(&repo.torrent, JobSpec::Repository(spec))
-        .await
-}
-
-/// Joins every repository of the feed that carries a package the store holds, so it is seeded
-/// there too: a newer snapshot as soon as the feed lists it, older ones while they still carry
-/// superseded builds. Returns how many repositories were joined.
-pub async fn follow_feed(ctx: &Ctx, engine: &EngineHandle) -> anyhow::Result<(usize, u64)> {
-    let feed = ctx.feed().await?;
-    let repos = load_repositories(&feed, ctx.fetcher()).await?;
-    let store = PackageStore::open(&ctx.dirs.store())?;
-    let have: BTreeSet<String> = engine
-        .jobs()
-        .await?
-        .into_iter()
-        .map(|j| j.info_hash.to_string())
-        .collect();
-    let mut joined = 0;
-    for repo in &repos {
-        let holds = repo
-            .repo
-            .index
-            .packages
-            .iter()
-            .any(|p| store.holds(&p.sha256));
-        if holds && !have.contains(&repo.torrent.info_hash().to_string()) {
-            join_repository(ctx, engine, repo, &feed.feed.web_seeds, BTreeSet::new()).await?;
-            joined += 1;
-        }
-    }
-    Ok((joined, feed.feed.refresh_interval_secs))
-}
-
-/// Where a run's packages came from.
-#[derive(Default)]
-struct Fetched {
-    from_peers: u64,
-    from_mirrors: u64,
-}
-
 /// Waits until the store holds every planned package, showing the jobs' progress.
 async fn follow_fetch(
     ctx: &Ctx,
@@ -439,31 +291,19 @@ async fn follow_fetch(
     let mut rx = engine.subscribe();
     loop {
         let snap = rx.borrow_and_update().clone();
-        let mine: Vec<_> = snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect();
-        if let Some(j) = mine.iter().find(|j| matches!(j.state, JobState::Failed(_))) {
-            let JobState::Failed(e) = &j.state else {
-                unreachable!()
-            };
-            progress.finish();
-            anyhow::bail!("fetching packages: {e}");
-        }
-        if let Some(j) = mine.first() {
+        if let Some(j) = snap.jobs.iter().find(|j| jobs.contains(&j.id)) {
             progress.update(j);
         }
-        // The jobs say they are done only after counting where every package came from.
-        let done = mine.len() == jobs.len() && mine.iter().all(|j| j.state.is_complete());
-        if done
-            && planned
-                .plan
-                .downloads
-                .iter()
-                .all(|d| store.holds(&d.sha256))
-        {
-            progress.finish();
-            return Ok(Fetched {
-                from_peers: mine.iter().map(|j| j.bytes_fetched).sum(),
-                from_mirrors: mine.iter().map(|j| j.bytes_from_mirrors).sum(),
-            });
+        match fetch_status(&snap, jobs, planned, store) {
+            FetchStatus::Running => {}
+            FetchStatus::Failed(e) => {
+                progress.finish();
+                anyhow::bail!("fetching packages: {e}");
+            }
+            FetchStatus::Done(fetched) => {
+                progress.finish();
+                return Ok(fetched);
+            }
         }
         tokio::select! {
             changed = rx.changed() => changed.context("the engine stopped")?,

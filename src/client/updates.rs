@@ -1,0 +1,230 @@
+//! Package updates and downgrades as a client runs them: plan against the feed's repositories,
+//! join their swarms for the packages the store lacks, install in one transaction, trim the
+//! store. Each face drives these steps and shows their progress its own way.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+
+use super::Client;
+use crate::engine::{JobId, JobSpec, JobState, RepoSpec, Snapshot};
+use crate::fsutil;
+use crate::packages::{Inventory, Nevra, PackageKeys, install};
+use crate::plan::{Catalogue, Goal, LoadedRepo, Plan, plan};
+use crate::service::EngineHandle;
+use crate::store::{PackageStore, TrimReport};
+
+/// The privileged installer, as the polkit policy in `data/` names it.
+pub const HELPER: &str = "/usr/libexec/swarmdate-helper";
+
+/// A plan and the catalogue it was made from.
+pub struct Planned {
+    /// What to install and download.
+    pub plan: Plan,
+    /// The packages of every repository the plan may take from.
+    pub catalogue: Catalogue,
+}
+
+/// Plans `goal` for the system in `root` over `repos`, counting what `store` holds as held.
+pub fn make_plan(
+    root: &Path,
+    repos: &[LoadedRepo],
+    goal: &Goal,
+    store: &PackageStore,
+) -> anyhow::Result<Planned> {
+    let inventory = Inventory::read(root)?;
+    let catalogue = Catalogue::new(repos.iter().map(|r| r.repo.clone()).collect());
+    let held = |sha: &crate::hash::Sha256| store.holds(sha);
+    let plan = plan(&inventory, &catalogue, goal, &held, &AtomicBool::new(false))?;
+    Ok(Planned { plan, catalogue })
+}
+
+/// The files to fetch, per repository (by its place in `repos`): the plan's downloads the store
+/// lacks, each from its newest swarm.
+pub fn wanted_files(planned: &Planned, store: &PackageStore) -> BTreeMap<usize, BTreeSet<usize>> {
+    let mut wanted: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+    for d in planned
+        .plan
+        .downloads
+        .iter()
+        .filter(|d| !store.holds(&d.sha256))
+    {
+        let s = d.sources[0];
+        wanted
+            .entry(s.repo)
+            .or_default()
+            .insert(planned.catalogue.package(&s).file_index);
+    }
+    wanted
+}
+
+/// Where a run's packages came from.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Fetched {
+    /// Bytes from peers.
+    pub from_peers: u64,
+    /// Bytes from the mirrors.
+    pub from_mirrors: u64,
+}
+
+/// How the fetch of a plan's packages stands in an engine snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchStatus {
+    /// Still fetching.
+    Running,
+    /// A job stopped with this error.
+    Failed(String),
+    /// The store holds every planned package.
+    Done(Fetched),
+}
+
+/// Reads the fetch's state off a snapshot of the engine running `jobs`.
+pub fn fetch_status(
+    snap: &Snapshot,
+    jobs: &[JobId],
+    planned: &Planned,
+    store: &PackageStore,
+) -> FetchStatus {
+    let mine: Vec<_> = snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect();
+    if let Some(e) = mine.iter().find_map(|j| match &j.state {
+        JobState::Failed(e) => Some(e.clone()),
+        _ => None,
+    }) {
+        return FetchStatus::Failed(e);
+    }
+    // The jobs say they are done only after counting where every package came from.
+    let done = mine.len() == jobs.len() && mine.iter().all(|j| j.state.is_complete());
+    if done
+        && planned
+            .plan
+            .downloads
+            .iter()
+            .all(|d| store.holds(&d.sha256))
+    {
+        FetchStatus::Done(Fetched {
+            from_peers: mine.iter().map(|j| j.bytes_fetched).sum(),
+            from_mirrors: mine.iter().map(|j| j.bytes_from_mirrors).sum(),
+        })
+    } else {
+        FetchStatus::Running
+    }
+}
+
+/// Adds the repository's job to the engine, or extends it with `wanted` files.
+pub async fn join_repository(
+    client: &Client,
+    engine: &EngineHandle,
+    repo: &LoadedRepo,
+    mirrors: &[String],
+    wanted: BTreeSet<usize>,
+) -> anyhow::Result<JobId> {
+    let indexes = client.dirs.engine().join("indexes");
+    std::fs::create_dir_all(&indexes)?;
+    let index = indexes.join(format!("{}.json", repo.torrent.info_hash()));
+    fsutil::write_atomic(&index, &repo.index_bytes)?;
+    let spec = RepoSpec {
+        index,
+        wanted,
+        mirrors: mirrors.to_vec(),
+    };
+    engine
+        .add_job(&repo.torrent, JobSpec::Repository(spec))
+        .await
+}
+
+/// Joins every repository of the feed that carries a package the store holds, so it is seeded
+/// there too: a newer snapshot as soon as the feed lists it, older ones while they still carry
+/// superseded builds. Returns how many repositories were joined, and the feed's refresh interval.
+pub async fn follow_feed(client: &Client, engine: &EngineHandle) -> anyhow::Result<(usize, u64)> {
+    let feed = client.feed().await?;
+    let repos = crate::plan::load_repositories(&feed, client.fetcher()).await?;
+    let store = PackageStore::open(&client.dirs.store())?;
+    let have: BTreeSet<String> = engine
+        .jobs()
+        .await?
+        .into_iter()
+        .map(|j| j.info_hash.to_string())
+        .collect();
+    let mut joined = 0;
+    for repo in &repos {
+        let holds = repo
+            .repo
+            .index
+            .packages
+            .iter()
+            .any(|p| store.holds(&p.sha256));
+        if holds && !have.contains(&repo.torrent.info_hash().to_string()) {
+            join_repository(client, engine, repo, &feed.feed.web_seeds, BTreeSet::new()).await?;
+            joined += 1;
+        }
+    }
+    Ok((joined, feed.feed.refresh_interval_secs))
+}
+
+/// Evicts superseded builds the store no longer has room for, keeping what `root` has installed.
+pub async fn trim(
+    client: &Client,
+    engine: &EngineHandle,
+    root: &Path,
+) -> anyhow::Result<TrimReport> {
+    let installed: HashSet<Nevra> = Inventory::read(root)?
+        .packages
+        .into_iter()
+        .map(|p| p.nevra)
+        .collect();
+    engine
+        .trim_store(client.settings.store_cap(), &installed)
+        .await
+}
+
+/// Installs the planned packages from the store in one transaction: through the privileged
+/// helper into the running system, or with dnf into another root. Returns how many.
+pub async fn install_plan(
+    root: &Path,
+    planned: &Planned,
+    store: &PackageStore,
+    keys: PackageKeys,
+    privileged: bool,
+) -> anyhow::Result<usize> {
+    Ok(if privileged {
+        // Checked here against the feed's keys, then again by the helper against the system's.
+        for d in &planned.plan.downloads {
+            keys.verify(&store.object_path(&d.sha256))
+                .map_err(crate::packages::InstallError::Refused)?;
+        }
+        let out = tokio::process::Command::new("pkexec")
+            .arg(HELPER)
+            .args(["install", "--store"])
+            .arg(store.root())
+            .args(planned.plan.downloads.iter().map(|d| d.sha256.to_string()))
+            .output()
+            .await
+            .context("running pkexec")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "the privileged helper refused or failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        planned.plan.downloads.len()
+    } else {
+        // dnf takes local packages by their .rpm names: link the store's objects under them.
+        let links = tempfile::tempdir()?;
+        let mut files = Vec::new();
+        for d in &planned.plan.downloads {
+            let object = store.object_path(&d.sha256);
+            anyhow::ensure!(
+                object.is_file(),
+                "{} is not in the store after the download",
+                d.package
+            );
+            let link = links.path().join(d.package.file_name());
+            std::os::unix::fs::symlink(&object, &link)?;
+            files.push(link);
+        }
+        let r = root.to_owned();
+        let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
+        report.packages.len()
+    })
+}
