@@ -1,27 +1,15 @@
 //! `swarmdate update` and `swarmdate downgrade`: plan against the feed's repositories, fetch the
 //! packages into the store over their swarms, check every signature, install in one transaction.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use anyhow::Context;
 use serde_json::json;
-use swarmdate::client::updates::{
-    self, FetchStatus, Fetched, HELPER, Planned, fetch_status, install_plan, join_repository,
-    make_plan, wanted_files,
-};
-use swarmdate::engine::JobId;
+use swarmdate::client::updates::{Step, Transaction};
 use swarmdate::i18n::{tr, trf};
-use swarmdate::packages::{PackageKeys, rpm_lock_held, wait_for_rpm_lock};
-use swarmdate::plan::{ChangeKind, Goal, LoadedRepo, Plan, load_repositories};
-use swarmdate::service::EngineHandle;
-use swarmdate::store::PackageStore;
+use swarmdate::plan::{ChangeKind, Goal, Plan};
 
 use super::context::Ctx;
 use super::output::bytes;
-
-/// How long to wait for another package manager to finish.
-const LOCK_PATIENCE: Duration = Duration::from_secs(600);
 
 /// Options of a package transaction.
 #[derive(clap::Args)]
@@ -134,29 +122,20 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
         Some(r) => std::path::absolute(r)?,
         None => PathBuf::from("/"),
     };
-    let feed = ctx.feed().await?;
-    let repos = load_repositories(&feed, ctx.fetcher()).await?;
-    let keys = PackageKeys::from_trusted(&ctx.trusted_keys()?)?;
-    let store = PackageStore::open(&ctx.dirs.store())?;
-    let mut planned = make_plan(&root, &repos, &goal, &store)?;
-    describe(ctx, &planned.plan);
-    if tx.check || planned.plan.is_empty() {
-        if planned.plan.is_empty() {
+    let transaction = Transaction::prepare(ctx, goal, &root).await?;
+    let plan = transaction.plan();
+    describe(ctx, plan);
+    if tx.check || plan.is_empty() {
+        if plan.is_empty() {
             ctx.out.say(tr("Nothing to do: the system is up to date."));
         }
         ctx.out.summary(json!({
-            "changes": planned.plan.changes,
-            "download_bytes": planned.plan.download_bytes,
-            "held_bytes": planned.plan.held_bytes,
+            "changes": plan.changes,
+            "download_bytes": plan.download_bytes,
+            "held_bytes": plan.held_bytes,
             "installed": false,
         }));
         return Ok(());
-    }
-    let privileged = root == Path::new("/") && !nix::unistd::geteuid().is_root();
-    if privileged && !Path::new(HELPER).is_file() {
-        anyhow::bail!(
-            "installing into this system needs administrator rights, and the privileged helper {HELPER} is not installed: run the command as root, or install Swarmdate's helper and polkit policy"
-        );
     }
     if !tx.yes && !ctx.out.confirm(&tr("Download and install these packages?")) {
         anyhow::bail!("not confirmed: add --yes to install without asking");
@@ -164,153 +143,77 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
 
     // One engine for the fetch and, after the transaction, the store's trim.
     let mut engine = None;
-    let outcome = async {
-        let mut fetched = Fetched::default();
-        loop {
-            let f = fetch(
-                ctx,
-                &mut engine,
-                &repos,
-                &feed.feed.web_seeds,
-                &planned,
-                &store,
-            )
-            .await?;
-            fetched.from_peers += f.from_peers;
-            fetched.from_mirrors += f.from_mirrors;
-            if !rpm_lock_held(&root) {
-                break;
+    let mut progress = None;
+    let mut on = |step: Step<'_>| match step {
+        Step::Fetching(jobs) => {
+            let bar = progress.get_or_insert_with(|| ctx.out.job_progress(&tr("packages")));
+            if let Some(j) = jobs.first() {
+                bar.update(j);
             }
+        }
+        Step::WaitingForLock => {
             ctx.out.say(tr(
                 "Another package manager is working; waiting for it to finish…",
             ));
             ctx.out.event("waiting", json!({ "for": "rpm lock" }));
-            let r = root.clone();
-            tokio::task::spawn_blocking(move || wait_for_rpm_lock(&r, LOCK_PATIENCE, || {}))
-                .await??;
-            // It may have changed what is installed: plan again.
-            let again = make_plan(&root, &repos, &goal, &store)?;
-            let same = again.plan.changes == planned.plan.changes;
-            planned = again;
-            if same {
-                break;
-            }
-            describe(ctx, &planned.plan);
-            if planned.plan.is_empty() {
+        }
+        Step::Replanned(plan) => {
+            describe(ctx, plan);
+            if plan.is_empty() {
                 ctx.out.say(tr("Nothing to do: the system is up to date."));
-                return Ok(None);
             }
         }
-
-        let n = install_plan(&root, &planned, &store, keys, privileged).await?;
-        if let Some(e) = &engine {
-            trim(ctx, e, &root).await?;
+        Step::Installing => {
+            if let Some(bar) = progress.take() {
+                bar.finish();
+            }
         }
-        anyhow::Ok(Some((fetched, planned, n)))
+    };
+    let cancel = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let outcome = transaction.run(ctx, &mut engine, &mut on, cancel).await;
+    if let Some(bar) = progress.take() {
+        bar.finish();
     }
-    .await;
     if let Some(e) = engine {
         e.shutdown().await;
     }
-    let Some((fetched, planned, n)) = outcome? else {
+    let outcome = outcome?;
+    if outcome.plan.is_empty() {
         return Ok(());
-    };
+    }
+    if let Some(report) = &outcome.trim {
+        if !report.evicted.is_empty() {
+            ctx.out.say(trf(
+                "The store was over its size of {cap}: removed {n} superseded packages ({freed}).",
+                &[
+                    ("cap", &bytes(report.cap)),
+                    ("n", &report.evicted.len()),
+                    ("freed", &bytes(report.before - report.after)),
+                ],
+            ));
+        }
+        ctx.out.event("trim", report);
+    }
     ctx.out.say(trf(
         "Installed {n} packages into {root}: {peers} from peers, {mirrors} from mirrors, {held} already held.",
         &[
-            ("n", &n),
+            ("n", &outcome.installed),
             ("root", &root.display()),
-            ("peers", &bytes(fetched.from_peers)),
-            ("mirrors", &bytes(fetched.from_mirrors)),
-            ("held", &bytes(planned.plan.held_bytes)),
+            ("peers", &bytes(outcome.fetched.from_peers)),
+            ("mirrors", &bytes(outcome.fetched.from_mirrors)),
+            ("held", &bytes(outcome.plan.held_bytes)),
         ],
     ));
     ctx.out.summary(json!({
-        "changes": planned.plan.changes,
-        "download_bytes": planned.plan.download_bytes,
-        "held_bytes": planned.plan.held_bytes,
-        "bytes_from_peers": fetched.from_peers,
-        "bytes_from_mirrors": fetched.from_mirrors,
+        "changes": outcome.plan.changes,
+        "download_bytes": outcome.plan.download_bytes,
+        "held_bytes": outcome.plan.held_bytes,
+        "bytes_from_peers": outcome.fetched.from_peers,
+        "bytes_from_mirrors": outcome.fetched.from_mirrors,
         "installed": true,
         "root": root,
     }));
     Ok(())
-}
-
-/// Fetches the plan's packages the store lacks, each from its newest swarm; returns the bytes
-/// fetched.
-async fn fetch(
-    ctx: &Ctx,
-    engine: &mut Option<EngineHandle>,
-    repos: &[LoadedRepo],
-    mirrors: &[String],
-    planned: &Planned,
-    store: &PackageStore,
-) -> anyhow::Result<Fetched> {
-    let wanted = wanted_files(planned, store);
-    if wanted.is_empty() {
-        return Ok(Fetched::default());
-    }
-    if engine.is_none() {
-        *engine = Some(ctx.engine().await?);
-    }
-    let engine = engine.as_ref().expect("started above");
-    let mut jobs = Vec::new();
-    for (r, files) in wanted {
-        jobs.push(join_repository(ctx, engine, &repos[r], mirrors, files).await?);
-    }
-    follow_fetch(ctx, engine, &jobs, planned, store).await
-}
-
-/// Trims the store after a transaction and says what left it.
-async fn trim(ctx: &Ctx, engine: &EngineHandle, root: &Path) -> anyhow::Result<()> {
-    let report = updates::trim(ctx, engine, root).await?;
-    if !report.evicted.is_empty() {
-        ctx.out.say(trf(
-            "The store was over its size of {cap}: removed {n} superseded packages ({freed}).",
-            &[
-                ("cap", &bytes(report.cap)),
-                ("n", &report.evicted.len()),
-                ("freed", &bytes(report.before - report.after)),
-            ],
-        ));
-    }
-    ctx.out.event("trim", &report);
-    Ok(())
-}
-
-/// Waits until the store holds every planned package, showing the jobs' progress.
-async fn follow_fetch(
-    ctx: &Ctx,
-    engine: &EngineHandle,
-    jobs: &[JobId],
-    planned: &Planned,
-    store: &PackageStore,
-) -> anyhow::Result<Fetched> {
-    let mut progress = ctx.out.job_progress(&tr("packages"));
-    let mut rx = engine.subscribe();
-    loop {
-        let snap = rx.borrow_and_update().clone();
-        if let Some(j) = snap.jobs.iter().find(|j| jobs.contains(&j.id)) {
-            progress.update(j);
-        }
-        match fetch_status(&snap, jobs, planned, store) {
-            FetchStatus::Running => {}
-            FetchStatus::Failed(e) => {
-                progress.finish();
-                anyhow::bail!("fetching packages: {e}");
-            }
-            FetchStatus::Done(fetched) => {
-                progress.finish();
-                return Ok(fetched);
-            }
-        }
-        tokio::select! {
-            changed = rx.changed() => changed.context("the engine stopped")?,
-            _ = tokio::signal::ctrl_c() => {
-                progress.finish();
-                anyhow::bail!("interrupted before anything was installed; what arrived stays in the store");
-            }
-        }
-    }
 }

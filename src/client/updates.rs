@@ -20,15 +20,15 @@ use crate::store::{PackageStore, TrimReport};
 pub const HELPER: &str = "/usr/libexec/swarmdate-helper";
 
 /// A plan and the catalogue it was made from.
-pub struct Planned {
+struct Planned {
     /// What to install and download.
-    pub plan: Plan,
+    plan: Plan,
     /// The packages of every repository the plan may take from.
-    pub catalogue: Catalogue,
+    catalogue: Catalogue,
 }
 
 /// Plans `goal` for the system in `root` over `repos`, counting what `store` holds as held.
-pub fn make_plan(
+fn make_plan(
     root: &Path,
     repos: &[LoadedRepo],
     goal: &Goal,
@@ -43,7 +43,7 @@ pub fn make_plan(
 
 /// The files to fetch, per repository (by its place in `repos`): the plan's downloads the store
 /// lacks, each from its newest swarm.
-pub fn wanted_files(planned: &Planned, store: &PackageStore) -> BTreeMap<usize, BTreeSet<usize>> {
+fn wanted_files(planned: &Planned, store: &PackageStore) -> BTreeMap<usize, BTreeSet<usize>> {
     let mut wanted: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     for d in planned
         .plan
@@ -71,7 +71,7 @@ pub struct Fetched {
 
 /// How the fetch of a plan's packages stands in an engine snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchStatus {
+enum FetchStatus {
     /// Still fetching.
     Running,
     /// A job stopped with this error.
@@ -81,7 +81,7 @@ pub enum FetchStatus {
 }
 
 /// Reads the fetch's state off a snapshot of the engine running `jobs`.
-pub fn fetch_status(
+fn fetch_status(
     snap: &Snapshot,
     jobs: &[JobId],
     planned: &Planned,
@@ -113,7 +113,7 @@ pub fn fetch_status(
 }
 
 /// Adds the repository's job to the engine, or extends it with `wanted` files.
-pub async fn join_repository(
+async fn join_repository(
     client: &Client,
     engine: &EngineHandle,
     repo: &LoadedRepo,
@@ -164,11 +164,7 @@ pub async fn follow_feed(client: &Client, engine: &EngineHandle) -> anyhow::Resu
 }
 
 /// Evicts superseded builds the store no longer has room for, keeping what `root` has installed.
-pub async fn trim(
-    client: &Client,
-    engine: &EngineHandle,
-    root: &Path,
-) -> anyhow::Result<TrimReport> {
+async fn trim(client: &Client, engine: &EngineHandle, root: &Path) -> anyhow::Result<TrimReport> {
     let installed: HashSet<Nevra> = Inventory::read(root)?
         .packages
         .into_iter()
@@ -181,7 +177,7 @@ pub async fn trim(
 
 /// Installs the planned packages from the store in one transaction: through the privileged
 /// helper into the running system, or with dnf into another root. Returns how many.
-pub async fn install_plan(
+async fn install_plan(
     root: &Path,
     planned: &Planned,
     store: &PackageStore,
@@ -227,4 +223,184 @@ pub async fn install_plan(
         let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
         report.packages.len()
     })
+}
+
+/// How long to wait for another package manager to finish.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A step of a running transaction, for the face to show.
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// The engine's jobs for this transaction, as the latest snapshot has them.
+    Fetching(Vec<&'a crate::engine::JobSnapshot>),
+    /// Another package manager holds the rpm lock.
+    WaitingForLock,
+    /// What is installed changed while waiting: this is the new plan.
+    Replanned(&'a Plan),
+    /// The packages are being checked and installed.
+    Installing,
+}
+
+/// What a transaction did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The plan that was carried out (empty when waiting made it moot).
+    pub plan: Plan,
+    /// Packages installed.
+    pub installed: usize,
+    /// Where the fetched bytes came from.
+    pub fetched: Fetched,
+    /// What the store's trim removed afterwards.
+    pub trim: Option<TrimReport>,
+}
+
+/// A planned package transaction: made by [`Transaction::prepare`], carried out by
+/// [`Transaction::run`].
+pub struct Transaction {
+    root: std::path::PathBuf,
+    goal: Goal,
+    planned: Planned,
+    repos: Vec<LoadedRepo>,
+    web_seeds: Vec<String>,
+    keys: PackageKeys,
+    store: std::sync::Arc<PackageStore>,
+}
+
+impl Transaction {
+    /// Reads the feed, its repositories and what `root` has installed, and plans `goal`.
+    pub async fn prepare(client: &Client, goal: Goal, root: &Path) -> anyhow::Result<Self> {
+        let feed = client.feed().await?;
+        let repos = crate::plan::load_repositories(&feed, client.fetcher()).await?;
+        let keys = PackageKeys::from_trusted(&client.trusted_keys()?)?;
+        let store = PackageStore::open(&client.dirs.store())?;
+        let planned = make_plan(root, &repos, &goal, &store)?;
+        Ok(Transaction {
+            root: root.to_owned(),
+            goal,
+            planned,
+            repos,
+            web_seeds: feed.feed.web_seeds.clone(),
+            keys,
+            store,
+        })
+    }
+
+    /// What it will do.
+    pub fn plan(&self) -> &Plan {
+        &self.planned.plan
+    }
+
+    /// Whether installing needs the privileged helper (the running system, not as root).
+    pub fn needs_helper(&self) -> bool {
+        self.root == Path::new("/") && !nix::unistd::geteuid().is_root()
+    }
+
+    /// Fetches what the store lacks over the repositories' swarms (starting the engine in
+    /// `engine` if there is none yet), waits for the rpm lock, installs in one transaction and
+    /// trims the store. `cancel` stops it while fetching, before anything is installed.
+    pub async fn run(
+        mut self,
+        client: &Client,
+        engine: &mut Option<EngineHandle>,
+        on: &mut (dyn FnMut(Step<'_>) + Send),
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<Outcome> {
+        anyhow::ensure!(
+            !self.needs_helper() || Path::new(HELPER).is_file(),
+            "installing into this system needs administrator rights, and the privileged helper {HELPER} is not installed: run the command as root, or install Swarmdate's helper and polkit policy"
+        );
+        let mut cancel = std::pin::pin!(cancel);
+        let mut fetched = Fetched::default();
+        loop {
+            let f = self.fetch(client, engine, on, cancel.as_mut()).await?;
+            fetched.from_peers += f.from_peers;
+            fetched.from_mirrors += f.from_mirrors;
+            if !crate::packages::rpm_lock_held(&self.root) {
+                break;
+            }
+            on(Step::WaitingForLock);
+            let r = self.root.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::packages::wait_for_rpm_lock(&r, LOCK_PATIENCE, || {})
+            })
+            .await??;
+            // It may have changed what is installed: plan again.
+            let again = make_plan(&self.root, &self.repos, &self.goal, &self.store)?;
+            let same = again.plan.changes == self.planned.plan.changes;
+            self.planned = again;
+            if same {
+                break;
+            }
+            on(Step::Replanned(&self.planned.plan));
+            if self.planned.plan.is_empty() {
+                return Ok(Outcome {
+                    plan: self.planned.plan,
+                    installed: 0,
+                    fetched,
+                    trim: None,
+                });
+            }
+        }
+        on(Step::Installing);
+        let privileged = self.needs_helper();
+        let installed = install_plan(
+            &self.root,
+            &self.planned,
+            &self.store,
+            self.keys,
+            privileged,
+        )
+        .await?;
+        let trim = match engine {
+            Some(e) => Some(trim(client, e, &self.root).await?),
+            None => None,
+        };
+        Ok(Outcome {
+            plan: self.planned.plan,
+            installed,
+            fetched,
+            trim,
+        })
+    }
+
+    /// Fetches the plan's packages the store lacks, each from its newest swarm.
+    async fn fetch(
+        &self,
+        client: &Client,
+        engine: &mut Option<EngineHandle>,
+        on: &mut (dyn FnMut(Step<'_>) + Send),
+        mut cancel: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> anyhow::Result<Fetched> {
+        let wanted = wanted_files(&self.planned, &self.store);
+        if wanted.is_empty() {
+            return Ok(Fetched::default());
+        }
+        if engine.is_none() {
+            *engine = Some(client.engine_with(client.engine_config()).await?);
+        }
+        let engine = engine.as_ref().expect("started above");
+        let mut jobs = Vec::new();
+        for (r, files) in wanted {
+            let repo = &self.repos[r];
+            jobs.push(join_repository(client, engine, repo, &self.web_seeds, files).await?);
+        }
+        let mut rx = engine.subscribe();
+        loop {
+            let snap = rx.borrow_and_update().clone();
+            on(Step::Fetching(
+                snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect(),
+            ));
+            match fetch_status(&snap, &jobs, &self.planned, &self.store) {
+                FetchStatus::Running => {}
+                FetchStatus::Failed(e) => anyhow::bail!("fetching packages: {e}"),
+                FetchStatus::Done(fetched) => return Ok(fetched),
+            }
+            tokio::select! {
+                changed = rx.changed() => changed.context("the engine stopped")?,
+                _ = cancel.as_mut() => anyhow::bail!(
+                    "interrupted before anything was installed; what arrived stays in the store"
+                ),
+            }
+        }
+    }
 }
