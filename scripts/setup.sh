@@ -14,6 +14,10 @@ packages=(
   polkitd libxml2-utils                       # validating the polkit policy of the install helper
   python3                                     # another process holding rpm's lock in a test
   curl                                        # the reference in bench mirror
+  libgtk-4-dev libadwaita-1-dev               # the window (GTK 4.8, libadwaita 1.2)
+  xvfb xauth dbus-x11                         # the window's tests on a virtual display
+  fonts-cantarell adwaita-icon-theme          # the window's fonts and icons, as on GNOME
+  desktop-file-utils appstream                # validating the desktop file and the metainfo
 )
 
 missing=()

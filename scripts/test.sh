@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo test --locked --all-targets
+# The window's tests need a display and a session bus: a virtual one of each. The cairo renderer
+# spares the CPU that GL emulation would take (PLATFORM.md §1).
+GSK_RENDERER=cairo xvfb-run -a dbus-run-session -- cargo test --locked --all-targets

@@ -7,9 +7,17 @@ pub const DOMAIN: &str = "swarmdate";
 pub fn init() {
     // SAFETY: called first in main, before any other thread exists.
     unsafe { gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "") };
+    // The catalogues built beside the binary, else the system's (an installed Swarmdate).
+    let built = std::path::Path::new(concat!(env!("OUT_DIR"), "/locale"));
     let dir = std::env::var_os("SWARMDATE_LOCALEDIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/target/locale").into());
+        .unwrap_or_else(|| {
+            if built.is_dir() {
+                built.to_owned()
+            } else {
+                "/usr/share/locale".into()
+            }
+        });
     let _ = gettextrs::bindtextdomain(DOMAIN, dir);
     let _ = gettextrs::bind_textdomain_codeset(DOMAIN, "UTF-8");
     let _ = gettextrs::textdomain(DOMAIN);

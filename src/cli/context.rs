@@ -29,6 +29,18 @@ pub struct Global {
     pub listen: Option<SocketAddr>,
 }
 
+impl Global {
+    /// What the options override of the settings.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            home: self.home.clone(),
+            feed: self.feed.clone(),
+            trust: self.trust.clone(),
+            listen: self.listen,
+        }
+    }
+}
+
 /// A command's context: the user's [`Client`] and the command's output.
 pub struct Ctx {
     pub out: Out,
@@ -46,15 +58,9 @@ impl std::ops::Deref for Ctx {
 impl Ctx {
     /// Reads folders and settings.
     pub fn new(global: Global) -> anyhow::Result<Self> {
-        let client = Client::new(Overrides {
-            home: global.home,
-            feed: global.feed,
-            trust: global.trust,
-            listen: global.listen,
-        })?;
         Ok(Ctx {
             out: Out::new(global.json),
-            client,
+            client: Client::new(global.overrides())?,
         })
     }
 

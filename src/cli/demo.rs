@@ -1,7 +1,7 @@
 //! `swarmdate demo`: a small local distribution with peers and a mirror on 127.0.0.1, and a
 //! client that switches its image 1.00 → 1.02 → 1.00, then updates its packages (half from a
-//! peer, the rest from the mirror) into its own rpm root. The window comes with the desktop
-//! issue; until then the demo runs headless.
+//! peer, the rest from the mirror) into its own rpm root. With a display, the window opens on
+//! the demo distribution instead, and the user does the same by hand.
 
 use std::path::PathBuf;
 
@@ -16,7 +16,7 @@ use super::update::update_root;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Run without a window (the only mode until the window exists).
+    /// Run without a window (the default when there is no display).
     #[arg(long)]
     headless: bool,
     /// Build the demo here instead of a temporary folder (kept afterwards).
@@ -42,10 +42,9 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
         }
     };
     let out = &ctx.out;
-    if !args.headless {
-        out.say(tr(
-            "The window is not built yet: running the headless demo.",
-        ));
+    let window = !args.headless && window_possible();
+    if !args.headless && !window {
+        out.say(tr("There is no display: running the headless demo."));
     }
     out.say(trf(
         "Building the demo distribution in {dir}",
@@ -64,6 +63,9 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
         ],
     ));
 
+    if window {
+        return open_window(&world).await;
+    }
     let client = Ctx::new(Global {
         json: ctx.out.is_json(),
         home: Some(world.client_home.clone()),
@@ -118,4 +120,35 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
         "mirror_bytes_served": world.mirror.bytes_served(),
     }));
     Ok(())
+}
+
+#[cfg(feature = "gui")]
+fn window_possible() -> bool {
+    crate::ui::display_available()
+}
+
+#[cfg(not(feature = "gui"))]
+fn window_possible() -> bool {
+    false
+}
+
+/// The window on the demo's client, until the user closes it; then the demo's peers stop.
+#[cfg(feature = "gui")]
+async fn open_window(world: &DemoWorld) -> anyhow::Result<()> {
+    let client = swarmdate::client::Client::new(swarmdate::client::Overrides {
+        home: Some(world.client_home.clone()),
+        ..Default::default()
+    })?;
+    let rt = tokio::runtime::Handle::current();
+    let root = world.package_root.clone();
+    // GTK runs on this (the main) thread; the runtime's workers go on serving the demo's peers.
+    let shown = tokio::task::block_in_place(|| crate::ui::run(rt, client, root));
+    world.seeder.shutdown().await;
+    world.peer.shutdown().await;
+    shown
+}
+
+#[cfg(not(feature = "gui"))]
+async fn open_window(_: &DemoWorld) -> anyhow::Result<()> {
+    unreachable!("window_possible() is false without the window")
 }

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
-use swarmdate::engine::{JobId, JobRecord, JobSnapshot, JobSpec, read_journal};
+use swarmdate::client::versions::{Versions, unfinished_switch};
+use swarmdate::engine::{JobId, JobRecord, JobSnapshot, JobSpec};
 use swarmdate::fsutil;
 use swarmdate::i18n::{tr, trf};
-use swarmdate::iso::{Identified, Plan, PublishedIso, Room, SwitchMode, identify, plan_switch};
+use swarmdate::iso::{Plan, SwitchMode};
 
 use super::context::Ctx;
 use super::output::bytes;
@@ -91,59 +92,7 @@ impl ModeArg {
     }
 }
 
-/// The feed's versions, the local image and which version it is.
-struct Local {
-    versions: Vec<PublishedIso>,
-    image: PathBuf,
-    current: Option<usize>,
-}
-
-async fn load_local(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Local> {
-    let feed = ctx.feed().await?;
-    let versions = ctx.iso_versions(&feed).await?;
-    let image = ctx.local_image(image, &versions)?;
-    let (img, vs) = (image.clone(), versions.clone());
-    let current = match tokio::task::spawn_blocking(move || identify(&img, &vs)).await?? {
-        Identified::Version(i) => Some(i),
-        Identified::Unknown => None,
-    };
-    Ok(Local {
-        versions,
-        image,
-        current,
-    })
-}
-
-async fn make_plan(local: &Local, to: usize, prefer: Option<SwitchMode>) -> anyhow::Result<Plan> {
-    let from = local.current.map(|i| local.versions[i].clone());
-    let to = local.versions[to].clone();
-    let image = local.image.clone();
-    let dir = fsutil::parent_dir(&image);
-    let room = Room {
-        reflink: fsutil::supports_reflink(dir),
-        free: fsutil::available_space(dir)?,
-    };
-    Ok(
-        tokio::task::spawn_blocking(move || plan_switch(&image, from.as_ref(), &to, room, prefer))
-            .await??,
-    )
-}
-
-fn find_version(local: &Local, version: &str) -> anyhow::Result<usize> {
-    local
-        .versions
-        .iter()
-        .position(|v| v.version() == version)
-        .with_context(|| {
-            let known: Vec<_> = local.versions.iter().map(|v| v.version()).collect();
-            format!(
-                "no version {version:?} in the feed (it has {})",
-                known.join(", ")
-            )
-        })
-}
-
-fn current_name(local: &Local) -> String {
+fn current_name(local: &Versions) -> String {
     local
         .current
         .map(|i| local.versions[i].version().to_owned())
@@ -154,7 +103,7 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
     match cmd {
         IsoCmd::List { image } => list(ctx, image.as_deref()).await,
         IsoCmd::Status { image } => {
-            let local = load_local(ctx, image.as_deref()).await?;
+            let local = Versions::load(ctx, image.as_deref()).await?;
             ctx.out.say(trf(
                 "{path} is {version}",
                 &[
@@ -169,8 +118,8 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
             Ok(())
         }
         IsoCmd::Plan { version, image } => {
-            let local = load_local(ctx, image.as_deref()).await?;
-            let plan = make_plan(&local, find_version(&local, &version)?, None).await?;
+            let local = Versions::load(ctx, image.as_deref()).await?;
+            let plan = local.plan(local.find(&version)?, None).await?;
             say_plan(ctx, &local, &plan);
             ctx.out.summary(&plan);
             Ok(())
@@ -200,7 +149,7 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
 }
 
 async fn list(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
-    let local = load_local(ctx, image).await;
+    let local = Versions::load(ctx, image).await;
     let (versions, local) = match local {
         Ok(l) => (l.versions.clone(), Some(l)),
         Err(e) if ctx.feed_url().is_some() => {
@@ -215,7 +164,7 @@ async fn list(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
     for (i, v) in versions.iter().enumerate() {
         let (current, fetch) = match &local {
             Some(l) if l.current == Some(i) => (true, Some(0)),
-            Some(l) => (false, Some(make_plan(l, i, None).await?.fetch_bytes)),
+            Some(l) => (false, Some(l.plan(i, None).await?.fetch_bytes)),
             None => (false, None),
         };
         let mark = if current {
@@ -244,7 +193,7 @@ async fn list(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn say_plan(ctx: &Ctx, local: &Local, plan: &Plan) {
+fn say_plan(ctx: &Ctx, local: &Versions, plan: &Plan) {
     let out = &ctx.out;
     out.say(trf(
         "{path}: {from} → {to}",
@@ -318,9 +267,9 @@ pub async fn switch(
     if let Some(rec) = unfinished_switch(ctx, image)? {
         return resume(ctx, version, rec).await;
     }
-    let local = load_local(ctx, image).await?;
-    let to_idx = find_version(&local, version)?;
-    let plan = make_plan(&local, to_idx, prefer).await?;
+    let local = Versions::load(ctx, image).await?;
+    let to_idx = local.find(version)?;
+    let plan = local.plan(to_idx, prefer).await?;
     say_plan(ctx, &local, &plan);
     ctx.out.event("plan", &plan);
     if plan.is_noop() {
@@ -390,19 +339,6 @@ async fn follow_switch(
     Ok(done)
 }
 
-/// The image's switch the engine's journal holds unfinished (killed, interrupted, or failing).
-fn unfinished_switch(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Option<JobRecord>> {
-    let image = image.map(std::path::absolute).transpose()?;
-    let images_dir = ctx.images_dir();
-    Ok(read_journal(&ctx.dirs.engine())?
-        .into_iter()
-        .find(|r| match (&r.spec, &image) {
-            (JobSpec::Switch(s), Some(i)) => s.from == *i,
-            (JobSpec::Switch(s), None) => fsutil::parent_dir(&s.from) == images_dir,
-            _ => false,
-        }))
-}
-
 /// Finishes a switch the journal holds, if it goes to `version`.
 async fn resume(ctx: &Ctx, version: &str, rec: JobRecord) -> anyhow::Result<SwitchOutcome> {
     let JobSpec::Switch(spec) = &rec.spec else {
@@ -454,7 +390,14 @@ async fn abort(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
     cfg.abort_on_start = vec![rec.id];
     let engine = ctx.engine_with(cfg).await?;
     let result = async {
-        engine.abort_switch(rec.id).await?;
+        if let Err(e) = engine.abort_switch(rec.id).await {
+            // Started here with the abort applied first, the engine may have finished the
+            // rollback before this call reached it.
+            let gone = !engine.jobs().await?.iter().any(|j| j.id == rec.id);
+            if engine.is_remote() || !gone {
+                return Err(e);
+            }
+        }
         ctx.follow(&engine, rec.id, &tr("rolling back")).await
     }
     .await;
@@ -478,7 +421,7 @@ async fn packages(
 ) -> anyhow::Result<()> {
     let image = match image {
         Some(p) => p,
-        None => load_local(ctx, None).await?.image,
+        None => Versions::load(ctx, None).await?.image,
     };
     if let (Some(path), Some(dir)) = (extract, to) {
         let name = Path::new(&path)

@@ -23,14 +23,14 @@ use context::{Ctx, Global};
     name = "swarmdate",
     version,
     about = "Package updates and installation images over BitTorrent",
-    after_help = exit::EXIT_CODES,
-    arg_required_else_help = true
+    after_help = exit::EXIT_CODES
 )]
 struct Cli {
     #[command(flatten)]
     global: Global,
+    /// Without a command, the window opens.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -79,11 +79,14 @@ pub fn run() -> ExitCode {
     };
     init_logging();
     let json = cli.global.json;
-    let result = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|rt| rt.block_on(dispatch(cli)));
+        .map_err(anyhow::Error::from);
+    let result = rt.and_then(|rt| match cli.command {
+        Some(command) => rt.block_on(dispatch(cli.global, command)),
+        None => open_window(rt.handle().clone(), cli.global),
+    });
     match result {
         Ok(()) => exit::exit(0),
         Err(err) => {
@@ -103,9 +106,21 @@ fn init_logging() {
         .try_init();
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    let ctx = Ctx::new(cli.global)?;
-    match cli.command {
+/// The window for the system, with the user's settings.
+#[cfg(feature = "gui")]
+fn open_window(rt: tokio::runtime::Handle, global: Global) -> anyhow::Result<()> {
+    let client = swarmdate::client::Client::new(global.overrides())?;
+    crate::ui::run(rt, client, "/".into())
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_window(_: tokio::runtime::Handle, _: Global) -> anyhow::Result<()> {
+    anyhow::bail!("this Swarmdate was built without its window: see swarmdate --help")
+}
+
+async fn dispatch(global: Global, command: Command) -> anyhow::Result<()> {
+    let ctx = Ctx::new(global)?;
+    match command {
         Command::Demo(a) => demo::run(&ctx, a).await,
         Command::Iso(c) => iso::run(&ctx, c).await,
         Command::Torrent(c) => torrent::run(&ctx, c).await,

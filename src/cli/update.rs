@@ -142,7 +142,7 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
     }
 
     // One engine for the fetch and, after the transaction, the store's trim.
-    let mut engine = None;
+    let engine = ctx.engine().await?;
     let mut progress = None;
     let mut on = |step: Step<'_>| match step {
         Step::Fetching(jobs) => {
@@ -172,13 +172,11 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let outcome = transaction.run(ctx, &mut engine, &mut on, cancel).await;
+    let outcome = transaction.run(ctx, &engine, &mut on, cancel).await;
     if let Some(bar) = progress.take() {
         bar.finish();
     }
-    if let Some(e) = engine {
-        e.shutdown().await;
-    }
+    engine.shutdown().await;
     let outcome = outcome?;
     if outcome.plan.is_empty() {
         return Ok(());

@@ -1,7 +1,8 @@
 //! One user of a distribution, as both faces see it: folders, settings, trusted keys, the feed,
-//! the engine, and the package updates they run (`updates`).
+//! the engine, the package updates they run (`updates`) and the ISO versions (`versions`).
 
 pub mod updates;
+pub mod versions;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -290,18 +290,23 @@ impl Transaction {
         &self.planned.plan
     }
 
+    /// The one-line summary the index gives for a change's package.
+    pub fn summary(&self, change: &crate::plan::Change) -> &str {
+        &self.planned.catalogue.build(change.build).summary
+    }
+
     /// Whether installing needs the privileged helper (the running system, not as root).
     pub fn needs_helper(&self) -> bool {
         self.root == Path::new("/") && !nix::unistd::geteuid().is_root()
     }
 
-    /// Fetches what the store lacks over the repositories' swarms (starting the engine in
-    /// `engine` if there is none yet), waits for the rpm lock, installs in one transaction and
-    /// trims the store. `cancel` stops it while fetching, before anything is installed.
+    /// Fetches what the store lacks over the repositories' swarms, waits for the rpm lock,
+    /// installs in one transaction and trims the store. `cancel` stops it while fetching, before
+    /// anything is installed.
     pub async fn run(
         mut self,
         client: &Client,
-        engine: &mut Option<EngineHandle>,
+        engine: &EngineHandle,
         on: &mut (dyn FnMut(Step<'_>) + Send),
         cancel: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<Outcome> {
@@ -351,10 +356,7 @@ impl Transaction {
             privileged,
         )
         .await?;
-        let trim = match engine {
-            Some(e) => Some(trim(client, e, &self.root).await?),
-            None => None,
-        };
+        let trim = Some(trim(client, engine, &self.root).await?);
         Ok(Outcome {
             plan: self.planned.plan,
             installed,
@@ -367,7 +369,7 @@ impl Transaction {
     async fn fetch(
         &self,
         client: &Client,
-        engine: &mut Option<EngineHandle>,
+        engine: &EngineHandle,
         on: &mut (dyn FnMut(Step<'_>) + Send),
         mut cancel: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
     ) -> anyhow::Result<Fetched> {
@@ -375,10 +377,6 @@ impl Transaction {
         if wanted.is_empty() {
             return Ok(Fetched::default());
         }
-        if engine.is_none() {
-            *engine = Some(client.engine_with(client.engine_config()).await?);
-        }
-        let engine = engine.as_ref().expect("started above");
         let mut jobs = Vec::new();
         for (r, files) in wanted {
             let repo = &self.repos[r];

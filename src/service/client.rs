@@ -30,6 +30,8 @@ trait Engine1 {
         keep_old: bool,
     ) -> zbus::Result<u64>;
     fn abort_switch(&self, id: u64) -> zbus::Result<()>;
+    fn pause(&self, id: u64) -> zbus::Result<()>;
+    fn resume(&self, id: u64) -> zbus::Result<()>;
     fn trim_store(&self, cap: u64, installed: Vec<String>) -> zbus::Result<String>;
     fn hold(&self) -> zbus::Result<()>;
     fn release(&self) -> zbus::Result<()>;
@@ -135,6 +137,14 @@ impl Remote {
 
     pub(super) async fn abort_switch(&self, id: JobId) -> anyhow::Result<()> {
         self.proxy.abort_switch(id.0).await.map_err(remote)
+    }
+
+    pub(super) async fn pause(&self, id: JobId) -> anyhow::Result<()> {
+        self.proxy.pause(id.0).await.map_err(remote)
+    }
+
+    pub(super) async fn resume(&self, id: JobId) -> anyhow::Result<()> {
+        self.proxy.resume(id.0).await.map_err(remote)
     }
 
     pub(super) async fn trim_store(

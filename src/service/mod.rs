@@ -87,6 +87,14 @@ impl EngineHandle {
         }
     }
 
+    /// The port peers reach the engine on, when it runs in this process.
+    pub fn listen_port(&self) -> Option<u16> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.listen_port(),
+            EngineHandle::Remote(_) => None,
+        }
+    }
+
     /// Whether the engine runs in another process.
     pub fn is_remote(&self) -> bool {
         matches!(self, EngineHandle::Remote(_))
@@ -125,6 +133,22 @@ impl EngineHandle {
         match self {
             EngineHandle::Local { engine, .. } => engine.abort_switch(id).await,
             EngineHandle::Remote(r) => r.abort_switch(id).await,
+        }
+    }
+
+    /// Pauses a job (see [`Engine::pause`]).
+    pub async fn pause(&self, id: JobId) -> anyhow::Result<()> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.pause(id).await,
+            EngineHandle::Remote(r) => r.pause(id).await,
+        }
+    }
+
+    /// Resumes a paused job (see [`Engine::resume`]).
+    pub async fn resume(&self, id: JobId) -> anyhow::Result<()> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.resume(id).await,
+            EngineHandle::Remote(r) => r.resume(id).await,
         }
     }
 

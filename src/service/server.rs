@@ -84,6 +84,22 @@ impl EngineBus {
             .map_err(|e| failed(format!("{e:#}")))
     }
 
+    /// Pauses a job's torrent.
+    async fn pause(&self, id: u64) -> fdo::Result<()> {
+        self.engine
+            .pause(JobId(id))
+            .await
+            .map_err(|e| failed(format!("{e:#}")))
+    }
+
+    /// Resumes a paused job.
+    async fn resume(&self, id: u64) -> fdo::Result<()> {
+        self.engine
+            .resume(JobId(id))
+            .await
+            .map_err(|e| failed(format!("{e:#}")))
+    }
+
     /// Evicts superseded builds until the store fits `cap` bytes, keeping the `installed` NEVRAs;
     /// returns the report as JSON.
     async fn trim_store(&self, cap: u64, installed: Vec<String>) -> fdo::Result<String> {

@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so GTK and librqbit link once (PLATFORM.md §7).
 
 mod demo;
+mod desktop_data;
 mod durability;
 mod engine_jobs;
 mod feed_trust;

@@ -1,0 +1,99 @@
+//! The ISO versions a client sees: the feed's versions, the local image and which of them it is,
+//! the plan of a switch to another, and the switch the engine's journal holds unfinished.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::Client;
+use crate::engine::{JobRecord, JobSpec, read_journal};
+use crate::fsutil;
+use crate::iso::{Identified, Plan, PublishedIso, Room, SwitchMode, identify, plan_switch};
+
+/// The feed's versions, the local image and which version it is.
+#[derive(Debug, Clone)]
+pub struct Versions {
+    /// Every published version, as the feed lists them.
+    pub versions: Vec<PublishedIso>,
+    /// The local image.
+    pub image: PathBuf,
+    /// The version it is; `None` for an image the feed does not know.
+    pub current: Option<usize>,
+}
+
+impl Versions {
+    /// Reads the feed, finds the local image (`image`, or the one in the images folder) and
+    /// identifies it.
+    pub async fn load(client: &Client, image: Option<&Path>) -> anyhow::Result<Self> {
+        let feed = client.feed().await?;
+        let versions = client.iso_versions(&feed).await?;
+        let image = client.local_image(image, &versions)?;
+        let (img, vs) = (image.clone(), versions.clone());
+        let current = match tokio::task::spawn_blocking(move || identify(&img, &vs)).await?? {
+            Identified::Version(i) => Some(i),
+            Identified::Unknown => None,
+        };
+        Ok(Versions {
+            versions,
+            image,
+            current,
+        })
+    }
+
+    /// Plans switching the image to version `to` (an index), with the space this disk has.
+    pub async fn plan(&self, to: usize, prefer: Option<SwitchMode>) -> anyhow::Result<Plan> {
+        let from = self.current.map(|i| self.versions[i].clone());
+        let to = self.versions[to].clone();
+        let image = self.image.clone();
+        let dir = fsutil::parent_dir(&image);
+        let room = Room {
+            reflink: fsutil::supports_reflink(dir),
+            free: fsutil::available_space(dir)?,
+        };
+        Ok(tokio::task::spawn_blocking(move || {
+            plan_switch(&image, from.as_ref(), &to, room, prefer)
+        })
+        .await??)
+    }
+
+    /// The index of `version`, or an error naming the versions there are.
+    pub fn find(&self, version: &str) -> anyhow::Result<usize> {
+        self.versions
+            .iter()
+            .position(|v| v.version() == version)
+            .with_context(|| {
+                let known: Vec<_> = self.versions.iter().map(|v| v.version()).collect();
+                format!(
+                    "no version {version:?} in the feed (it has {})",
+                    known.join(", ")
+                )
+            })
+    }
+
+    /// The current version's name, if the feed knows it.
+    pub fn current_version(&self) -> Option<&str> {
+        self.current.map(|i| self.versions[i].version())
+    }
+
+    /// Where the image of version `to` lands.
+    pub fn target_path(&self, to: usize) -> PathBuf {
+        fsutil::parent_dir(&self.image).join(&self.versions[to].torrent.name)
+    }
+}
+
+/// The image's switch the engine's journal holds unfinished (killed, interrupted, or failing):
+/// of `image`, or of any image in the images folder.
+pub fn unfinished_switch(
+    client: &Client,
+    image: Option<&Path>,
+) -> anyhow::Result<Option<JobRecord>> {
+    let image = image.map(std::path::absolute).transpose()?;
+    let images_dir = client.images_dir();
+    Ok(read_journal(&client.dirs.engine())?
+        .into_iter()
+        .find(|r| match (&r.spec, &image) {
+            (JobSpec::Switch(s), Some(i)) => s.from == *i,
+            (JobSpec::Switch(s), None) => fsutil::parent_dir(&s.from) == images_dir,
+            _ => false,
+        }))
+}

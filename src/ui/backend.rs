@@ -1,0 +1,479 @@
+//! The window's way to the core: the engine's tokio runtime runs every request, and results come
+//! back as futures any executor can await (relm4 commands). The window holds no engine state.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use swarmdate::client::Client;
+use swarmdate::client::updates::{Outcome, Step, Transaction};
+use swarmdate::client::versions::Versions;
+use swarmdate::engine::{JobId, JobState};
+use swarmdate::plan::{ChangeKind, Goal};
+use swarmdate::service::EngineHandle;
+
+/// One update as the Updates page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateItem {
+    /// The package name.
+    pub name: String,
+    /// The installed version(s) it replaces (with their name when it differs), or empty.
+    pub from: String,
+    /// The version it brings.
+    pub to: String,
+    /// Bytes to download (0 when the store holds it).
+    pub download: u64,
+    /// The index's one-line summary.
+    pub summary: String,
+    /// What happens to it.
+    pub kind: ChangeKind,
+}
+
+/// The updates on offer, and the transaction that installs them.
+pub struct Available {
+    /// The rows.
+    pub items: Vec<UpdateItem>,
+    /// Bytes to download in all.
+    pub download: u64,
+    /// Bytes the store already holds.
+    pub held: u64,
+    /// The planned transaction.
+    pub transaction: Option<Transaction>,
+}
+
+impl std::fmt::Debug for Available {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Available")
+            .field("items", &self.items)
+            .field("download", &self.download)
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a running update stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes the plan downloads.
+    pub total: u64,
+    /// Bytes from peers so far.
+    pub from_peers: u64,
+    /// Bytes from mirrors so far.
+    pub from_mirrors: u64,
+    /// Bytes the store held before.
+    pub held: u64,
+    /// Download speed in bytes/s.
+    pub speed: u64,
+    /// The packages are being checked and installed.
+    pub installing: bool,
+    /// Another package manager holds the rpm lock.
+    pub waiting_for_lock: bool,
+}
+
+/// The engine's runtime, the user's client and the system the window updates.
+pub struct Backend {
+    rt: tokio::runtime::Handle,
+    client: Arc<Client>,
+    root: PathBuf,
+    engine: tokio::sync::OnceCell<EngineHandle>,
+}
+
+impl Backend {
+    /// A backend updating `root` (`/` on a desktop, the demo's root in the demo).
+    pub fn new(rt: tokio::runtime::Handle, client: Client, root: PathBuf) -> Arc<Self> {
+        Arc::new(Backend {
+            rt,
+            client: Arc::new(client),
+            root,
+            engine: Default::default(),
+        })
+    }
+
+    /// Runs `fut` on the engine's runtime; the result arrives through the returned future.
+    pub fn run<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
+        let task = self.rt.spawn(fut);
+        async move {
+            match task.await {
+                Ok(v) => v,
+                // The runtime is going away with the app: nobody waits for an answer any more.
+                Err(e) if e.is_cancelled() => std::future::pending().await,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+    }
+
+    /// Plans an update of every installed package against the feed.
+    pub fn check_updates(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = Result<Available, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let tx = Transaction::prepare(&me.client, Goal::Update, &me.root)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            let plan = tx.plan();
+            let items = plan
+                .changes
+                .iter()
+                .map(|c| UpdateItem {
+                    name: c.package.name.clone(),
+                    from: c
+                        .replaces
+                        .iter()
+                        // An obsoleted package keeps its own name in the row.
+                        .map(|r| match r.name == c.package.name {
+                            true => r.evr.to_string(),
+                            false => format!("{} {}", r.name, r.evr),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    to: c.package.evr.to_string(),
+                    download: plan
+                        .downloads
+                        .iter()
+                        .find(|d| d.package == c.package && !d.held)
+                        .map_or(0, |d| d.size),
+                    summary: tx.summary(c).to_owned(),
+                    kind: c.kind,
+                })
+                .collect();
+            Ok(Available {
+                items,
+                download: plan.download_bytes,
+                held: plan.held_bytes,
+                transaction: (!plan.is_empty()).then_some(tx),
+            })
+        })
+    }
+
+    /// Carries out `tx`, reporting its progress to `progress`; the engine stays up afterwards to
+    /// seed what arrived.
+    pub fn apply(
+        self: &Arc<Self>,
+        tx: Transaction,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> impl Future<Output = Result<Outcome, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let total = tx.plan().download_bytes;
+            let held = tx.plan().held_bytes;
+            let engine = me.engine().await.map_err(|e| format!("{e:#}"))?;
+            let mut p = Progress {
+                total,
+                held,
+                ..Progress::default()
+            };
+            let mut on = |step: Step<'_>| {
+                p.waiting_for_lock = false;
+                match step {
+                    Step::Fetching(jobs) => {
+                        p.from_peers = jobs.iter().map(|j| j.bytes_fetched).sum();
+                        p.from_mirrors = jobs.iter().map(|j| j.bytes_from_mirrors).sum();
+                        p.speed = jobs.iter().map(|j| j.down_speed).sum();
+                    }
+                    Step::WaitingForLock => p.waiting_for_lock = true,
+                    Step::Replanned(_) => {}
+                    Step::Installing => {
+                        p.installing = true;
+                        p.speed = 0;
+                    }
+                }
+                progress(p);
+            };
+            tx.run(&me.client, engine, &mut on, std::future::pending())
+                .await
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+
+    /// The user's engine, started (or connected to) on first use; it keeps seeding until the
+    /// app quits.
+    async fn engine(&self) -> anyhow::Result<&EngineHandle> {
+        self.engine
+            .get_or_try_init(|| self.client.engine_with(self.client.engine_config()))
+            .await
+    }
+
+    /// The port the engine takes peers on, once started here (tests).
+    #[cfg(test)]
+    pub fn listen_port(&self) -> Option<u16> {
+        self.engine.get().and_then(|e| e.listen_port())
+    }
+
+    /// Stops the engine (when the app quits).
+    pub fn shutdown(&self) {
+        if let Some(e) = self.engine.get() {
+            self.rt.block_on(e.shutdown());
+        }
+    }
+}
+
+/// One published ISO version as the Versions page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionItem {
+    /// Its place in the feed.
+    pub index: usize,
+    /// Its name.
+    pub version: String,
+    /// Its date (YYYY-MM-DD).
+    pub date: String,
+    /// The image's size.
+    pub size: u64,
+    /// Whether the local image is this version.
+    pub current: bool,
+    /// Bytes a switch to it downloads (none for the current one).
+    pub download: Option<u64>,
+    /// Whether it is newer than the local image.
+    pub newer: bool,
+}
+
+/// The versions and the local image.
+pub struct VersionsView {
+    /// The rows.
+    pub items: Vec<VersionItem>,
+    /// The local image.
+    pub image: PathBuf,
+    /// What the rows were made from.
+    pub versions: Versions,
+}
+
+impl std::fmt::Debug for VersionsView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionsView")
+            .field("items", &self.items)
+            .field("image", &self.image)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a running switch stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwitchProgress {
+    /// The engine's job.
+    pub job: JobId,
+    /// Bytes fetched so far.
+    pub fetched: u64,
+    /// Bytes the plan fetches.
+    pub total: u64,
+    /// Download speed in bytes/s.
+    pub speed: u64,
+    /// Peers connected.
+    pub peers: usize,
+}
+
+impl Backend {
+    /// Reads the feed's versions, identifies the local image (`image`, or the one in the images
+    /// folder) and plans a switch to every other version.
+    pub fn load_versions(
+        self: &Arc<Self>,
+        image: Option<PathBuf>,
+    ) -> impl Future<Output = Result<VersionsView, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let versions = Versions::load(&me.client, image.as_deref())
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            let current_date = versions.current.map(|i| versions.versions[i].entry.date);
+            let mut items = Vec::new();
+            for (i, v) in versions.versions.iter().enumerate() {
+                let current = versions.current == Some(i);
+                let download = if current {
+                    None
+                } else {
+                    let plan = versions.plan(i, None).await.map_err(|e| format!("{e:#}"))?;
+                    Some(plan.fetch_bytes)
+                };
+                items.push(VersionItem {
+                    index: i,
+                    version: v.version().to_owned(),
+                    date: v.entry.date.format("%Y-%m-%d").to_string(),
+                    size: v.entry.size,
+                    current,
+                    download,
+                    newer: current_date.is_some_and(|d| v.entry.date > d),
+                });
+            }
+            Ok(VersionsView {
+                items,
+                image: versions.image.clone(),
+                versions,
+            })
+        })
+    }
+
+    /// Switches the local image to version `to`, reporting progress; returns the bytes fetched.
+    pub fn switch(
+        self: &Arc<Self>,
+        versions: Versions,
+        to: usize,
+        progress: impl Fn(SwitchProgress) + Send + Sync + 'static,
+    ) -> impl Future<Output = Result<u64, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let r: anyhow::Result<u64> = async {
+                let plan = versions.plan(to, None).await?;
+                if plan.is_noop() {
+                    return Ok(0);
+                }
+                let engine = me.engine().await?;
+                let torrent = &versions.versions[to].torrent;
+                let id = engine
+                    .switch_image(
+                        &versions.image,
+                        torrent,
+                        plan.mode,
+                        plan.space_needed,
+                        false,
+                    )
+                    .await?;
+                let mut rx = engine.subscribe();
+                let wait = engine.wait(id);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        done = &mut wait => return Ok(done?.bytes_fetched),
+                        changed = rx.changed() => {
+                            changed?;
+                            let snap = rx.borrow_and_update().clone();
+                            if let Some(j) = snap.jobs.iter().find(|j| j.id == id) {
+                                progress(SwitchProgress {
+                                    job: id,
+                                    fetched: j.bytes_fetched,
+                                    total: plan.fetch_bytes,
+                                    speed: j.down_speed,
+                                    peers: j.peers.len(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            .await;
+            r.map_err(|e| format!("{e:#}"))
+        })
+    }
+
+    /// Stops a running switch and puts the old version back.
+    pub fn abort_switch(
+        self: &Arc<Self>,
+        job: JobId,
+    ) -> impl Future<Output = Result<(), String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let engine = me.engine().await.map_err(|e| format!("{e:#}"))?;
+            engine.abort_switch(job).await.map_err(|e| format!("{e:#}"))
+        })
+    }
+}
+
+/// One seeded torrent as the Seeding page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedItem {
+    /// The engine's job.
+    pub job: JobId,
+    /// Its name.
+    pub name: String,
+    /// Bytes uploaded over its lifetime (the ledger), or since it started when the ledger has none.
+    pub uploaded: u64,
+    /// Payload bytes it holds.
+    pub size: u64,
+    /// Distinct peers it has served.
+    pub peers_served: u64,
+    /// Peers connected now.
+    pub peers: usize,
+    /// Upload speed in bytes/s.
+    pub up_speed: u64,
+    /// Paused by the user.
+    pub paused: bool,
+}
+
+/// What this machine seeds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedingView {
+    /// The torrents.
+    pub items: Vec<SeedItem>,
+    /// Bytes uploaded in all (the ledger).
+    pub uploaded: u64,
+    /// Peers served in all.
+    pub peers_served: u64,
+}
+
+/// How often the Seeding page's figures are refreshed.
+const SEEDING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Backend {
+    /// Starts the engine (it seeds what the journal holds), then sends the seeding figures to
+    /// `show` every second until it returns false.
+    pub fn watch_seeding(
+        self: &Arc<Self>,
+        show: impl Fn(Result<SeedingView, String>) -> bool + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let engine = match me.engine().await {
+                Ok(e) => e,
+                Err(e) => {
+                    show(Err(format!("{e:#}")));
+                    return;
+                }
+            };
+            let ledger_path = me.client.dirs.engine().join("ledger.sqlite");
+            loop {
+                let totals = swarmdate::ledger::Ledger::open(&ledger_path)
+                    .and_then(|l| l.totals())
+                    .unwrap_or_default();
+                let snap = engine.snapshot();
+                let items = snap
+                    .jobs
+                    .iter()
+                    .filter(|j| j.state.is_complete() || j.state == JobState::Paused)
+                    .map(|j| {
+                        let lifetime = totals.iter().find(|t| t.info_hash == j.info_hash);
+                        SeedItem {
+                            job: j.id,
+                            name: j.name.clone(),
+                            // The ledger is written every 10 s: the live count may be ahead.
+                            uploaded: lifetime
+                                .map_or(j.bytes_uploaded, |t| t.uploaded.max(j.bytes_uploaded)),
+                            size: j.bytes_wanted,
+                            peers_served: lifetime.map_or(0, |t| t.peers_served),
+                            peers: j.peers.len(),
+                            up_speed: j.up_speed,
+                            paused: j.state == JobState::Paused,
+                        }
+                    })
+                    .collect();
+                let view = SeedingView {
+                    items,
+                    uploaded: totals.iter().map(|t| t.uploaded).sum(),
+                    peers_served: totals.iter().map(|t| t.peers_served).sum(),
+                };
+                if !show(Ok(view)) {
+                    return;
+                }
+                tokio::time::sleep(SEEDING_EVERY).await;
+            }
+        })
+    }
+
+    /// Pauses or resumes a seeded torrent.
+    pub fn set_paused(
+        self: &Arc<Self>,
+        job: JobId,
+        paused: bool,
+    ) -> impl Future<Output = Result<(), String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let engine = me.engine().await.map_err(|e| format!("{e:#}"))?;
+            let r = if paused {
+                engine.pause(job).await
+            } else {
+                engine.resume(job).await
+            };
+            r.map_err(|e| format!("{e:#}"))
+        })
+    }
+}

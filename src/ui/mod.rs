@@ -1,0 +1,53 @@
+//! The desktop window (Relm4 + libadwaita): one component per page, each reading the core
+//! through [`backend::Backend`] and never blocking the GTK thread.
+
+mod app;
+mod backend;
+#[cfg(test)]
+mod screenshots;
+mod seeding;
+#[cfg(test)]
+mod test_support;
+mod updates;
+mod versions;
+
+use std::path::PathBuf;
+
+use relm4::RelmApp;
+use swarmdate::client::Client;
+
+/// The application id (desktop file, metainfo, GResource prefix).
+pub const APP_ID: &str = "org.swarmdate.Swarmdate";
+
+/// Opens the window for `client`, updating the system at `root`, until the user quits. The
+/// engine runs on `rt`, which must outlive the call.
+pub fn run(rt: tokio::runtime::Handle, client: Client, root: PathBuf) -> anyhow::Result<()> {
+    if !display_available() {
+        anyhow::bail!(
+            "there is no display to open the window on: use the command line (swarmdate --help)"
+        );
+    }
+    register_resources()?;
+    let backend = backend::Backend::new(rt, client, root);
+    let app = adw::Application::builder().application_id(APP_ID).build();
+    RelmApp::from_app(app)
+        .with_args(Vec::new())
+        .run::<app::App>(backend.clone());
+    backend.shutdown();
+    Ok(())
+}
+
+/// Whether there is a display to open the window on.
+pub fn display_available() -> bool {
+    std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+}
+
+/// Registers the compiled GResources (style, icons) once.
+fn register_resources() -> anyhow::Result<()> {
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        gtk::gio::resources_register_include!("swarmdate.gresource").map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(|e| anyhow::anyhow!("loading the window's resources: {e}"))
+}

@@ -1,0 +1,114 @@
+//! Renders every page of the window in light and dark, in English and German, to PNG files
+//! (the folder is printed), on the demo distribution. Each image must show something, and dark
+//! must differ from light: a page that ignores the style, or draws nothing, fails.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use adw::prelude::*;
+use relm4::prelude::*;
+
+use super::app::App;
+use super::backend::Backend;
+use super::test_support::{demo, pump_until, runtime, stop};
+
+const PAGES: [&str; 3] = ["updates", "versions", "seeding"];
+
+/// Lets the window lay out and draw for a moment.
+fn settle() {
+    let until = Instant::now() + Duration::from_millis(400);
+    pump_until("nothing", || Instant::now() >= until);
+}
+
+/// Draws `widget` as it is on screen into a PNG file; returns its RGBA bytes.
+fn save_png(widget: &impl IsA<gtk::Widget>, path: &Path) -> Vec<u8> {
+    let (w, h) = (widget.width(), widget.height());
+    let paintable = gtk::WidgetPaintable::new(Some(widget));
+    let snapshot = gtk::Snapshot::new();
+    paintable.snapshot(&snapshot, f64::from(w), f64::from(h));
+    let node = snapshot.to_node().expect("the window drew something");
+    let renderer = widget
+        .native()
+        .and_then(|n| n.renderer())
+        .expect("a realized window");
+    let bounds = gtk::graphene::Rect::new(0.0, 0.0, w as f32, h as f32);
+    let texture = renderer.render_texture(&node, Some(&bounds));
+    texture.save_to_png(path).unwrap();
+    let stride = texture.width() as usize * 4;
+    let mut bytes = vec![0; stride * texture.height() as usize];
+    texture.download(&mut bytes, stride);
+    bytes
+}
+
+/// Mean brightness (0–255) and the number of distinct colours of RGBA bytes.
+fn look(rgba: &[u8]) -> (f64, usize) {
+    let mut colours = std::collections::HashSet::new();
+    let mut sum = 0u64;
+    for px in rgba.chunks_exact(4) {
+        colours.insert([px[0], px[1], px[2]]);
+        sum += u64::from(px[0]) + u64::from(px[1]) + u64::from(px[2]);
+    }
+    (sum as f64 / (rgba.len() / 4 * 3) as f64, colours.len())
+}
+
+/// Switches the messages' language (the catalogues `build.rs` compiled).
+fn use_language(lang: &str) {
+    // SAFETY: the window's tests run one at a time on the GTK thread; nothing else reads the
+    // environment meanwhile.
+    unsafe {
+        std::env::set_var("LANGUAGE", lang);
+        std::env::set_var("LANG", "C.UTF-8");
+        gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
+    }
+    swarmdate::i18n::init();
+}
+
+#[gtk::test]
+fn every_page_renders_in_light_and_dark_in_english_and_german() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    let out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots"));
+    std::fs::create_dir_all(&out).unwrap();
+    println!("screenshots in {}", out.display());
+    let style = adw::StyleManager::default();
+    for lang in ["en", "de"] {
+        use_language(lang);
+        let app = App::builder().launch(backend.clone()).detach();
+        let window = app.widget().clone();
+        window.set_default_size(800, 600);
+        window.present();
+        pump_until("the pages to load", || app.model().loaded());
+        for page in PAGES {
+            app.widgets().stack.set_visible_child_name(page);
+            let mut shots = Vec::new();
+            for (scheme, name) in [
+                (adw::ColorScheme::ForceLight, "light"),
+                (adw::ColorScheme::ForceDark, "dark"),
+            ] {
+                style.set_color_scheme(scheme);
+                settle();
+                let path = out.join(format!("{page}-{name}-{lang}.png"));
+                let (brightness, colours) = look(&save_png(&window, &path));
+                assert!(
+                    colours > 8,
+                    "{} is blank ({colours} colours)",
+                    path.display()
+                );
+                shots.push(brightness);
+            }
+            assert!(
+                shots[0] > shots[1] + 40.0,
+                "{page} ({lang}): light {:.0} vs dark {:.0}",
+                shots[0],
+                shots[1]
+            );
+        }
+        window.close();
+    }
+    style.set_color_scheme(adw::ColorScheme::Default);
+    use_language("en");
+    backend.shutdown();
+    stop(&rt, world);
+}

@@ -1,0 +1,209 @@
+//! The Seeding page: what this machine shares, what each torrent and all of them uploaded (the
+//! contribution ledger), ratios and peers helped, and a switch to pause each.
+
+mod row;
+
+use std::sync::Arc;
+
+use adw::prelude::*;
+use gtk::glib;
+use relm4::factory::FactoryVecDeque;
+use relm4::prelude::*;
+
+use swarmdate::i18n::{tr, trf};
+
+use crate::ui::backend::{Backend, SeedingView};
+use row::{Refresh, RowOutput, SeedRow};
+
+#[cfg(test)]
+mod tests;
+
+/// The page's model.
+pub struct SeedingPage {
+    backend: Arc<Backend>,
+    rows: FactoryVecDeque<SeedRow>,
+    view: SeedingView,
+    /// Figures have arrived at least once.
+    loaded: bool,
+    error: Option<String>,
+}
+
+/// What the page is told.
+#[derive(Debug)]
+pub enum Input {
+    /// Pause (true) or resume (false) a torrent.
+    Pause(swarmdate::engine::JobId, bool),
+}
+
+/// Results of the page's background work.
+#[derive(Debug)]
+pub enum Cmd {
+    /// New figures, or why there are none.
+    Figures(Result<SeedingView, String>),
+    /// A pause or resume ended.
+    Paused(Result<(), String>),
+    /// The figures stopped coming.
+    Failed(String),
+}
+
+impl SeedingPage {
+    fn totals(&self) -> String {
+        trf(
+            "{up} uploaded in all, to {peers} peers.",
+            &[
+                ("up", &glib::format_size(self.view.uploaded)),
+                ("peers", &self.view.peers_served),
+            ],
+        )
+    }
+
+    /// Whether the page shows its first data (or why there is none).
+    #[cfg(test)]
+    pub fn is_settled(&self) -> bool {
+        self.loaded || self.error.is_some()
+    }
+
+    fn page_name(&self) -> &'static str {
+        match (&self.error, self.loaded, self.view.items.is_empty()) {
+            (Some(_), _, _) => "failed",
+            (None, false, _) => "loading",
+            (None, true, true) => "empty",
+            (None, true, false) => "list",
+        }
+    }
+}
+
+#[relm4::component(pub)]
+impl Component for SeedingPage {
+    type Init = Arc<Backend>;
+    type Input = Input;
+    type Output = ();
+    type CommandOutput = Cmd;
+
+    view! {
+        gtk::Stack {
+            add_named[Some("loading")] = &adw::StatusPage {
+                set_title: &tr("Starting to share…"),
+                #[wrap(Some)]
+                set_child = &gtk::Spinner {
+                    set_spinning: true,
+                    set_size_request: (32, 32),
+                    set_halign: gtk::Align::Center,
+                },
+            },
+            add_named[Some("empty")] = &adw::StatusPage {
+                set_icon_name: Some("network-transmit-receive-symbolic"),
+                set_title: &tr("Nothing shared yet"),
+                set_description: Some(&tr("Packages and images you fetch are shared with other peers from here.")),
+            },
+            #[name = "failed_page"]
+            add_named[Some("failed")] = &adw::StatusPage {
+                set_icon_name: Some("dialog-error-symbolic"),
+                set_title: &tr("Sharing is stopped"),
+                #[watch]
+                set_description: model.error.as_deref(),
+            },
+            add_named[Some("list")] = &gtk::ScrolledWindow {
+                set_hscrollbar_policy: gtk::PolicyType::Never,
+                adw::Clamp {
+                    set_maximum_size: 720,
+                    gtk::Box {
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 18,
+                        set_margin_top: 24,
+                        set_margin_bottom: 24,
+                        set_margin_start: 12,
+                        set_margin_end: 12,
+                        #[name = "totals"]
+                        gtk::Label {
+                            set_xalign: 0.0,
+                            set_wrap: true,
+                            add_css_class: "title-4",
+                            #[watch]
+                            set_label: &model.totals(),
+                        },
+                        #[local_ref]
+                        rows_box -> gtk::ListBox {
+                            add_css_class: "boxed-list",
+                            set_selection_mode: gtk::SelectionMode::None,
+                        },
+                    },
+                },
+            },
+
+            // After the children: the name must exist when it is set.
+            #[watch]
+            set_visible_child_name: model.page_name(),
+        }
+    }
+
+    fn init(
+        backend: Self::Init,
+        root: Self::Root,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
+        let rows = FactoryVecDeque::builder()
+            .launch(gtk::ListBox::default())
+            .forward(sender.input_sender(), |o| match o {
+                RowOutput::Pause(job, paused) => Input::Pause(job, paused),
+            });
+        let figures = sender.command_sender().clone();
+        sender.oneshot_command({
+            let watch = backend.watch_seeding(move |v| figures.send(Cmd::Figures(v)).is_ok());
+            async move {
+                watch.await;
+                Cmd::Failed(tr("The engine stopped."))
+            }
+        });
+        let model = SeedingPage {
+            backend,
+            rows,
+            view: SeedingView::default(),
+            loaded: false,
+            error: None,
+        };
+        let rows_box = model.rows.widget();
+        let widgets = view_output!();
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: Input, sender: ComponentSender<Self>, _: &Self::Root) {
+        match msg {
+            Input::Pause(job, paused) => {
+                let set = self.backend.set_paused(job, paused);
+                sender.oneshot_command(async move { Cmd::Paused(set.await) });
+            }
+        }
+    }
+
+    fn update_cmd(&mut self, cmd: Cmd, _: ComponentSender<Self>, _: &Self::Root) {
+        match cmd {
+            Cmd::Figures(Ok(view)) => {
+                let mut rows = self.rows.guard();
+                // Rows stay (and keep their switches) while the same torrents are seeded.
+                let same = rows.len() == view.items.len()
+                    && rows
+                        .iter()
+                        .zip(&view.items)
+                        .all(|(r, i)| r.item.job == i.job);
+                if same {
+                    for (n, item) in view.items.iter().enumerate() {
+                        rows.send(n, Refresh(item.clone()));
+                    }
+                } else {
+                    rows.clear();
+                    for item in &view.items {
+                        rows.push_back(item.clone());
+                    }
+                }
+                drop(rows);
+                self.view = view;
+                self.loaded = true;
+                self.error = None;
+            }
+            // A pause went through: the next figures show it.
+            Cmd::Paused(Ok(())) => {}
+            Cmd::Figures(Err(e)) | Cmd::Paused(Err(e)) | Cmd::Failed(e) => self.error = Some(e),
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The Updates page: the updates the feed offers for the installed packages, an Update button,
+//! then the progress (where the bytes come from) and the result.
+
+mod row;
+
+use std::sync::Arc;
+
+use adw::prelude::*;
+use gtk::glib;
+use relm4::factory::FactoryVecDeque;
+use relm4::prelude::*;
+
+use swarmdate::client::updates::{Outcome, Transaction};
+use swarmdate::i18n::{tr, trf};
+
+use crate::ui::backend::{Available, Backend, Progress};
+use row::UpdateRow;
+
+#[cfg(test)]
+mod tests;
+
+/// Where the page is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Asking the feed.
+    Checking,
+    /// Nothing to update.
+    UpToDate,
+    /// Updates listed, waiting for the user.
+    Available,
+    /// Fetching and installing.
+    Running,
+    /// Installed; the sentence says what happened.
+    Done(String),
+    /// Failed; the message says what and what to do.
+    Failed(String),
+}
+
+/// The page's model.
+pub struct UpdatesPage {
+    backend: Arc<Backend>,
+    phase: Phase,
+    rows: FactoryVecDeque<UpdateRow>,
+    download: u64,
+    held: u64,
+    transaction: Option<Transaction>,
+    progress: Progress,
+}
+
+/// What the page is told.
+#[derive(Debug)]
+pub enum Input {
+    /// Check the feed again.
+    Refresh,
+    /// Fetch and install the listed updates.
+    Update,
+}
+
+/// What the page tells the window.
+#[derive(Debug)]
+pub enum Output {
+    /// How many updates are on offer (for the page's badge).
+    Count(usize),
+}
+
+/// Results of the page's background work.
+#[derive(Debug)]
+pub enum Cmd {
+    /// The check ended.
+    Checked(Result<Available, String>),
+    /// The update moved on.
+    Progress(Progress),
+    /// The update ended.
+    Finished(Result<Outcome, String>),
+}
+
+impl UpdatesPage {
+    /// The line under the list: how much there is to download.
+    fn totals(&self) -> String {
+        trf(
+            "{n} updates: {download} to download, {held} already in the store",
+            &[
+                ("n", &self.rows.len()),
+                ("download", &glib::format_size(self.download)),
+                ("held", &glib::format_size(self.held)),
+            ],
+        )
+    }
+
+    /// The line under the progress bar: where the bytes come from.
+    fn origins(&self) -> String {
+        let p = &self.progress;
+        if p.waiting_for_lock {
+            return tr("Another package manager is working; waiting for it to finish…");
+        }
+        if p.installing {
+            return tr("Checking signatures and installing…");
+        }
+        trf(
+            "{peers} from peers · {mirrors} from mirrors · {held} already held · {speed}/s",
+            &[
+                ("peers", &glib::format_size(p.from_peers)),
+                ("mirrors", &glib::format_size(p.from_mirrors)),
+                ("held", &glib::format_size(p.held)),
+                ("speed", &glib::format_size(p.speed)),
+            ],
+        )
+    }
+
+    fn fraction(&self) -> f64 {
+        let p = &self.progress;
+        if p.installing || p.total == 0 {
+            return 1.0;
+        }
+        ((p.from_peers + p.from_mirrors) as f64 / p.total as f64).min(1.0)
+    }
+
+    /// Whether the page shows its first data (or why there is none).
+    #[cfg(test)]
+    pub fn is_settled(&self) -> bool {
+        self.phase != Phase::Checking
+    }
+
+    fn page_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Checking => "checking",
+            Phase::UpToDate => "up-to-date",
+            Phase::Available | Phase::Running => "list",
+            Phase::Done(_) => "done",
+            Phase::Failed(_) => "failed",
+        }
+    }
+
+    fn message(&self) -> String {
+        match &self.phase {
+            Phase::Done(m) | Phase::Failed(m) => m.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+#[relm4::component(pub)]
+impl Component for UpdatesPage {
+    type Init = Arc<Backend>;
+    type Input = Input;
+    type Output = Output;
+    type CommandOutput = Cmd;
+
+    view! {
+        gtk::Stack {
+            set_transition_type: gtk::StackTransitionType::Crossfade,
+
+            add_named[Some("checking")] = &adw::StatusPage {
+                set_title: &tr("Looking for updates…"),
+                #[wrap(Some)]
+                set_child = &gtk::Spinner {
+                    set_spinning: true,
+                    set_size_request: (32, 32),
+                    set_halign: gtk::Align::Center,
+                },
+            },
+            add_named[Some("up-to-date")] = &adw::StatusPage {
+                set_icon_name: Some("emblem-ok-symbolic"),
+                set_title: &tr("Up to date"),
+                set_description: Some(&tr("Every installed package is at its newest version.")),
+                #[wrap(Some)]
+                set_child = &gtk::Button {
+                    set_label: &tr("Check Again"),
+                    set_halign: gtk::Align::Center,
+                    add_css_class: "pill",
+                    connect_clicked => Input::Refresh,
+                },
+            },
+            add_named[Some("done")] = &adw::StatusPage {
+                set_icon_name: Some("emblem-ok-symbolic"),
+                set_title: &tr("Updates installed"),
+                #[watch]
+                set_description: Some(&model.message()),
+                #[wrap(Some)]
+                set_child = &gtk::Button {
+                    set_label: &tr("Check Again"),
+                    set_halign: gtk::Align::Center,
+                    add_css_class: "pill",
+                    connect_clicked => Input::Refresh,
+                },
+            },
+            #[name = "failed_page"]
+            add_named[Some("failed")] = &adw::StatusPage {
+                set_icon_name: Some("dialog-error-symbolic"),
+                set_title: &tr("The update did not happen"),
+                #[watch]
+                set_description: Some(&model.message()),
+                #[wrap(Some)]
+                set_child = &gtk::Button {
+                    set_label: &tr("Try Again"),
+                    set_halign: gtk::Align::Center,
+                    add_css_class: "pill",
+                    connect_clicked => Input::Refresh,
+                },
+            },
+            add_named[Some("list")] = &gtk::ScrolledWindow {
+                set_hscrollbar_policy: gtk::PolicyType::Never,
+                adw::Clamp {
+                    set_maximum_size: 720,
+                    gtk::Box {
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 18,
+                        set_margin_top: 24,
+                        set_margin_bottom: 24,
+                        set_margin_start: 12,
+                        set_margin_end: 12,
+
+                        gtk::Box {
+                            set_spacing: 12,
+                            #[name = "totals"]
+                            gtk::Label {
+                                set_hexpand: true,
+                                set_halign: gtk::Align::Start,
+                                set_xalign: 0.0,
+                                set_wrap: true,
+                                add_css_class: "dim-label",
+                                #[watch]
+                                set_label: &model.totals(),
+                            },
+                            #[name = "update_button"]
+                            gtk::Button {
+                                set_label: &tr("Update"),
+                                set_valign: gtk::Align::Center,
+                                add_css_class: "suggested-action",
+                                add_css_class: "pill",
+                                #[watch]
+                                set_sensitive: model.phase == Phase::Available && model.transaction.is_some(),
+                                connect_clicked => Input::Update,
+                            },
+                        },
+                        gtk::Box {
+                            set_orientation: gtk::Orientation::Vertical,
+                            set_spacing: 6,
+                            #[watch]
+                            set_visible: model.phase == Phase::Running,
+                            gtk::ProgressBar {
+                                set_show_text: true,
+                                #[watch]
+                                set_fraction: model.fraction(),
+                            },
+                            #[name = "origins"]
+                            gtk::Label {
+                                set_halign: gtk::Align::Start,
+                                set_wrap: true,
+                                add_css_class: "transfer-origin",
+                                #[watch]
+                                set_label: &model.origins(),
+                            },
+                        },
+                        #[local_ref]
+                        rows_box -> gtk::ListBox {
+                            add_css_class: "boxed-list",
+                            set_selection_mode: gtk::SelectionMode::None,
+                            #[watch]
+                            set_sensitive: model.phase == Phase::Available,
+                        },
+                    },
+                },
+            },
+
+            // After the children: the name must exist when it is set.
+            #[watch]
+            set_visible_child_name: model.page_name(),
+        }
+    }
+
+    fn init(
+        backend: Self::Init,
+        root: Self::Root,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
+        let rows = FactoryVecDeque::builder()
+            .launch(gtk::ListBox::default())
+            .detach();
+        let model = UpdatesPage {
+            backend,
+            phase: Phase::Checking,
+            rows,
+            download: 0,
+            held: 0,
+            transaction: None,
+            progress: Progress::default(),
+        };
+        let rows_box = model.rows.widget();
+        let widgets = view_output!();
+        let _ = sender;
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: Input, sender: ComponentSender<Self>, _: &Self::Root) {
+        match msg {
+            Input::Refresh => {
+                if self.phase == Phase::Running {
+                    return;
+                }
+                self.phase = Phase::Checking;
+                sender.oneshot_command({
+                    let check = self.backend.check_updates();
+                    async move { Cmd::Checked(check.await) }
+                });
+            }
+            Input::Update => {
+                let Some(tx) = self.transaction.take() else {
+                    return;
+                };
+                self.phase = Phase::Running;
+                self.progress = Progress {
+                    total: self.download,
+                    held: self.held,
+                    ..Progress::default()
+                };
+                let progress = sender.command_sender().clone();
+                let apply = self
+                    .backend
+                    .apply(tx, move |p| progress.emit(Cmd::Progress(p)));
+                sender.oneshot_command(async move { Cmd::Finished(apply.await) });
+            }
+        }
+    }
+
+    fn update_cmd(&mut self, cmd: Cmd, sender: ComponentSender<Self>, _: &Self::Root) {
+        match cmd {
+            Cmd::Checked(Ok(available)) => {
+                let mut rows = self.rows.guard();
+                rows.clear();
+                for item in available.items {
+                    rows.push_back(item);
+                }
+                drop(rows);
+                self.download = available.download;
+                self.held = available.held;
+                self.transaction = available.transaction;
+                self.phase = if self.rows.is_empty() {
+                    Phase::UpToDate
+                } else {
+                    Phase::Available
+                };
+                let _ = sender.output(Output::Count(self.rows.len()));
+            }
+            Cmd::Checked(Err(e)) => self.phase = Phase::Failed(e),
+            Cmd::Progress(p) => {
+                if self.phase == Phase::Running {
+                    self.progress = p;
+                }
+            }
+            Cmd::Finished(Ok(o)) => {
+                self.rows.guard().clear();
+                self.phase = Phase::Done(trf(
+                    "{n} packages installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
+                    &[
+                        ("n", &o.installed),
+                        ("peers", &glib::format_size(o.fetched.from_peers)),
+                        ("mirrors", &glib::format_size(o.fetched.from_mirrors)),
+                        ("held", &glib::format_size(o.plan.held_bytes)),
+                    ],
+                ));
+                let _ = sender.output(Output::Count(0));
+            }
+            Cmd::Finished(Err(e)) => self.phase = Phase::Failed(e),
+        }
+    }
+}

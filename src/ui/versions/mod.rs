@@ -1,0 +1,461 @@
+//! The Versions page: the ISO versions the feed offers, the local image's marked; for every
+//! other one the exact download and Upgrade or Downgrade, a confirmation, then progress with a
+//! Stop button. Without a local image it offers to choose one.
+
+mod row;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use adw::prelude::*;
+use gtk::glib;
+use relm4::factory::FactoryVecDeque;
+use relm4::prelude::*;
+
+use swarmdate::client::versions::Versions;
+use swarmdate::i18n::{tr, trf};
+
+use crate::ui::backend::{Backend, SwitchProgress, VersionsView};
+use row::{RowOutput, VersionRow};
+
+#[cfg(test)]
+mod tests;
+
+/// Where the page is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the feed and the image.
+    Loading,
+    /// The versions are listed.
+    Ready,
+    /// No image found; the message says why.
+    NoImage(String),
+    /// Switching to the named version.
+    Switching(String),
+    /// Something failed; the message says what and what to do.
+    Failed(String),
+}
+
+/// The page's model.
+pub struct VersionsPage {
+    backend: Arc<Backend>,
+    phase: Phase,
+    rows: FactoryVecDeque<VersionRow>,
+    versions: Option<Versions>,
+    /// The image the user chose, if not the one in the images folder.
+    chosen: Option<PathBuf>,
+    progress: Option<SwitchProgress>,
+    /// What the last switch did, for the line above the list.
+    last: Option<String>,
+    /// The user stopped the running switch.
+    aborting: bool,
+    /// The open file chooser, kept until it answers.
+    chooser: Option<gtk::FileChooserNative>,
+}
+
+/// What the page is told.
+#[derive(Debug)]
+pub enum Input {
+    /// Read the feed and the image again.
+    Refresh,
+    /// Ask before switching to the version at this place.
+    Confirm(usize),
+    /// Switch to it (confirmed).
+    Switch(usize),
+    /// Stop the running switch and put the old version back.
+    Abort,
+    /// Ask for an image file.
+    Choose,
+    /// Use this image.
+    Chosen(PathBuf),
+}
+
+/// Results of the page's background work.
+#[derive(Debug)]
+pub enum Cmd {
+    /// The versions were read.
+    Loaded(Result<VersionsView, String>),
+    /// The switch moved on.
+    Progress(SwitchProgress),
+    /// The switch ended: the version, and the bytes fetched or why not.
+    Switched(String, Result<u64, String>),
+    /// The abort ended.
+    Aborted(Result<(), String>),
+}
+
+impl VersionsPage {
+    /// Whether the page shows its first data (or why there is none).
+    #[cfg(test)]
+    pub fn is_settled(&self) -> bool {
+        self.phase != Phase::Loading
+    }
+
+    fn page_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Loading => "loading",
+            Phase::Ready | Phase::Switching(_) => "list",
+            Phase::NoImage(_) => "no-image",
+            Phase::Failed(_) => "failed",
+        }
+    }
+
+    fn message(&self) -> String {
+        match &self.phase {
+            Phase::NoImage(m) | Phase::Failed(m) => m.clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn heading(&self) -> String {
+        let image = self.versions.as_ref().map(|v| {
+            v.image
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        });
+        let version = self.versions.as_ref().and_then(|v| v.current_version());
+        match (image, version) {
+            (Some(i), Some(v)) => trf(
+                "{image} is version {version}.",
+                &[("image", &i), ("version", &v)],
+            ),
+            (Some(i), None) => trf("{image} is not a version the feed knows.", &[("image", &i)]),
+            _ => String::new(),
+        }
+    }
+
+    fn switch_line(&self) -> String {
+        let Phase::Switching(v) = &self.phase else {
+            return self.last.clone().unwrap_or_default();
+        };
+        let p = self.progress;
+        trf(
+            "Switching to {version}: {fetched} of {total} · {peers} peers · {speed}/s",
+            &[
+                ("version", v),
+                ("fetched", &glib::format_size(p.map_or(0, |p| p.fetched))),
+                ("total", &glib::format_size(p.map_or(0, |p| p.total))),
+                ("peers", &p.map_or(0, |p| p.peers)),
+                ("speed", &glib::format_size(p.map_or(0, |p| p.speed))),
+            ],
+        )
+    }
+
+    fn fraction(&self) -> f64 {
+        match self.progress {
+            Some(p) if p.total > 0 => (p.fetched as f64 / p.total as f64).min(1.0),
+            _ => 0.0,
+        }
+    }
+
+    fn is_switching(&self) -> bool {
+        matches!(self.phase, Phase::Switching(_))
+    }
+}
+
+#[relm4::component(pub)]
+impl Component for VersionsPage {
+    type Init = Arc<Backend>;
+    type Input = Input;
+    type Output = ();
+    type CommandOutput = Cmd;
+
+    view! {
+        gtk::Stack {
+            set_transition_type: gtk::StackTransitionType::Crossfade,
+
+            add_named[Some("loading")] = &adw::StatusPage {
+                set_title: &tr("Reading the versions…"),
+                #[wrap(Some)]
+                set_child = &gtk::Spinner {
+                    set_spinning: true,
+                    set_size_request: (32, 32),
+                    set_halign: gtk::Align::Center,
+                },
+            },
+            #[name = "no_image_page"]
+            add_named[Some("no-image")] = &adw::StatusPage {
+                set_icon_name: Some("media-optical-symbolic"),
+                set_title: &tr("No installation image"),
+                #[watch]
+                set_description: Some(&model.message()),
+                #[wrap(Some)]
+                set_child = &gtk::Button {
+                    set_label: &tr("Choose an Image…"),
+                    set_halign: gtk::Align::Center,
+                    add_css_class: "pill",
+                    add_css_class: "suggested-action",
+                    connect_clicked => Input::Choose,
+                },
+            },
+            #[name = "failed_page"]
+            add_named[Some("failed")] = &adw::StatusPage {
+                set_icon_name: Some("dialog-error-symbolic"),
+                set_title: &tr("The versions are not available"),
+                #[watch]
+                set_description: Some(&model.message()),
+                #[wrap(Some)]
+                set_child = &gtk::Button {
+                    set_label: &tr("Try Again"),
+                    set_halign: gtk::Align::Center,
+                    add_css_class: "pill",
+                    connect_clicked => Input::Refresh,
+                },
+            },
+            add_named[Some("list")] = &gtk::ScrolledWindow {
+                set_hscrollbar_policy: gtk::PolicyType::Never,
+                adw::Clamp {
+                    set_maximum_size: 720,
+                    gtk::Box {
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 18,
+                        set_margin_top: 24,
+                        set_margin_bottom: 24,
+                        set_margin_start: 12,
+                        set_margin_end: 12,
+
+                        gtk::Box {
+                            set_spacing: 12,
+                            #[name = "heading"]
+                            gtk::Label {
+                                set_hexpand: true,
+                                set_xalign: 0.0,
+                                set_wrap: true,
+                                #[watch]
+                                set_label: &model.heading(),
+                            },
+                            gtk::Button {
+                                set_label: &tr("Choose an Image…"),
+                                set_valign: gtk::Align::Center,
+                                #[watch]
+                                set_sensitive: !model.is_switching(),
+                                connect_clicked => Input::Choose,
+                            },
+                        },
+                        gtk::Box {
+                            set_orientation: gtk::Orientation::Vertical,
+                            set_spacing: 6,
+                            #[watch]
+                            set_visible: model.is_switching() || model.last.is_some(),
+                            gtk::ProgressBar {
+                                set_show_text: true,
+                                #[watch]
+                                set_visible: model.is_switching(),
+                                #[watch]
+                                set_fraction: model.fraction(),
+                            },
+                            gtk::Box {
+                                set_spacing: 12,
+                                #[name = "switch_line"]
+                                gtk::Label {
+                                    set_hexpand: true,
+                                    set_xalign: 0.0,
+                                    set_wrap: true,
+                                    add_css_class: "transfer-origin",
+                                    #[watch]
+                                    set_label: &model.switch_line(),
+                                },
+                                #[name = "stop_button"]
+                                gtk::Button {
+                                    set_label: &tr("Stop"),
+                                    set_tooltip_text: Some(&tr("Stop the switch and keep the old version")),
+                                    add_css_class: "destructive-action",
+                                    #[watch]
+                                    set_visible: model.is_switching(),
+                                    #[watch]
+                                    set_sensitive: model.progress.is_some(),
+                                    connect_clicked => Input::Abort,
+                                },
+                            },
+                        },
+                        #[local_ref]
+                        rows_box -> gtk::ListBox {
+                            add_css_class: "boxed-list",
+                            set_selection_mode: gtk::SelectionMode::None,
+                            #[watch]
+                            set_sensitive: !model.is_switching(),
+                        },
+                    },
+                },
+            },
+
+            // After the children: the name must exist when it is set.
+            #[watch]
+            set_visible_child_name: model.page_name(),
+        }
+    }
+
+    fn init(
+        backend: Self::Init,
+        root: Self::Root,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
+        let rows = FactoryVecDeque::builder()
+            .launch(gtk::ListBox::default())
+            .forward(sender.input_sender(), |o| match o {
+                RowOutput::Switch(i) => Input::Confirm(i),
+            });
+        let model = VersionsPage {
+            backend,
+            phase: Phase::Loading,
+            rows,
+            versions: None,
+            chosen: None,
+            progress: None,
+            last: None,
+            aborting: false,
+            chooser: None,
+        };
+        let rows_box = model.rows.widget();
+        let widgets = view_output!();
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: Input, sender: ComponentSender<Self>, root: &Self::Root) {
+        match msg {
+            Input::Refresh | Input::Chosen(_) if self.is_switching() => {}
+            Input::Refresh => {
+                self.phase = Phase::Loading;
+                let load = self.backend.load_versions(self.chosen.clone());
+                sender.oneshot_command(async move { Cmd::Loaded(load.await) });
+            }
+            Input::Chosen(path) => {
+                self.chosen = Some(path);
+                sender.input(Input::Refresh);
+            }
+            Input::Confirm(i) => {
+                let Some(item) = self.rows.iter().find(|r| r.item.index == i) else {
+                    return;
+                };
+                let item = item.item.clone();
+                let dialog = adw::MessageDialog::new(
+                    root.root().and_downcast_ref::<gtk::Window>(),
+                    Some(&trf("Switch to {version}?", &[("version", &item.version)])),
+                    Some(&trf(
+                        "{download} will be downloaded. The image stays as it is until the new version is complete.",
+                        &[("download", &glib::format_size(item.download.unwrap_or(0)))],
+                    )),
+                );
+                dialog.add_response("cancel", &tr("Cancel"));
+                let verb = if item.newer {
+                    tr("Upgrade")
+                } else {
+                    tr("Downgrade")
+                };
+                dialog.add_response("switch", &verb);
+                dialog.set_response_appearance("switch", adw::ResponseAppearance::Suggested);
+                dialog.set_default_response(Some("switch"));
+                dialog.set_close_response("cancel");
+                let s = sender.clone();
+                dialog.connect_response(None, move |_, response| {
+                    if response == "switch" {
+                        s.input(Input::Switch(i));
+                    }
+                });
+                dialog.present();
+            }
+            Input::Switch(i) => {
+                let Some(versions) = self.versions.clone() else {
+                    return;
+                };
+                let version = versions.versions[i].version().to_owned();
+                self.phase = Phase::Switching(version.clone());
+                self.progress = None;
+                self.aborting = false;
+                let progress = sender.command_sender().clone();
+                let switch = self
+                    .backend
+                    .switch(versions, i, move |p| progress.emit(Cmd::Progress(p)));
+                sender.oneshot_command(async move { Cmd::Switched(version, switch.await) });
+            }
+            Input::Abort => {
+                if let Some(p) = self.progress {
+                    self.aborting = true;
+                    let abort = self.backend.abort_switch(p.job);
+                    sender.oneshot_command(async move { Cmd::Aborted(abort.await) });
+                }
+            }
+            Input::Choose => {
+                let chooser = gtk::FileChooserNative::new(
+                    Some(&tr("Choose an Installation Image")),
+                    root.root().and_downcast_ref::<gtk::Window>(),
+                    gtk::FileChooserAction::Open,
+                    Some(&tr("Choose")),
+                    Some(&tr("Cancel")),
+                );
+                let filter = gtk::FileFilter::new();
+                filter.set_name(Some(&tr("Disc images")));
+                filter.add_suffix("iso");
+                filter.add_mime_type("application/x-cd-image");
+                chooser.add_filter(&filter);
+                let s = sender.clone();
+                chooser.connect_response(move |c, response| {
+                    c.hide();
+                    if response == gtk::ResponseType::Accept
+                        && let Some(path) = c.file().and_then(|f| f.path())
+                    {
+                        s.input(Input::Chosen(path));
+                    }
+                });
+                chooser.show();
+                self.chooser = Some(chooser);
+            }
+        }
+    }
+
+    fn update_cmd(&mut self, cmd: Cmd, sender: ComponentSender<Self>, _: &Self::Root) {
+        match cmd {
+            Cmd::Loaded(Ok(view)) => {
+                let mut rows = self.rows.guard();
+                rows.clear();
+                for item in view.items {
+                    rows.push_back(item);
+                }
+                drop(rows);
+                self.versions = Some(view.versions);
+                self.phase = Phase::Ready;
+            }
+            Cmd::Loaded(Err(e)) if e.contains("no image of this distribution") => {
+                self.phase = Phase::NoImage(e);
+            }
+            Cmd::Loaded(Err(e)) => self.phase = Phase::Failed(e),
+            Cmd::Progress(p) => {
+                if self.is_switching() {
+                    self.progress = Some(p);
+                }
+            }
+            Cmd::Switched(version, Ok(fetched)) => {
+                self.last = Some(trf(
+                    "Switched to {version}: {fetched} downloaded.",
+                    &[
+                        ("version", &version),
+                        ("fetched", &glib::format_size(fetched)),
+                    ],
+                ));
+                self.phase = Phase::Ready;
+                self.progress = None;
+                sender.input(Input::Refresh);
+            }
+            // An abort ends the switch with an error; the abort's own result says more.
+            Cmd::Switched(_, Err(_)) if self.aborting => {}
+            Cmd::Switched(_, Err(e)) => {
+                self.phase = Phase::Failed(e);
+                self.progress = None;
+            }
+            Cmd::Aborted(r) => {
+                self.progress = None;
+                match r {
+                    Ok(()) => {
+                        self.last = Some(tr(
+                            "The switch was stopped; the image is the old version again.",
+                        ));
+                        self.phase = Phase::Ready;
+                        sender.input(Input::Refresh);
+                    }
+                    Err(e) => self.phase = Phase::Failed(e),
+                }
+            }
+        }
+    }
+}
