@@ -4,6 +4,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Whom this machine shares with: its answer to the first-run question, since seeding tells
+/// other peers which packages and versions it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sharing {
+    /// Trackers, the DHT and local discovery: peers anywhere.
+    Everyone,
+    /// Local discovery and the configured peers only: no tracker or DHT learns of this machine.
+    LocalNetwork,
+    /// Nobody: no announces, no incoming peers; downloads come from the mirrors.
+    Nobody,
+}
+
 /// Settings a user (or the demo) chooses; every field has a sensible default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -29,6 +42,9 @@ pub struct Settings {
     /// The package store's size in bytes, past which superseded builds are evicted (default
     /// [`DEFAULT_STORE_SIZE`]).
     pub store_size: Option<u64>,
+    /// Whom to share with; `None` until the user answered (the command line then shares with
+    /// everyone, as a BitTorrent client does; the window asks first).
+    pub sharing: Option<Sharing>,
     /// Peers every torrent asks besides those the trackers and the DHT name (a LAN seed box).
     pub known_peers: Vec<std::net::SocketAddr>,
 }

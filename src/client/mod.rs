@@ -1,6 +1,7 @@
 //! One user of a distribution, as both faces see it: folders, settings, trusted keys, the feed,
 //! the engine, the package updates they run (`updates`) and the ISO versions (`versions`).
 
+pub mod autostart;
 pub mod updates;
 pub mod versions;
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::config::Settings;
+use crate::config::{Settings, Sharing};
 use crate::engine::EngineConfig;
 use crate::feed::{Fetcher, Location, SeenSerials, TrustedKeys, VerifiedFeed, load_verified};
 use crate::iso::{PublishedIso, check_pin};
@@ -61,6 +62,11 @@ impl Client {
             overrides,
             fetcher: Fetcher::new(MAX_DOCUMENT, FETCH_TIMEOUT),
         })
+    }
+
+    /// The same user with the settings read again (after the window changed them).
+    pub fn reload(&self) -> anyhow::Result<Self> {
+        Client::new(self.overrides.clone())
     }
 
     /// The keys trusted for feeds: the config folder's `trusted-keys/*.asc` and the overrides'.
@@ -146,7 +152,7 @@ impl Client {
             })
     }
 
-    /// Engine settings from the settings file and the overrides.
+    /// Engine settings from the settings file (and the sharing choice) and the overrides.
     pub fn engine_config(&self) -> EngineConfig {
         let s = &self.settings;
         let default_ip: std::net::IpAddr = if s.loopback_only {
@@ -154,20 +160,26 @@ impl Client {
         } else {
             [0, 0, 0, 0].into()
         };
+        let sharing = s.sharing.unwrap_or(Sharing::Everyone);
+        let listen = self
+            .overrides
+            .listen
+            .unwrap_or_else(|| SocketAddr::new(default_ip, s.listen_port.unwrap_or(6881)));
+        let wide = sharing == Sharing::Everyone;
         EngineConfig {
             state_dir: self.dirs.engine(),
-            listen: Some(
-                self.overrides
-                    .listen
-                    .unwrap_or_else(|| SocketAddr::new(default_ip, s.listen_port.unwrap_or(6881))),
-            ),
-            dht: s.dht.unwrap_or(!s.loopback_only),
-            local_discovery: s.local_discovery.unwrap_or(!s.loopback_only),
-            trackers: true,
-            upnp: s.upnp,
+            listen: (sharing != Sharing::Nobody).then_some(listen),
+            dht: wide && s.dht.unwrap_or(!s.loopback_only),
+            local_discovery: sharing == Sharing::LocalNetwork
+                || (wide && s.local_discovery.unwrap_or(!s.loopback_only)),
+            trackers: wide,
+            upnp: wide && s.upnp,
             upload_limit: s.upload_limit,
             download_limit: s.download_limit,
-            known_peers: s.known_peers.clone(),
+            known_peers: match sharing {
+                Sharing::Nobody => Vec::new(),
+                _ => s.known_peers.clone(),
+            },
             store_dir: self.dirs.store(),
             abort_on_start: Vec::new(),
         }
@@ -184,5 +196,40 @@ impl Client {
     pub async fn engine_with(&self, cfg: EngineConfig) -> anyhow::Result<EngineHandle> {
         let name = self.bus_name(&cfg);
         EngineHandle::connect_or_start(cfg, &name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client_with(sharing: Option<Sharing>) -> (tempfile::TempDir, Client) {
+        let home = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            sharing,
+            ..Settings::default()
+        };
+        settings.save(&home.path().join("config")).unwrap();
+        let c = Client::new(Overrides {
+            home: Some(home.path().to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+        (home, c)
+    }
+
+    #[test]
+    fn the_sharing_choice_decides_who_learns_of_this_machine() {
+        // Not asked yet (the command line) and "everyone": every way to find peers.
+        for s in [None, Some(Sharing::Everyone)] {
+            let cfg = client_with(s).1.engine_config();
+            assert!(cfg.trackers && cfg.dht && cfg.local_discovery && cfg.listen.is_some());
+        }
+        let cfg = client_with(Some(Sharing::LocalNetwork)).1.engine_config();
+        assert!(!cfg.trackers && !cfg.dht && !cfg.upnp);
+        assert!(cfg.local_discovery && cfg.listen.is_some());
+        let cfg = client_with(Some(Sharing::Nobody)).1.engine_config();
+        assert!(!cfg.trackers && !cfg.dht && !cfg.local_discovery);
+        assert!(cfg.listen.is_none() && cfg.known_peers.is_empty());
     }
 }

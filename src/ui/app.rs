@@ -1,26 +1,35 @@
-//! The main window: a header with the view switcher, the pages in a view stack, and the switcher
-//! at the bottom when the window is narrow.
+//! The main window: a header with the view switcher and the main menu, the pages in a view
+//! stack, and the switcher at the bottom when the window is narrow. Closing the window keeps
+//! the app sharing in the background until the user quits it; on first run it asks whom to
+//! share with before the engine starts.
 
 use std::sync::Arc;
 
 use adw::prelude::*;
+use gtk::{gio, glib};
 use relm4::prelude::*;
 
+use swarmdate::config::Sharing;
 use swarmdate::i18n::tr;
 
 use super::backend::Backend;
-use super::seeding::SeedingPage;
+use super::preferences::{self, Preferences};
+use super::seeding::{self, SeedingPage};
 use super::updates::{self, UpdatesPage};
 use super::versions::{self, VersionsPage};
 
 /// The window's model: its pages.
 pub struct App {
+    backend: Arc<Backend>,
     updates: Controller<UpdatesPage>,
     versions: Controller<VersionsPage>,
-    /// Kept alive: it shows the engine's figures while the window is open.
-    _seeding: Controller<SeedingPage>,
+    seeding: Controller<SeedingPage>,
     /// The Updates tab, whose badge counts the updates.
     updates_tab: adw::ViewStackPage,
+    preferences: Option<Controller<Preferences>>,
+    /// Keeps the app alive while the window is hidden.
+    hold: Option<gio::ApplicationHoldGuard>,
+    toasts: adw::ToastOverlay,
 }
 
 /// What the window is told.
@@ -30,6 +39,16 @@ pub enum Input {
     UpdateCount(usize),
     /// Look for updates again (Ctrl+R).
     Refresh,
+    /// The user answered whom to share with.
+    Consent(Sharing),
+    /// Show the preferences (Ctrl+,).
+    ShowPreferences,
+    /// The preferences were saved (or not).
+    PreferencesSaved(Result<(), String>),
+    /// Show the about window.
+    ShowAbout,
+    /// The window was closed: go on sharing in the background.
+    Hidden,
 }
 
 impl App {
@@ -38,8 +57,58 @@ impl App {
     pub fn loaded(&self) -> bool {
         self.updates.model().is_settled()
             && self.versions.model().is_settled()
-            && self._seeding.model().is_settled()
+            && self.seeding.model().is_settled()
     }
+
+    /// Asks whom to share with (first run), then starts sharing.
+    fn ask_consent(window: &adw::ApplicationWindow, sender: &ComponentSender<Self>) {
+        let dialog = adw::MessageDialog::new(
+            Some(window),
+            Some(&tr("Share what you download?")),
+            Some(&tr(
+                "Swarmdate fetches updates and images from other users and shares them in turn. Sharing tells other peers which packages and versions this machine holds. You can change this in the preferences.",
+            )),
+        );
+        dialog.add_response("nobody", &tr("Don't Share"));
+        dialog.add_response("local", &tr("Local Network Only"));
+        dialog.add_response("everyone", &tr("Share With Everyone"));
+        dialog.set_response_appearance("everyone", adw::ResponseAppearance::Suggested);
+        dialog.set_default_response(Some("everyone"));
+        dialog.set_close_response("nobody");
+        let s = sender.clone();
+        dialog.connect_response(None, move |_, response| {
+            s.input(Input::Consent(match response {
+                "everyone" => Sharing::Everyone,
+                "local" => Sharing::LocalNetwork,
+                _ => Sharing::Nobody,
+            }));
+        });
+        dialog.present();
+    }
+
+    fn toast(&self, text: &str) {
+        self.toasts.add_toast(adw::Toast::new(text));
+    }
+}
+
+/// The app's actions and their keyboard shortcuts.
+fn add_actions(sender: &ComponentSender<App>) {
+    let app = relm4::main_application();
+    let action = |name: &str, input: fn() -> Input| {
+        let a = gio::SimpleAction::new(name, None);
+        let s = sender.clone();
+        a.connect_activate(move |_, _| s.input(input()));
+        app.add_action(&a);
+    };
+    action("preferences", || Input::ShowPreferences);
+    action("about", || Input::ShowAbout);
+    action("refresh", || Input::Refresh);
+    let quit = gio::SimpleAction::new("quit", None);
+    quit.connect_activate(|_, _| relm4::main_application().quit());
+    app.add_action(&quit);
+    app.set_accels_for_action("app.preferences", &["<Control>comma"]);
+    app.set_accels_for_action("app.quit", &["<Control>q"]);
+    app.set_accels_for_action("app.refresh", &["<Control>r", "F5"]);
 }
 
 #[relm4::component(pub)]
@@ -54,25 +123,46 @@ impl SimpleComponent for App {
             set_default_size: (720, 640),
             set_width_request: 360,
             set_height_request: 294,
+            connect_close_request[sender] => move |w| {
+                // Sharing goes on: the app stays until the user quits it.
+                w.set_visible(false);
+                sender.input(Input::Hidden);
+                glib::Propagation::Stop
+            },
 
-            gtk::Box {
-                set_orientation: gtk::Orientation::Vertical,
+            #[local_ref]
+            toasts -> adw::ToastOverlay {
+                gtk::Box {
+                    set_orientation: gtk::Orientation::Vertical,
 
-                adw::HeaderBar {
-                    #[wrap(Some)]
-                    #[name = "title"]
-                    set_title_widget = &adw::ViewSwitcherTitle {
-                        set_stack: Some(&stack),
-                        set_title: &tr("Swarmdate"),
+                    adw::HeaderBar {
+                        #[wrap(Some)]
+                        #[name = "title"]
+                        set_title_widget = &adw::ViewSwitcherTitle {
+                            set_stack: Some(&stack),
+                            set_title: &tr("Swarmdate"),
+                        },
+                        pack_end = &gtk::MenuButton {
+                            set_icon_name: "open-menu-symbolic",
+                            set_tooltip_text: Some(&tr("Main Menu")),
+                            set_primary: true,
+                            set_menu_model: Some(&{
+                                let menu = gio::Menu::new();
+                                menu.append(Some(&tr("Preferences")), Some("app.preferences"));
+                                menu.append(Some(&tr("About Swarmdate")), Some("app.about"));
+                                menu.append(Some(&tr("Quit")), Some("app.quit"));
+                                menu
+                            }),
+                        },
                     },
-                },
-                #[name = "stack"]
-                adw::ViewStack {
-                    set_vexpand: true,
-                },
-                #[name = "bar"]
-                adw::ViewSwitcherBar {
-                    set_stack: Some(&stack),
+                    #[name = "stack"]
+                    adw::ViewStack {
+                        set_vexpand: true,
+                    },
+                    #[name = "bar"]
+                    adw::ViewSwitcherBar {
+                        set_stack: Some(&stack),
+                    },
                 },
             },
         }
@@ -91,49 +181,61 @@ impl SimpleComponent for App {
                 });
         updates.emit(updates::Input::Refresh);
         let versions = VersionsPage::builder().launch(backend.clone()).detach();
-        let seeding = SeedingPage::builder().launch(backend.clone()).detach();
         versions.emit(versions::Input::Refresh);
+        let seeding = SeedingPage::builder().launch(backend.clone()).detach();
+        let toasts = adw::ToastOverlay::new();
         let widgets = view_output!();
-        let updates_tab =
-            widgets
-                .stack
-                .add_titled(updates.widget(), Some("updates"), &tr("Updates"));
-        updates_tab.set_icon_name(Some("software-update-available-symbolic"));
-        widgets
-            .stack
-            .add_titled(versions.widget(), Some("versions"), &tr("Versions"))
-            .set_icon_name(Some("media-optical-symbolic"));
-        widgets
-            .stack
-            .add_titled(seeding.widget(), Some("seeding"), &tr("Seeding"))
-            .set_icon_name(Some("network-transmit-receive-symbolic"));
-        let model = App {
-            updates,
-            versions,
-            _seeding: seeding,
-            updates_tab,
+        let tab = |page: &gtk::Widget, name: &str, title: &str, icon: &str| {
+            let p = widgets.stack.add_titled(page, Some(name), title);
+            p.set_icon_name(Some(icon));
+            p
         };
-        let keys = gtk::ShortcutController::new();
-        keys.set_scope(gtk::ShortcutScope::Managed);
-        let s = sender.clone();
-        keys.add_shortcut(gtk::Shortcut::new(
-            gtk::ShortcutTrigger::parse_string("<Control>r"),
-            Some(gtk::CallbackAction::new(move |_, _| {
-                s.input(Input::Refresh);
-                gtk::glib::Propagation::Stop
-            })),
-        ));
-        root.add_controller(keys);
+        let updates_tab = tab(
+            updates.widget().upcast_ref(),
+            "updates",
+            &tr("Updates"),
+            "software-update-available-symbolic",
+        );
+        tab(
+            versions.widget().upcast_ref(),
+            "versions",
+            &tr("Versions"),
+            "media-optical-symbolic",
+        );
+        tab(
+            seeding.widget().upcast_ref(),
+            "seeding",
+            &tr("Seeding"),
+            "network-transmit-receive-symbolic",
+        );
         // The bottom switcher shows when the header has no room for the top one.
         widgets
             .title
             .bind_property("title-visible", &widgets.bar, "reveal")
             .sync_create()
             .build();
+        add_actions(&sender);
+        // Nothing is announced before the user says whom to share with.
+        if backend.client().settings.sharing.is_none() {
+            let (window, s) = (root.clone(), sender.clone());
+            glib::idle_add_local_once(move || App::ask_consent(&window, &s));
+        } else {
+            seeding.emit(seeding::Input::Start);
+        }
+        let model = App {
+            backend,
+            updates,
+            versions,
+            seeding,
+            updates_tab,
+            preferences: None,
+            hold: None,
+            toasts: widgets.toasts.clone(),
+        };
         ComponentParts { model, widgets }
     }
 
-    fn update(&mut self, msg: Input, _: ComponentSender<Self>) {
+    fn update(&mut self, msg: Input, sender: ComponentSender<Self>) {
         match msg {
             Input::Refresh => {
                 self.updates.emit(updates::Input::Refresh);
@@ -142,6 +244,57 @@ impl SimpleComponent for App {
             Input::UpdateCount(n) => {
                 self.updates_tab.set_badge_number(n as u32);
                 self.updates_tab.set_needs_attention(n > 0);
+            }
+            Input::Consent(sharing) => {
+                let mut settings = self.backend.client().settings.clone();
+                settings.sharing = Some(sharing);
+                if let Err(e) = self.backend.save_settings(&settings) {
+                    self.toast(&format!("{e:#}"));
+                }
+                self.seeding.emit(seeding::Input::Start);
+            }
+            Input::ShowPreferences => {
+                let prefs = Preferences::builder()
+                    .transient_for(
+                        self.toasts
+                            .root()
+                            .and_downcast::<gtk::Window>()
+                            .as_ref()
+                            .unwrap(),
+                    )
+                    .launch(self.backend.clone())
+                    .forward(sender.input_sender(), |o| match o {
+                        preferences::Output::Saved(r) => Input::PreferencesSaved(r),
+                    });
+                prefs.widget().present();
+                self.preferences = Some(prefs);
+            }
+            Input::PreferencesSaved(Ok(())) => {}
+            Input::PreferencesSaved(Err(e)) => self.toast(&e),
+            Input::ShowAbout => {
+                let about = adw::AboutWindow::builder()
+                    .application_name(tr("Swarmdate"))
+                    .application_icon(super::APP_ID)
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .comments(tr("Package updates and installation images, shared among users over BitTorrent"))
+                    .license_type(gtk::License::Gpl30)
+                    .website("https://swarmdate.org")
+                    .build();
+                if let Some(w) = self.toasts.root().and_downcast::<gtk::Window>() {
+                    about.set_transient_for(Some(&w));
+                }
+                about.present();
+            }
+            Input::Hidden => {
+                if self.hold.is_none() {
+                    let app = relm4::main_application();
+                    self.hold = Some(app.hold());
+                    let note = gio::Notification::new(&tr("Swarmdate keeps sharing"));
+                    note.set_body(Some(&tr(
+                        "It goes on helping others in the background. Quit it from its menu to stop.",
+                    )));
+                    app.send_notification(Some("background"), &note);
+                }
             }
         }
     }

@@ -73,7 +73,8 @@ pub struct Progress {
 /// The engine's runtime, the user's client and the system the window updates.
 pub struct Backend {
     rt: tokio::runtime::Handle,
-    client: Arc<Client>,
+    /// Replaced when the preferences change the settings.
+    client: std::sync::RwLock<Arc<Client>>,
     root: PathBuf,
     engine: tokio::sync::OnceCell<EngineHandle>,
 }
@@ -83,7 +84,7 @@ impl Backend {
     pub fn new(rt: tokio::runtime::Handle, client: Client, root: PathBuf) -> Arc<Self> {
         Arc::new(Backend {
             rt,
-            client: Arc::new(client),
+            client: std::sync::RwLock::new(Arc::new(client)),
             root,
             engine: Default::default(),
         })
@@ -111,7 +112,7 @@ impl Backend {
     ) -> impl Future<Output = Result<Available, String>> + Send + 'static {
         let me = self.clone();
         self.run(async move {
-            let tx = Transaction::prepare(&me.client, Goal::Update, &me.root)
+            let tx = Transaction::prepare(&me.client(), Goal::Update, &me.root)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
             let plan = tx.plan();
@@ -183,17 +184,31 @@ impl Backend {
                 }
                 progress(p);
             };
-            tx.run(&me.client, engine, &mut on, std::future::pending())
+            tx.run(&me.client(), engine, &mut on, std::future::pending())
                 .await
                 .map_err(|e| format!("{e:#}"))
         })
     }
 
+    /// The user's client as the settings are now.
+    pub fn client(&self) -> Arc<Client> {
+        self.client.read().unwrap().clone()
+    }
+
+    /// Saves new settings; the engine picks up network changes at its next start.
+    pub fn save_settings(&self, settings: &swarmdate::config::Settings) -> anyhow::Result<()> {
+        let client = self.client();
+        settings.save(&client.dirs.config)?;
+        *self.client.write().unwrap() = Arc::new(client.reload()?);
+        Ok(())
+    }
+
     /// The user's engine, started (or connected to) on first use; it keeps seeding until the
     /// app quits.
     async fn engine(&self) -> anyhow::Result<&EngineHandle> {
+        let client = self.client();
         self.engine
-            .get_or_try_init(|| self.client.engine_with(self.client.engine_config()))
+            .get_or_try_init(|| async move { client.engine_with(client.engine_config()).await })
             .await
     }
 
@@ -273,7 +288,7 @@ impl Backend {
     ) -> impl Future<Output = Result<VersionsView, String>> + Send + 'static {
         let me = self.clone();
         self.run(async move {
-            let versions = Versions::load(&me.client, image.as_deref())
+            let versions = Versions::load(&me.client(), image.as_deref())
                 .await
                 .map_err(|e| format!("{e:#}"))?;
             let current_date = versions.current.map(|i| versions.versions[i].entry.date);
@@ -420,7 +435,7 @@ impl Backend {
                     return;
                 }
             };
-            let ledger_path = me.client.dirs.engine().join("ledger.sqlite");
+            let ledger_path = me.client().dirs.engine().join("ledger.sqlite");
             loop {
                 let totals = swarmdate::ledger::Ledger::open(&ledger_path)
                     .and_then(|l| l.totals())

@@ -3,6 +3,9 @@
 
 mod app;
 mod backend;
+mod preferences;
+#[cfg(test)]
+mod pseudo_locale;
 #[cfg(test)]
 mod screenshots;
 mod seeding;

@@ -79,6 +79,9 @@ fn every_page_renders_in_light_and_dark_in_english_and_german() {
         let window = app.widget().clone();
         window.set_default_size(800, 600);
         window.present();
+        app.emit(super::app::Input::Consent(
+            swarmdate::config::Sharing::Everyone,
+        ));
         pump_until("the pages to load", || app.model().loaded());
         for page in PAGES {
             app.widgets().stack.set_visible_child_name(page);

@@ -23,6 +23,8 @@ pub struct SeedingPage {
     backend: Arc<Backend>,
     rows: FactoryVecDeque<SeedRow>,
     view: SeedingView,
+    /// The engine was asked to start.
+    started: bool,
     /// Figures have arrived at least once.
     loaded: bool,
     error: Option<String>,
@@ -31,6 +33,8 @@ pub struct SeedingPage {
 /// What the page is told.
 #[derive(Debug)]
 pub enum Input {
+    /// Start the engine and show its figures (once the user agreed whom to share with).
+    Start,
     /// Pause (true) or resume (false) a torrent.
     Pause(swarmdate::engine::JobId, bool),
 }
@@ -147,18 +151,11 @@ impl Component for SeedingPage {
             .forward(sender.input_sender(), |o| match o {
                 RowOutput::Pause(job, paused) => Input::Pause(job, paused),
             });
-        let figures = sender.command_sender().clone();
-        sender.oneshot_command({
-            let watch = backend.watch_seeding(move |v| figures.send(Cmd::Figures(v)).is_ok());
-            async move {
-                watch.await;
-                Cmd::Failed(tr("The engine stopped."))
-            }
-        });
         let model = SeedingPage {
             backend,
             rows,
             view: SeedingView::default(),
+            started: false,
             loaded: false,
             error: None,
         };
@@ -169,6 +166,18 @@ impl Component for SeedingPage {
 
     fn update(&mut self, msg: Input, sender: ComponentSender<Self>, _: &Self::Root) {
         match msg {
+            Input::Start if self.started => {}
+            Input::Start => {
+                self.started = true;
+                let figures = sender.command_sender().clone();
+                let watch = self
+                    .backend
+                    .watch_seeding(move |v| figures.send(Cmd::Figures(v)).is_ok());
+                sender.oneshot_command(async move {
+                    watch.await;
+                    Cmd::Failed(tr("The engine stopped."))
+                });
+            }
             Input::Pause(job, paused) => {
                 let set = self.backend.set_paused(job, paused);
                 sender.oneshot_command(async move { Cmd::Paused(set.await) });

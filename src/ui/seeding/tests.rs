@@ -15,6 +15,7 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
     let (world, client) = demo(&rt, dir.path());
     let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
     let page = SeedingPage::builder().launch(backend.clone()).detach();
+    page.emit(super::Input::Start);
     pump_until("the first figures", || page.model().loaded);
     assert!(page.model().view.items.is_empty());
 

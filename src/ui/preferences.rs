@@ -1,0 +1,222 @@
+//! The preferences window: whom to share with and how fast, sharing after login, the network
+//! (port, UPnP, DHT, local discovery), the feed, the images folder and the store's size. Saved
+//! when the window closes; network changes apply at the engine's next start.
+
+use std::sync::Arc;
+
+use adw::prelude::*;
+use relm4::prelude::*;
+
+use swarmdate::client::autostart;
+use swarmdate::config::{DEFAULT_STORE_SIZE, Settings, Sharing};
+use swarmdate::i18n::tr;
+
+use super::backend::Backend;
+
+/// The window's model: the settings being edited.
+pub struct Preferences {
+    backend: Arc<Backend>,
+    settings: Settings,
+}
+
+/// The sharing choices in the order the combo row lists them.
+const SHARING: [Sharing; 3] = [Sharing::Everyone, Sharing::LocalNetwork, Sharing::Nobody];
+
+/// What the window is told.
+#[derive(Debug)]
+pub enum Input {
+    /// Save and close.
+    Close,
+}
+
+/// What the window tells its owner.
+#[derive(Debug)]
+pub enum Output {
+    /// The settings were saved (or why not).
+    Saved(Result<(), String>),
+}
+
+fn kib(limit: Option<u32>) -> f64 {
+    f64::from(limit.unwrap_or(0) / 1024)
+}
+
+fn limit(kib: f64) -> Option<u32> {
+    (kib >= 1.0).then(|| (kib as u32).saturating_mul(1024))
+}
+
+#[relm4::component(pub)]
+impl Component for Preferences {
+    type Init = Arc<Backend>;
+    type Input = Input;
+    type Output = Output;
+    type CommandOutput = ();
+
+    view! {
+        adw::PreferencesWindow {
+            set_title: Some(&tr("Preferences")),
+            set_modal: true,
+            set_hide_on_close: true,
+            set_search_enabled: false,
+            connect_close_request[sender] => move |_| {
+                sender.input(Input::Close);
+                gtk::glib::Propagation::Proceed
+            },
+
+            add = &adw::PreferencesPage {
+                add = &adw::PreferencesGroup {
+                    set_title: &tr("Sharing"),
+                    set_description: Some(&tr("Seeding tells other peers which packages and versions this machine holds.")),
+                    #[name = "sharing"]
+                    adw::ComboRow {
+                        set_title: &tr("Share with"),
+                        set_model: Some(&gtk::StringList::new(&[
+                            &tr("Everyone"),
+                            &tr("Local network only"),
+                            &tr("Nobody"),
+                        ])),
+                        set_selected: SHARING
+                            .iter()
+                            .position(|s| Some(*s) == model.settings.sharing)
+                            .unwrap_or(0) as u32,
+                    },
+                    adw::ActionRow {
+                        set_title: &tr("Upload limit"),
+                        set_subtitle: &tr("KiB/s; 0 for no limit"),
+                        #[name = "upload"]
+                        add_suffix = &gtk::SpinButton::with_range(0.0, 1_000_000.0, 64.0) {
+                            set_valign: gtk::Align::Center,
+                            set_value: kib(model.settings.upload_limit),
+                        },
+                    },
+                    adw::ActionRow {
+                        set_title: &tr("Download limit"),
+                        set_subtitle: &tr("KiB/s; 0 for no limit"),
+                        #[name = "download"]
+                        add_suffix = &gtk::SpinButton::with_range(0.0, 1_000_000.0, 64.0) {
+                            set_valign: gtk::Align::Center,
+                            set_value: kib(model.settings.download_limit),
+                        },
+                    },
+                    adw::ActionRow {
+                        set_title: &tr("Share after login"),
+                        set_subtitle: &tr("Start sharing in the background when you log in"),
+                        #[name = "after_login"]
+                        add_suffix = &gtk::Switch {
+                            set_valign: gtk::Align::Center,
+                            set_active: autostart::is_enabled(&model.backend.client().dirs),
+                        },
+                    },
+                },
+                add = &adw::PreferencesGroup {
+                    set_title: &tr("Network"),
+                    set_description: Some(&tr("Changes apply the next time Swarmdate starts.")),
+                    adw::ActionRow {
+                        set_title: &tr("Listening port"),
+                        #[name = "port"]
+                        add_suffix = &gtk::SpinButton::with_range(0.0, 65535.0, 1.0) {
+                            set_valign: gtk::Align::Center,
+                            set_value: f64::from(model.settings.listen_port.unwrap_or(6881)),
+                        },
+                    },
+                    adw::ActionRow {
+                        set_title: &tr("Open the port on the router (UPnP)"),
+                        #[name = "upnp"]
+                        add_suffix = &gtk::Switch {
+                            set_valign: gtk::Align::Center,
+                            set_active: model.settings.upnp,
+                        },
+                    },
+                    adw::ActionRow {
+                        set_title: &tr("Find peers through the DHT"),
+                        #[name = "dht"]
+                        add_suffix = &gtk::Switch {
+                            set_valign: gtk::Align::Center,
+                            set_active: model.settings.dht.unwrap_or(true),
+                        },
+                    },
+                    adw::ActionRow {
+                        set_title: &tr("Find peers on the local network"),
+                        #[name = "lsd"]
+                        add_suffix = &gtk::Switch {
+                            set_valign: gtk::Align::Center,
+                            set_active: model.settings.local_discovery.unwrap_or(true),
+                        },
+                    },
+                },
+                add = &adw::PreferencesGroup {
+                    set_title: &tr("Sources and storage"),
+                    #[name = "feed"]
+                    adw::EntryRow {
+                        set_title: &tr("Feed address"),
+                        set_text: model.settings.feed_url.as_deref().unwrap_or_default(),
+                    },
+                    #[name = "images"]
+                    adw::EntryRow {
+                        set_title: &tr("Images folder"),
+                        set_text: &model.backend.client().images_dir().to_string_lossy(),
+                    },
+                    adw::ActionRow {
+                        set_title: &tr("Package store size"),
+                        set_subtitle: &tr("GiB; older builds kept for others leave first"),
+                        #[name = "store"]
+                        add_suffix = &gtk::SpinButton::with_range(1.0, 10_000.0, 1.0) {
+                            set_valign: gtk::Align::Center,
+                            set_value: (model.settings.store_size.unwrap_or(DEFAULT_STORE_SIZE) >> 30) as f64,
+                        },
+                    },
+                },
+            },
+        }
+    }
+
+    fn init(
+        backend: Self::Init,
+        root: Self::Root,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
+        let model = Preferences {
+            settings: backend.client().settings.clone(),
+            backend,
+        };
+        let widgets = view_output!();
+        ComponentParts { model, widgets }
+    }
+
+    fn update_with_view(
+        &mut self,
+        widgets: &mut Self::Widgets,
+        msg: Input,
+        sender: ComponentSender<Self>,
+        _: &Self::Root,
+    ) {
+        match msg {
+            Input::Close => {
+                let s = &mut self.settings;
+                s.sharing = SHARING.get(widgets.sharing.selected() as usize).copied();
+                s.upload_limit = limit(widgets.upload.value());
+                s.download_limit = limit(widgets.download.value());
+                s.listen_port = Some(widgets.port.value() as u16);
+                s.upnp = widgets.upnp.is_active();
+                s.dht = Some(widgets.dht.is_active());
+                s.local_discovery = Some(widgets.lsd.is_active());
+                let feed = widgets.feed.text().trim().to_owned();
+                s.feed_url = (!feed.is_empty()).then_some(feed);
+                let images = widgets.images.text().trim().to_owned();
+                s.images_dir = (!images.is_empty()).then(|| images.into());
+                s.store_size = Some((widgets.store.value() as u64) << 30);
+                let dirs = self.backend.client().dirs.clone();
+                let exe = std::env::current_exe().ok();
+                let saved = self
+                    .backend
+                    .save_settings(s)
+                    .and_then(|()| {
+                        let on = widgets.after_login.is_active();
+                        let exe = if on { exe.as_deref() } else { None };
+                        Ok(autostart::set_enabled(&dirs, exe)?)
+                    })
+                    .map_err(|e| format!("{e:#}"));
+                let _ = sender.output(Output::Saved(saved));
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Every string of the window goes through gettext: in a pseudo-locale whose catalogue (made
+//! from the POT) brackets every message, every label, title and tooltip the window shows is
+//! bracketed, except data (the core's English errors, numbers) and GTK's own window controls.
+
+use std::path::Path;
+
+use adw::prelude::*;
+use relm4::prelude::*;
+
+use super::app::App;
+use super::backend::Backend;
+use super::test_support::{pump_until, runtime};
+
+/// The POT's messages, each `msgstr` the `msgid` in brackets, as a .po file.
+fn bracketed_po(pot: &str) -> String {
+    let mut out =
+        String::from("msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=UTF-8\\n\"\n\n");
+    let mut id: Option<String> = None;
+    let flush = |id: &mut Option<String>, out: &mut String| {
+        if let Some(m) = id.take().filter(|m| !m.is_empty()) {
+            out.push_str(&format!("msgid \"{m}\"\nmsgstr \"[{m}]\"\n\n"));
+        }
+    };
+    let mut in_id = false;
+    for line in pot.lines() {
+        if let Some(rest) = line.strip_prefix("msgid ") {
+            flush(&mut id, &mut out);
+            id = Some(rest.trim_matches('"').to_owned());
+            in_id = true;
+        } else if line.starts_with("msgstr") {
+            in_id = false;
+        } else if in_id && line.starts_with('"') {
+            id.get_or_insert_default().push_str(line.trim_matches('"'));
+        }
+    }
+    flush(&mut id, &mut out);
+    out
+}
+
+/// Compiles the pseudo-locale `xx` into `dir` and makes it the messages' language.
+fn use_pseudo_locale(dir: &Path) {
+    let pot =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/po/swarmdate.pot")).unwrap();
+    let po = dir.join("xx.po");
+    std::fs::write(&po, bracketed_po(&pot)).unwrap();
+    let mo_dir = dir.join("xx/LC_MESSAGES");
+    std::fs::create_dir_all(&mo_dir).unwrap();
+    let ok = std::process::Command::new("msgfmt")
+        .arg("-o")
+        .arg(mo_dir.join("swarmdate.mo"))
+        .arg(&po)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "msgfmt refused the pseudo-locale");
+    // SAFETY: the window's tests run one at a time on the GTK thread; nothing else reads the
+    // environment meanwhile.
+    unsafe {
+        std::env::set_var("SWARMDATE_LOCALEDIR", dir);
+        std::env::set_var("LANGUAGE", "xx");
+        std::env::set_var("LANG", "C.UTF-8");
+    }
+    swarmdate::i18n::init();
+}
+
+/// The user-visible texts of `w` and its descendants, with where they are.
+fn texts(w: &gtk::Widget, out: &mut Vec<(String, String)>) {
+    // GTK draws the window controls with its own catalogue.
+    if w.is::<gtk::WindowControls>() {
+        return;
+    }
+    let kind = w.type_().name().to_owned();
+    let mut add = |what: &str, t: Option<glib::GString>| {
+        if let Some(t) = t.filter(|t| !t.is_empty()) {
+            out.push((format!("{kind}.{what}"), t.to_string()));
+        }
+    };
+    add("tooltip", w.tooltip_text());
+    if let Some(l) = w.downcast_ref::<gtk::Label>() {
+        add("label", Some(l.label()));
+    }
+    if let Some(b) = w.downcast_ref::<gtk::Button>() {
+        add("label", b.label());
+    }
+    if let Some(p) = w.downcast_ref::<adw::StatusPage>() {
+        add("title", Some(p.title()));
+        add("description", p.description());
+    }
+    if let Some(r) = w.downcast_ref::<adw::PreferencesRow>() {
+        add("title", Some(r.title()));
+    }
+    if let Some(win) = w.downcast_ref::<gtk::Window>() {
+        add("title", win.title());
+    }
+    if let Some(s) = w.downcast_ref::<adw::ViewStack>() {
+        for page in s.pages().iter::<adw::ViewStackPage>().flatten() {
+            add("page", page.title());
+        }
+    }
+    let mut child = w.first_child();
+    while let Some(c) = child {
+        texts(&c, out);
+        child = c.next_sibling();
+    }
+}
+
+use gtk::glib;
+
+#[gtk::test]
+fn every_string_of_the_window_is_translatable() {
+    let rt = runtime();
+    let home = tempfile::tempdir().unwrap();
+    let locale = tempfile::tempdir().unwrap();
+    use_pseudo_locale(locale.path());
+    // No feed: every page has its first state quickly, with the core's English error as data.
+    let client = swarmdate::client::Client::new(swarmdate::client::Overrides {
+        home: Some(home.path().to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    let backend = Backend::new(rt.handle().clone(), client, home.path().to_owned());
+    let app = App::builder().launch(backend.clone()).detach();
+    let window = app.widget().clone();
+    window.present();
+    app.emit(super::app::Input::Consent(
+        swarmdate::config::Sharing::Nobody,
+    ));
+    pump_until("the pages to settle", || app.model().loaded());
+
+    let mut found = Vec::new();
+    texts(window.upcast_ref(), &mut found);
+    let data = |t: &str| t.contains("no feed configured") || !t.chars().any(char::is_alphabetic);
+    let plain: Vec<_> = found
+        .iter()
+        .filter(|(_, t)| !(data(t) || t.starts_with('[') && t.ends_with(']')))
+        .collect();
+    // A positive control: the walk sees bracketed strings from every page.
+    for expected in [
+        "[Updates]",
+        "[Versions]",
+        "[Seeding]",
+        "[Check Again]",
+        "[Choose an Image…]",
+    ] {
+        assert!(
+            found.iter().any(|(_, t)| t == expected),
+            "{expected} not seen: {found:?}"
+        );
+    }
+    assert!(
+        plain.is_empty(),
+        "strings not marked for translation: {plain:#?}"
+    );
+    window.close();
+    // SAFETY: as above.
+    unsafe {
+        std::env::remove_var("SWARMDATE_LOCALEDIR");
+        std::env::set_var("LANGUAGE", "en");
+    }
+    swarmdate::i18n::init();
+    backend.shutdown();
+}
