@@ -293,7 +293,9 @@ impl SimpleComponent for App {
                     note.set_body(Some(&tr(
                         "It goes on helping others in the background. Quit it from its menu to stop.",
                     )));
-                    app.send_notification(Some("background"), &note);
+                    if app.is_registered() {
+                        app.send_notification(Some("background"), &note);
+                    }
                 }
             }
         }

@@ -68,6 +68,8 @@ pub struct Progress {
     pub installing: bool,
     /// Another package manager holds the rpm lock.
     pub waiting_for_lock: bool,
+    /// The engine's job fetching the packages (the first, when there are several).
+    pub job: Option<JobId>,
 }
 
 /// The engine's runtime, the user's client and the system the window updates.
@@ -174,6 +176,7 @@ impl Backend {
                         p.from_peers = jobs.iter().map(|j| j.bytes_fetched).sum();
                         p.from_mirrors = jobs.iter().map(|j| j.bytes_from_mirrors).sum();
                         p.speed = jobs.iter().map(|j| j.down_speed).sum();
+                        p.job = jobs.first().map(|j| j.id);
                     }
                     Step::WaitingForLock => p.waiting_for_lock = true,
                     Step::Replanned(_) => {}
@@ -489,6 +492,40 @@ impl Backend {
                 engine.resume(job).await
             };
             r.map_err(|e| format!("{e:#}"))
+        })
+    }
+}
+
+impl Backend {
+    /// Sends the job's snapshot to `show` whenever the engine publishes one, until it returns
+    /// false or the job is gone.
+    pub fn watch_job(
+        self: &Arc<Self>,
+        job: JobId,
+        show: impl Fn(swarmdate::engine::JobSnapshot) -> bool + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let Ok(engine) = me.engine().await else {
+                return;
+            };
+            let mut rx = engine.subscribe();
+            let mut last = std::time::Instant::now() - SEEDING_EVERY;
+            loop {
+                if last.elapsed() >= SEEDING_EVERY {
+                    let snap = rx.borrow_and_update().clone();
+                    let Some(j) = snap.jobs.into_iter().find(|j| j.id == job) else {
+                        return;
+                    };
+                    if !show(j) {
+                        return;
+                    }
+                    last = std::time::Instant::now();
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
         })
     }
 }

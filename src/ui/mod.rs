@@ -11,6 +11,7 @@ mod screenshots;
 mod seeding;
 #[cfg(test)]
 mod test_support;
+mod transfer;
 mod updates;
 mod versions;
 

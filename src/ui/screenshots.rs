@@ -2,43 +2,16 @@
 //! (the folder is printed), on the demo distribution. Each image must show something, and dark
 //! must differ from light: a page that ignores the style, or draws nothing, fails.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use adw::prelude::*;
 use relm4::prelude::*;
 
 use super::app::App;
 use super::backend::Backend;
-use super::test_support::{demo, pump_until, runtime, stop};
+use super::test_support::{demo, pump_until, runtime, save_png, settle, stop};
 
 const PAGES: [&str; 3] = ["updates", "versions", "seeding"];
-
-/// Lets the window lay out and draw for a moment.
-fn settle() {
-    let until = Instant::now() + Duration::from_millis(400);
-    pump_until("nothing", || Instant::now() >= until);
-}
-
-/// Draws `widget` as it is on screen into a PNG file; returns its RGBA bytes.
-fn save_png(widget: &impl IsA<gtk::Widget>, path: &Path) -> Vec<u8> {
-    let (w, h) = (widget.width(), widget.height());
-    let paintable = gtk::WidgetPaintable::new(Some(widget));
-    let snapshot = gtk::Snapshot::new();
-    paintable.snapshot(&snapshot, f64::from(w), f64::from(h));
-    let node = snapshot.to_node().expect("the window drew something");
-    let renderer = widget
-        .native()
-        .and_then(|n| n.renderer())
-        .expect("a realized window");
-    let bounds = gtk::graphene::Rect::new(0.0, 0.0, w as f32, h as f32);
-    let texture = renderer.render_texture(&node, Some(&bounds));
-    texture.save_to_png(path).unwrap();
-    let stride = texture.width() as usize * 4;
-    let mut bytes = vec![0; stride * texture.height() as usize];
-    texture.download(&mut bytes, stride);
-    bytes
-}
 
 /// Mean brightness (0–255) and the number of distinct colours of RGBA bytes.
 fn look(rgba: &[u8]) -> (f64, usize) {

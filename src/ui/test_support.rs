@@ -1,7 +1,10 @@
 //! What the window's component tests share: a runtime for the engine, the main loop pumped
 //! until a condition holds, and the demo distribution as real data.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use gtk::prelude::*;
 
 use swarmdate::client::{Client, Overrides};
 use swarmdate::demo::DemoWorld;
@@ -45,4 +48,30 @@ pub fn stop(rt: &tokio::runtime::Runtime, world: DemoWorld) {
         world.seeder.shutdown().await;
         world.peer.shutdown().await;
     });
+}
+
+/// Draws `widget` as it is on screen into a PNG file; returns its RGBA bytes.
+pub fn save_png(widget: &impl IsA<gtk::Widget>, path: &Path) -> Vec<u8> {
+    let (w, h) = (widget.width(), widget.height());
+    let paintable = gtk::WidgetPaintable::new(Some(widget));
+    let snapshot = gtk::Snapshot::new();
+    paintable.snapshot(&snapshot, f64::from(w), f64::from(h));
+    let node = snapshot.to_node().expect("the window drew something");
+    let renderer = widget
+        .native()
+        .and_then(|n| n.renderer())
+        .expect("a realized window");
+    let bounds = gtk::graphene::Rect::new(0.0, 0.0, w as f32, h as f32);
+    let texture = renderer.render_texture(&node, Some(&bounds));
+    texture.save_to_png(path).unwrap();
+    let stride = texture.width() as usize * 4;
+    let mut bytes = vec![0; stride * texture.height() as usize];
+    texture.download(&mut bytes, stride);
+    bytes
+}
+
+/// Lets the window lay out and draw for a moment.
+pub fn settle() {
+    let until = Instant::now() + Duration::from_millis(400);
+    pump_until("nothing", || Instant::now() >= until);
 }

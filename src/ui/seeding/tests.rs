@@ -1,6 +1,7 @@
 //! The Seeding page on the demo distribution: after a switch the new image is shared, and the
 //! bytes a peer then downloads from this machine (counted by that peer) show on the page.
 
+use gtk::prelude::*;
 use relm4::prelude::*;
 use swarmdate::engine::{Engine, EngineConfig, JobSpec};
 
@@ -36,6 +37,42 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
             .iter()
             .any(|r| r.item.name == torrent.name)
     });
+
+    // Its transfer view draws every piece: reused from 1.00 or fetched by the switch, none missing.
+    let job = page
+        .model()
+        .rows
+        .iter()
+        .find(|r| r.item.name == torrent.name)
+        .unwrap()
+        .item
+        .job;
+    let view = crate::ui::transfer::TransferView::builder()
+        .launch((backend.clone(), job))
+        .detach();
+    view.widget().present();
+    pump_until("the transfer view's first snapshot", || {
+        view.model()
+            .snapshot
+            .as_ref()
+            .is_some_and(|j| !j.pieces.0.is_empty())
+    });
+    let pieces = view.model().snapshot.as_ref().unwrap().pieces.clone();
+    assert_eq!(pieces.0.len(), torrent.pieces().len());
+    use swarmdate::engine::PieceState;
+    assert_eq!(pieces.count(PieceState::Missing), 0);
+    assert!(pieces.count(PieceState::HadBefore) > 0 && pieces.count(PieceState::Fetched) > 0);
+    let map = view
+        .widgets()
+        .map
+        .paintable()
+        .expect("the piece map is drawn");
+    assert!(map.intrinsic_width() > 0 && map.intrinsic_height() > 0);
+    let shots = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots"));
+    std::fs::create_dir_all(shots).unwrap();
+    crate::ui::test_support::settle();
+    crate::ui::test_support::save_png(view.widget(), &shots.join("transfer.png"));
+    view.widget().close();
 
     // A peer that knows only this machine downloads the image.
     let port = backend.listen_port().expect("the engine runs here");

@@ -14,6 +14,7 @@ use swarmdate::client::updates::{Outcome, Transaction};
 use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Available, Backend, Progress};
+use crate::ui::transfer::TransferView;
 use row::UpdateRow;
 
 #[cfg(test)]
@@ -45,6 +46,8 @@ pub struct UpdatesPage {
     held: u64,
     transaction: Option<Transaction>,
     progress: Progress,
+    /// The open transfer view.
+    transfer: Option<Controller<TransferView>>,
 }
 
 /// What the page is told.
@@ -54,6 +57,8 @@ pub enum Input {
     Refresh,
     /// Fetch and install the listed updates.
     Update,
+    /// Show the fetch's transfer (piece map, peers, speeds).
+    ShowTransfer,
 }
 
 /// What the page tells the window.
@@ -243,13 +248,24 @@ impl Component for UpdatesPage {
                                 #[watch]
                                 set_fraction: model.fraction(),
                             },
-                            #[name = "origins"]
-                            gtk::Label {
-                                set_halign: gtk::Align::Start,
-                                set_wrap: true,
-                                add_css_class: "transfer-origin",
-                                #[watch]
-                                set_label: &model.origins(),
+                            gtk::Box {
+                                set_spacing: 12,
+                                #[name = "origins"]
+                                gtk::Label {
+                                    set_hexpand: true,
+                                    set_xalign: 0.0,
+                                    set_wrap: true,
+                                    add_css_class: "transfer-origin",
+                                    #[watch]
+                                    set_label: &model.origins(),
+                                },
+                                gtk::Button {
+                                    set_label: &tr("Details"),
+                                    set_tooltip_text: Some(&tr("Pieces, peers and speeds of the download")),
+                                    #[watch]
+                                    set_sensitive: model.progress.job.is_some() && !model.progress.installing,
+                                    connect_clicked => Input::ShowTransfer,
+                                },
                             },
                         },
                         #[local_ref]
@@ -285,6 +301,7 @@ impl Component for UpdatesPage {
             held: 0,
             transaction: None,
             progress: Progress::default(),
+            transfer: None,
         };
         let rows_box = model.rows.widget();
         let widgets = view_output!();
@@ -292,8 +309,21 @@ impl Component for UpdatesPage {
         ComponentParts { model, widgets }
     }
 
-    fn update(&mut self, msg: Input, sender: ComponentSender<Self>, _: &Self::Root) {
+    fn update(&mut self, msg: Input, sender: ComponentSender<Self>, root: &Self::Root) {
         match msg {
+            Input::ShowTransfer => {
+                let Some(job) = self.progress.job else {
+                    return;
+                };
+                let view = TransferView::builder()
+                    .launch((self.backend.clone(), job))
+                    .detach();
+                if let Some(w) = root.root().and_downcast::<gtk::Window>() {
+                    view.widget().set_transient_for(Some(&w));
+                }
+                view.widget().present();
+                self.transfer = Some(view);
+            }
             Input::Refresh => {
                 if self.phase == Phase::Running {
                     return;

@@ -16,6 +16,7 @@ use swarmdate::client::versions::Versions;
 use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Backend, SwitchProgress, VersionsView};
+use crate::ui::transfer::TransferView;
 use row::{RowOutput, VersionRow};
 
 #[cfg(test)]
@@ -51,6 +52,8 @@ pub struct VersionsPage {
     aborting: bool,
     /// The open file chooser, kept until it answers.
     chooser: Option<gtk::FileChooserNative>,
+    /// The open transfer view.
+    transfer: Option<Controller<TransferView>>,
 }
 
 /// What the page is told.
@@ -64,6 +67,8 @@ pub enum Input {
     Switch(usize),
     /// Stop the running switch and put the old version back.
     Abort,
+    /// Show the running switch's transfer (piece map, peers, speeds).
+    ShowTransfer,
     /// Ask for an image file.
     Choose,
     /// Use this image.
@@ -256,6 +261,15 @@ impl Component for VersionsPage {
                                     #[watch]
                                     set_label: &model.switch_line(),
                                 },
+                                gtk::Button {
+                                    set_label: &tr("Details"),
+                                    set_tooltip_text: Some(&tr("Pieces, peers and speeds of the switch")),
+                                    #[watch]
+                                    set_visible: model.is_switching(),
+                                    #[watch]
+                                    set_sensitive: model.progress.is_some(),
+                                    connect_clicked => Input::ShowTransfer,
+                                },
                                 #[name = "stop_button"]
                                 gtk::Button {
                                     set_label: &tr("Stop"),
@@ -306,6 +320,7 @@ impl Component for VersionsPage {
             last: None,
             aborting: false,
             chooser: None,
+            transfer: None,
         };
         let rows_box = model.rows.widget();
         let widgets = view_output!();
@@ -375,6 +390,19 @@ impl Component for VersionsPage {
                     let abort = self.backend.abort_switch(p.job);
                     sender.oneshot_command(async move { Cmd::Aborted(abort.await) });
                 }
+            }
+            Input::ShowTransfer => {
+                let (Some(p), Phase::Switching(_)) = (self.progress, &self.phase) else {
+                    return;
+                };
+                let view = TransferView::builder()
+                    .launch((self.backend.clone(), p.job))
+                    .detach();
+                if let Some(w) = root.root().and_downcast::<gtk::Window>() {
+                    view.widget().set_transient_for(Some(&w));
+                }
+                view.widget().present();
+                self.transfer = Some(view);
             }
             Input::Choose => {
                 let chooser = gtk::FileChooserNative::new(

@@ -1,0 +1,232 @@
+//! The transfer view of a running job: its piece map (every piece: had before, fetched now, in
+//! flight, missing), the speeds over time, and the connected peers.
+
+mod piece_map;
+mod speed_chart;
+
+use std::sync::Arc;
+
+use adw::prelude::*;
+use gtk::glib;
+use relm4::prelude::*;
+
+use swarmdate::engine::{JobId, JobSnapshot, PieceState};
+use swarmdate::i18n::{tr, trf};
+
+use super::backend::Backend;
+use speed_chart::History;
+
+/// The view's model: the job's latest snapshot.
+pub struct TransferView {
+    /// The latest snapshot of the job.
+    pub snapshot: Option<JobSnapshot>,
+    history: History,
+}
+
+/// Results of the view's background work.
+#[derive(Debug)]
+pub enum Cmd {
+    /// A new snapshot of the job.
+    Snapshot(Box<JobSnapshot>),
+    /// The job is gone (finished and forgotten, or the engine stopped).
+    Gone,
+}
+
+impl TransferView {
+    fn summary(&self) -> String {
+        let Some(j) = &self.snapshot else {
+            return tr("Waiting for the engine…");
+        };
+        let pieces = &j.pieces;
+        trf(
+            "{fetched} fetched of {wanted} · {had} pieces already here, {new} fetched, {missing} missing",
+            &[
+                ("fetched", &glib::format_size(j.bytes_fetched)),
+                (
+                    "wanted",
+                    &glib::format_size(j.bytes_wanted.saturating_sub(j.bytes_had)),
+                ),
+                ("had", &pieces.count(PieceState::HadBefore)),
+                ("new", &pieces.count(PieceState::Fetched)),
+                ("missing", &pieces.count(PieceState::Missing)),
+            ],
+        )
+    }
+
+    fn speeds(&self) -> String {
+        let (d, u) = self
+            .snapshot
+            .as_ref()
+            .map_or((0, 0), |j| (j.down_speed, j.up_speed));
+        trf(
+            "Download {down}/s · upload {up}/s",
+            &[
+                ("down", &glib::format_size(d)),
+                ("up", &glib::format_size(u)),
+            ],
+        )
+    }
+}
+
+/// One line of the legend: a swatch and what it means.
+fn legend(state: PieceState, label: &str) -> gtk::Box {
+    let b = gtk::Box::new(gtk::Orientation::Horizontal, 6);
+    let [r, g, bl, a] = piece_map::colour(state);
+    let swatch = gtk::DrawingArea::builder()
+        .content_width(12)
+        .content_height(12)
+        .valign(gtk::Align::Center)
+        .build();
+    swatch.set_draw_func(move |_, cr, w, h| {
+        cr.set_source_rgba(
+            f64::from(r) / 255.0,
+            f64::from(g) / 255.0,
+            f64::from(bl) / 255.0,
+            f64::from(a) / 255.0,
+        );
+        cr.rectangle(0.0, 0.0, f64::from(w), f64::from(h));
+        let _ = cr.fill();
+    });
+    b.append(&swatch);
+    b.append(&gtk::Label::new(Some(label)));
+    b
+}
+
+#[relm4::component(pub)]
+impl Component for TransferView {
+    type Init = (Arc<Backend>, JobId);
+    type Input = ();
+    type Output = ();
+    type CommandOutput = Cmd;
+
+    view! {
+        adw::Window {
+            set_default_size: (640, 560),
+            #[watch]
+            set_title: Some(&model.snapshot.as_ref().map_or(String::new(), |j| j.name.clone())),
+
+            gtk::Box {
+                set_orientation: gtk::Orientation::Vertical,
+                adw::HeaderBar {},
+                gtk::ScrolledWindow {
+                    set_vexpand: true,
+                    set_hscrollbar_policy: gtk::PolicyType::Never,
+                    adw::Clamp {
+                        set_maximum_size: 800,
+                        gtk::Box {
+                            set_orientation: gtk::Orientation::Vertical,
+                            set_spacing: 12,
+                            set_margin_all: 18,
+
+                            gtk::Label {
+                                set_xalign: 0.0,
+                                set_wrap: true,
+                                #[watch]
+                                set_label: &model.summary(),
+                            },
+                            #[name = "map"]
+                            gtk::Picture {
+                                set_can_shrink: true,
+                                set_content_fit: gtk::ContentFit::Fill,
+                                set_height_request: 160,
+                                set_alternative_text: Some(&tr("Piece map")),
+                            },
+                            gtk::FlowBox {
+                                set_selection_mode: gtk::SelectionMode::None,
+                                set_max_children_per_line: 4,
+                                append = &legend(PieceState::HadBefore, &tr("Already here")),
+                                append = &legend(PieceState::Fetched, &tr("Fetched now")),
+                                append = &legend(PieceState::InFlight, &tr("In flight")),
+                                append = &legend(PieceState::Missing, &tr("Missing")),
+                            },
+                            gtk::Label {
+                                set_xalign: 0.0,
+                                add_css_class: "heading",
+                                #[watch]
+                                set_label: &model.speeds(),
+                            },
+                            #[local_ref]
+                            chart -> gtk::DrawingArea {},
+                            gtk::Label {
+                                set_xalign: 0.0,
+                                add_css_class: "heading",
+                                set_label: &tr("Peers"),
+                            },
+                            #[name = "peers"]
+                            gtk::ListBox {
+                                add_css_class: "boxed-list",
+                                set_selection_mode: gtk::SelectionMode::None,
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    }
+
+    fn init(
+        (backend, job): Self::Init,
+        root: Self::Root,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
+        let model = TransferView {
+            snapshot: None,
+            history: Default::default(),
+        };
+        let chart = speed_chart::chart(model.history.clone());
+        let widgets = view_output!();
+        let out = sender.command_sender().clone();
+        let watch = backend.watch_job(job, move |j| out.send(Cmd::Snapshot(Box::new(j))).is_ok());
+        sender.oneshot_command(async move {
+            watch.await;
+            Cmd::Gone
+        });
+        ComponentParts { model, widgets }
+    }
+
+    fn update_cmd_with_view(
+        &mut self,
+        widgets: &mut Self::Widgets,
+        cmd: Cmd,
+        sender: ComponentSender<Self>,
+        _: &Self::Root,
+    ) {
+        match cmd {
+            Cmd::Snapshot(j) => {
+                speed_chart::push(&self.history, j.down_speed, j.up_speed);
+                widgets.chart.queue_draw();
+                if !j.pieces.0.is_empty() {
+                    widgets
+                        .map
+                        .set_paintable(Some(&piece_map::texture(&j.pieces)));
+                }
+                while let Some(row) = widgets.peers.first_child() {
+                    widgets.peers.remove(&row);
+                }
+                for p in &j.peers {
+                    let row = adw::ActionRow::builder()
+                        .title(&p.address)
+                        .subtitle(trf(
+                            "{client} · ↓ {down}/s ↑ {up}/s · {fetched} received, {uploaded} sent",
+                            &[
+                                (
+                                    "client",
+                                    &p.client.clone().unwrap_or_else(|| tr("unknown client")),
+                                ),
+                                ("down", &glib::format_size(p.down_speed)),
+                                ("up", &glib::format_size(p.up_speed)),
+                                ("fetched", &glib::format_size(p.fetched)),
+                                ("uploaded", &glib::format_size(p.uploaded)),
+                            ],
+                        ))
+                        .use_markup(false)
+                        .build();
+                    widgets.peers.append(&row);
+                }
+                self.snapshot = Some(*j);
+            }
+            Cmd::Gone => {}
+        }
+        self.update_view(widgets, sender);
+    }
+}
