@@ -81,6 +81,8 @@ pub struct DemoWorld {
     pub public_key: PathBuf,
     /// The client's home (`--home`): settings, trusted key, images with version 1.00.
     pub client_home: PathBuf,
+    /// The versions' torrents, oldest first.
+    pub torrents: Vec<Torrent>,
     /// Versions and their images, oldest first.
     pub versions: Vec<(String, PathBuf)>,
     /// The tracker on 127.0.0.1.
@@ -93,6 +95,8 @@ pub struct DemoWorld {
     pub mirror: MirrorServer,
     /// The client's rpm root, with the release's older packages installed.
     pub package_root: PathBuf,
+    /// The port the client's engine takes peers on (fixed, so the demo's leecher finds it).
+    pub client_port: u16,
     /// How many packages the repositories hold.
     pub packages: usize,
 }
@@ -117,6 +121,38 @@ fn package_path(tree: &Path, nevr: &str) -> PathBuf {
 }
 
 impl DemoWorld {
+    /// A peer that downloads the client's first image from the client alone, slowly (so its
+    /// Seeding page shows the bytes grow): it waits until the client's engine takes peers.
+    pub fn leecher(
+        &self,
+        bytes_per_sec: u32,
+    ) -> impl std::future::Future<Output = anyhow::Result<Arc<Engine>>> + Send + 'static {
+        let client: std::net::SocketAddr = ([127, 0, 0, 1], self.client_port).into();
+        let dir = self.root.join("leecher");
+        let torrent = self.torrents[0].clone();
+        async move {
+            while tokio::net::TcpStream::connect(client).await.is_err() {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            std::fs::create_dir_all(&dir)?;
+            let engine = Engine::start(EngineConfig {
+                trackers: false,
+                known_peers: vec![client],
+                download_limit: Some(bytes_per_sec),
+                ..EngineConfig::loopback(&dir)
+            })
+            .await?;
+            engine.add_job(
+                &torrent,
+                JobSpec::Fetch {
+                    dest: dir.join(&torrent.name),
+                    seed_after: false,
+                },
+            )?;
+            Ok(engine)
+        }
+    }
+
     /// Builds the world under `root` with images of about `mb` MB; `say` reports each step.
     pub async fn build(root: &Path, mb: usize, say: impl Fn(&str)) -> anyhow::Result<DemoWorld> {
         let tree = root.join("tree");
@@ -294,9 +330,13 @@ impl DemoWorld {
         let config = client_home.join("config");
         std::fs::create_dir_all(config.join("trusted-keys"))?;
         std::fs::copy(&public_key, config.join("trusted-keys/demo.asc"))?;
+        // A free port now, so the demo's leecher can find the client later.
+        let client_port = std::net::TcpListener::bind(("127.0.0.1", 0))?
+            .local_addr()?
+            .port();
         Settings {
             feed_url: Some(feed_url.clone()),
-            listen_port: Some(0),
+            listen_port: Some(client_port),
             loopback_only: true,
             ..Default::default()
         }
@@ -307,6 +347,8 @@ impl DemoWorld {
         std::fs::copy(first, images.join(first.file_name().context("image name")?))?;
 
         Ok(DemoWorld {
+            client_port,
+            torrents,
             root: root.to_owned(),
             publish_dir,
             feed_url,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use swarmdate::client::Client;
 use swarmdate::client::updates::{Outcome, Step, Transaction};
 use swarmdate::client::versions::Versions;
-use swarmdate::engine::{JobId, JobState};
+use swarmdate::engine::{JobId, JobSpec, JobState, Payload};
 use swarmdate::plan::{ChangeKind, Goal};
 use swarmdate::service::EngineHandle;
 
@@ -438,6 +438,9 @@ impl Backend {
                     return;
                 }
             };
+            if let Err(e) = me.seed_local_image(engine).await {
+                tracing::info!("not sharing the local image: {e:#}");
+            }
             let ledger_path = me.client().dirs.engine().join("ledger.sqlite");
             loop {
                 let totals = swarmdate::ledger::Ledger::open(&ledger_path)
@@ -475,6 +478,24 @@ impl Backend {
                 tokio::time::sleep(SEEDING_EVERY).await;
             }
         })
+    }
+
+    /// Shares the local image when it is a published version and nothing else uses it.
+    async fn seed_local_image(&self, engine: &EngineHandle) -> anyhow::Result<()> {
+        let versions = Versions::load(&self.client(), None).await?;
+        let Some(i) = versions.current else {
+            return Ok(());
+        };
+        let torrent = &versions.versions[i].torrent;
+        let busy = engine.jobs().await?.iter().any(|j| {
+            j.info_hash == torrent.info_hash()
+                || matches!(&j.spec, JobSpec::Switch(s) if s.from == versions.image)
+        });
+        if !busy {
+            let payload = Payload::Image(versions.image.clone());
+            engine.add_job(torrent, JobSpec::Seed { payload }).await?;
+        }
+        Ok(())
     }
 
     /// Pauses or resumes a seeded torrent.
