@@ -18,6 +18,7 @@ packages=(
   xvfb xauth dbus-x11                         # the window's tests on a virtual display
   fonts-cantarell adwaita-icon-theme          # the window's fonts and icons, as on GNOME
   desktop-file-utils appstream                # validating the desktop file and the metainfo
+  at-spi2-core python3-dogtail                # driving the real window through its accessibility tree
 )
 
 missing=()

@@ -142,6 +142,7 @@ impl SimpleComponent for App {
                             set_stack: Some(&stack),
                             set_title: &tr("Swarmdate"),
                         },
+                        #[name = "menu_button"]
                         pack_end = &gtk::MenuButton {
                             set_icon_name: "open-menu-symbolic",
                             set_tooltip_text: Some(&tr("Main Menu")),
@@ -214,6 +215,7 @@ impl SimpleComponent for App {
             .bind_property("title-visible", &widgets.bar, "reveal")
             .sync_create()
             .build();
+        super::a11y::set_label(&widgets.menu_button, &tr("Main Menu"));
         add_actions(&sender);
         // Nothing is announced before the user says whom to share with.
         if backend.client().settings.sharing.is_none() {

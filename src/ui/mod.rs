@@ -1,6 +1,7 @@
 //! The desktop window (Relm4 + libadwaita): one component per page, each reading the core
 //! through [`backend::Backend`] and never blocking the GTK thread.
 
+mod a11y;
 mod app;
 mod backend;
 mod preferences;

@@ -27,3 +27,4 @@ mod store;
 mod support;
 mod torrent;
 mod update;
+mod window_e2e;
