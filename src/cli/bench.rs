@@ -44,6 +44,12 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1000)]
         max_kb: usize,
     },
+    /// The window: piece map draw time, time to first frame, main-loop stalls (needs a display).
+    Window {
+        /// Scratch folder for the demo distribution (default: a temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// The engine holding a distribution-sized master torrent through the package store.
     Store {
         /// Files in the torrent.
@@ -69,6 +75,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         } => return plan_bench(ctx, packages, installed).await,
         BenchCmd::Store { files, held } => return store_bench(ctx, files, held).await,
         BenchCmd::Mirror { packages, max_kb } => return mirror_bench(ctx, packages, max_kb).await,
+        BenchCmd::Window { dir } => return window(ctx, dir),
     };
     let tmp = tempfile::Builder::new()
         .prefix("swarmdate-bench-")
@@ -206,4 +213,49 @@ async fn mirror_bench(ctx: &Ctx, packages: usize, max_kb: usize) -> anyhow::Resu
     ));
     out.summary(json!(r));
     Ok(())
+}
+
+/// `bench window`, on this (the main) thread: GTK runs here, the engine on the runtime's workers.
+#[cfg(feature = "gui")]
+fn window(ctx: &Ctx, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("swarmdate-bench-window-")
+        .tempdir()?;
+    let dir = dir.unwrap_or_else(|| tmp.path().to_owned());
+    let rt = tokio::runtime::Handle::current();
+    let b = tokio::task::block_in_place(|| {
+        crate::ui::bench::run(rt, &dir, |s| ctx.out.say(s.to_owned()))
+    })?;
+    ctx.out.say(trf(
+        "Piece map, 400,000 pieces: texture {texture} ms, drawn at 1,000 × 400 in {frame} ms",
+        &[
+            ("texture", &format!("{:.1}", b.piece_map_texture_ms)),
+            ("frame", &format!("{:.1}", b.piece_map_frame_ms)),
+        ],
+    ));
+    ctx.out.say(trf(
+        "First frame: Swarmdate {app} ms, a minimal libadwaita window {minimal} ms (×{ratio})",
+        &[
+            ("app", &format!("{:.0}", b.app_first_frame_ms)),
+            ("minimal", &format!("{:.0}", b.minimal_first_frame_ms)),
+            (
+                "ratio",
+                &format!("{:.2}", b.app_first_frame_ms / b.minimal_first_frame_ms),
+            ),
+        ],
+    ));
+    ctx.out.say(trf(
+        "Longest main-loop stall during the demo's update and switch: {stall} ms ({ticks} ticks)",
+        &[
+            ("stall", &format!("{:.1}", b.longest_stall_ms)),
+            ("ticks", &b.ticks),
+        ],
+    ));
+    ctx.out.summary(json!(b));
+    Ok(())
+}
+
+#[cfg(not(feature = "gui"))]
+fn window(_: &Ctx, _: Option<PathBuf>) -> anyhow::Result<()> {
+    anyhow::bail!("this Swarmdate was built without its window")
 }

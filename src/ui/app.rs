@@ -10,7 +10,7 @@ use gtk::{gio, glib};
 use relm4::prelude::*;
 
 use swarmdate::config::Sharing;
-use swarmdate::i18n::tr;
+use swarmdate::i18n::{tr, trf};
 
 use super::backend::Backend;
 use super::preferences::{self, Preferences};
@@ -29,6 +29,8 @@ pub struct App {
     preferences: Option<Controller<Preferences>>,
     /// Keeps the app alive while the window is hidden.
     hold: Option<gio::ApplicationHoldGuard>,
+    /// The update count last notified, so the same updates are announced once.
+    notified: usize,
     toasts: adw::ToastOverlay,
 }
 
@@ -47,13 +49,24 @@ pub enum Input {
     PreferencesSaved(Result<(), String>),
     /// Show the about window.
     ShowAbout,
+    /// Bring the window up on the Updates page (the notification).
+    ShowUpdates,
     /// The window was closed: go on sharing in the background.
     Hidden,
 }
 
 impl App {
+    /// The Updates page.
+    pub fn updates(&self) -> &Controller<UpdatesPage> {
+        &self.updates
+    }
+
+    /// The Versions page.
+    pub fn versions(&self) -> &Controller<VersionsPage> {
+        &self.versions
+    }
+
     /// Whether every page has shown its first data (or why it has none).
-    #[cfg(test)]
     pub fn loaded(&self) -> bool {
         self.updates.model().is_settled()
             && self.versions.model().is_settled()
@@ -86,10 +99,28 @@ impl App {
         dialog.present();
     }
 
+    /// Tells the desktop about new updates (once per count; GNOME shows it when the window
+    /// is not in front).
+    fn notify_updates(&mut self, n: usize) {
+        let app = relm4::main_application();
+        if n == 0 || n == self.notified || !app.is_registered() {
+            self.notified = n;
+            return;
+        }
+        self.notified = n;
+        let note = gio::Notification::new(&tr("Updates are available"));
+        note.set_body(Some(&trf("{n} packages can be updated.", &[("n", &n)])));
+        note.set_default_action("app.show-updates");
+        app.send_notification(Some("updates"), &note);
+    }
+
     fn toast(&self, text: &str) {
         self.toasts.add_toast(adw::Toast::new(text));
     }
 }
+
+/// How often the app looks for updates while it runs.
+const CHECK_EVERY_SECS: u32 = 3600;
 
 /// The app's actions and their keyboard shortcuts.
 fn add_actions(sender: &ComponentSender<App>) {
@@ -103,6 +134,7 @@ fn add_actions(sender: &ComponentSender<App>) {
     action("preferences", || Input::ShowPreferences);
     action("about", || Input::ShowAbout);
     action("refresh", || Input::Refresh);
+    action("show-updates", || Input::ShowUpdates);
     let quit = gio::SimpleAction::new("quit", None);
     quit.connect_activate(|_, _| relm4::main_application().quit());
     app.add_action(&quit);
@@ -232,8 +264,15 @@ impl SimpleComponent for App {
             updates_tab,
             preferences: None,
             hold: None,
+            notified: 0,
             toasts: widgets.toasts.clone(),
         };
+        // Look for updates again every hour, window shown or not.
+        let s = sender.clone();
+        glib::timeout_add_seconds_local(CHECK_EVERY_SECS, move || {
+            s.input(Input::Refresh);
+            glib::ControlFlow::Continue
+        });
         ComponentParts { model, widgets }
     }
 
@@ -246,6 +285,7 @@ impl SimpleComponent for App {
             Input::UpdateCount(n) => {
                 self.updates_tab.set_badge_number(n as u32);
                 self.updates_tab.set_needs_attention(n > 0);
+                self.notify_updates(n);
             }
             Input::Consent(sharing) => {
                 let mut settings = self.backend.client().settings.clone();
@@ -286,6 +326,19 @@ impl SimpleComponent for App {
                     about.set_transient_for(Some(&w));
                 }
                 about.present();
+            }
+            Input::ShowUpdates => {
+                if let Some(w) = self.toasts.root().and_downcast::<gtk::Window>() {
+                    w.present();
+                }
+                if let Some(stack) = self
+                    .updates
+                    .widget()
+                    .ancestor(adw::ViewStack::static_type())
+                    .and_downcast::<adw::ViewStack>()
+                {
+                    stack.set_visible_child_name("updates");
+                }
             }
             Input::Hidden => {
                 if self.hold.is_none() {

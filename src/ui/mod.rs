@@ -4,6 +4,7 @@
 mod a11y;
 mod app;
 mod backend;
+pub mod bench;
 mod preferences;
 #[cfg(test)]
 mod pseudo_locale;
@@ -48,7 +49,7 @@ pub fn display_available() -> bool {
 }
 
 /// Registers the compiled GResources (style, icons) once.
-fn register_resources() -> anyhow::Result<()> {
+pub fn register_resources() -> anyhow::Result<()> {
     static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         gtk::gio::resources_register_include!("swarmdate.gresource").map_err(|e| e.to_string())

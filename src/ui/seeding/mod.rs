@@ -62,7 +62,6 @@ impl SeedingPage {
     }
 
     /// Whether the page shows its first data (or why there is none).
-    #[cfg(test)]
     pub fn is_settled(&self) -> bool {
         self.loaded || self.error.is_some()
     }

@@ -1,7 +1,7 @@
 //! The transfer view of a running job: its piece map (every piece: had before, fetched now, in
 //! flight, missing), the speeds over time, and the connected peers.
 
-mod piece_map;
+pub mod piece_map;
 mod speed_chart;
 
 use std::sync::Arc;

@@ -120,8 +120,12 @@ impl UpdatesPage {
         ((p.from_peers + p.from_mirrors) as f64 / p.total as f64).min(1.0)
     }
 
+    /// Whether the last update ended (installed or failed).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Done(_) | Phase::Failed(_))
+    }
+
     /// Whether the page shows its first data (or why there is none).
-    #[cfg(test)]
     pub fn is_settled(&self) -> bool {
         self.phase != Phase::Checking
     }

@@ -89,8 +89,21 @@ pub enum Cmd {
 }
 
 impl VersionsPage {
+    /// The newest version the image is not, if any.
+    pub fn newest_other(&self) -> Option<usize> {
+        self.rows
+            .iter()
+            .filter(|r| !r.item.current)
+            .max_by(|a, b| a.item.date.cmp(&b.item.date))
+            .map(|r| r.item.index)
+    }
+
+    /// Whether the last switch ended (done, stopped or failed).
+    pub fn switched(&self) -> bool {
+        self.last.is_some() || matches!(self.phase, Phase::Failed(_))
+    }
+
     /// Whether the page shows its first data (or why there is none).
-    #[cfg(test)]
     pub fn is_settled(&self) -> bool {
         self.phase != Phase::Loading
     }
