@@ -223,9 +223,7 @@ fn window(ctx: &Ctx, dir: Option<PathBuf>) -> anyhow::Result<()> {
         .tempdir()?;
     let dir = dir.unwrap_or_else(|| tmp.path().to_owned());
     let rt = tokio::runtime::Handle::current();
-    let b = tokio::task::block_in_place(|| {
-        crate::ui::bench::run(rt, &dir, |s| ctx.out.say(s.to_owned()))
-    })?;
+    let b = tokio::task::block_in_place(|| crate::ui::bench::run(rt, &dir, |s| ctx.out.say(s)))?;
     ctx.out.say(trf(
         "Piece map, 400,000 pieces: texture {texture} ms, drawn at 1,000 × 400 in {frame} ms",
         &[

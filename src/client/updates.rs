@@ -402,3 +402,44 @@ impl Transaction {
         }
     }
 }
+
+/// An older build of an installed package that the feed's repositories offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OlderBuild {
+    /// The build.
+    pub nevra: Nevra,
+    /// Its size.
+    pub size: u64,
+}
+
+/// The builds of `name` older than the newest one installed in `root`, newest first.
+pub async fn older_builds(
+    client: &Client,
+    root: &Path,
+    name: &str,
+) -> anyhow::Result<Vec<OlderBuild>> {
+    let feed = client.feed().await?;
+    let repos = crate::plan::load_repositories(&feed, client.fetcher()).await?;
+    let inventory = Inventory::read(root)?;
+    let installed = inventory
+        .named(name)
+        .map(|i| &i.nevra)
+        .max_by(|a, b| a.evr.rpm_cmp(&b.evr))
+        .with_context(|| format!("{name} is not installed"))?
+        .clone();
+    let catalogue = Catalogue::new(repos.into_iter().map(|r| r.repo).collect());
+    let mut older: Vec<OlderBuild> = catalogue
+        .builds
+        .iter()
+        .enumerate()
+        .filter(|(_, (n, _))| {
+            n.name == name && n.arch == installed.arch && n.evr.rpm_cmp(&installed.evr).is_lt()
+        })
+        .map(|(b, (n, _))| OlderBuild {
+            nevra: n.clone(),
+            size: catalogue.build(b).size,
+        })
+        .collect();
+    older.sort_by(|a, b| b.nevra.evr.rpm_cmp(&a.nevra.evr));
+    Ok(older)
+}

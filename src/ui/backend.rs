@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use swarmdate::client::Client;
-use swarmdate::client::updates::{Outcome, Step, Transaction};
+use swarmdate::client::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
 use swarmdate::client::versions::Versions;
 use swarmdate::engine::{JobId, JobSpec, JobState, Payload};
 use swarmdate::plan::{ChangeKind, Goal};
@@ -160,37 +160,77 @@ impl Backend {
         progress: impl Fn(Progress) + Send + Sync + 'static,
     ) -> impl Future<Output = Result<Outcome, String>> + Send + 'static {
         let me = self.clone();
+        self.run(async move { me.carry_out(tx, progress).await })
+    }
+
+    /// The builds of `name` older than the installed one, newest first.
+    pub fn older_builds(
+        self: &Arc<Self>,
+        name: String,
+    ) -> impl Future<Output = Result<Vec<OlderBuild>, String>> + Send + 'static {
+        let me = self.clone();
         self.run(async move {
-            let total = tx.plan().download_bytes;
-            let held = tx.plan().held_bytes;
-            let engine = me.engine().await.map_err(|e| format!("{e:#}"))?;
-            let mut p = Progress {
-                total,
-                held,
-                ..Progress::default()
-            };
-            let mut on = |step: Step<'_>| {
-                p.waiting_for_lock = false;
-                match step {
-                    Step::Fetching(jobs) => {
-                        p.from_peers = jobs.iter().map(|j| j.bytes_fetched).sum();
-                        p.from_mirrors = jobs.iter().map(|j| j.bytes_from_mirrors).sum();
-                        p.speed = jobs.iter().map(|j| j.down_speed).sum();
-                        p.job = jobs.first().map(|j| j.id);
-                    }
-                    Step::WaitingForLock => p.waiting_for_lock = true,
-                    Step::Replanned(_) => {}
-                    Step::Installing => {
-                        p.installing = true;
-                        p.speed = 0;
-                    }
-                }
-                progress(p);
-            };
-            tx.run(&me.client(), engine, &mut on, std::future::pending())
+            older_builds(&me.client(), &me.root, &name)
                 .await
                 .map_err(|e| format!("{e:#}"))
         })
+    }
+
+    /// Downgrades `name` to `version` (and what must come down with it), reporting progress.
+    pub fn downgrade(
+        self: &Arc<Self>,
+        name: String,
+        version: String,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> impl Future<Output = Result<Outcome, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let goal = Goal::Downgrade {
+                name,
+                version: Some(version),
+            };
+            let tx = Transaction::prepare(&me.client(), goal, &me.root)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            me.carry_out(tx, progress).await
+        })
+    }
+
+    /// Runs a transaction on the engine, turning its steps into [`Progress`].
+    async fn carry_out(
+        &self,
+        tx: Transaction,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> Result<Outcome, String> {
+        let total = tx.plan().download_bytes;
+        let held = tx.plan().held_bytes;
+        let engine = self.engine().await.map_err(|e| format!("{e:#}"))?;
+        let mut p = Progress {
+            total,
+            held,
+            ..Progress::default()
+        };
+        let mut on = |step: Step<'_>| {
+            p.waiting_for_lock = false;
+            match step {
+                Step::Fetching(jobs) => {
+                    p.from_peers = jobs.iter().map(|j| j.bytes_fetched).sum();
+                    p.from_mirrors = jobs.iter().map(|j| j.bytes_from_mirrors).sum();
+                    p.speed = jobs.iter().map(|j| j.down_speed).sum();
+                    p.job = jobs.first().map(|j| j.id);
+                }
+                Step::WaitingForLock => p.waiting_for_lock = true,
+                Step::Replanned(_) => {}
+                Step::Installing => {
+                    p.installing = true;
+                    p.speed = 0;
+                }
+            }
+            progress(p);
+        };
+        tx.run(&self.client(), engine, &mut on, std::future::pending())
+            .await
+            .map_err(|e| format!("{e:#}"))
     }
 
     /// The user's client as the settings are now.

@@ -2,6 +2,7 @@
 //! other one the exact download and Upgrade or Downgrade, a confirmation, then progress with a
 //! Stop button. Without a local image it offers to choose one.
 
+mod downgrade;
 mod row;
 
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Backend, SwitchProgress, VersionsView};
 use crate::ui::transfer::TransferView;
+use downgrade::DowngradePanel;
 use row::{RowOutput, VersionRow};
 
 #[cfg(test)]
@@ -54,6 +56,8 @@ pub struct VersionsPage {
     chooser: Option<gtk::FileChooserNative>,
     /// The open transfer view.
     transfer: Option<Controller<TransferView>>,
+    /// Package downgrades.
+    downgrade: Controller<DowngradePanel>,
 }
 
 /// What the page is told.
@@ -303,6 +307,10 @@ impl Component for VersionsPage {
                             #[watch]
                             set_sensitive: !model.is_switching(),
                         },
+                        #[local_ref]
+                        downgrade_panel -> adw::PreferencesGroup {
+                            set_margin_top: 12,
+                        },
                     },
                 },
             },
@@ -324,7 +332,7 @@ impl Component for VersionsPage {
                 RowOutput::Switch(i) => Input::Confirm(i),
             });
         let model = VersionsPage {
-            backend,
+            backend: backend.clone(),
             phase: Phase::Loading,
             rows,
             versions: None,
@@ -334,8 +342,10 @@ impl Component for VersionsPage {
             aborting: false,
             chooser: None,
             transfer: None,
+            downgrade: DowngradePanel::builder().launch(backend.clone()).detach(),
         };
         let rows_box = model.rows.widget();
+        let downgrade_panel = model.downgrade.widget();
         let widgets = view_output!();
         ComponentParts { model, widgets }
     }

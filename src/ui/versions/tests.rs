@@ -2,6 +2,7 @@
 //! image's marked and the others' planned downloads; a switch through the page leaves the image
 //! of the new version on disk, byte for byte the published one.
 
+use gtk::prelude::*;
 use relm4::prelude::*;
 
 use super::{Input, Phase, VersionsPage};
@@ -67,6 +68,61 @@ fn the_page_lists_versions_with_their_downloads_and_switches_the_image() {
         .map(|r| r.item.clone())
         .unwrap();
     assert!(!back.newer && back.download.unwrap() > 0);
+    backend.shutdown();
+    stop(&rt, world);
+}
+
+#[gtk::test]
+fn an_updated_package_goes_back_to_its_older_build_and_an_unknown_one_is_refused() {
+    use super::downgrade::{DowngradePanel, Input, Phase};
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    // Update first, so app000 1.1 is installed and 1.0 is older.
+    let available = rt.block_on(backend.check_updates()).unwrap();
+    let tx = available.transaction.expect("updates");
+    rt.block_on(backend.apply(tx, |_| {})).unwrap();
+    let installed = |root: &std::path::Path| {
+        let out = std::process::Command::new("rpm")
+            .arg("--root")
+            .arg(root)
+            .args(["--dbpath", "/var/lib/rpm", "-q", "app000"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    assert_eq!(installed(&world.package_root), "app000-1.1-1.fc41.x86_64");
+
+    let panel = DowngradePanel::builder().launch(backend.clone()).detach();
+    // Refused: a package this system does not have.
+    panel.emit(Input::Look("no-such-package".into()));
+    pump_until("the refusal", || {
+        matches!(panel.model().phase(), Phase::Ended(_))
+    });
+    let said = panel.model().status();
+    assert!(said.contains("no-such-package is not installed"), "{said}");
+
+    panel.emit(Input::Look("app000".into()));
+    pump_until("the older builds", || {
+        *panel.model().phase() == Phase::Listed
+    });
+    let builds: Vec<String> = panel
+        .model()
+        .builds()
+        .iter()
+        .map(|b| b.nevra.to_string())
+        .collect();
+    assert_eq!(builds, ["app000-1.0-1.fc41.x86_64"]);
+    assert_eq!(panel.widgets().list.observe_children().n_items(), 1);
+    panel.emit(Input::Downgrade(0));
+    pump_until("the downgrade", || {
+        matches!(panel.model().phase(), Phase::Ended(_))
+    });
+    let said = panel.model().status();
+    assert!(said.contains("packages installed"), "{said}");
+    // rpm, not the panel, says which build is installed.
+    assert_eq!(installed(&world.package_root), "app000-1.0-1.fc41.x86_64");
     backend.shutdown();
     stop(&rt, world);
 }
