@@ -144,7 +144,7 @@ async fn open_window(world: &DemoWorld) -> anyhow::Result<()> {
     // Once the window shares the client's image, a demo peer downloads it from the client.
     let leecher = tokio::spawn(world.leecher(128 << 10));
     // GTK runs on this (the main) thread; the runtime's workers go on serving the demo's peers.
-    let shown = tokio::task::block_in_place(|| crate::ui::run(rt, client, root));
+    let shown = tokio::task::block_in_place(|| crate::ui::run(rt, client, root, None));
     leecher.abort();
     if let Ok(Ok(engine)) = leecher.await {
         engine.shutdown().await;

@@ -23,7 +23,8 @@ use context::{Ctx, Global};
     name = "swarmdate",
     version,
     about = "Package updates and installation images over BitTorrent",
-    after_help = exit::EXIT_CODES
+    after_help = exit::EXIT_CODES,
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(flatten)]
@@ -31,6 +32,9 @@ struct Cli {
     /// Without a command, the window opens.
     #[command(subcommand)]
     command: Option<Command>,
+    /// A bittorrent:// link or .torrent file for the window to open (as the desktop passes it).
+    #[arg(value_name = "LINK")]
+    open: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -85,7 +89,7 @@ pub fn run() -> ExitCode {
         .map_err(anyhow::Error::from);
     let result = rt.and_then(|rt| match cli.command {
         Some(command) => rt.block_on(dispatch(cli.global, command)),
-        None => open_window(rt.handle().clone(), cli.global),
+        None => open_window(rt.handle().clone(), cli.global, cli.open),
     });
     match result {
         Ok(()) => exit::exit(0),
@@ -108,13 +112,17 @@ fn init_logging() {
 
 /// The window for the system, with the user's settings.
 #[cfg(feature = "gui")]
-fn open_window(rt: tokio::runtime::Handle, global: Global) -> anyhow::Result<()> {
+fn open_window(
+    rt: tokio::runtime::Handle,
+    global: Global,
+    open: Option<String>,
+) -> anyhow::Result<()> {
     let client = swarmdate::client::Client::new(global.overrides())?;
-    crate::ui::run(rt, client, "/".into())
+    crate::ui::run(rt, client, "/".into(), open)
 }
 
 #[cfg(not(feature = "gui"))]
-fn open_window(_: tokio::runtime::Handle, _: Global) -> anyhow::Result<()> {
+fn open_window(_: tokio::runtime::Handle, _: Global, _: Option<String>) -> anyhow::Result<()> {
     anyhow::bail!("this Swarmdate was built without its window: see swarmdate --help")
 }
 

@@ -13,6 +13,7 @@ use swarmdate::config::Sharing;
 use swarmdate::i18n::{tr, trf};
 
 use super::backend::Backend;
+use super::open::OpenTorrent;
 use super::preferences::{self, Preferences};
 use super::seeding::{self, SeedingPage};
 use super::updates::{self, UpdatesPage};
@@ -31,6 +32,10 @@ pub struct App {
     hold: Option<gio::ApplicationHoldGuard>,
     /// The update count last notified, so the same updates are announced once.
     notified: usize,
+    /// A torrent to open once the user said whom to share with.
+    pending_open: Option<String>,
+    /// The open-torrent dialog.
+    opened: Option<Controller<OpenTorrent>>,
     toasts: adw::ToastOverlay,
 }
 
@@ -51,6 +56,8 @@ pub enum Input {
     ShowAbout,
     /// Bring the window up on the Updates page (the notification).
     ShowUpdates,
+    /// Show what a `bittorrent://` link or `.torrent` file is, and offer to download it.
+    Open(String),
     /// The window was closed: go on sharing in the background.
     Hidden,
 }
@@ -145,7 +152,8 @@ fn add_actions(sender: &ComponentSender<App>) {
 
 #[relm4::component(pub)]
 impl SimpleComponent for App {
-    type Init = Arc<Backend>;
+    /// The backend, and a `bittorrent://` link or `.torrent` file to open.
+    type Init = (Arc<Backend>, Option<String>);
     type Input = Input;
     type Output = ();
 
@@ -202,7 +210,7 @@ impl SimpleComponent for App {
     }
 
     fn init(
-        backend: Self::Init,
+        (backend, open): Self::Init,
         root: Self::Root,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
@@ -250,11 +258,15 @@ impl SimpleComponent for App {
         super::a11y::set_label(&widgets.menu_button, &tr("Main Menu"));
         add_actions(&sender);
         // Nothing is announced before the user says whom to share with.
-        if backend.client().settings.sharing.is_none() {
+        let asked = backend.client().settings.sharing.is_some();
+        if asked {
+            seeding.emit(seeding::Input::Start);
+            if let Some(reference) = &open {
+                sender.input(Input::Open(reference.clone()));
+            }
+        } else {
             let (window, s) = (root.clone(), sender.clone());
             glib::idle_add_local_once(move || App::ask_consent(&window, &s));
-        } else {
-            seeding.emit(seeding::Input::Start);
         }
         let model = App {
             backend,
@@ -265,6 +277,8 @@ impl SimpleComponent for App {
             preferences: None,
             hold: None,
             notified: 0,
+            pending_open: if asked { None } else { open },
+            opened: None,
             toasts: widgets.toasts.clone(),
         };
         // Look for updates again every hour, window shown or not.
@@ -294,6 +308,21 @@ impl SimpleComponent for App {
                     self.toast(&format!("{e:#}"));
                 }
                 self.seeding.emit(seeding::Input::Start);
+                if let Some(reference) = self.pending_open.take() {
+                    sender.input(Input::Open(reference));
+                }
+            }
+            Input::Open(reference) => {
+                let downloads = glib::user_special_dir(glib::UserDirectory::Downloads)
+                    .unwrap_or_else(glib::home_dir);
+                let dialog = OpenTorrent::builder()
+                    .launch((self.backend.clone(), reference, downloads))
+                    .detach();
+                if let Some(w) = self.toasts.root().and_downcast::<gtk::Window>() {
+                    dialog.widget().set_transient_for(Some(&w));
+                }
+                dialog.widget().present();
+                self.opened = Some(dialog);
             }
             Input::ShowPreferences => {
                 let prefs = Preferences::builder()

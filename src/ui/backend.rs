@@ -590,3 +590,66 @@ impl Backend {
         })
     }
 }
+
+/// A torrent someone asked to open (`bittorrent://` link or `.torrent` file).
+#[derive(Debug, Clone)]
+pub struct TorrentInfo {
+    /// The parsed, validated torrent.
+    pub torrent: swarmdate::torrent::Torrent,
+    /// Where it came from, for people.
+    pub from: String,
+}
+
+impl Backend {
+    /// Fetches and checks the torrent a link or path names.
+    pub fn inspect(
+        self: &Arc<Self>,
+        reference: String,
+    ) -> impl Future<Output = Result<TorrentInfo, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let r: anyhow::Result<TorrentInfo> = async {
+                let loc = swarmdate::feed::Location::parse_torrent_ref(&reference)?;
+                let torrent = me.client().torrent_at(&loc).await?;
+                Ok(TorrentInfo {
+                    torrent,
+                    from: loc.display(),
+                })
+            }
+            .await;
+            r.map_err(|e| format!("{e:#}"))
+        })
+    }
+
+    /// Downloads `torrent` into `dir` (built in staging, then renamed) and shares it after.
+    pub fn download(
+        self: &Arc<Self>,
+        torrent: swarmdate::torrent::Torrent,
+        dir: PathBuf,
+    ) -> impl Future<Output = Result<JobId, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let r: anyhow::Result<JobId> = async {
+                std::fs::create_dir_all(&dir)?;
+                let dir = std::path::absolute(&dir)?;
+                let target = dir.join(&torrent.name);
+                anyhow::ensure!(
+                    !target.exists(),
+                    "{} exists already: move it away first",
+                    target.display()
+                );
+                // Refused up front when it cannot fit: nothing is written then.
+                swarmdate::fsutil::ensure_space(&dir, torrent.data_length())?;
+                let engine = me.engine().await?;
+                // The engine builds the payload in a staging folder inside `dest`, then renames.
+                let spec = JobSpec::Fetch {
+                    dest: dir,
+                    seed_after: true,
+                };
+                engine.add_job(&torrent, spec).await
+            }
+            .await;
+            r.map_err(|e| format!("{e:#}"))
+        })
+    }
+}

@@ -5,6 +5,7 @@ mod a11y;
 mod app;
 mod backend;
 pub mod bench;
+mod open;
 mod preferences;
 #[cfg(test)]
 mod pseudo_locale;
@@ -25,9 +26,15 @@ use swarmdate::client::Client;
 /// The application id (desktop file, metainfo, GResource prefix).
 pub const APP_ID: &str = "org.swarmdate.Swarmdate";
 
-/// Opens the window for `client`, updating the system at `root`, until the user quits. The
-/// engine runs on `rt`, which must outlive the call.
-pub fn run(rt: tokio::runtime::Handle, client: Client, root: PathBuf) -> anyhow::Result<()> {
+/// Opens the window for `client`, updating the system at `root`, until the user quits; `open`
+/// is a `bittorrent://` link or `.torrent` file to show first. The engine runs on `rt`, which
+/// must outlive the call.
+pub fn run(
+    rt: tokio::runtime::Handle,
+    client: Client,
+    root: PathBuf,
+    open: Option<String>,
+) -> anyhow::Result<()> {
     if !display_available() {
         anyhow::bail!(
             "there is no display to open the window on: use the command line (swarmdate --help)"
@@ -38,7 +45,7 @@ pub fn run(rt: tokio::runtime::Handle, client: Client, root: PathBuf) -> anyhow:
     let app = adw::Application::builder().application_id(APP_ID).build();
     RelmApp::from_app(app)
         .with_args(Vec::new())
-        .run::<app::App>(backend.clone());
+        .run::<app::App>((backend.clone(), open));
     backend.shutdown();
     Ok(())
 }
