@@ -5,6 +5,7 @@ mod a11y;
 mod app;
 mod backend;
 pub mod bench;
+mod dialogs;
 mod open;
 mod preferences;
 #[cfg(test)]

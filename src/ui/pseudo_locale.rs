@@ -92,6 +92,10 @@ fn texts(w: &gtk::Widget, out: &mut Vec<(String, String)>) {
     if let Some(win) = w.downcast_ref::<gtk::Window>() {
         add("title", win.title());
     }
+    // An entry row's own buttons ("Apply") speak libadwaita's catalogue: only its title is ours.
+    if w.is::<adw::EntryRow>() {
+        return;
+    }
     if let Some(s) = w.downcast_ref::<adw::ViewStack>() {
         for page in s.pages().iter::<adw::ViewStackPage>().flatten() {
             add("page", page.title());

@@ -12,6 +12,7 @@ use swarmdate::client::updates::{OlderBuild, Outcome};
 use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Backend, Progress};
+use crate::ui::dialogs;
 
 /// Where the panel is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,25 +176,18 @@ impl Component for DowngradePanel {
                 let Some(b) = self.builds.get(i) else {
                     return;
                 };
-                let dialog = adw::MessageDialog::new(
-                    root.root().and_downcast_ref::<gtk::Window>(),
-                    Some(&trf("Downgrade to {build}?", &[("build", &b.nevra)])),
-                    Some(&trf(
+                let s = sender.clone();
+                dialogs::confirm(
+                    root,
+                    &trf("Downgrade to {build}?", &[("build", &b.nevra)]),
+                    &trf(
                         "Up to {size} will be downloaded. Installed packages that need the newer build are downgraded too.",
                         &[("size", &glib::format_size(b.size))],
-                    )),
+                    ),
+                    &tr("Downgrade"),
+                    adw::ResponseAppearance::Destructive,
+                    move || s.input(Input::Downgrade(i)),
                 );
-                dialog.add_response("cancel", &tr("Cancel"));
-                dialog.add_response("downgrade", &tr("Downgrade"));
-                dialog.set_response_appearance("downgrade", adw::ResponseAppearance::Destructive);
-                dialog.set_close_response("cancel");
-                let s = sender.clone();
-                dialog.connect_response(None, move |_, r| {
-                    if r == "downgrade" {
-                        s.input(Input::Downgrade(i));
-                    }
-                });
-                dialog.present();
             }
             Input::Downgrade(i) => {
                 let Some(b) = self.builds.get(i).cloned() else {

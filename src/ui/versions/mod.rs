@@ -17,6 +17,7 @@ use swarmdate::client::versions::Versions;
 use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Backend, SwitchProgress, VersionsView};
+use crate::ui::dialogs;
 use crate::ui::transfer::TransferView;
 use downgrade::DowngradePanel;
 use row::{RowOutput, VersionRow};
@@ -367,31 +368,23 @@ impl Component for VersionsPage {
                     return;
                 };
                 let item = item.item.clone();
-                let dialog = adw::MessageDialog::new(
-                    root.root().and_downcast_ref::<gtk::Window>(),
-                    Some(&trf("Switch to {version}?", &[("version", &item.version)])),
-                    Some(&trf(
-                        "{download} will be downloaded. The image stays as it is until the new version is complete.",
-                        &[("download", &glib::format_size(item.download.unwrap_or(0)))],
-                    )),
-                );
-                dialog.add_response("cancel", &tr("Cancel"));
                 let verb = if item.newer {
                     tr("Upgrade")
                 } else {
                     tr("Downgrade")
                 };
-                dialog.add_response("switch", &verb);
-                dialog.set_response_appearance("switch", adw::ResponseAppearance::Suggested);
-                dialog.set_default_response(Some("switch"));
-                dialog.set_close_response("cancel");
                 let s = sender.clone();
-                dialog.connect_response(None, move |_, response| {
-                    if response == "switch" {
-                        s.input(Input::Switch(i));
-                    }
-                });
-                dialog.present();
+                dialogs::confirm(
+                    root,
+                    &trf("Switch to {version}?", &[("version", &item.version)]),
+                    &trf(
+                        "{download} will be downloaded. The image stays as it is until the new version is complete.",
+                        &[("download", &glib::format_size(item.download.unwrap_or(0)))],
+                    ),
+                    &verb,
+                    adw::ResponseAppearance::Suggested,
+                    move || s.input(Input::Switch(i)),
+                );
             }
             Input::Switch(i) => {
                 let Some(versions) = self.versions.clone() else {
