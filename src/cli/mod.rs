@@ -23,8 +23,7 @@ use context::{Ctx, Global};
     name = "swarmdate",
     version,
     about = "Package updates and installation images over BitTorrent",
-    after_help = exit::EXIT_CODES,
-    args_conflicts_with_subcommands = true
+    after_help = exit::EXIT_CODES
 )]
 struct Cli {
     #[command(flatten)]
@@ -32,9 +31,29 @@ struct Cli {
     /// Without a command, the window opens.
     #[command(subcommand)]
     command: Option<Command>,
-    /// A bittorrent:// link or .torrent file for the window to open (as the desktop passes it).
-    #[arg(value_name = "LINK")]
-    open: Option<String>,
+}
+
+/// Global options that take a value (so their value is not taken for a link).
+const VALUED: [&str; 4] = ["--home", "--feed", "--trust", "--listen"];
+
+/// Takes out of `args` a `bittorrent://` link or `.torrent` file given where a command would
+/// go (`swarmdate LINK`, as the desktop file passes it): the window opens it.
+fn take_link(args: &mut Vec<String>) -> Option<String> {
+    let mut i = 1;
+    while i < args.len() {
+        let a = &args[i];
+        if VALUED.contains(&a.as_str()) {
+            i += 2;
+            continue;
+        }
+        if a.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        let link = a.starts_with(swarmdate::feed::BITTORRENT_PREFIX) || a.ends_with(".torrent");
+        return link.then(|| args.remove(i));
+    }
+    None
 }
 
 #[derive(Subcommand)]
@@ -74,7 +93,9 @@ enum Command {
 
 /// Parses the arguments, runs the command and returns the documented exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut args: Vec<String> = std::env::args().collect();
+    let open = take_link(&mut args);
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -89,7 +110,7 @@ pub fn run() -> ExitCode {
         .map_err(anyhow::Error::from);
     let result = rt.and_then(|rt| match cli.command {
         Some(command) => rt.block_on(dispatch(cli.global, command)),
-        None => open_window(rt.handle().clone(), cli.global, cli.open),
+        None => open_window(rt.handle().clone(), cli.global, open),
     });
     match result {
         Ok(()) => exit::exit(0),
@@ -138,5 +159,41 @@ async fn dispatch(global: Global, command: Command) -> anyhow::Result<()> {
         Command::Seed(a) => seed::run(&ctx, a).await,
         Command::Publish(c) => publish::run(&ctx, c).await,
         Command::Bench(c) => bench::run(&ctx, c).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_link;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_link_where_a_command_goes_is_for_the_window_and_nowhere_else() {
+        let mut a = args(&["swarmdate", "bittorrent://https://example.org/x.torrent"]);
+        assert_eq!(
+            take_link(&mut a).as_deref(),
+            Some("bittorrent://https://example.org/x.torrent")
+        );
+        assert_eq!(a, ["swarmdate"]);
+        let mut a = args(&["swarmdate", "--home", "/h", "/tmp/x.torrent"]);
+        assert_eq!(take_link(&mut a).as_deref(), Some("/tmp/x.torrent"));
+        assert_eq!(a, ["swarmdate", "--home", "/h"]);
+        // A command's own argument stays the command's.
+        for line in [
+            &[
+                "swarmdate",
+                "get",
+                "bittorrent://https://example.org/x.torrent",
+            ][..],
+            &["swarmdate", "--home", "/h", "iso", "switch", "1.02"][..],
+            &["swarmdate", "torrent", "show", "x.torrent"][..],
+        ] {
+            let mut a = args(line);
+            assert_eq!(take_link(&mut a), None, "{line:?}");
+            assert_eq!(a, args(line));
+        }
     }
 }

@@ -6,7 +6,7 @@ mod model;
 mod sign;
 mod trust;
 
-pub use location::{Fetcher, Location, LocationError};
+pub use location::{BITTORRENT_PREFIX, Fetcher, Location, LocationError};
 pub use model::{FORMAT_VERSION, Feed, IsoVersion, RepoKind, Repository};
 pub use sign::{KeyPair, SignError, TrustedKeys, sign_detached};
 pub use trust::{FeedError, SeenSerials, VerifiedFeed, load_verified, verify_feed};
