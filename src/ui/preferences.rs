@@ -220,3 +220,64 @@ impl Component for Preferences {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::test_support::{pump_until, runtime};
+    use swarmdate::client::{Client, Overrides};
+
+    #[gtk::test]
+    fn the_choices_are_saved_and_sharing_after_login_writes_the_autostart_entry() {
+        let rt = runtime();
+        let home = tempfile::tempdir().unwrap();
+        let client = Client::new(Overrides {
+            home: Some(home.path().to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+        let dirs = client.dirs.clone();
+        let backend = Backend::new(rt.handle().clone(), client, home.path().to_owned());
+        let prefs = Preferences::builder().launch(backend.clone()).detach();
+        {
+            // Defaults shown: sharing with everyone, no limits, the default store size.
+            let w = prefs.widgets();
+            assert_eq!(w.sharing.selected(), 0);
+            assert_eq!(w.upload.value(), 0.0);
+            assert_eq!(w.store.value(), (DEFAULT_STORE_SIZE >> 30) as f64);
+            assert!(!w.after_login.is_active());
+            w.sharing.set_selected(1);
+            w.upload.set_value(512.0);
+            w.port.set_value(51413.0);
+            w.dht.set_active(false);
+            w.feed.set_text("https://example.org/feed.json");
+            w.store.set_value(2.0);
+            w.after_login.set_active(true);
+        }
+        prefs.emit(Input::Close);
+        pump_until("the settings to be saved", || {
+            Settings::load(&dirs.config).unwrap().sharing.is_some()
+        });
+        let saved = Settings::load(&dirs.config).unwrap();
+        assert_eq!(saved.sharing, Some(Sharing::LocalNetwork));
+        assert_eq!(saved.upload_limit, Some(512 * 1024));
+        assert_eq!(saved.download_limit, None);
+        assert_eq!(saved.listen_port, Some(51413));
+        assert_eq!(saved.dht, Some(false));
+        assert_eq!(
+            saved.feed_url.as_deref(),
+            Some("https://example.org/feed.json")
+        );
+        assert_eq!(saved.store_size, Some(2 << 30));
+        assert!(autostart::is_enabled(&dirs));
+        // The backend's client follows: the engine's next start uses the new choice.
+        assert!(!backend.client().engine_config().trackers);
+
+        // Off again: the entry goes.
+        let prefs = Preferences::builder().launch(backend.clone()).detach();
+        assert!(prefs.widgets().after_login.is_active());
+        prefs.widgets().after_login.set_active(false);
+        prefs.emit(Input::Close);
+        pump_until("the entry to go", || !autostart::is_enabled(&dirs));
+    }
+}
