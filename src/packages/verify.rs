@@ -66,26 +66,31 @@ impl PackageKeys {
     /// header-only check would accept a package with a tampered payload (PLATFORM.md §3).
     pub fn verify(&self, file: &Path) -> Result<Nevra, PackageError> {
         let shown = file.display().to_string();
-        // The rpm crate (0.30.2) panics on some damaged headers (found by fuzzing: a slice index
-        // past the header's data); a damaged download must be an error, not a crash.
-        let opened = std::panic::catch_unwind(|| rpm::Package::open(file)).map_err(|_| {
-            PackageError::Unreadable {
-                file: shown.clone(),
-                reason: "its header is damaged".into(),
-            }
-        })?;
-        let pkg = opened.map_err(|e| PackageError::Unreadable {
-            file: shown.clone(),
+        // The rpm crate (0.30.2) panics on some damaged headers (found by fuzzing: slice indexes
+        // past the header's data, while parsing and while reading the signature entries); a
+        // damaged download must be an error, not a crash.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.check(file, &shown)))
+            .unwrap_or_else(|_| {
+                Err(PackageError::Unreadable {
+                    file: shown.clone(),
+                    reason: "its header is damaged".into(),
+                })
+            })
+    }
+
+    fn check(&self, file: &Path, shown: &str) -> Result<Nevra, PackageError> {
+        let pkg = rpm::Package::open(file).map_err(|e| PackageError::Unreadable {
+            file: shown.to_owned(),
             reason: e.to_string(),
         })?;
         let nevra = nevra_of(&pkg.metadata).map_err(|e| PackageError::Unreadable {
-            file: shown.clone(),
+            file: shown.to_owned(),
             reason: e.to_string(),
         })?;
         pkg.verify_signature(&self.verifier)
             .map_err(|e| PackageError::BadSignature {
                 nevra: nevra.to_string(),
-                file: shown,
+                file: shown.to_owned(),
                 reason: e.to_string(),
             })?;
         Ok(nevra)
