@@ -3,6 +3,7 @@
 
 mod dep;
 mod evr;
+mod header_check;
 mod helper;
 mod index;
 mod install;

@@ -79,6 +79,10 @@ impl PackageKeys {
     }
 
     fn check(&self, file: &Path, shown: &str) -> Result<Nevra, PackageError> {
+        super::header_check::check(file).map_err(|reason| PackageError::Unreadable {
+            file: shown.to_owned(),
+            reason,
+        })?;
         let pkg = rpm::Package::open(file).map_err(|e| PackageError::Unreadable {
             file: shown.to_owned(),
             reason: e.to_string(),

@@ -13,6 +13,7 @@ mod pseudo_locale;
 #[cfg(test)]
 mod screenshots;
 mod seeding;
+mod templates;
 #[cfg(test)]
 mod test_support;
 mod transfer;

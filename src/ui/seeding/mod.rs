@@ -13,6 +13,7 @@ use relm4::prelude::*;
 use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Backend, SeedingView};
+use crate::ui::templates::{PageColumn, SpinnerPage};
 use row::{Refresh, RowOutput, SeedRow};
 
 #[cfg(test)]
@@ -85,14 +86,9 @@ impl Component for SeedingPage {
 
     view! {
         gtk::Stack {
-            add_named[Some("loading")] = &adw::StatusPage {
+            #[template]
+            add_named[Some("loading")] = &SpinnerPage {
                 set_title: &tr("Starting to share…"),
-                #[wrap(Some)]
-                set_child = &gtk::Spinner {
-                    set_spinning: true,
-                    set_size_request: (32, 32),
-                    set_halign: gtk::Align::Center,
-                },
             },
             add_named[Some("empty")] = &adw::StatusPage {
                 set_icon_name: Some("network-transmit-receive-symbolic"),
@@ -106,17 +102,10 @@ impl Component for SeedingPage {
                 #[watch]
                 set_description: model.error.as_deref(),
             },
-            add_named[Some("list")] = &gtk::ScrolledWindow {
-                set_hscrollbar_policy: gtk::PolicyType::Never,
-                adw::Clamp {
-                    set_maximum_size: 720,
-                    gtk::Box {
-                        set_orientation: gtk::Orientation::Vertical,
-                        set_spacing: 18,
-                        set_margin_top: 24,
-                        set_margin_bottom: 24,
-                        set_margin_start: 12,
-                        set_margin_end: 12,
+            #[template]
+            add_named[Some("list")] = &PageColumn {
+                #[template_child]
+                column {
                         #[name = "totals"]
                         gtk::Label {
                             set_xalign: 0.0,
@@ -130,7 +119,6 @@ impl Component for SeedingPage {
                             add_css_class: "boxed-list",
                             set_selection_mode: gtk::SelectionMode::None,
                         },
-                    },
                 },
             },
 

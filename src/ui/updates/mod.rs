@@ -14,6 +14,7 @@ use swarmdate::client::updates::{Outcome, Transaction};
 use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Available, Backend, Progress};
+use crate::ui::templates::{ActionPage, PageColumn, SpinnerPage};
 use crate::ui::transfer::TransferView;
 use row::UpdateRow;
 
@@ -159,65 +160,50 @@ impl Component for UpdatesPage {
         gtk::Stack {
             set_transition_type: gtk::StackTransitionType::Crossfade,
 
-            add_named[Some("checking")] = &adw::StatusPage {
+            #[template]
+            add_named[Some("checking")] = &SpinnerPage {
                 set_title: &tr("Looking for updates…"),
-                #[wrap(Some)]
-                set_child = &gtk::Spinner {
-                    set_spinning: true,
-                    set_size_request: (32, 32),
-                    set_halign: gtk::Align::Center,
-                },
             },
-            add_named[Some("up-to-date")] = &adw::StatusPage {
+            #[template]
+            add_named[Some("up-to-date")] = &ActionPage {
                 set_icon_name: Some("emblem-ok-symbolic"),
                 set_title: &tr("Up to date"),
                 set_description: Some(&tr("Every installed package is at its newest version.")),
-                #[wrap(Some)]
-                set_child = &gtk::Button {
+                #[template_child]
+                button {
                     set_label: &tr("Check Again"),
-                    set_halign: gtk::Align::Center,
-                    add_css_class: "pill",
                     connect_clicked => Input::Refresh,
                 },
             },
-            add_named[Some("done")] = &adw::StatusPage {
+            #[template]
+            add_named[Some("done")] = &ActionPage {
                 set_icon_name: Some("emblem-ok-symbolic"),
                 set_title: &tr("Updates installed"),
                 #[watch]
                 set_description: Some(&model.message()),
-                #[wrap(Some)]
-                set_child = &gtk::Button {
+                #[template_child]
+                button {
                     set_label: &tr("Check Again"),
-                    set_halign: gtk::Align::Center,
-                    add_css_class: "pill",
                     connect_clicked => Input::Refresh,
                 },
             },
+            #[template]
             #[name = "failed_page"]
-            add_named[Some("failed")] = &adw::StatusPage {
+            add_named[Some("failed")] = &ActionPage {
                 set_icon_name: Some("dialog-error-symbolic"),
                 set_title: &tr("The update did not happen"),
                 #[watch]
                 set_description: Some(&model.message()),
-                #[wrap(Some)]
-                set_child = &gtk::Button {
+                #[template_child]
+                button {
                     set_label: &tr("Try Again"),
-                    set_halign: gtk::Align::Center,
-                    add_css_class: "pill",
                     connect_clicked => Input::Refresh,
                 },
             },
-            add_named[Some("list")] = &gtk::ScrolledWindow {
-                set_hscrollbar_policy: gtk::PolicyType::Never,
-                adw::Clamp {
-                    set_maximum_size: 720,
-                    gtk::Box {
-                        set_orientation: gtk::Orientation::Vertical,
-                        set_spacing: 18,
-                        set_margin_top: 24,
-                        set_margin_bottom: 24,
-                        set_margin_start: 12,
-                        set_margin_end: 12,
+            #[template]
+            add_named[Some("list")] = &PageColumn {
+                #[template_child]
+                column {
 
                         gtk::Box {
                             set_spacing: 12,
@@ -279,7 +265,6 @@ impl Component for UpdatesPage {
                             #[watch]
                             set_sensitive: model.phase == Phase::Available,
                         },
-                    },
                 },
             },
 

@@ -18,6 +18,7 @@ use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Backend, SwitchProgress, VersionsView};
 use crate::ui::dialogs;
+use crate::ui::templates::{ActionPage, PageColumn, SpinnerPage};
 use crate::ui::transfer::TransferView;
 use downgrade::DowngradePanel;
 use row::{RowOutput, VersionRow};
@@ -188,55 +189,41 @@ impl Component for VersionsPage {
         gtk::Stack {
             set_transition_type: gtk::StackTransitionType::Crossfade,
 
-            add_named[Some("loading")] = &adw::StatusPage {
+            #[template]
+            add_named[Some("loading")] = &SpinnerPage {
                 set_title: &tr("Reading the versions…"),
-                #[wrap(Some)]
-                set_child = &gtk::Spinner {
-                    set_spinning: true,
-                    set_size_request: (32, 32),
-                    set_halign: gtk::Align::Center,
-                },
             },
+            #[template]
             #[name = "no_image_page"]
-            add_named[Some("no-image")] = &adw::StatusPage {
+            add_named[Some("no-image")] = &ActionPage {
                 set_icon_name: Some("media-optical-symbolic"),
                 set_title: &tr("No installation image"),
                 #[watch]
                 set_description: Some(&model.message()),
-                #[wrap(Some)]
-                set_child = &gtk::Button {
+                #[template_child]
+                button {
                     set_label: &tr("Choose an Image…"),
-                    set_halign: gtk::Align::Center,
-                    add_css_class: "pill",
                     add_css_class: "suggested-action",
                     connect_clicked => Input::Choose,
                 },
             },
+            #[template]
             #[name = "failed_page"]
-            add_named[Some("failed")] = &adw::StatusPage {
+            add_named[Some("failed")] = &ActionPage {
                 set_icon_name: Some("dialog-error-symbolic"),
                 set_title: &tr("The versions are not available"),
                 #[watch]
                 set_description: Some(&model.message()),
-                #[wrap(Some)]
-                set_child = &gtk::Button {
+                #[template_child]
+                button {
                     set_label: &tr("Try Again"),
-                    set_halign: gtk::Align::Center,
-                    add_css_class: "pill",
                     connect_clicked => Input::Refresh,
                 },
             },
-            add_named[Some("list")] = &gtk::ScrolledWindow {
-                set_hscrollbar_policy: gtk::PolicyType::Never,
-                adw::Clamp {
-                    set_maximum_size: 720,
-                    gtk::Box {
-                        set_orientation: gtk::Orientation::Vertical,
-                        set_spacing: 18,
-                        set_margin_top: 24,
-                        set_margin_bottom: 24,
-                        set_margin_start: 12,
-                        set_margin_end: 12,
+            #[template]
+            add_named[Some("list")] = &PageColumn {
+                #[template_child]
+                column {
 
                         gtk::Box {
                             set_spacing: 12,
@@ -312,7 +299,6 @@ impl Component for VersionsPage {
                         downgrade_panel -> adw::PreferencesGroup {
                             set_margin_top: 12,
                         },
-                    },
                 },
             },
 
