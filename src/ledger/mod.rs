@@ -11,6 +11,9 @@ use serde::Serialize;
 
 use crate::torrent::InfoHash;
 
+mod chart;
+pub use chart::Span;
+
 /// Minute buckets older than this are rolled up into hours.
 const KEEP_MINUTES_SECS: i64 = 24 * 3600;
 /// Hour buckets older than this are rolled up into days.

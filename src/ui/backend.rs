@@ -9,6 +9,7 @@ use swarmdate::client::Client;
 use swarmdate::client::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
 use swarmdate::client::versions::Versions;
 use swarmdate::engine::{JobId, JobSpec, JobState, Payload};
+use swarmdate::ledger::Span;
 use swarmdate::plan::{ChangeKind, Goal};
 use swarmdate::service::EngineHandle;
 
@@ -457,6 +458,9 @@ pub struct SeedingView {
     pub uploaded: u64,
     /// Peers served in all.
     pub peers_served: u64,
+    /// Bytes uploaded per minute over the last hour, per hour over the last day, per day over
+    /// the last month (oldest first).
+    pub chart: [Vec<u64>; 3],
 }
 
 /// How often the Seeding page's figures are refreshed.
@@ -483,9 +487,20 @@ impl Backend {
             }
             let ledger_path = me.client().dirs.engine().join("ledger.sqlite");
             loop {
-                let totals = swarmdate::ledger::Ledger::open(&ledger_path)
-                    .and_then(|l| l.totals())
+                let ledger = swarmdate::ledger::Ledger::open(&ledger_path);
+                let totals = ledger
+                    .as_ref()
+                    .ok()
+                    .and_then(|l| l.totals().ok())
                     .unwrap_or_default();
+                let now = chrono::Utc::now();
+                let chart = [Span::Hour, Span::Day, Span::Month].map(|s| {
+                    ledger
+                        .as_ref()
+                        .ok()
+                        .and_then(|l| l.uploads(s, now).ok())
+                        .unwrap_or_default()
+                });
                 let snap = engine.snapshot();
                 let items = snap
                     .jobs
@@ -511,6 +526,7 @@ impl Backend {
                     items,
                     uploaded: totals.iter().map(|t| t.uploaded).sum(),
                     peers_served: totals.iter().map(|t| t.peers_served).sum(),
+                    chart,
                 };
                 if !show(Ok(view)) {
                     return;

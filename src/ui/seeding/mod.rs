@@ -3,6 +3,8 @@
 
 mod row;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use adw::prelude::*;
@@ -22,6 +24,11 @@ mod tests;
 /// The page's model.
 pub struct SeedingPage {
     backend: Arc<Backend>,
+    /// Which history the chart shows: 0 hour, 1 day, 2 month.
+    span: usize,
+    /// The bars the chart draws.
+    bars: Rc<RefCell<Vec<u64>>>,
+    chart: gtk::DrawingArea,
     rows: FactoryVecDeque<SeedRow>,
     view: SeedingView,
     /// The engine was asked to start.
@@ -38,6 +45,8 @@ pub enum Input {
     Start,
     /// Pause (true) or resume (false) a torrent.
     Pause(swarmdate::engine::JobId, bool),
+    /// Show the last hour (0), day (1) or month (2) in the chart.
+    Span(usize),
 }
 
 /// Results of the page's background work.
@@ -65,6 +74,25 @@ impl SeedingPage {
     /// Whether the page shows its first data (or why there is none).
     pub fn is_settled(&self) -> bool {
         self.loaded || self.error.is_some()
+    }
+
+    /// The line beside the chart: the busiest bar.
+    fn busiest(&self) -> String {
+        let top = self.bars.borrow().iter().copied().max().unwrap_or(0);
+        let per = [tr("minute"), tr("hour"), tr("day")];
+        trf(
+            "Most in one {unit}: {bytes}",
+            &[
+                ("unit", &per[self.span]),
+                ("bytes", &glib::format_size(top)),
+            ],
+        )
+    }
+
+    fn show_span(&mut self, span: usize) {
+        self.span = span;
+        *self.bars.borrow_mut() = self.view.chart[span].clone();
+        self.chart.queue_draw();
     }
 
     fn page_name(&self) -> &'static str {
@@ -114,6 +142,46 @@ impl Component for SeedingPage {
                             #[watch]
                             set_label: &model.totals(),
                         },
+                        gtk::Box {
+                            set_spacing: 12,
+                            gtk::Label {
+                                set_hexpand: true,
+                                set_xalign: 0.0,
+                                add_css_class: "dim-label",
+                                #[watch]
+                                set_label: &model.busiest(),
+                            },
+                            gtk::Box {
+                                add_css_class: "linked",
+                                #[name = "hour"]
+                                gtk::ToggleButton {
+                                    set_label: &tr("Hour"),
+                                    set_active: true,
+                                    connect_toggled[sender] => move |b| {
+                                        if b.is_active() { sender.input(Input::Span(0)) }
+                                    },
+                                },
+                                gtk::ToggleButton {
+                                    set_label: &tr("Day"),
+                                    set_group: Some(&hour),
+                                    connect_toggled[sender] => move |b| {
+                                        if b.is_active() { sender.input(Input::Span(1)) }
+                                    },
+                                },
+                                gtk::ToggleButton {
+                                    set_label: &tr("Month"),
+                                    set_group: Some(&hour),
+                                    connect_toggled[sender] => move |b| {
+                                        if b.is_active() { sender.input(Input::Span(2)) }
+                                    },
+                                },
+                            },
+                        },
+                        #[local_ref]
+                        chart -> gtk::DrawingArea {
+                            set_content_height: 96,
+                            set_hexpand: true,
+                        },
                         #[local_ref]
                         rows_box -> gtk::ListBox {
                             add_css_class: "boxed-list",
@@ -138,8 +206,15 @@ impl Component for SeedingPage {
             .forward(sender.input_sender(), |o| match o {
                 RowOutput::Pause(job, paused) => Input::Pause(job, paused),
             });
+        let bars: Rc<RefCell<Vec<u64>>> = Default::default();
+        let chart = gtk::DrawingArea::new();
+        let drawn = bars.clone();
+        chart.set_draw_func(move |_, cr, w, h| draw_bars(cr, &drawn.borrow(), w, h));
         let model = SeedingPage {
             backend,
+            span: 0,
+            bars,
+            chart: chart.clone(),
             rows,
             view: SeedingView::default(),
             started: false,
@@ -165,6 +240,7 @@ impl Component for SeedingPage {
                     Cmd::Failed(tr("The engine stopped."))
                 });
             }
+            Input::Span(span) => self.show_span(span),
             Input::Pause(job, paused) => {
                 let set = self.backend.set_paused(job, paused);
                 sender.oneshot_command(async move { Cmd::Paused(set.await) });
@@ -194,6 +270,7 @@ impl Component for SeedingPage {
                 }
                 drop(rows);
                 self.view = view;
+                self.show_span(self.span);
                 self.loaded = true;
                 self.error = None;
             }
@@ -202,4 +279,17 @@ impl Component for SeedingPage {
             Cmd::Figures(Err(e)) | Cmd::Paused(Err(e)) | Cmd::Failed(e) => self.error = Some(e),
         }
     }
+}
+
+/// Upload bars, oldest on the left, scaled to the busiest; the theme's accent blue.
+fn draw_bars(cr: &gtk::cairo::Context, bars: &[u64], w: i32, h: i32) {
+    let top = bars.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let (w, h) = (f64::from(w), f64::from(h));
+    let step = w / bars.len().max(1) as f64;
+    cr.set_source_rgb(0.21, 0.52, 0.89);
+    for (i, b) in bars.iter().enumerate() {
+        let bar = h * (*b as f64 / top);
+        cr.rectangle(i as f64 * step + 1.0, h - bar, (step - 2.0).max(1.0), bar);
+    }
+    let _ = cr.fill();
 }

@@ -111,6 +111,26 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
             .iter()
             .any(|r| r.item.name == torrent.name && r.item.uploaded >= fetched)
     });
+    // The ledger (written every 10 s) shows the upload in this minute's bar of the chart.
+    pump_until("the upload in the chart", || {
+        page.model().view.chart[0].iter().sum::<u64>() > 0
+    });
+    let hour: u64 = page.model().view.chart[0].iter().sum();
+    let window = gtk::Window::builder()
+        .default_width(720)
+        .default_height(560)
+        .build();
+    window.set_child(Some(page.widget()));
+    window.present();
+    crate::ui::test_support::settle();
+    crate::ui::test_support::save_png(&window, &shots.join("seeding-chart.png"));
+    window.set_child(None::<&gtk::Widget>);
+    window.close();
+    assert!(hour <= page.model().view.uploaded, "{hour}");
+    assert_eq!(page.model().view.chart[0].len(), 60);
+    page.emit(super::Input::Span(2));
+    pump_until("the month's bars", || page.model().span == 2);
+    assert_eq!(*page.model().bars.borrow(), page.model().view.chart[2]);
     let subtitle = page
         .model()
         .rows
