@@ -42,6 +42,10 @@ pub struct Settings {
     /// The package store's size in bytes, past which superseded builds are evicted (default
     /// [`DEFAULT_STORE_SIZE`]).
     pub store_size: Option<u64>,
+    /// Pause sharing while the connection is metered (default on).
+    pub pause_on_metered: Option<bool>,
+    /// Pause sharing while the machine runs on battery (default off).
+    pub pause_on_battery: Option<bool>,
     /// Whom to share with; `None` until the user answered (the command line then shares with
     /// everyone, as a BitTorrent client does; the window asks first).
     pub sharing: Option<Sharing>,
@@ -57,6 +61,12 @@ impl Settings {
     /// The store's size cap.
     pub fn store_cap(&self) -> u64 {
         self.store_size.unwrap_or(DEFAULT_STORE_SIZE)
+    }
+
+    /// Whether sharing pauses now, on a metered connection or on battery as the user chose.
+    pub fn sharing_paused(&self, metered: bool, on_battery: bool) -> bool {
+        (metered && self.pause_on_metered.unwrap_or(true))
+            || (on_battery && self.pause_on_battery.unwrap_or(false))
     }
 
     /// The settings file in a config folder.
@@ -84,5 +94,25 @@ impl Settings {
         std::fs::create_dir_all(config_dir)?;
         crate::fsutil::write_atomic(&Self::path(config_dir), &serde_json::to_vec_pretty(self)?)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sharing_pauses_on_a_metered_connection_by_default_and_on_battery_when_asked() {
+        let s = Settings::default();
+        assert!(!s.sharing_paused(false, false));
+        assert!(s.sharing_paused(true, false));
+        assert!(!s.sharing_paused(false, true));
+        let s = Settings {
+            pause_on_metered: Some(false),
+            pause_on_battery: Some(true),
+            ..Settings::default()
+        };
+        assert!(!s.sharing_paused(true, false));
+        assert!(s.sharing_paused(false, true));
     }
 }

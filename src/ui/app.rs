@@ -36,6 +36,11 @@ pub struct App {
     pending_open: Option<String>,
     /// The open-torrent dialog.
     opened: Option<Controller<OpenTorrent>>,
+    /// The connection is metered; the machine runs on battery.
+    metered: bool,
+    on_battery: bool,
+    /// The torrents paused for those, to resume the same ones.
+    auto_paused: Option<Vec<swarmdate::engine::JobId>>,
     toasts: adw::ToastOverlay,
 }
 
@@ -60,6 +65,12 @@ pub enum Input {
     Open(String),
     /// The window was closed: go on sharing in the background.
     Hidden,
+    /// The connection became metered or not, the machine went on battery or off it.
+    Conditions { metered: bool, on_battery: bool },
+    /// The torrents paused for those conditions (or why not).
+    AutoPaused(Result<Vec<swarmdate::engine::JobId>, String>),
+    /// Those torrents were resumed (or why not).
+    AutoResumed(Result<Vec<swarmdate::engine::JobId>, String>),
 }
 
 impl App {
@@ -119,6 +130,31 @@ impl App {
         note.set_body(Some(&trf("{n} packages can be updated.", &[("n", &n)])));
         note.set_default_action("app.show-updates");
         app.send_notification(Some("updates"), &note);
+    }
+
+    /// Pauses sharing when the conditions call for it, resumes what was paused when they end.
+    fn apply_conditions(&mut self, sender: &ComponentSender<Self>) {
+        let settings = &self.backend.client().settings;
+        let pause = settings.sharing_paused(self.metered, self.on_battery);
+        // Nothing before the user agreed to share (the engine is not started for this).
+        if settings.sharing.is_none() {
+            return;
+        }
+        match (pause, self.auto_paused.take()) {
+            (true, None) => {
+                // Marked at once, so a second notice does not pause twice.
+                self.auto_paused = Some(Vec::new());
+                let run = self.backend.pause_sharing(None);
+                let s = sender.clone();
+                relm4::spawn(async move { s.input(Input::AutoPaused(run.await)) });
+            }
+            (false, Some(jobs)) if !jobs.is_empty() => {
+                let run = self.backend.pause_sharing(Some(jobs));
+                let s = sender.clone();
+                relm4::spawn(async move { s.input(Input::AutoResumed(run.await)) });
+            }
+            (_, kept) => self.auto_paused = kept,
+        }
     }
 
     fn toast(&self, text: &str) {
@@ -279,8 +315,12 @@ impl SimpleComponent for App {
             notified: 0,
             pending_open: if asked { None } else { open },
             opened: None,
+            metered: false,
+            on_battery: false,
+            auto_paused: None,
             toasts: widgets.toasts.clone(),
         };
+        watch_conditions(&sender);
         // Look for updates again every hour, window shown or not.
         let s = sender.clone();
         glib::timeout_add_seconds_local(CHECK_EVERY_SECS, move || {
@@ -308,6 +348,7 @@ impl SimpleComponent for App {
                     self.toast(&format!("{e:#}"));
                 }
                 self.seeding.emit(seeding::Input::Start);
+                self.apply_conditions(&sender);
                 if let Some(reference) = self.pending_open.take() {
                     sender.input(Input::Open(reference));
                 }
@@ -369,6 +410,23 @@ impl SimpleComponent for App {
                     stack.set_visible_child_name("updates");
                 }
             }
+            Input::Conditions {
+                metered,
+                on_battery,
+            } => {
+                (self.metered, self.on_battery) = (metered, on_battery);
+                self.apply_conditions(&sender);
+            }
+            Input::AutoPaused(Ok(jobs)) => {
+                if !jobs.is_empty() {
+                    self.toast(&tr("Sharing is paused on this connection or on battery."));
+                }
+                self.auto_paused = Some(jobs);
+                // The conditions may have changed meanwhile.
+                self.apply_conditions(&sender);
+            }
+            Input::AutoResumed(Ok(_)) => {}
+            Input::AutoPaused(Err(e)) | Input::AutoResumed(Err(e)) => self.toast(&e),
             Input::Hidden => {
                 if self.hold.is_none() {
                     let app = relm4::main_application();
@@ -384,4 +442,44 @@ impl SimpleComponent for App {
             }
         }
     }
+}
+
+/// Reports metered connections (GIO's network monitor) and running on battery (UPower on the
+/// system bus, when there is one) as [`Input::Conditions`].
+fn watch_conditions(sender: &ComponentSender<App>) {
+    let monitor = gio::NetworkMonitor::default();
+    let upower = gio::DBusProxy::for_bus_sync(
+        gio::BusType::System,
+        gio::DBusProxyFlags::DO_NOT_AUTO_START,
+        None,
+        "org.freedesktop.UPower",
+        "/org/freedesktop/UPower",
+        "org.freedesktop.UPower",
+        gio::Cancellable::NONE,
+    )
+    .ok();
+    let report = {
+        let (monitor, upower, sender) = (monitor.clone(), upower.clone(), sender.clone());
+        move || {
+            let on_battery = upower
+                .as_ref()
+                .and_then(|p| p.cached_property("OnBattery"))
+                .and_then(|v| v.get::<bool>())
+                .unwrap_or(false);
+            sender.input(Input::Conditions {
+                metered: monitor.is_network_metered(),
+                on_battery,
+            });
+        }
+    };
+    let r = report.clone();
+    monitor.connect_network_metered_notify(move |_| r());
+    if let Some(p) = &upower {
+        let r = report.clone();
+        p.connect_local("g-properties-changed", false, move |_| {
+            r();
+            None
+        });
+    }
+    report();
 }

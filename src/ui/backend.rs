@@ -669,3 +669,38 @@ impl Backend {
         })
     }
 }
+
+impl Backend {
+    /// Pauses every torrent that is sharing (metered connection, battery); returns them, to
+    /// resume the same ones later. With `resume`, resumes those instead.
+    pub fn pause_sharing(
+        self: &Arc<Self>,
+        resume: Option<Vec<JobId>>,
+    ) -> impl Future<Output = Result<Vec<JobId>, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let r: anyhow::Result<Vec<JobId>> = async {
+                let engine = me.engine().await?;
+                if let Some(jobs) = resume {
+                    for j in &jobs {
+                        engine.resume(*j).await?;
+                    }
+                    return Ok(jobs);
+                }
+                let sharing: Vec<JobId> = engine
+                    .snapshot()
+                    .jobs
+                    .iter()
+                    .filter(|j| j.state == JobState::Seeding)
+                    .map(|j| j.id)
+                    .collect();
+                for j in &sharing {
+                    engine.pause(*j).await?;
+                }
+                Ok(sharing)
+            }
+            .await;
+            r.map_err(|e| format!("{e:#}"))
+        })
+    }
+}

@@ -98,6 +98,22 @@ impl Component for Preferences {
                         },
                     },
                     adw::ActionRow {
+                        set_title: &tr("Pause on metered connections"),
+                        #[name = "metered"]
+                        add_suffix = &gtk::Switch {
+                            set_valign: gtk::Align::Center,
+                            set_active: model.settings.pause_on_metered.unwrap_or(true),
+                        },
+                    },
+                    adw::ActionRow {
+                        set_title: &tr("Pause on battery"),
+                        #[name = "battery"]
+                        add_suffix = &gtk::Switch {
+                            set_valign: gtk::Align::Center,
+                            set_active: model.settings.pause_on_battery.unwrap_or(false),
+                        },
+                    },
+                    adw::ActionRow {
                         set_title: &tr("Share after login"),
                         set_subtitle: &tr("Start sharing in the background when you log in"),
                         #[name = "after_login"]
@@ -197,6 +213,8 @@ impl Component for Preferences {
                 s.download_limit = limit(widgets.download.value());
                 s.listen_port = Some(widgets.port.value() as u16);
                 s.upnp = widgets.upnp.is_active();
+                s.pause_on_metered = Some(widgets.metered.is_active());
+                s.pause_on_battery = Some(widgets.battery.is_active());
                 s.dht = Some(widgets.dht.is_active());
                 s.local_discovery = Some(widgets.lsd.is_active());
                 let feed = widgets.feed.text().trim().to_owned();
@@ -253,6 +271,7 @@ mod tests {
             w.feed.set_text("https://example.org/feed.json");
             w.store.set_value(2.0);
             w.after_login.set_active(true);
+            w.battery.set_active(true);
         }
         prefs.emit(Input::Close);
         pump_until("the settings to be saved", || {
@@ -269,6 +288,8 @@ mod tests {
             Some("https://example.org/feed.json")
         );
         assert_eq!(saved.store_size, Some(2 << 30));
+        assert_eq!(saved.pause_on_metered, Some(true));
+        assert_eq!(saved.pause_on_battery, Some(true));
         assert!(autostart::is_enabled(&dirs));
         // The backend's client follows: the engine's next start uses the new choice.
         assert!(!backend.client().engine_config().trackers);

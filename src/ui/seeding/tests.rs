@@ -139,6 +139,20 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
         .unwrap()
         .subtitle();
     assert!(subtitle.contains("uploaded"), "{subtitle}");
+    // A metered connection pauses every torrent that shares; the same ones resume after.
+    let paused = rt.block_on(backend.pause_sharing(None)).unwrap();
+    assert!(paused.contains(&job), "{paused:?}");
+    pump_until("the pause to show", || {
+        page.model()
+            .rows
+            .iter()
+            .all(|r| !paused.contains(&r.item.job) || r.item.paused)
+    });
+    rt.block_on(backend.pause_sharing(Some(paused.clone())))
+        .unwrap();
+    pump_until("the resume to show", || {
+        page.model().rows.iter().all(|r| !r.item.paused)
+    });
     backend.shutdown();
     stop(&rt, world);
 }
