@@ -30,7 +30,22 @@ pub fn tr(msgid: &str) -> String {
 
 /// Translates a message with `{name}` placeholders and fills them in.
 pub fn trf(msgid: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
-    let mut s = gettextrs::gettext(msgid);
+    fill(gettextrs::gettext(msgid), args)
+}
+
+/// Translates a message whose grammar follows the count `n` (gettext plural forms) and fills
+/// in its `{name}` placeholders.
+pub fn trn(
+    singular: &str,
+    plural: &str,
+    n: u64,
+    args: &[(&str, &dyn std::fmt::Display)],
+) -> String {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    fill(gettextrs::ngettext(singular, plural, n), args)
+}
+
+fn fill(mut s: String, args: &[(&str, &dyn std::fmt::Display)]) -> String {
     for (k, v) in args {
         s = s.replace(&format!("{{{k}}}"), &v.to_string());
     }

@@ -10,7 +10,7 @@ use gtk::{gio, glib};
 use relm4::prelude::*;
 
 use swarmdate::config::Sharing;
-use swarmdate::i18n::{tr, trf};
+use swarmdate::i18n::{tr, trn};
 
 use super::backend::Backend;
 use super::open::OpenTorrent;
@@ -127,7 +127,12 @@ impl App {
         }
         self.notified = n;
         let note = gio::Notification::new(&tr("Updates are available"));
-        note.set_body(Some(&trf("{n} packages can be updated.", &[("n", &n)])));
+        note.set_body(Some(&trn(
+            "{n} package can be updated.",
+            "{n} packages can be updated.",
+            n as u64,
+            &[("n", &n)],
+        )));
         note.set_default_action("app.show-updates");
         app.send_notification(Some("updates"), &note);
     }

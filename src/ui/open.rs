@@ -10,7 +10,7 @@ use gtk::glib;
 use relm4::prelude::*;
 
 use swarmdate::engine::JobId;
-use swarmdate::i18n::{tr, trf};
+use swarmdate::i18n::{tr, trn};
 
 use super::backend::{Backend, TorrentInfo};
 use super::transfer::TransferView;
@@ -67,8 +67,10 @@ impl OpenTorrent {
     fn description(&self) -> String {
         match (&self.phase, &self.info) {
             (Phase::Failed(e), _) => e.clone(),
-            (_, Some(i)) => trf(
+            (_, Some(i)) => trn(
+                "{size} in {n} file, from {from}. It downloads to {dir} and is shared with other peers afterwards.",
                 "{size} in {n} files, from {from}. It downloads to {dir} and is shared with other peers afterwards.",
+                i.torrent.files.iter().filter(|f| !f.pad).count() as u64,
                 &[
                     ("size", &glib::format_size(i.torrent.total_length())),
                     ("n", &i.torrent.files.iter().filter(|f| !f.pad).count()),
@@ -226,7 +228,7 @@ mod tests {
         let name = image.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(dialog.widgets().page.title(), name);
         let said = dialog.widgets().page.description().unwrap_or_default();
-        assert!(said.contains("in 1 files"), "{said}");
+        assert!(said.contains("in 1 file,"), "{said}");
         assert!(dialog.widgets().download_button.is_sensitive());
         dialog.emit(Input::Download);
         pump_until("the download to start", || {

@@ -11,29 +11,39 @@ use super::app::App;
 use super::backend::Backend;
 use super::test_support::{pump_until, runtime};
 
-/// The POT's messages, each `msgstr` the `msgid` in brackets, as a .po file.
+/// The POT's messages, each translation the message in brackets (both forms of a plural), as a
+/// .po file.
 fn bracketed_po(pot: &str) -> String {
-    let mut out =
-        String::from("msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=UTF-8\\n\"\n\n");
-    let mut id: Option<String> = None;
-    let flush = |id: &mut Option<String>, out: &mut String| {
-        if let Some(m) = id.take().filter(|m| !m.is_empty()) {
-            out.push_str(&format!("msgid \"{m}\"\nmsgstr \"[{m}]\"\n\n"));
-        }
-    };
-    let mut in_id = false;
+    let mut out = String::from(
+        "msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=UTF-8\\n\"\n\"Plural-Forms: nplurals=2; plural=(n != 1);\\n\"\n\n",
+    );
+    // (msgid, msgid_plural) of each entry, continuation lines joined.
+    let mut entries: Vec<(String, Option<String>)> = Vec::new();
+    let mut current: Option<&mut String> = None;
     for line in pot.lines() {
-        if let Some(rest) = line.strip_prefix("msgid ") {
-            flush(&mut id, &mut out);
-            id = Some(rest.trim_matches('"').to_owned());
-            in_id = true;
+        if let Some(rest) = line.strip_prefix("msgid_plural ") {
+            let e = entries.last_mut().expect("a msgid first");
+            e.1 = Some(rest.trim_matches('"').to_owned());
+            current = e.1.as_mut();
+        } else if let Some(rest) = line.strip_prefix("msgid ") {
+            entries.push((rest.trim_matches('"').to_owned(), None));
+            current = entries.last_mut().map(|e| &mut e.0);
         } else if line.starts_with("msgstr") {
-            in_id = false;
-        } else if in_id && line.starts_with('"') {
-            id.get_or_insert_default().push_str(line.trim_matches('"'));
+            current = None;
+        } else if line.starts_with('"')
+            && let Some(c) = current.as_mut()
+        {
+            c.push_str(line.trim_matches('"'));
         }
     }
-    flush(&mut id, &mut out);
+    for (id, plural) in entries.into_iter().filter(|(id, _)| !id.is_empty()) {
+        match plural {
+            None => out.push_str(&format!("msgid \"{id}\"\nmsgstr \"[{id}]\"\n\n")),
+            Some(p) => out.push_str(&format!(
+                "msgid \"{id}\"\nmsgid_plural \"{p}\"\nmsgstr[0] \"[{id}]\"\nmsgstr[1] \"[{p}]\"\n\n"
+            )),
+        }
+    }
     out
 }
 

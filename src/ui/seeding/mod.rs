@@ -12,7 +12,7 @@ use gtk::glib;
 use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
-use swarmdate::i18n::{tr, trf};
+use swarmdate::i18n::{tr, trf, trn};
 
 use crate::ui::backend::{Backend, SeedingView};
 use crate::ui::templates::{PageColumn, SpinnerPage};
@@ -62,8 +62,10 @@ pub enum Cmd {
 
 impl SeedingPage {
     fn totals(&self) -> String {
-        trf(
+        trn(
+            "{up} uploaded in all, to {peers} peer.",
             "{up} uploaded in all, to {peers} peers.",
+            self.view.peers_served,
             &[
                 ("up", &glib::format_size(self.view.uploaded)),
                 ("peers", &self.view.peers_served),

@@ -6,7 +6,7 @@ use gtk::glib;
 use relm4::prelude::*;
 
 use swarmdate::engine::JobId;
-use swarmdate::i18n::{tr, trf};
+use swarmdate::i18n::{tr, trn};
 
 use crate::ui::backend::SeedItem;
 
@@ -37,8 +37,10 @@ impl SeedRow {
         } else {
             i.uploaded as f64 / i.size as f64
         };
-        trf(
+        trn(
+            "{up} uploaded · ratio {ratio} · {served} peer helped · {peers} connected · {speed}/s",
             "{up} uploaded · ratio {ratio} · {served} peers helped · {peers} connected · {speed}/s",
+            i.peers_served,
             &[
                 ("up", &glib::format_size(i.uploaded)),
                 ("ratio", &format!("{ratio:.2}")),

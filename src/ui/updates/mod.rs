@@ -11,7 +11,7 @@ use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
 use swarmdate::client::updates::{Outcome, Transaction};
-use swarmdate::i18n::{tr, trf};
+use swarmdate::i18n::{tr, trf, trn};
 
 use crate::ui::backend::{Available, Backend, Progress};
 use crate::ui::templates::{ActionPage, PageColumn, SpinnerPage};
@@ -83,8 +83,10 @@ pub enum Cmd {
 impl UpdatesPage {
     /// The line under the list: how much there is to download.
     fn totals(&self) -> String {
-        trf(
+        trn(
+            "{n} update: {download} to download, {held} already in the store",
             "{n} updates: {download} to download, {held} already in the store",
+            self.rows.len() as u64,
             &[
                 ("n", &self.rows.len()),
                 ("download", &glib::format_size(self.download)),
@@ -369,8 +371,10 @@ impl Component for UpdatesPage {
             }
             Cmd::Finished(Ok(o)) => {
                 self.rows.guard().clear();
-                self.phase = Phase::Done(trf(
+                self.phase = Phase::Done(trn(
+                    "{n} package installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
                     "{n} packages installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
+                    o.installed as u64,
                     &[
                         ("n", &o.installed),
                         ("peers", &glib::format_size(o.fetched.from_peers)),
