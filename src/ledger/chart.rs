@@ -19,6 +19,9 @@ pub enum Span {
 }
 
 impl Span {
+    /// Every span, in the order [`Ledger::upload_charts`] returns them.
+    pub const ALL: [Span; 3] = [Span::Hour, Span::Day, Span::Month];
+
     /// Bars and seconds per bar.
     fn bars(self) -> (usize, i64) {
         match self {
@@ -30,14 +33,14 @@ impl Span {
 }
 
 impl Ledger {
-    /// Bytes uploaded in each bar of `span` up to `now`, oldest first (rows of every resolution
-    /// summed into the bar that contains their start).
-    pub fn uploads(&self, span: Span, now: DateTime<Utc>) -> Result<Vec<u64>, LedgerError> {
+    /// Bytes uploaded in each bar of every span of [`Span::ALL`] up to `now`, oldest first (rows
+    /// of every resolution, read once, summed into the bar that contains their start).
+    pub fn upload_charts(&self, now: DateTime<Utc>) -> Result<[Vec<u64>; 3], LedgerError> {
         let mut rows: Vec<Bucket> = Vec::new();
         for r in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
             rows.extend(self.series(r)?);
         }
-        Ok(bars(&rows, span, now.timestamp()))
+        Ok(Span::ALL.map(|span| bars(&rows, span, now.timestamp())))
     }
 }
 

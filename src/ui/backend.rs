@@ -9,7 +9,6 @@ use swarmdate::client::Client;
 use swarmdate::client::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
 use swarmdate::client::versions::Versions;
 use swarmdate::engine::{JobId, JobSpec, JobState, Payload};
-use swarmdate::ledger::Span;
 use swarmdate::plan::{ChangeKind, Goal};
 use swarmdate::service::EngineHandle;
 
@@ -485,22 +484,18 @@ impl Backend {
             if let Err(e) = me.seed_local_image(engine).await {
                 tracing::info!("not sharing the local image: {e:#}");
             }
+            // Opened once: opening sets the tables up (a write), not worth doing every second.
             let ledger_path = me.client().dirs.engine().join("ledger.sqlite");
+            let ledger = swarmdate::ledger::Ledger::open(&ledger_path).ok();
             loop {
-                let ledger = swarmdate::ledger::Ledger::open(&ledger_path);
                 let totals = ledger
                     .as_ref()
-                    .ok()
                     .and_then(|l| l.totals().ok())
                     .unwrap_or_default();
-                let now = chrono::Utc::now();
-                let chart = [Span::Hour, Span::Day, Span::Month].map(|s| {
-                    ledger
-                        .as_ref()
-                        .ok()
-                        .and_then(|l| l.uploads(s, now).ok())
-                        .unwrap_or_default()
-                });
+                let chart = ledger
+                    .as_ref()
+                    .and_then(|l| l.upload_charts(chrono::Utc::now()).ok())
+                    .unwrap_or_default();
                 let snap = engine.snapshot();
                 let items = snap
                     .jobs

@@ -136,59 +136,59 @@ impl Component for SeedingPage {
             add_named[Some("list")] = &PageColumn {
                 #[template_child]
                 column {
-                        #[name = "totals"]
+                    #[name = "totals"]
+                    gtk::Label {
+                        set_xalign: 0.0,
+                        set_wrap: true,
+                        add_css_class: "title-4",
+                        #[watch]
+                        set_label: &model.totals(),
+                    },
+                    gtk::Box {
+                        set_spacing: 12,
                         gtk::Label {
+                            set_hexpand: true,
                             set_xalign: 0.0,
-                            set_wrap: true,
-                            add_css_class: "title-4",
+                            add_css_class: "dim-label",
                             #[watch]
-                            set_label: &model.totals(),
+                            set_label: &model.busiest(),
                         },
                         gtk::Box {
-                            set_spacing: 12,
-                            gtk::Label {
-                                set_hexpand: true,
-                                set_xalign: 0.0,
-                                add_css_class: "dim-label",
-                                #[watch]
-                                set_label: &model.busiest(),
+                            add_css_class: "linked",
+                            #[name = "hour"]
+                            gtk::ToggleButton {
+                                set_label: &tr("Hour"),
+                                set_active: true,
+                                connect_toggled[sender] => move |b| {
+                                    if b.is_active() { sender.input(Input::Span(0)) }
+                                },
                             },
-                            gtk::Box {
-                                add_css_class: "linked",
-                                #[name = "hour"]
-                                gtk::ToggleButton {
-                                    set_label: &tr("Hour"),
-                                    set_active: true,
-                                    connect_toggled[sender] => move |b| {
-                                        if b.is_active() { sender.input(Input::Span(0)) }
-                                    },
+                            gtk::ToggleButton {
+                                set_label: &tr("Day"),
+                                set_group: Some(&hour),
+                                connect_toggled[sender] => move |b| {
+                                    if b.is_active() { sender.input(Input::Span(1)) }
                                 },
-                                gtk::ToggleButton {
-                                    set_label: &tr("Day"),
-                                    set_group: Some(&hour),
-                                    connect_toggled[sender] => move |b| {
-                                        if b.is_active() { sender.input(Input::Span(1)) }
-                                    },
-                                },
-                                gtk::ToggleButton {
-                                    set_label: &tr("Month"),
-                                    set_group: Some(&hour),
-                                    connect_toggled[sender] => move |b| {
-                                        if b.is_active() { sender.input(Input::Span(2)) }
-                                    },
+                            },
+                            gtk::ToggleButton {
+                                set_label: &tr("Month"),
+                                set_group: Some(&hour),
+                                connect_toggled[sender] => move |b| {
+                                    if b.is_active() { sender.input(Input::Span(2)) }
                                 },
                             },
                         },
-                        #[local_ref]
-                        chart -> gtk::DrawingArea {
-                            set_content_height: 96,
-                            set_hexpand: true,
-                        },
-                        #[local_ref]
-                        rows_box -> gtk::ListBox {
-                            add_css_class: "boxed-list",
-                            set_selection_mode: gtk::SelectionMode::None,
-                        },
+                    },
+                    #[local_ref]
+                    chart -> gtk::DrawingArea {
+                        set_content_height: 96,
+                        set_hexpand: true,
+                    },
+                    #[local_ref]
+                    rows_box -> gtk::ListBox {
+                        add_css_class: "boxed-list",
+                        set_selection_mode: gtk::SelectionMode::None,
+                    },
                 },
             },
 

@@ -151,6 +151,21 @@ impl UpdatesPage {
     }
 }
 
+/// What a transaction did, in one sentence: how many packages, where their bytes came from.
+pub fn installed(o: &Outcome) -> String {
+    trn(
+        "{n} package installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
+        "{n} packages installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
+        o.installed as u64,
+        &[
+            ("n", &o.installed),
+            ("peers", &glib::format_size(o.fetched.from_peers)),
+            ("mirrors", &glib::format_size(o.fetched.from_mirrors)),
+            ("held", &glib::format_size(o.plan.held_bytes)),
+        ],
+    )
+}
+
 #[relm4::component(pub)]
 impl Component for UpdatesPage {
     type Init = Arc<Backend>;
@@ -206,67 +221,66 @@ impl Component for UpdatesPage {
             add_named[Some("list")] = &PageColumn {
                 #[template_child]
                 column {
-
+                    gtk::Box {
+                        set_spacing: 12,
+                        #[name = "totals"]
+                        gtk::Label {
+                            set_hexpand: true,
+                            set_halign: gtk::Align::Start,
+                            set_xalign: 0.0,
+                            set_wrap: true,
+                            add_css_class: "dim-label",
+                            #[watch]
+                            set_label: &model.totals(),
+                        },
+                        #[name = "update_button"]
+                        gtk::Button {
+                            set_label: &tr("Update"),
+                            set_valign: gtk::Align::Center,
+                            add_css_class: "suggested-action",
+                            add_css_class: "pill",
+                            #[watch]
+                            set_sensitive: model.phase == Phase::Available && model.transaction.is_some(),
+                            connect_clicked => Input::Update,
+                        },
+                    },
+                    gtk::Box {
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 6,
+                        #[watch]
+                        set_visible: model.phase == Phase::Running,
+                        gtk::ProgressBar {
+                            set_show_text: true,
+                            #[watch]
+                            set_fraction: model.fraction(),
+                        },
                         gtk::Box {
                             set_spacing: 12,
-                            #[name = "totals"]
+                            #[name = "origins"]
                             gtk::Label {
                                 set_hexpand: true,
-                                set_halign: gtk::Align::Start,
                                 set_xalign: 0.0,
                                 set_wrap: true,
-                                add_css_class: "dim-label",
+                                add_css_class: "transfer-origin",
                                 #[watch]
-                                set_label: &model.totals(),
+                                set_label: &model.origins(),
                             },
-                            #[name = "update_button"]
                             gtk::Button {
-                                set_label: &tr("Update"),
-                                set_valign: gtk::Align::Center,
-                                add_css_class: "suggested-action",
-                                add_css_class: "pill",
+                                set_label: &tr("Details"),
+                                set_tooltip_text: Some(&tr("Pieces, peers and speeds of the download")),
                                 #[watch]
-                                set_sensitive: model.phase == Phase::Available && model.transaction.is_some(),
-                                connect_clicked => Input::Update,
+                                set_sensitive: model.progress.job.is_some() && !model.progress.installing,
+                                connect_clicked => Input::ShowTransfer,
                             },
                         },
-                        gtk::Box {
-                            set_orientation: gtk::Orientation::Vertical,
-                            set_spacing: 6,
-                            #[watch]
-                            set_visible: model.phase == Phase::Running,
-                            gtk::ProgressBar {
-                                set_show_text: true,
-                                #[watch]
-                                set_fraction: model.fraction(),
-                            },
-                            gtk::Box {
-                                set_spacing: 12,
-                                #[name = "origins"]
-                                gtk::Label {
-                                    set_hexpand: true,
-                                    set_xalign: 0.0,
-                                    set_wrap: true,
-                                    add_css_class: "transfer-origin",
-                                    #[watch]
-                                    set_label: &model.origins(),
-                                },
-                                gtk::Button {
-                                    set_label: &tr("Details"),
-                                    set_tooltip_text: Some(&tr("Pieces, peers and speeds of the download")),
-                                    #[watch]
-                                    set_sensitive: model.progress.job.is_some() && !model.progress.installing,
-                                    connect_clicked => Input::ShowTransfer,
-                                },
-                            },
-                        },
-                        #[local_ref]
-                        rows_box -> gtk::ListBox {
-                            add_css_class: "boxed-list",
-                            set_selection_mode: gtk::SelectionMode::None,
-                            #[watch]
-                            set_sensitive: model.phase == Phase::Available,
-                        },
+                    },
+                    #[local_ref]
+                    rows_box -> gtk::ListBox {
+                        add_css_class: "boxed-list",
+                        set_selection_mode: gtk::SelectionMode::None,
+                        #[watch]
+                        set_sensitive: model.phase == Phase::Available,
+                    },
                 },
             },
 
@@ -371,17 +385,7 @@ impl Component for UpdatesPage {
             }
             Cmd::Finished(Ok(o)) => {
                 self.rows.guard().clear();
-                self.phase = Phase::Done(trn(
-                    "{n} package installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
-                    "{n} packages installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
-                    o.installed as u64,
-                    &[
-                        ("n", &o.installed),
-                        ("peers", &glib::format_size(o.fetched.from_peers)),
-                        ("mirrors", &glib::format_size(o.fetched.from_mirrors)),
-                        ("held", &glib::format_size(o.plan.held_bytes)),
-                    ],
-                ));
+                self.phase = Phase::Done(installed(&o));
                 let _ = sender.output(Output::Count(0));
             }
             Cmd::Finished(Err(e)) => self.phase = Phase::Failed(e),

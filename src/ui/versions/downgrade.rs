@@ -9,7 +9,7 @@ use gtk::glib;
 use relm4::prelude::*;
 
 use swarmdate::client::updates::{OlderBuild, Outcome};
-use swarmdate::i18n::{tr, trf, trn};
+use swarmdate::i18n::{tr, trf};
 
 use crate::ui::backend::{Backend, Progress};
 use crate::ui::dialogs;
@@ -223,16 +223,7 @@ impl Component for DowngradePanel {
             Cmd::Progress(p) => self.progress = p,
             Cmd::Finished(Ok(o)) => {
                 self.builds.clear();
-                self.phase = Phase::Ended(trn(
-                    "{n} package installed: {peers} from peers, {mirrors} from mirrors.",
-                    "{n} packages installed: {peers} from peers, {mirrors} from mirrors.",
-                    o.installed as u64,
-                    &[
-                        ("n", &o.installed),
-                        ("peers", &glib::format_size(o.fetched.from_peers)),
-                        ("mirrors", &glib::format_size(o.fetched.from_mirrors)),
-                    ],
-                ));
+                self.phase = Phase::Ended(crate::ui::updates::installed(&o));
             }
             Cmd::Finished(Err(e)) => self.phase = Phase::Ended(e),
         }

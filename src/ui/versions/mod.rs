@@ -224,81 +224,80 @@ impl Component for VersionsPage {
             add_named[Some("list")] = &PageColumn {
                 #[template_child]
                 column {
-
+                    gtk::Box {
+                        set_spacing: 12,
+                        #[name = "heading"]
+                        gtk::Label {
+                            set_hexpand: true,
+                            set_xalign: 0.0,
+                            set_wrap: true,
+                            #[watch]
+                            set_label: &model.heading(),
+                        },
+                        gtk::Button {
+                            set_label: &tr("Choose an Image…"),
+                            set_valign: gtk::Align::Center,
+                            #[watch]
+                            set_sensitive: !model.is_switching(),
+                            connect_clicked => Input::Choose,
+                        },
+                    },
+                    gtk::Box {
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 6,
+                        #[watch]
+                        set_visible: model.is_switching() || model.last.is_some(),
+                        gtk::ProgressBar {
+                            set_show_text: true,
+                            #[watch]
+                            set_visible: model.is_switching(),
+                            #[watch]
+                            set_fraction: model.fraction(),
+                        },
                         gtk::Box {
                             set_spacing: 12,
-                            #[name = "heading"]
+                            #[name = "switch_line"]
                             gtk::Label {
                                 set_hexpand: true,
                                 set_xalign: 0.0,
                                 set_wrap: true,
+                                add_css_class: "transfer-origin",
                                 #[watch]
-                                set_label: &model.heading(),
+                                set_label: &model.switch_line(),
                             },
                             gtk::Button {
-                                set_label: &tr("Choose an Image…"),
-                                set_valign: gtk::Align::Center,
-                                #[watch]
-                                set_sensitive: !model.is_switching(),
-                                connect_clicked => Input::Choose,
-                            },
-                        },
-                        gtk::Box {
-                            set_orientation: gtk::Orientation::Vertical,
-                            set_spacing: 6,
-                            #[watch]
-                            set_visible: model.is_switching() || model.last.is_some(),
-                            gtk::ProgressBar {
-                                set_show_text: true,
+                                set_label: &tr("Details"),
+                                set_tooltip_text: Some(&tr("Pieces, peers and speeds of the switch")),
                                 #[watch]
                                 set_visible: model.is_switching(),
                                 #[watch]
-                                set_fraction: model.fraction(),
+                                set_sensitive: model.progress.is_some(),
+                                connect_clicked => Input::ShowTransfer,
                             },
-                            gtk::Box {
-                                set_spacing: 12,
-                                #[name = "switch_line"]
-                                gtk::Label {
-                                    set_hexpand: true,
-                                    set_xalign: 0.0,
-                                    set_wrap: true,
-                                    add_css_class: "transfer-origin",
-                                    #[watch]
-                                    set_label: &model.switch_line(),
-                                },
-                                gtk::Button {
-                                    set_label: &tr("Details"),
-                                    set_tooltip_text: Some(&tr("Pieces, peers and speeds of the switch")),
-                                    #[watch]
-                                    set_visible: model.is_switching(),
-                                    #[watch]
-                                    set_sensitive: model.progress.is_some(),
-                                    connect_clicked => Input::ShowTransfer,
-                                },
-                                #[name = "stop_button"]
-                                gtk::Button {
-                                    set_label: &tr("Stop"),
-                                    set_tooltip_text: Some(&tr("Stop the switch and keep the old version")),
-                                    add_css_class: "destructive-action",
-                                    #[watch]
-                                    set_visible: model.is_switching(),
-                                    #[watch]
-                                    set_sensitive: model.progress.is_some(),
-                                    connect_clicked => Input::Abort,
-                                },
+                            #[name = "stop_button"]
+                            gtk::Button {
+                                set_label: &tr("Stop"),
+                                set_tooltip_text: Some(&tr("Stop the switch and keep the old version")),
+                                add_css_class: "destructive-action",
+                                #[watch]
+                                set_visible: model.is_switching(),
+                                #[watch]
+                                set_sensitive: model.progress.is_some(),
+                                connect_clicked => Input::Abort,
                             },
                         },
-                        #[local_ref]
-                        rows_box -> gtk::ListBox {
-                            add_css_class: "boxed-list",
-                            set_selection_mode: gtk::SelectionMode::None,
-                            #[watch]
-                            set_sensitive: !model.is_switching(),
-                        },
-                        #[local_ref]
-                        downgrade_panel -> adw::PreferencesGroup {
-                            set_margin_top: 12,
-                        },
+                    },
+                    #[local_ref]
+                    rows_box -> gtk::ListBox {
+                        add_css_class: "boxed-list",
+                        set_selection_mode: gtk::SelectionMode::None,
+                        #[watch]
+                        set_sensitive: !model.is_switching(),
+                    },
+                    #[local_ref]
+                    downgrade_panel -> adw::PreferencesGroup {
+                        set_margin_top: 12,
+                    },
                 },
             },
 
