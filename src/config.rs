@@ -17,6 +17,31 @@ pub enum Sharing {
     Nobody,
 }
 
+/// When a finished image or download stops being shared.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeedGoal {
+    /// Share as long as the engine runs.
+    #[default]
+    Forever,
+    /// Until it has uploaded this many times its size.
+    Ratio(f64),
+    /// For this many hours after it was complete.
+    Hours(u32),
+}
+
+impl SeedGoal {
+    /// Whether a torrent of `size` bytes that uploaded `uploaded` and has been shared for
+    /// `shared_for` met the goal.
+    pub fn met(&self, uploaded: u64, size: u64, shared_for: std::time::Duration) -> bool {
+        match *self {
+            SeedGoal::Forever => false,
+            SeedGoal::Ratio(r) => size > 0 && uploaded as f64 >= r * size as f64,
+            SeedGoal::Hours(h) => shared_for.as_secs() >= u64::from(h) * 3600,
+        }
+    }
+}
+
 /// Settings a user (or the demo) chooses; every field has a sensible default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -49,6 +74,9 @@ pub struct Settings {
     /// Whom to share with; `None` until the user answered (the command line then shares with
     /// everyone, as a BitTorrent client does; the window asks first).
     pub sharing: Option<Sharing>,
+    /// When finished images and downloads stop being shared (packages are always shared: the
+    /// same job fetches the next updates).
+    pub seed_goal: SeedGoal,
     /// Peers every torrent asks besides those the trackers and the DHT name (a LAN seed box).
     pub known_peers: Vec<std::net::SocketAddr>,
 }
@@ -114,5 +142,19 @@ mod tests {
         };
         assert!(!s.sharing_paused(true, false));
         assert!(s.sharing_paused(false, true));
+    }
+
+    #[test]
+    fn a_seed_goal_is_met_at_its_ratio_or_after_its_hours_and_never_when_forever() {
+        use std::time::Duration;
+        let hour = Duration::from_secs(3600);
+        assert!(!SeedGoal::Forever.met(u64::MAX, 1, hour * 10_000));
+        let r = SeedGoal::Ratio(1.5);
+        assert!(!r.met(149, 100, hour));
+        assert!(r.met(150, 100, Duration::ZERO));
+        assert!(!r.met(0, 0, hour), "an empty torrent has no ratio");
+        let h = SeedGoal::Hours(24);
+        assert!(!h.met(u64::MAX, 1, hour * 23));
+        assert!(h.met(0, 1, hour * 24));
     }
 }

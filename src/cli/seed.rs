@@ -32,8 +32,13 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         let ledger = swarmdate::ledger::Ledger::open(&ctx.dirs.engine().join("ledger.sqlite"))?;
         let totals = ledger.totals()?;
         for j in &jobs {
+            let state = match (j.goal_met, j.paused) {
+                (true, true) => tr("goal reached, paused"),
+                (_, true) => tr("paused"),
+                _ => String::new(),
+            };
             ctx.out
-                .say(format!("{:>4}  {}  {}", j.id, j.info_hash, j.name));
+                .say(format!("{:>4}  {}  {}  {state}", j.id, j.info_hash, j.name).trim_end());
         }
         if jobs.is_empty() {
             ctx.out.say(tr("Nothing is seeded yet."));

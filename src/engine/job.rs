@@ -107,6 +107,12 @@ pub struct JobRecord {
     /// Paused by the user.
     #[serde(default)]
     pub paused: bool,
+    /// When the job was first seen complete and sharing (seconds since the epoch).
+    #[serde(default)]
+    pub seeding_since: Option<i64>,
+    /// The seeding goal paused it (once: a job the user resumes after that keeps sharing).
+    #[serde(default)]
+    pub goal_met: bool,
 }
 
 /// The journal file: every job that should run when the engine starts.

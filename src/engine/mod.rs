@@ -2,6 +2,7 @@
 //! runs (seed, fetch, switch), their journal, and the snapshots it publishes for the faces.
 
 mod fault;
+mod goal;
 mod holdings;
 mod job;
 mod lock;
@@ -30,6 +31,7 @@ use anyhow::Context;
 use librqbit::{ListenerMode, ListenerOptions, Session, SessionOptions};
 use tokio::sync::watch;
 
+use crate::config::SeedGoal;
 use crate::iso::SwitchMode;
 use crate::torrent::{InfoHash, Torrent};
 use job::Journal;
@@ -73,6 +75,8 @@ pub struct EngineConfig {
     /// Switches to roll back instead of resuming (`iso switch --abort` starting the engine): a
     /// resumed switch could otherwise finish before the abort reaches it.
     pub abort_on_start: Vec<JobId>,
+    /// When finished images and downloads stop being shared.
+    pub seed_goal: SeedGoal,
 }
 
 impl EngineConfig {
@@ -90,6 +94,7 @@ impl EngineConfig {
             known_peers: Vec::new(),
             store_dir: state_dir.join("store"),
             abort_on_start: Vec::new(),
+            seed_goal: SeedGoal::Forever,
         }
     }
 }
@@ -133,6 +138,8 @@ pub struct Engine {
     holdings: tokio::sync::Mutex<()>,
     /// The package store of repository jobs.
     store: Arc<crate::store::PackageStore>,
+    /// When finished images and downloads stop being shared.
+    seed_goal: Mutex<SeedGoal>,
 }
 
 /// Limits below this make peers drop the connection (PLATFORM.md §2).
@@ -217,6 +224,7 @@ impl Engine {
             disk: Default::default(),
             holdings: Default::default(),
             store: crate::store::PackageStore::open(&cfg.store_dir)?,
+            seed_goal: Mutex::new(cfg.seed_goal),
         });
         for id in records {
             // One damaged entry must not keep the others from running.
@@ -235,6 +243,9 @@ impl Engine {
                 n += 1;
                 if n.is_multiple_of(LEDGER_EVERY) {
                     engine.flush_ledger();
+                    if let Err(e) = engine.check_goals().await {
+                        tracing::warn!("checking the seeding goal: {e:#}");
+                    }
                 }
             }
         });
@@ -296,6 +307,8 @@ impl Engine {
                     name: torrent.name.clone(),
                     spec,
                     paused: false,
+                    seeding_since: None,
+                    goal_met: false,
                 },
             );
             self.save_journal(&jobs)?;

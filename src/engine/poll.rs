@@ -29,7 +29,9 @@ impl Engine {
             g.live
                 .iter()
                 .map(|(id, j)| {
-                    let kind = match g.journal.jobs.get(id).map(|r| &r.spec) {
+                    let record = g.journal.jobs.get(id);
+                    let goal_met = record.is_some_and(|r| r.goal_met);
+                    let kind = match record.map(|r| &r.spec) {
                         Some(JobSpec::Seed { .. }) => JobKind::Seed,
                         Some(JobSpec::Fetch { .. }) => JobKind::Fetch,
                         Some(JobSpec::Switch(_)) => JobKind::Switch,
@@ -44,6 +46,7 @@ impl Engine {
                         j.state.clone(),
                         j.log.clone(),
                         j.frozen.clone(),
+                        goal_met,
                     )
                 })
                 .collect()
@@ -54,7 +57,7 @@ impl Engine {
             listen_port: self.listen_port,
             jobs: Vec::with_capacity(jobs.len()),
         };
-        for (id, kind, torrent, handle, state, log, frozen) in jobs {
+        for (id, kind, torrent, handle, state, log, frozen, goal_met) in jobs {
             if let Some(mut f) = frozen {
                 f.state = state;
                 f.kind = kind;
@@ -78,6 +81,7 @@ impl Engine {
                 up_speed: 0,
                 peers: Vec::new(),
                 pieces: PieceMap::default(),
+                goal_met,
             };
             if let Some(h) = handle {
                 let stats = h.stats();
@@ -119,12 +123,14 @@ impl Engine {
                 }
                 if let Ok((haves, n)) = self.api.api_dump_haves(h.id().into()) {
                     let fetched: HashSet<u32> = log.completed().into_iter().collect();
+                    let arriving = log.in_flight();
                     let states = (0..n)
                         .map(|i| {
                             let have = haves.get(i as usize).map(|b| *b).unwrap_or(false);
                             match (have, fetched.contains(&i)) {
                                 (true, true) => PieceState::Fetched,
                                 (true, false) => PieceState::HadBefore,
+                                _ if arriving.contains(&i) => PieceState::InFlight,
                                 _ => PieceState::Missing,
                             }
                         })

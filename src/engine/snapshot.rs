@@ -101,6 +101,9 @@ pub struct JobSnapshot {
     pub peers: Vec<PeerSnapshot>,
     /// Per-piece state; empty until the initial check is over.
     pub pieces: PieceMap,
+    /// The seeding goal was met (and paused the job unless the user resumed it).
+    #[serde(default)]
+    pub goal_met: bool,
 }
 
 /// One connected peer.
@@ -130,7 +133,7 @@ pub enum PieceState {
     HadBefore = 1,
     /// Fetched from peers during the job.
     Fetched = 2,
-    /// Being fetched now (librqbit does not expose this yet, so it is never reported).
+    /// Being fetched now: some of its blocks arrived, it is not complete yet.
     InFlight = 3,
 }
 

@@ -145,6 +145,11 @@ impl PieceLog {
         self.done.lock().unwrap().clone()
     }
 
+    /// Pieces some of whose blocks arrived and that are not complete yet.
+    pub fn in_flight(&self) -> HashSet<u32> {
+        self.written.lock().unwrap().keys().copied().collect()
+    }
+
     /// Bytes written again into a piece before it completed: data a peer sent that failed its hash.
     pub fn discarded_bytes(&self) -> u64 {
         self.discarded.load(Ordering::Relaxed)

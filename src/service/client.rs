@@ -7,6 +7,7 @@ use std::path::Path;
 use futures::StreamExt;
 use tokio::sync::watch;
 
+use crate::config::SeedGoal;
 use crate::engine::{JobId, JobRecord, JobSpec, Snapshot};
 use crate::iso::SwitchMode;
 use crate::packages::Nevra;
@@ -33,6 +34,8 @@ trait Engine1 {
     fn pause(&self, id: u64) -> zbus::Result<()>;
     fn resume(&self, id: u64) -> zbus::Result<()>;
     fn trim_store(&self, cap: u64, installed: Vec<String>) -> zbus::Result<String>;
+    fn set_limits(&self, upload: u32, download: u32) -> zbus::Result<()>;
+    fn set_seed_goal(&self, goal: &str) -> zbus::Result<()>;
     fn hold(&self) -> zbus::Result<()>;
     fn release(&self) -> zbus::Result<()>;
     #[zbus(signal)]
@@ -145,6 +148,20 @@ impl Remote {
 
     pub(super) async fn resume(&self, id: JobId) -> anyhow::Result<()> {
         self.proxy.resume(id.0).await.map_err(remote)
+    }
+
+    pub(super) async fn set_limits(
+        &self,
+        upload: Option<u32>,
+        download: Option<u32>,
+    ) -> anyhow::Result<()> {
+        let (up, down) = (upload.unwrap_or(0), download.unwrap_or(0));
+        self.proxy.set_limits(up, down).await.map_err(remote)
+    }
+
+    pub(super) async fn set_seed_goal(&self, goal: SeedGoal) -> anyhow::Result<()> {
+        let goal = serde_json::to_string(&goal)?;
+        self.proxy.set_seed_goal(&goal).await.map_err(remote)
     }
 
     pub(super) async fn trim_store(

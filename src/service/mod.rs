@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::config::SeedGoal;
 use crate::engine::{
     Engine, EngineBusy, EngineConfig, JobId, JobRecord, JobSnapshot, JobSpec, Snapshot,
     wait_for_job,
@@ -149,6 +150,29 @@ impl EngineHandle {
         match self {
             EngineHandle::Local { engine, .. } => engine.resume(id).await,
             EngineHandle::Remote(r) => r.resume(id).await,
+        }
+    }
+
+    /// Changes the upload and download limits (see [`Engine::set_limits`]).
+    pub async fn set_limits(
+        &self,
+        upload: Option<u32>,
+        download: Option<u32>,
+    ) -> anyhow::Result<()> {
+        match self {
+            EngineHandle::Local { engine, .. } => {
+                engine.set_limits(upload, download);
+                Ok(())
+            }
+            EngineHandle::Remote(r) => r.set_limits(upload, download).await,
+        }
+    }
+
+    /// Changes the seeding goal (see [`Engine::set_seed_goal`]).
+    pub async fn set_seed_goal(&self, goal: SeedGoal) -> anyhow::Result<()> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.set_seed_goal(goal).await,
+            EngineHandle::Remote(r) => r.set_seed_goal(goal).await,
         }
     }
 

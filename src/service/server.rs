@@ -84,6 +84,21 @@ impl EngineBus {
             .map_err(|e| failed(format!("{e:#}")))
     }
 
+    /// Changes the upload and download limits in bytes/s (0: none).
+    async fn set_limits(&self, upload: u32, download: u32) {
+        let some = |n: u32| (n > 0).then_some(n);
+        self.engine.set_limits(some(upload), some(download));
+    }
+
+    /// Changes the seeding goal (JSON, as in the settings file).
+    async fn set_seed_goal(&self, goal: String) -> fdo::Result<()> {
+        let goal = serde_json::from_str(&goal).map_err(failed)?;
+        self.engine
+            .set_seed_goal(goal)
+            .await
+            .map_err(|e| failed(format!("{e:#}")))
+    }
+
     /// Pauses a job's torrent.
     async fn pause(&self, id: u64) -> fdo::Result<()> {
         self.engine

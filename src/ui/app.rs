@@ -193,8 +193,9 @@ fn add_actions(sender: &ComponentSender<App>) {
 
 #[relm4::component(pub)]
 impl SimpleComponent for App {
-    /// The backend, and a `bittorrent://` link or `.torrent` file to open.
-    type Init = (Arc<Backend>, Option<String>);
+    /// The backend. Links and `.torrent` files come through the application's `open` signal,
+    /// also from a second `swarmdate LINK` process while this one runs.
+    type Init = Arc<Backend>;
     type Input = Input;
     type Output = ();
 
@@ -251,7 +252,7 @@ impl SimpleComponent for App {
     }
 
     fn init(
-        (backend, open): Self::Init,
+        backend: Self::Init,
         root: Self::Root,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
@@ -302,9 +303,6 @@ impl SimpleComponent for App {
         let asked = backend.client().settings.sharing.is_some();
         if asked {
             seeding.emit(seeding::Input::Start);
-            if let Some(reference) = &open {
-                sender.input(Input::Open(reference.clone()));
-            }
         } else {
             let (window, s) = (root.clone(), sender.clone());
             glib::idle_add_local_once(move || App::ask_consent(&window, &s));
@@ -318,7 +316,7 @@ impl SimpleComponent for App {
             preferences: None,
             hold: None,
             notified: 0,
-            pending_open: if asked { None } else { open },
+            pending_open: None,
             opened: None,
             metered: false,
             on_battery: false,
@@ -326,6 +324,7 @@ impl SimpleComponent for App {
             toasts: widgets.toasts.clone(),
         };
         watch_conditions(&sender);
+        receive_opened(&root, &sender);
         // Look for updates again every hour, window shown or not.
         let s = sender.clone();
         glib::timeout_add_seconds_local(CHECK_EVERY_SECS, move || {
@@ -357,6 +356,10 @@ impl SimpleComponent for App {
                 if let Some(reference) = self.pending_open.take() {
                     sender.input(Input::Open(reference));
                 }
+            }
+            // Nothing is fetched (or announced) before the user says whom to share with.
+            Input::Open(reference) if self.backend.client().settings.sharing.is_none() => {
+                self.pending_open = Some(reference);
             }
             Input::Open(reference) => {
                 let downloads = glib::user_special_dir(glib::UserDirectory::Downloads)
@@ -447,6 +450,22 @@ impl SimpleComponent for App {
             }
         }
     }
+}
+
+/// Shows every link or `.torrent` file the application is asked to open (`swarmdate LINK`, here
+/// or in a second process that hands it over) and brings the window up.
+fn receive_opened(window: &adw::ApplicationWindow, sender: &ComponentSender<App>) {
+    let (window, sender) = (window.clone(), sender.clone());
+    relm4::main_application().connect_open(move |_, files, _| {
+        for f in files {
+            // A path for files, the text as given for links (GIO keeps unknown schemes whole).
+            let reference = f
+                .path()
+                .map_or_else(|| f.uri().to_string(), |p| p.display().to_string());
+            sender.input(Input::Open(reference));
+        }
+        window.present();
+    });
 }
 
 /// Reports metered connections (GIO's network monitor) and running on battery (UPower on the

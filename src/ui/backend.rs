@@ -238,11 +238,32 @@ impl Backend {
         self.client.read().unwrap().clone()
     }
 
-    /// Saves new settings; the engine picks up network changes at its next start.
-    pub fn save_settings(&self, settings: &swarmdate::config::Settings) -> anyhow::Result<()> {
+    /// Saves new settings; a running engine takes the limits and the seeding goal at once, the
+    /// network choices at its next start.
+    pub fn save_settings(
+        self: &Arc<Self>,
+        settings: &swarmdate::config::Settings,
+    ) -> anyhow::Result<()> {
         let client = self.client();
         settings.save(&client.dirs.config)?;
         *self.client.write().unwrap() = Arc::new(client.reload()?);
+        // A running engine follows the limits and the goal at once.
+        if self.engine.initialized() {
+            let me = self.clone();
+            let s = settings.clone();
+            self.rt.spawn(async move {
+                let Some(engine) = me.engine.get() else {
+                    return;
+                };
+                let applied = async {
+                    engine.set_limits(s.upload_limit, s.download_limit).await?;
+                    engine.set_seed_goal(s.seed_goal).await
+                };
+                if let Err(e) = applied.await {
+                    tracing::warn!("the engine did not take the new settings: {e:#}");
+                }
+            });
+        }
         Ok(())
     }
 
@@ -259,6 +280,26 @@ impl Backend {
     #[cfg(test)]
     pub fn listen_port(&self) -> Option<u16> {
         self.engine.get().and_then(|e| e.listen_port())
+    }
+
+    /// Adds a job to the running engine (tests).
+    #[cfg(test)]
+    pub fn add_job(
+        &self,
+        torrent: &swarmdate::torrent::Torrent,
+        spec: swarmdate::engine::JobSpec,
+    ) -> anyhow::Result<JobId> {
+        let engine = self
+            .engine
+            .get()
+            .ok_or_else(|| anyhow::anyhow!("the engine has not started"))?;
+        self.rt.block_on(engine.add_job(torrent, spec))
+    }
+
+    /// The engine's latest snapshot, once started here (tests).
+    #[cfg(test)]
+    pub fn snapshot(&self) -> Option<swarmdate::engine::Snapshot> {
+        self.engine.get().map(|e| e.snapshot())
     }
 
     /// Stops the engine (when the app quits).
@@ -444,8 +485,10 @@ pub struct SeedItem {
     pub peers: usize,
     /// Upload speed in bytes/s.
     pub up_speed: u64,
-    /// Paused by the user.
+    /// Paused by the user or the goal.
     pub paused: bool,
+    /// The seeding goal was met.
+    pub goal_met: bool,
 }
 
 /// What this machine seeds.
@@ -514,6 +557,7 @@ impl Backend {
                             peers: j.peers.len(),
                             up_speed: j.up_speed,
                             paused: j.state == JobState::Paused,
+                            goal_met: j.goal_met,
                         }
                     })
                     .collect();

@@ -133,7 +133,7 @@ pub fn run(
 
     say("Swarmdate's window");
     let backend = Backend::new(rt.clone(), client, world.package_root.clone());
-    let app = App::builder().launch((backend.clone(), None)).detach();
+    let app = App::builder().launch(backend.clone()).detach();
     let app_first_frame_ms = first_frame(app.widget().upcast_ref())?;
     app.emit(super::app::Input::Consent(
         swarmdate::config::Sharing::Everyone,

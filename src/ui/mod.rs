@@ -22,6 +22,7 @@ mod versions;
 
 use std::path::PathBuf;
 
+use gtk::gio::prelude::*;
 use relm4::RelmApp;
 use swarmdate::client::Client;
 
@@ -44,12 +45,48 @@ pub fn run(
     }
     register_resources()?;
     let backend = backend::Backend::new(rt, client, root);
-    let app = adw::Application::builder().application_id(APP_ID).build();
+    let app = adw::Application::builder()
+        .application_id(APP_ID)
+        .flags(gtk::gio::ApplicationFlags::HANDLES_OPEN)
+        .build();
+    // GApplication opens the link here, or hands it to the instance already running and returns.
+    let args = match open {
+        Some(link) => vec!["swarmdate".to_owned(), link],
+        None => Vec::new(),
+    };
+    if window_runs_elsewhere() {
+        // GApplication hands the link (or the activation) over and returns; relm4's run would
+        // then wait for one more main-loop event, which never comes in this process.
+        app.run_with_args(&args);
+        return Ok(());
+    }
     RelmApp::from_app(app)
-        .with_args(Vec::new())
-        .run::<app::App>((backend.clone(), open));
+        .with_args(args)
+        .run::<app::App>(backend.clone());
     backend.shutdown();
     Ok(())
+}
+
+/// Whether the window already runs in this session: GApplication owns the app id on the bus.
+fn window_runs_elsewhere() -> bool {
+    use gtk::{gio, glib};
+    let Ok(bus) = gio::bus_get_sync(gio::BusType::Session, gio::Cancellable::NONE) else {
+        return false;
+    };
+    bus.call_sync(
+        Some("org.freedesktop.DBus"),
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "NameHasOwner",
+        Some(&(APP_ID,).to_variant()),
+        Some(glib::VariantTy::new("(b)").expect("a valid type")),
+        gio::DBusCallFlags::NONE,
+        1000,
+        gio::Cancellable::NONE,
+    )
+    .ok()
+    .and_then(|v| v.get::<(bool,)>())
+    .is_some_and(|(owned,)| owned)
 }
 
 /// Whether there is a display to open the window on.

@@ -36,11 +36,13 @@ pub enum Output {
     Saved(Result<(), String>),
 }
 
-fn kib(limit: Option<u32>) -> f64 {
+/// A limit in bytes/s as the spin buttons show it (KiB/s, 0 for none).
+pub(crate) fn kib(limit: Option<u32>) -> f64 {
     f64::from(limit.unwrap_or(0) / 1024)
 }
 
-fn limit(kib: f64) -> Option<u32> {
+/// A spin button's KiB/s as a limit in bytes/s.
+pub(crate) fn limit(kib: f64) -> Option<u32> {
     (kib >= 1.0).then(|| (kib as u32).saturating_mul(1024))
 }
 

@@ -133,7 +133,7 @@ fn every_string_of_the_window_is_translatable() {
     })
     .unwrap();
     let backend = Backend::new(rt.handle().clone(), client, home.path().to_owned());
-    let app = App::builder().launch((backend.clone(), None)).detach();
+    let app = App::builder().launch(backend.clone()).detach();
     let window = app.widget().clone();
     window.present();
     app.emit(super::app::Input::Consent(

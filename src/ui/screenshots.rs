@@ -48,7 +48,7 @@ fn every_page_renders_in_light_and_dark_in_english_and_german() {
     let style = adw::StyleManager::default();
     for lang in ["en", "de"] {
         use_language(lang);
-        let app = App::builder().launch((backend.clone(), None)).detach();
+        let app = App::builder().launch(backend.clone()).detach();
         let window = app.widget().clone();
         window.set_default_size(800, 600);
         window.present();

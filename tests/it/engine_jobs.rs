@@ -99,3 +99,50 @@ async fn the_ledger_counts_what_the_downloader_received() {
         .unwrap();
     assert_eq!(minutes.iter().map(|b| b.uploaded).sum::<u64>(), received);
 }
+
+/// The piece map marks pieces in flight (some blocks arrived, the piece is not complete) while a
+/// slow seeder sends them, and none once the download is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_piece_map_shows_pieces_in_flight_while_their_blocks_arrive() {
+    use swarmdate::engine::{MIN_RATE_LIMIT, PieceState};
+    let (_tracker, distro) = distro_with_tracker(6).await;
+    let torrent = distro.torrent("1.02");
+    let seeder_state = tempfile::tempdir().unwrap();
+    let (seeder, _) = seed_one(&distro, "1.02", seeder_state.path()).await;
+    // One 16 KiB block a second: a piece of 64 KiB or more stays in flight for seconds.
+    seeder.set_limits(Some(MIN_RATE_LIMIT), None);
+
+    let fetch = Fetching::start(&torrent).await;
+    let mut rx = fetch.engine.subscribe();
+    let seen = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let in_flight = rx
+                .borrow_and_update()
+                .jobs
+                .iter()
+                .find(|j| j.id == fetch.job)
+                .map_or(0, |j| j.pieces.count(PieceState::InFlight));
+            if in_flight > 0 {
+                return in_flight;
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("a piece in flight within a minute");
+    assert!(seen < torrent.pieces().len());
+
+    seeder.set_limits(None, None);
+    let done = tokio::time::timeout(Duration::from_secs(120), fetch.engine.wait(fetch.job))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.pieces.count(PieceState::InFlight), 0);
+    assert_eq!(
+        done.pieces.count(PieceState::Fetched),
+        torrent.pieces().len(),
+        "every piece came from the seeder"
+    );
+    fetch.engine.shutdown().await;
+    seeder.shutdown().await;
+}

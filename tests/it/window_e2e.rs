@@ -27,14 +27,52 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
         .arg(script)
         .output()
         .unwrap();
-    let _ = demo.kill();
-    let _ = demo.wait();
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{said}");
+    if !out.status.success() {
+        let _ = demo.kill();
+        panic!("{said}");
+    }
+
+    // A .torrent opened while the window runs (as a file manager would run `swarmdate FILE`)
+    // goes to that window: the second process hands it over and ends.
+    let torrent = published_torrent(dir.path());
+    let name = swarmdate::torrent::Torrent::from_bytes(std::fs::read(&torrent).unwrap())
+        .unwrap()
+        .name;
+    let mut second = Command::new(env!("CARGO_BIN_EXE_swarmdate"))
+        .arg("--home")
+        .arg(dir.path().join("second"))
+        .arg(&torrent)
+        .env("GSK_RENDERER", "cairo")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let second = ended_within(&mut second, std::time::Duration::from_secs(60));
+    let shown = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/open_in_running_window.py"
+        ))
+        .arg(&name)
+        .output()
+        .unwrap();
+    let _ = demo.kill();
+    let _ = demo.wait();
+    assert!(
+        second.is_some_and(|s| s.success()),
+        "the second process handed the file over and ended: {second:?}"
+    );
+    assert!(
+        shown.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&shown.stdout),
+        String::from_utf8_lossy(&shown.stderr)
+    );
 
     // rpm, not the window, says what is installed now: the updated builds, not the old ones.
     let root = dir.path().join("client/root");
@@ -59,4 +97,30 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
     let summary: serde_json::Value =
         serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap();
     assert_eq!(summary["changes"], serde_json::json!([]), "{text}");
+}
+
+/// A published image torrent of the demo distribution (in its publish folder).
+fn published_torrent(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir.join("publish"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".iso.torrent"))
+        .expect("the demo publishes image torrents")
+}
+
+/// Waits for a child to end; kills it after `limit`.
+fn ended_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }

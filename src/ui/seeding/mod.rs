@@ -1,6 +1,8 @@
 //! The Seeding page: what this machine shares, what each torrent and all of them uploaded (the
-//! contribution ledger), ratios and peers helped, and a switch to pause each.
+//! contribution ledger), ratios and peers helped, a switch to pause each, the upload limit and the
+//! seeding goal.
 
+mod goal;
 mod row;
 
 use std::cell::RefCell;
@@ -12,9 +14,11 @@ use gtk::glib;
 use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
+use swarmdate::config::SeedGoal;
 use swarmdate::i18n::{tr, trf, trn};
 
 use crate::ui::backend::{Backend, SeedingView};
+use crate::ui::preferences::{kib, limit};
 use crate::ui::templates::{PageColumn, SpinnerPage};
 use row::{Refresh, RowOutput, SeedRow};
 
@@ -36,6 +40,10 @@ pub struct SeedingPage {
     /// Figures have arrived at least once.
     loaded: bool,
     error: Option<String>,
+    /// The goals the combo row lists.
+    goals: Vec<SeedGoal>,
+    /// Why the last change of the limit or the goal was not saved.
+    not_saved: Option<String>,
 }
 
 /// What the page is told.
@@ -47,6 +55,10 @@ pub enum Input {
     Pause(swarmdate::engine::JobId, bool),
     /// Show the last hour (0), day (1) or month (2) in the chart.
     Span(usize),
+    /// The user chose the goal at this place in the list.
+    Goal(u32),
+    /// The user set the upload limit in KiB/s (0: none).
+    UploadLimit(f64),
 }
 
 /// Results of the page's background work.
@@ -95,6 +107,26 @@ impl SeedingPage {
         self.span = span;
         *self.bars.borrow_mut() = self.view.chart[span].clone();
         self.chart.queue_draw();
+    }
+
+    /// The goals as the combo row lists them.
+    fn goal_list(&self) -> gtk::StringList {
+        let list = gtk::StringList::new(&[]);
+        for g in &self.goals {
+            list.append(&goal::label(*g));
+        }
+        list
+    }
+
+    /// Saves a change of the settings; the engine follows at once.
+    fn change(&mut self, edit: impl FnOnce(&mut swarmdate::config::Settings)) {
+        let mut settings = self.backend.client().settings.clone();
+        edit(&mut settings);
+        self.not_saved = self
+            .backend
+            .save_settings(&settings)
+            .err()
+            .map(|e| format!("{e:#}"));
     }
 
     fn page_name(&self) -> &'static str {
@@ -189,6 +221,44 @@ impl Component for SeedingPage {
                         add_css_class: "boxed-list",
                         set_selection_mode: gtk::SelectionMode::None,
                     },
+                    adw::PreferencesGroup {
+                        set_title: &tr("Limits"),
+                        set_description: Some(&tr("Packages are always shared: they reach you the same way.")),
+                        #[name = "goal"]
+                        adw::ComboRow {
+                            set_title: &tr("Share images and downloads"),
+                            set_model: Some(&model.goal_list()),
+                            set_selected: model
+                                .goals
+                                .iter()
+                                .position(|g| *g == model.backend.client().settings.seed_goal)
+                                .unwrap_or(0) as u32,
+                            connect_selected_notify[sender] => move |r| {
+                                sender.input(Input::Goal(r.selected()));
+                            },
+                        },
+                        adw::ActionRow {
+                            set_title: &tr("Upload limit"),
+                            set_subtitle: &tr("KiB/s; 0 for no limit"),
+                            #[name = "upload"]
+                            add_suffix = &gtk::SpinButton::with_range(0.0, 1_000_000.0, 64.0) {
+                                set_valign: gtk::Align::Center,
+                                set_value: kib(model.backend.client().settings.upload_limit),
+                                connect_value_changed[sender] => move |s| {
+                                    sender.input(Input::UploadLimit(s.value()));
+                                },
+                            },
+                        },
+                    },
+                    gtk::Label {
+                        add_css_class: "error",
+                        set_wrap: true,
+                        set_xalign: 0.0,
+                        #[watch]
+                        set_visible: model.not_saved.is_some(),
+                        #[watch]
+                        set_label: model.not_saved.as_deref().unwrap_or_default(),
+                    },
                 },
             },
 
@@ -212,7 +282,10 @@ impl Component for SeedingPage {
         let chart = gtk::DrawingArea::new();
         let drawn = bars.clone();
         chart.set_draw_func(move |_, cr, w, h| draw_bars(cr, &drawn.borrow(), w, h));
+        let goals = goal::choices(backend.client().settings.seed_goal);
         let model = SeedingPage {
+            goals,
+            not_saved: None,
             backend,
             span: 0,
             bars,
@@ -243,6 +316,11 @@ impl Component for SeedingPage {
                 });
             }
             Input::Span(span) => self.show_span(span),
+            Input::Goal(n) => {
+                let goal = self.goals.get(n as usize).copied().unwrap_or_default();
+                self.change(|s| s.seed_goal = goal);
+            }
+            Input::UploadLimit(kib) => self.change(|s| s.upload_limit = limit(kib)),
             Input::Pause(job, paused) => {
                 let set = self.backend.set_paused(job, paused);
                 sender.oneshot_command(async move { Cmd::Paused(set.await) });

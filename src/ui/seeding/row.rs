@@ -6,7 +6,7 @@ use gtk::glib;
 use relm4::prelude::*;
 
 use swarmdate::engine::JobId;
-use swarmdate::i18n::{tr, trn};
+use swarmdate::i18n::{tr, trf, trn};
 
 use crate::ui::backend::SeedItem;
 
@@ -37,7 +37,7 @@ impl SeedRow {
         } else {
             i.uploaded as f64 / i.size as f64
         };
-        trn(
+        let figures = trn(
             "{up} uploaded · ratio {ratio} · {served} peer helped · {peers} connected · {speed}/s",
             "{up} uploaded · ratio {ratio} · {served} peers helped · {peers} connected · {speed}/s",
             i.peers_served,
@@ -48,7 +48,12 @@ impl SeedRow {
                 ("peers", &i.peers),
                 ("speed", &glib::format_size(i.up_speed)),
             ],
-        )
+        );
+        if i.goal_met {
+            trf("Goal reached · {figures}", &[("figures", &figures)])
+        } else {
+            figures
+        }
     }
 }
 

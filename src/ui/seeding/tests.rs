@@ -2,7 +2,7 @@
 //! switch the new image is, and the bytes a peer then downloads from this machine (counted by
 //! that peer) show on the page.
 
-use gtk::prelude::*;
+use adw::prelude::*;
 use relm4::prelude::*;
 use swarmdate::engine::{Engine, EngineConfig, JobSpec};
 
@@ -152,6 +152,71 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
         .unwrap();
     pump_until("the resume to show", || {
         page.model().rows.iter().all(|r| !r.item.paused)
+    });
+
+    // The upload limit on the page reaches the running engine and the settings file.
+    page.widgets().upload.set_value(256.0);
+    pump_until("the engine's upload limit", || {
+        backend.snapshot().unwrap().upload_limit == Some(256 << 10)
+    });
+    assert_eq!(backend.client().settings.upload_limit, Some(256 << 10));
+
+    // "Until uploaded once" pauses the image the peer took in full from this machine; another
+    // file, which nobody fetched, keeps sharing.
+    let other = peer_dir.path().join("other.bin");
+    std::fs::write(&other, vec![7u8; 300_000]).unwrap();
+    let other_torrent = swarmdate::torrent::TorrentBuilder::single_file("other.bin", &other)
+        .build()
+        .unwrap();
+    backend
+        .add_job(
+            &other_torrent,
+            JobSpec::Seed {
+                payload: swarmdate::engine::Payload::Image(other),
+            },
+        )
+        .unwrap();
+    pump_until("the other file to be shared", || {
+        page.model().rows.iter().any(|r| r.item.name == "other.bin")
+    });
+    let row = |name: &str| {
+        page.model()
+            .rows
+            .iter()
+            .find(|r| r.item.name == name)
+            .map(|r| r.item.clone())
+            .unwrap_or_else(|| {
+                let names: Vec<_> = page.model().rows.iter().map(|r| r.item.clone()).collect();
+                panic!("no row {name}: {names:?}")
+            })
+    };
+    page.widgets().goal.set_selected(1);
+    pump_until("the goal to be saved", || {
+        swarmdate::config::Settings::load(&backend.client().dirs.config)
+            .unwrap()
+            .seed_goal
+            == swarmdate::config::SeedGoal::Ratio(1.0)
+    });
+    pump_until("the goal to pause the image", || {
+        let r = row(&torrent.name);
+        r.paused && r.goal_met
+    });
+    assert!(row(&torrent.name).uploaded >= row(&torrent.name).size);
+    let said = page
+        .model()
+        .rows
+        .iter()
+        .find(|r| r.item.name == torrent.name)
+        .unwrap()
+        .subtitle();
+    assert!(said.starts_with("Goal reached"), "{said}");
+    let control = row("other.bin");
+    assert!(!control.paused && !control.goal_met, "{control:?}");
+    // Sharing for as long as the app runs puts it back.
+    page.widgets().goal.set_selected(0);
+    pump_until("the image to share again", || {
+        let r = row(&torrent.name);
+        !r.paused && !r.goal_met
     });
     backend.shutdown();
     stop(&rt, world);
