@@ -9,6 +9,8 @@ packages=(
   rpm dnf                                     # real rpm databases and dnf transactions in test roots
   xfsprogs                                    # a reflink file system (loop-mounted) in the tests
   transmission-cli aria2                      # third-party peers in the interop tests
+  transmission-daemon qbittorrent-nox         # third-party seeders and leechers (interop)
+  opentracker mktorrent                       # a third-party tracker and torrent maker (interop)
   strace                                      # the durability audit
   dbus-daemon                                 # a private session bus in the one-engine tests
   polkitd libxml2-utils                       # validating the polkit policy of the install helper

@@ -14,6 +14,7 @@ mod hostile;
 mod http_loader;
 mod in_place;
 mod install;
+mod interop;
 mod iso_chain;
 mod iso_content;
 mod ledger;
@@ -25,6 +26,7 @@ mod service;
 mod store;
 
 mod support;
+mod third_party;
 mod torrent;
 mod update;
 mod window_e2e;
