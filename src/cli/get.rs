@@ -7,6 +7,10 @@ use swarmdate::engine::JobSpec;
 use swarmdate::feed::Location;
 use swarmdate::i18n::trf;
 
+use swarmdate::client::subset;
+use swarmdate::store::PackageStore;
+use swarmdate::torrent::Torrent;
+
 use super::context::Ctx;
 use super::exit::NeedsConfirmation;
 use super::output::bytes;
@@ -34,6 +38,13 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         Some(_) => ctx.feed().await?.feed.pins(&hash),
         None => false,
     };
+    // A subset of one of the feed's repositories goes to the package store, each package checked
+    // against the master's index, and is shared there: not a folder of files.
+    if ctx.feed_url().is_some()
+        && let Some(found) = subset::recognise(ctx, &torrent).await?
+    {
+        return take_in_subset(ctx, &torrent, found).await;
+    }
     let dir = match args.dir {
         Some(d) => d,
         None => std::env::current_dir()?,
@@ -99,6 +110,40 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
     ctx.out.summary(json!({
         "path": dest, "info_hash": hash, "data_length": torrent.data_length(),
         "fetched_bytes": done.bytes_fetched, "received_bytes": done.bytes_received,
+    }));
+    Ok(())
+}
+
+/// Fetches a recognised subset's packages into the store and keeps sharing it there.
+async fn take_in_subset(
+    ctx: &Ctx,
+    torrent: &Torrent,
+    found: subset::Recognised,
+) -> anyhow::Result<()> {
+    let engine = ctx.engine().await?;
+    let result = async {
+        let job = subset::take_in(ctx, &engine, torrent, found).await?;
+        let store = PackageStore::open(&ctx.dirs.store())?;
+        subset::wait_held(&engine, &job, &store).await?;
+        Ok::<_, anyhow::Error>(job)
+    }
+    .await;
+    let fetched = engine
+        .snapshot()
+        .jobs
+        .iter()
+        .filter(|j| j.info_hash == torrent.info_hash())
+        .map(|j| j.bytes_fetched)
+        .sum::<u64>();
+    engine.shutdown().await;
+    let job = result?;
+    ctx.out.say(trf(
+        "{name}: the store holds its {n} packages; they are shared from there.",
+        &[("name", &torrent.name), ("n", &job.index.packages.len())],
+    ));
+    ctx.out.summary(json!({
+        "subset": torrent.info_hash(), "master": torrent.similar.first(),
+        "packages": job.index.packages.len(), "fetched_bytes": fetched, "job": job.job,
     }));
     Ok(())
 }

@@ -9,6 +9,7 @@ mod iso;
 mod output;
 mod publish;
 mod seed;
+mod subset;
 mod torrent;
 mod update;
 
@@ -83,6 +84,11 @@ enum Command {
     Downgrade(update::DowngradeArgs),
     /// Seed what this machine holds, without a window.
     Seed(seed::SeedArgs),
+    /// Export the packages this machine holds as a torrent any BitTorrent client can seed.
+    #[command(
+        after_help = "Examples:\n  swarmdate subset --export ~/held.torrent\n  swarmdate subset --export held.torrent --root / --payload ~/seed-from-here"
+    )]
+    Subset(subset::SubsetArgs),
     /// The distributor's side: keys, image torrents, respins, the signed feed.
     #[command(subcommand)]
     Publish(publish::PublishCmd),
@@ -157,6 +163,7 @@ async fn dispatch(global: Global, command: Command) -> anyhow::Result<()> {
         Command::Update(a) => update::update(&ctx, a).await,
         Command::Downgrade(a) => update::downgrade(&ctx, a).await,
         Command::Seed(a) => seed::run(&ctx, a).await,
+        Command::Subset(a) => subset::run(&ctx, a).await,
         Command::Publish(c) => publish::run(&ctx, c).await,
         Command::Bench(c) => bench::run(&ctx, c).await,
     }

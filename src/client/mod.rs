@@ -2,6 +2,7 @@
 //! the engine, the package updates they run (`updates`) and the ISO versions (`versions`).
 
 pub mod autostart;
+pub mod subset;
 pub mod updates;
 pub mod versions;
 

@@ -181,21 +181,35 @@ impl TorrentBuilder {
             .and_then(|h| h.hash_all())
             .map_err(read_err)?;
         let pieces: Vec<u8> = hashes.iter().flat_map(|h| h.0).collect();
+        let layout: Vec<(Vec<String>, u64, bool)> = layout
+            .into_iter()
+            .map(|(path, len, src)| (path, len, src.is_none()))
+            .collect();
+        self.assemble(&layout, piece_length, &pieces)
+    }
 
+    /// Writes the torrent of a laid-out payload (path, length, pad) whose piece hashes are known.
+    pub(crate) fn assemble(
+        &self,
+        layout: &[(Vec<String>, u64, bool)],
+        piece_length: u32,
+        pieces: &[u8],
+    ) -> Result<Torrent, BuildError> {
+        let total = layout.iter().map(|f| f.1).sum();
         let files = (!self.single).then(|| {
             layout
                 .iter()
-                .map(|(path, len, src)| OutFile {
+                .map(|(path, len, pad)| OutFile {
                     length: *len,
                     path: path.iter().map(String::as_str).collect(),
-                    attr: src.is_none().then_some("p"),
+                    attr: pad.then_some("p"),
                 })
                 .collect()
         });
         let info = OutInfo {
             name: &self.name,
             piece_length,
-            pieces: ByteBuf(&pieces),
+            pieces: ByteBuf(pieces),
             length: self.single.then_some(total),
             files,
             similar: self.similar.iter().map(|h| ByteBuf(&h.0)).collect(),

@@ -4,11 +4,13 @@
 mod builder;
 mod metainfo;
 mod pieces;
+mod subset;
 mod validate;
 
-pub use builder::{SourceFile, TorrentBuilder, default_piece_length};
+pub use builder::{BuildError, SourceFile, TorrentBuilder, default_piece_length};
 pub use metainfo::{Torrent, TorrentFile};
 pub use pieces::{PieceHasher, PieceIndex, Segment, hash_file_pieces};
+pub use subset::{Subset, SubsetError, master_of, match_subset, subset};
 pub use validate::{Limits, TorrentError};
 
 use std::fmt;

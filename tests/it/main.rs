@@ -24,6 +24,7 @@ mod plan;
 mod publish_master;
 mod service;
 mod store;
+mod subset;
 
 mod support;
 mod third_party;

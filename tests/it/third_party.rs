@@ -85,8 +85,8 @@ pub struct Scrape {
 /// Debian's opentracker on 127.0.0.1, serving the info hashes it was started with.
 pub struct OpenTracker {
     port: u16,
-    _child: Running,
-    _dir: tempfile::TempDir,
+    child: Running,
+    dir: tempfile::TempDir,
 }
 
 impl OpenTracker {
@@ -123,9 +123,37 @@ impl OpenTracker {
         );
         OpenTracker {
             port,
-            _child: Running(child),
-            _dir: dir,
+            child: Running(child),
+            dir,
         }
+    }
+
+    /// Accepts announces for one more torrent (the whitelist is read again on SIGHUP).
+    pub fn allow(&self, hash: &InfoHash) {
+        use std::io::Write;
+        let mut list = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("whitelist.txt"))
+            .unwrap();
+        writeln!(list, "{hash}").unwrap();
+        drop(list);
+        let hup = Command::new("kill")
+            .args(["-HUP", &self.child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(hup.success());
+        // A leaving peer's announce has no effect but says whether the hash is served.
+        let escaped: String = hash.0.iter().map(|b| format!("%{b:02x}")).collect();
+        let probe = format!(
+            "http://127.0.0.1:{}/announce?info_hash={escaped}&peer_id=-XX0000-probeprobepr&port=9&uploaded=0&downloaded=0&left=0&event=stopped&compact=1",
+            self.port
+        );
+        wait_until(
+            "opentracker to read its whitelist again",
+            Duration::from_secs(10),
+            || curl(&[&probe]),
+            |body| !body.contains("failure reason"),
+        );
     }
 
     /// What the tracker knows of one torrent (a scrape).
