@@ -44,6 +44,19 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1000)]
         max_kb: usize,
     },
+    /// One origin and many clients, each limited to the same rate each way, fetching one image
+    /// at once: the copies the origin served and the time against the ideal.
+    Swarm {
+        /// Clients downloading.
+        #[arg(long, default_value_t = 20)]
+        clients: usize,
+        /// Image size in MB.
+        #[arg(long, default_value_t = 200)]
+        size_mb: u64,
+        /// Every engine's limit each way, in KiB/s.
+        #[arg(long, default_value_t = 4096)]
+        rate_kib: u32,
+    },
     /// The window: piece map draw time, time to first frame, main-loop stalls (needs a display).
     Window {
         /// Scratch folder for the demo distribution (default: a temporary folder).
@@ -76,6 +89,11 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Store { files, held } => return store_bench(ctx, files, held).await,
         BenchCmd::Mirror { packages, max_kb } => return mirror_bench(ctx, packages, max_kb).await,
         BenchCmd::Window { dir } => return window(ctx, dir),
+        BenchCmd::Swarm {
+            clients,
+            size_mb,
+            rate_kib,
+        } => return swarm_bench(ctx, clients, size_mb, rate_kib).await,
     };
     let tmp = tempfile::Builder::new()
         .prefix("swarmdate-bench-")
@@ -110,6 +128,53 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         ));
     }
     out.summary(&r);
+    Ok(())
+}
+
+async fn swarm_bench(ctx: &Ctx, clients: usize, size_mb: u64, rate_kib: u32) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("swarmdate-bench-")
+        .tempdir()?;
+    let out = &ctx.out;
+    let mut runs = Vec::new();
+    // The same swarm twice in one run: librqbit's index order, then each client from its own piece.
+    for diverse in [false, true] {
+        runs.push(
+            swarmdate::bench::run_swarm_bench(
+                tmp.path(),
+                clients,
+                size_mb * 1_000_000,
+                rate_kib.saturating_mul(1024),
+                diverse,
+                |s| out.say(s),
+            )
+            .await?,
+        );
+    }
+    let r = &runs[0];
+    out.say(trf(
+        "{n} clients, {size} image, {piece} pieces, {rate}/s each way per engine",
+        &[
+            ("n", &r.clients),
+            ("size", &bytes(r.size)),
+            ("piece", &bytes(u64::from(r.piece_length))),
+            ("rate", &bytes(u64::from(r.rate))),
+        ],
+    ));
+    for r in &runs {
+        out.say(trf(
+            "{order}: origin served {up} = {copies} copies; all done in {secs} s, ideal {ideal} s (×{ratio})",
+            &[
+                ("order", &if r.diverse_order { tr("random start") } else { tr("index order") }),
+                ("up", &bytes(r.origin_uploaded)),
+                ("copies", &format!("{:.2}", r.origin_copies)),
+                ("secs", &format!("{:.1}", r.all_done_secs)),
+                ("ideal", &format!("{:.1}", r.ideal_secs)),
+                ("ratio", &format!("{:.2}", r.all_done_secs / r.ideal_secs)),
+            ],
+        ));
+    }
+    out.summary(&runs);
     Ok(())
 }
 

@@ -184,6 +184,7 @@ impl Client {
             store_dir: self.dirs.store(),
             abort_on_start: Vec::new(),
             seed_goal: s.seed_goal,
+            diverse_order: true,
         }
     }
 

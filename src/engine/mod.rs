@@ -7,6 +7,7 @@ mod holdings;
 mod job;
 mod lock;
 mod mirror;
+mod order;
 mod poll;
 mod repository;
 mod run;
@@ -77,6 +78,8 @@ pub struct EngineConfig {
     pub abort_on_start: Vec<JobId>,
     /// When finished images and downloads stop being shared.
     pub seed_goal: SeedGoal,
+    /// Downloads start at a random piece (`order.rs`); off, every client asks in index order.
+    pub diverse_order: bool,
 }
 
 impl EngineConfig {
@@ -95,6 +98,7 @@ impl EngineConfig {
             store_dir: state_dir.join("store"),
             abort_on_start: Vec::new(),
             seed_goal: SeedGoal::Forever,
+            diverse_order: true,
         }
     }
 }
@@ -140,6 +144,8 @@ pub struct Engine {
     store: Arc<crate::store::PackageStore>,
     /// When finished images and downloads stop being shared.
     seed_goal: Mutex<SeedGoal>,
+    /// See [`EngineConfig::diverse_order`].
+    diverse_order: bool,
 }
 
 /// Limits below this make peers drop the connection (PLATFORM.md §2).
@@ -225,6 +231,7 @@ impl Engine {
             holdings: Default::default(),
             store: crate::store::PackageStore::open(&cfg.store_dir)?,
             seed_goal: Mutex::new(cfg.seed_goal),
+            diverse_order: cfg.diverse_order,
         });
         for id in records {
             // One damaged entry must not keep the others from running.

@@ -203,7 +203,16 @@ impl Engine {
         let handle = self
             .add_torrent(id, &Payload::Folder(staging.clone()), false)
             .await?;
-        if let Err(e) = self.check_and_fetch(id, &handle).await {
+        let order = self
+            .diverse_order
+            .then(|| super::order::diversify(&handle, &torrent))
+            .flatten();
+        let fetched = self.check_and_fetch(id, &handle).await;
+        if let Some(task) = order {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Err(e) = fetched {
             if fsutil::is_full_disk(&e) {
                 let needed = torrent.total_length() - handle.stats().progress_bytes;
                 return Err(fsutil::no_space(dest, needed).context(
