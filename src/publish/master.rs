@@ -202,13 +202,7 @@ pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<Publi
     }
     let torrent = b.build()?;
 
-    let index_of: std::collections::HashMap<&[String], usize> = torrent
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| !f.pad)
-        .map(|(i, f)| (f.path.as_slice(), i))
-        .collect();
+    let index_of = torrent.file_indexes_by_path();
     let packages = scanned
         .iter()
         .map(|s| IndexedPackage {

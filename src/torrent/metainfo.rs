@@ -315,6 +315,16 @@ impl Torrent {
         self.files.last().map(|f| f.offset + f.length).unwrap_or(0)
     }
 
+    /// Each payload file's index in the file list (pads count), by its path.
+    pub fn file_indexes_by_path(&self) -> std::collections::HashMap<&[String], usize> {
+        self.files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.pad)
+            .map(|(i, f)| (f.path.as_slice(), i))
+            .collect()
+    }
+
     /// Payload bytes excluding pad files.
     pub fn data_length(&self) -> u64 {
         self.files.iter().filter(|f| !f.pad).map(|f| f.length).sum()

@@ -97,13 +97,7 @@ pub fn match_subset(candidate: &Torrent, master: &Torrent) -> Option<BTreeMap<us
         return None;
     }
     let pl = u64::from(master.piece_length);
-    let by_path: BTreeMap<&[String], usize> = master
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| !f.pad)
-        .map(|(i, f)| (f.path.as_slice(), i))
-        .collect();
+    let by_path = master.file_indexes_by_path();
     let mut out = BTreeMap::new();
     for (k, f) in candidate.files.iter().enumerate().filter(|(_, f)| !f.pad) {
         let &i = by_path.get(f.path.as_slice())?;
