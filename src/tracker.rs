@@ -63,6 +63,20 @@ impl Tracker {
             .get(hash)
             .map_or(0, |s| s.peers.len())
     }
+
+    /// How many peers of a swarm announced that they still download.
+    pub fn leecher_count(&self, hash: &InfoHash) -> usize {
+        self.swarms
+            .lock()
+            .unwrap()
+            .get(hash)
+            .map_or(0, |s| s.peers.values().filter(|p| !p.2).count())
+    }
+
+    /// Forgets every peer of a swarm (a benchmark starts each run afresh).
+    pub fn forget(&self, hash: &InfoHash) {
+        self.swarms.lock().unwrap().remove(hash);
+    }
 }
 
 impl Drop for Tracker {

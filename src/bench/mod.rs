@@ -1,13 +1,36 @@
 //! Benchmarks that print figures as ratios against references measured in the same run.
 
+mod clients;
 mod iso;
 mod mirror;
 mod plan;
+pub mod report;
 mod store;
 mod swarm;
+pub mod third_party;
 
+pub use clients::{
+    ClientsBench, ClientsSizes, Leecher, Row as ClientsRow, Task as ClientsTask, run_clients_bench,
+};
 pub use iso::{IsoBench, IsoBenchRow, run_iso_bench};
 pub use mirror::{MirrorBench, run_mirror_bench};
 pub use plan::{PlanBench, run_plan_bench};
 pub use store::{StoreBench, run_store_bench};
 pub use swarm::{SwarmBench, run_swarm_bench};
+
+/// Writes `size` pseudo-random bytes from `seed` (no piece repeats another).
+fn write_random(path: &std::path::Path, size: u64, seed: u64) -> std::io::Result<()> {
+    use rand::{RngCore, SeedableRng};
+    use std::io::Write;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        rng.fill_bytes(&mut buf[..n]);
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    out.flush()
+}

@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rand::{RngCore, SeedableRng};
 use serde::Serialize;
 
 use crate::engine::{Engine, EngineConfig, JobSpec, Payload};
-use crate::torrent::TorrentBuilder;
+use crate::fsutil;
+use crate::torrent::{SourceFile, TorrentBuilder};
 use crate::tracker::Tracker;
 
 /// What `bench swarm` measured.
@@ -22,6 +22,8 @@ pub struct SwarmBench {
     pub clients: usize,
     /// Payload bytes.
     pub size: u64,
+    /// Files in the payload (1: an image).
+    pub files: usize,
     /// Piece length.
     pub piece_length: u32,
     /// Each engine's limit, bytes/s each way.
@@ -38,28 +40,43 @@ pub struct SwarmBench {
     pub client_secs: Vec<f64>,
 }
 
-/// Runs the swarm in `dir`.
+/// Runs the swarm in `dir`: one image, or with `files` > 0 a package folder of that many files
+/// (aligned like a repository torrent) of `size` bytes in all.
 pub async fn run_swarm_bench(
     dir: &Path,
     clients: usize,
     size: u64,
+    files: usize,
     rate: u32,
     diverse_order: bool,
     say: impl Fn(&str),
 ) -> anyhow::Result<SwarmBench> {
-    let payload = dir.join("image.iso");
+    let name = if files > 0 { "repo" } else { "image.iso" };
+    let payload = dir.join(name);
     if !payload.exists() {
         say("Writing the payload");
-        write_random(&payload, size)?;
+        write_payload(&payload, size, files)?;
     }
     let dir = &dir.join(if diverse_order { "diverse" } else { "index" });
     let tracker = Tracker::start(([127, 0, 0, 1], 0).into()).await?;
     let p = payload.clone();
     let url = tracker.announce_url();
     let torrent = tokio::task::spawn_blocking(move || {
-        TorrentBuilder::single_file("image.iso", &p)
-            .tracker(&url)
-            .build()
+        let builder = if files > 0 {
+            let sources = std::fs::read_dir(&p)?
+                .map(|e| {
+                    let e = e?;
+                    Ok(SourceFile {
+                        path: vec![e.file_name().to_string_lossy().into_owned()],
+                        source: e.path(),
+                    })
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
+            TorrentBuilder::multi_file(name, sources).align(true)
+        } else {
+            TorrentBuilder::single_file(name, &p)
+        };
+        anyhow::Ok(builder.tracker(&url).build()?)
     })
     .await??;
     let limited = |state: &Path| EngineConfig {
@@ -74,7 +91,11 @@ pub async fn run_swarm_bench(
     let seed = origin.add_job(
         &torrent,
         JobSpec::Seed {
-            payload: Payload::Image(payload.clone()),
+            payload: if files > 0 {
+                Payload::Folder(fsutil::parent_dir(&payload).to_owned())
+            } else {
+                Payload::Image(payload.clone())
+            },
         },
     )?;
     origin.wait(seed).await?;
@@ -94,6 +115,7 @@ pub async fn run_swarm_bench(
             JobSpec::Fetch {
                 dest: dir.join(format!("client-{n:02}")),
                 seed_after: true,
+                replace: false,
             },
         )?;
         let e = e.clone();
@@ -121,6 +143,7 @@ pub async fn run_swarm_bench(
         diverse_order,
         clients,
         size,
+        files: torrent.files.iter().filter(|f| !f.pad).count(),
         piece_length: torrent.piece_length,
         rate,
         origin_uploaded,
@@ -131,18 +154,18 @@ pub async fn run_swarm_bench(
     })
 }
 
-/// Writes `size` pseudo-random bytes (no piece repeats another).
-fn write_random(path: &Path, size: u64) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        rng.fill_bytes(&mut buf[..n]);
-        out.write_all(&buf[..n])?;
-        left -= n as u64;
+/// Writes the image, or a folder of `files` files of random sizes around `size / files`.
+fn write_payload(path: &Path, size: u64, files: usize) -> std::io::Result<()> {
+    if files == 0 {
+        return super::write_random(path, size, 12);
     }
-    out.flush()
+    use rand::{Rng, SeedableRng};
+    std::fs::create_dir_all(path)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    let mean = size / files as u64;
+    for n in 0..files {
+        let len = rng.gen_range(mean / 2..=mean * 3 / 2);
+        super::write_random(&path.join(format!("pkg-{n:04}.rpm")), len, 1000 + n as u64)?;
+    }
+    Ok(())
 }

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate::bench::{run_iso_bench, run_mirror_bench, run_plan_bench, run_store_bench};
+use swarmdate::bench::{
+    ClientsSizes, Leecher, report, run_clients_bench, run_iso_bench, run_mirror_bench,
+    run_plan_bench, run_store_bench,
+};
 use swarmdate::i18n::{tr, trf};
 
 use super::context::Ctx;
@@ -50,12 +53,49 @@ pub enum BenchCmd {
         /// Clients downloading.
         #[arg(long, default_value_t = 20)]
         clients: usize,
-        /// Image size in MB.
+        /// Payload size in MB.
         #[arg(long, default_value_t = 200)]
         size_mb: u64,
+        /// A package folder of this many files instead of one image.
+        #[arg(long, default_value_t = 0)]
+        files: usize,
         /// Every engine's limit each way, in KiB/s.
         #[arg(long, default_value_t = 4096)]
         rate_kib: u32,
+        /// Also write swarm.json and swarm.md into this folder.
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Skip the reference run in librqbit's index order.
+        #[arg(long)]
+        no_reference: bool,
+    },
+    /// Swarmdate against aria2c, Transmission and qBittorrent: one seeder, one leecher at a time,
+    /// a large file, a folder of many files and an update in place (run a release build).
+    Clients {
+        /// The large file in MiB.
+        #[arg(long, default_value_t = 1024)]
+        size_mib: u64,
+        /// Files in the folder.
+        #[arg(long, default_value_t = 2000)]
+        files: usize,
+        /// Their mean size in KB.
+        #[arg(long, default_value_t = 500)]
+        file_kb: u64,
+        /// MiB the update changes, at scattered places.
+        #[arg(long, default_value_t = 20)]
+        changed_mib: usize,
+        /// Runs per client and task (the figures are medians).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// The clients to run (default: all; the ratios are to the first).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        leechers: Vec<Leecher>,
+        /// Also write clients.json, clients.md and clients.svg into this folder.
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Scratch folder (default: a temporary folder; needs about 5 × the file's size).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// The window: piece map draw time, time to first frame, main-loop stalls (needs a display).
     Window {
@@ -92,8 +132,44 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Swarm {
             clients,
             size_mb,
+            files,
             rate_kib,
-        } => return swarm_bench(ctx, clients, size_mb, rate_kib).await,
+            results,
+            no_reference,
+        } => {
+            let cfg = SwarmArgs {
+                clients,
+                size_mb,
+                files,
+                rate_kib,
+                results,
+                no_reference,
+            };
+            return swarm_bench(ctx, cfg).await;
+        }
+        BenchCmd::Clients {
+            size_mib,
+            files,
+            file_kb,
+            changed_mib,
+            runs,
+            leechers,
+            results,
+            dir,
+        } => {
+            let sizes = ClientsSizes {
+                file: size_mib << 20,
+                files,
+                file_mean: file_kb * 1000,
+                changed_mib,
+            };
+            let leechers = if leechers.is_empty() {
+                Leecher::ALL.to_vec()
+            } else {
+                leechers
+            };
+            return clients_bench(ctx, sizes, runs, &leechers, results, dir).await;
+        }
     };
     let tmp = tempfile::Builder::new()
         .prefix("swarmdate-bench-")
@@ -131,19 +207,62 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn swarm_bench(ctx: &Ctx, clients: usize, size_mb: u64, rate_kib: u32) -> anyhow::Result<()> {
+async fn clients_bench(
+    ctx: &Ctx,
+    sizes: ClientsSizes,
+    runs: usize,
+    leechers: &[Leecher],
+    results: Option<PathBuf>,
+    dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("swarmdate-bench-")
+        .tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+    let out = &ctx.out;
+    let b = run_clients_bench(tmp.path(), sizes, runs.max(1), leechers, |s| out.say(s)).await?;
+    out.say(report::clients_markdown(&b));
+    if let Some(dir) = results {
+        report::write_clients(&dir, &b)?;
+    }
+    out.summary(&b);
+    Ok(())
+}
+
+/// The options of `bench swarm`.
+struct SwarmArgs {
+    clients: usize,
+    size_mb: u64,
+    files: usize,
+    rate_kib: u32,
+    results: Option<PathBuf>,
+    no_reference: bool,
+}
+
+async fn swarm_bench(ctx: &Ctx, args: SwarmArgs) -> anyhow::Result<()> {
+    let SwarmArgs {
+        clients,
+        size_mb,
+        files,
+        rate_kib,
+        results,
+        no_reference,
+    } = args;
     let tmp = tempfile::Builder::new()
         .prefix("swarmdate-bench-")
         .tempdir()?;
     let out = &ctx.out;
     let mut runs = Vec::new();
-    // The same swarm twice in one run: librqbit's index order, then each client from its own piece.
+    // The same swarm twice in one run: librqbit's index order, then each client its own pieces.
     for diverse in [false, true] {
+        if !diverse && no_reference {
+            continue;
+        }
         runs.push(
             swarmdate::bench::run_swarm_bench(
                 tmp.path(),
                 clients,
                 size_mb * 1_000_000,
+                files,
                 rate_kib.saturating_mul(1024),
                 diverse,
                 |s| out.say(s),
@@ -151,28 +270,9 @@ async fn swarm_bench(ctx: &Ctx, clients: usize, size_mb: u64, rate_kib: u32) -> 
             .await?,
         );
     }
-    let r = &runs[0];
-    out.say(trf(
-        "{n} clients, {size} image, {piece} pieces, {rate}/s each way per engine",
-        &[
-            ("n", &r.clients),
-            ("size", &bytes(r.size)),
-            ("piece", &bytes(u64::from(r.piece_length))),
-            ("rate", &bytes(u64::from(r.rate))),
-        ],
-    ));
-    for r in &runs {
-        out.say(trf(
-            "{order}: origin served {up} = {copies} copies; all done in {secs} s, ideal {ideal} s (×{ratio})",
-            &[
-                ("order", &if r.diverse_order { tr("random start") } else { tr("index order") }),
-                ("up", &bytes(r.origin_uploaded)),
-                ("copies", &format!("{:.2}", r.origin_copies)),
-                ("secs", &format!("{:.1}", r.all_done_secs)),
-                ("ideal", &format!("{:.1}", r.ideal_secs)),
-                ("ratio", &format!("{:.2}", r.all_done_secs / r.ideal_secs)),
-            ],
-        ));
+    out.say(report::swarm_markdown(&runs));
+    if let Some(dir) = results {
+        report::write_swarm(&dir, &runs)?;
     }
     out.summary(&runs);
     Ok(())

@@ -28,6 +28,10 @@ pub struct GetArgs {
     /// Keep seeding it (with `swarmdate seed`) once complete.
     #[arg(long)]
     seed: bool,
+    /// The payload in --dir is an older version: reuse its unchanged pieces and replace it once
+    /// the new one is complete.
+    #[arg(long)]
+    update: bool,
 }
 
 pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
@@ -51,8 +55,8 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
     };
     let dest = dir.join(&torrent.name);
     anyhow::ensure!(
-        !dest.exists(),
-        "{} exists already; move it away or choose another --dir",
+        args.update || !dest.exists(),
+        "{} exists already; pass --update to update it, or move it away or choose another --dir",
         dest.display()
     );
     ctx.out.event(
@@ -87,6 +91,7 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
             JobSpec::Fetch {
                 dest: std::path::absolute(&dir)?,
                 seed_after: args.seed,
+                replace: args.update,
             },
         )
         .await;

@@ -147,6 +147,7 @@ impl DemoWorld {
                 JobSpec::Fetch {
                     dest: dir.join(&torrent.name),
                     seed_after: false,
+                    replace: false,
                 },
             )?;
             Ok(engine)

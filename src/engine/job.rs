@@ -35,7 +35,14 @@ pub enum JobSpec {
     /// Seed a complete payload.
     Seed { payload: Payload },
     /// Download a payload into a folder, through a staging folder inside it.
-    Fetch { dest: PathBuf, seed_after: bool },
+    Fetch {
+        dest: PathBuf,
+        seed_after: bool,
+        /// The payload there is an older version: its bytes are reused and it is replaced once
+        /// the new one is complete.
+        #[serde(default)]
+        replace: bool,
+    },
     /// Switch an image to another version: copy, fetch the differing pieces, rename, seed.
     Switch(SwitchSpec),
     /// A repository torrent on the package store: fetch the wanted packages, seed the held ones.

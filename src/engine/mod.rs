@@ -78,7 +78,8 @@ pub struct EngineConfig {
     pub abort_on_start: Vec<JobId>,
     /// When finished images and downloads stop being shared.
     pub seed_goal: SeedGoal,
-    /// Downloads start at a random piece (`order.rs`); off, every client asks in index order.
+    /// Downloads ask for random missing pieces (`order.rs`); off, librqbit's index order (a
+    /// benchmark's reference).
     pub diverse_order: bool,
 }
 
@@ -146,6 +147,8 @@ pub struct Engine {
     seed_goal: Mutex<SeedGoal>,
     /// See [`EngineConfig::diverse_order`].
     diverse_order: bool,
+    /// Permits for the streams that diversify the piece order (`order.rs`).
+    order_streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// Limits below this make peers drop the connection (PLATFORM.md §2).
@@ -232,6 +235,7 @@ impl Engine {
             store: crate::store::PackageStore::open(&cfg.store_dir)?,
             seed_goal: Mutex::new(cfg.seed_goal),
             diverse_order: cfg.diverse_order,
+            order_streams: order::stream_permits(),
         });
         for id in records {
             // One damaged entry must not keep the others from running.

@@ -1,6 +1,6 @@
 //! Running jobs: seed, and fetch into a staging folder (switches are in `switch.rs`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,11 @@ impl Engine {
             let rec = self.record(id)?;
             match rec.spec.clone() {
                 JobSpec::Seed { payload } => self.run_seed(id, &payload, rec.paused).await,
-                JobSpec::Fetch { dest, seed_after } => self.run_fetch(id, &dest, seed_after).await,
+                JobSpec::Fetch {
+                    dest,
+                    seed_after,
+                    replace,
+                } => self.run_fetch(id, &dest, seed_after, replace).await,
                 JobSpec::Switch(spec) => self.run_switch(id, spec).await,
                 JobSpec::Repository(spec) => self.run_repository(id, &spec).await,
             }
@@ -196,16 +200,28 @@ impl Engine {
         Ok(())
     }
 
-    async fn run_fetch(&self, id: JobId, dest: &Path, seed_after: bool) -> anyhow::Result<()> {
+    async fn run_fetch(
+        &self,
+        id: JobId,
+        dest: &Path,
+        seed_after: bool,
+        replace: bool,
+    ) -> anyhow::Result<()> {
         let torrent = self.torrent_of(id)?;
         let staging = dest.join(STAGING_DIR).join(torrent.info_hash().to_string());
         std::fs::create_dir_all(&staging)?;
+        let (old, new) = (dest.join(&torrent.name), staging.join(&torrent.name));
+        if replace && !new.exists() && old.exists() {
+            self.set_state(id, JobState::Checking);
+            let t = torrent.clone();
+            tokio::task::spawn_blocking(move || reuse_old(&t, &old, &new)).await??;
+        }
         let handle = self
             .add_torrent(id, &Payload::Folder(staging.clone()), false)
             .await?;
         let order = self
             .diverse_order
-            .then(|| super::order::diversify(&handle, &torrent))
+            .then(|| super::order::diversify(&self.api, &self.order_streams, &handle, &torrent))
             .flatten();
         let fetched = self.check_and_fetch(id, &handle).await;
         if let Some(task) = order {
@@ -226,7 +242,17 @@ impl Engine {
         self.freeze(id);
         self.session.delete(handle.id().into(), false).await?;
         let (from, to) = (staging.join(&torrent.name), dest.join(&torrent.name));
-        tokio::task::spawn_blocking(move || publish_tree(&from, &to)).await??;
+        let retired = staging.with_extension("old");
+        tokio::task::spawn_blocking(move || {
+            if replace && to.exists() {
+                // The old version leaves only once the new one is complete and durable.
+                sync_tree(&from)?;
+                std::fs::rename(&to, &retired)?;
+            }
+            publish_tree(&from, &to)?;
+            Ok::<_, anyhow::Error>(remove_tree(&retired)?)
+        })
+        .await??;
         let _ = std::fs::remove_dir(&staging);
         let _ = std::fs::remove_dir(dest.join(STAGING_DIR));
 
@@ -272,6 +298,42 @@ fn publish_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::rename(from, to)?;
     fsutil::fsync_dir(fsutil::parent_dir(to))?;
     Ok(())
+}
+
+/// Copies (by reflink where the file system can) the files of an older payload at `old` that the
+/// torrent also has to the same paths under `new`, so that the check keeps every piece still right.
+fn reuse_old(torrent: &Torrent, old: &Path, new: &Path) -> anyhow::Result<()> {
+    for f in torrent.files.iter().filter(|f| !f.pad) {
+        // A single file is the payload itself (joining an empty path would add a slash).
+        let (from, to) = if torrent.single_file {
+            (old.to_owned(), new.to_owned())
+        } else {
+            let rel: PathBuf = f.path.iter().collect();
+            (old.join(&rel), new.join(&rel))
+        };
+        if from.is_file() {
+            std::fs::create_dir_all(fsutil::parent_dir(&to))?;
+            fsutil::clone_or_copy(&from, &to)
+                .with_context(|| format!("reusing {}", from.display()))?;
+            // Cut or zero-extended to the new length: no old tail survives, and a zero piece
+            // past the old end is kept as it is.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&to)?
+                .set_len(f.length)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a file or folder if it exists.
+fn remove_tree(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn sync_tree(path: &Path) -> std::io::Result<()> {

@@ -700,6 +700,7 @@ impl Backend {
                 let spec = JobSpec::Fetch {
                     dest: dir,
                     seed_after: true,
+                    replace: false,
                 };
                 engine.add_job(&torrent, spec).await
             }

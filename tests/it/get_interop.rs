@@ -40,6 +40,66 @@ async fn get_fetches_a_pinned_torrent_through_a_two_stage_url() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_update_reuses_the_older_payload_in_place_and_fetches_only_what_changed() {
+    let (_tracker, distro) = distro_with_tracker(6).await;
+    let state = tempfile::tempdir().unwrap();
+    let seeder = seed_all(&distro, state.path()).await;
+    let client = Client::new(&distro);
+    let dest = client.home.path().join("downloads");
+    std::fs::create_dir_all(&dest).unwrap();
+    // The older version under the newer one's name, as a file that keeps its name would be.
+    let target = dest.join("os-1.02.iso");
+    std::fs::copy(distro.image("1.01"), &target).unwrap();
+    let torrent = distro.publish_dir().join("os-1.02.iso.torrent");
+    let args = |update: bool| {
+        let mut a = vec![
+            "get".to_owned(),
+            torrent.display().to_string(),
+            "--dir".to_owned(),
+            dest.display().to_string(),
+        ];
+        if update {
+            a.push("--update".to_owned());
+        }
+        a
+    };
+
+    // Without --update an existing payload is refused and left as it was.
+    let a = args(false);
+    let refused = client
+        .run_async(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert_ne!(refused.code, 0);
+    assert!(refused.error().contains("--update"), "{}", refused.error());
+    assert_eq!(sha256(&target), sha256(distro.image("1.01")));
+
+    let before = uploaded(&seeder);
+    let a = args(true);
+    let run = client
+        .run_async(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
+    assert_eq!(sha256(&target), sha256(distro.image("1.02")));
+    assert_eq!(names(&dest), vec!["os-1.02.iso"], "nothing left behind");
+    // Counted at the seeder: the pieces that differ, not the image.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let served = uploaded(&seeder) - before;
+    let piece = 64 << 10;
+    let changed = differing_bytes(distro.image("1.01"), distro.image("1.02"), piece);
+    let image = std::fs::metadata(distro.image("1.02")).unwrap().len();
+    assert!(
+        changed > 0 && changed < image / 2,
+        "changed {changed} of {image}"
+    );
+    assert!(
+        served >= changed && served <= changed + 2 * piece as u64,
+        "the seeder served {served} bytes for {changed} changed of {image}"
+    );
+    assert_eq!(run.summary()["fetched_bytes"], changed);
+    seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aria2c_downloads_a_padded_torrent_from_our_seeder() {
     let tracker = tracker().await;
     let src = tempfile::tempdir().unwrap();

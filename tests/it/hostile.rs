@@ -50,6 +50,7 @@ async fn fetch_from(distro: &Distro, peers: Vec<SocketAddr>) -> (Vec<u8>, f64, u
     let spec = JobSpec::Fetch {
         dest: dest.path().to_owned(),
         seed_after: false,
+        replace: false,
     };
     let id = client.add_job(&distro.torrent("1.02"), spec).unwrap();
     let done = client.wait(id).await.unwrap();

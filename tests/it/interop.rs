@@ -8,7 +8,7 @@ use std::time::Duration;
 use swarmdate::torrent::Torrent;
 
 use crate::support::*;
-use crate::third_party::*;
+use swarmdate::bench::third_party::*;
 
 const TRANSMISSION_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const QBITTORRENT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
@@ -31,7 +31,7 @@ fn same_payload(torrent: &Torrent, got: &Path, want: &Path) {
 /// seed and opentracker); transmission and qBittorrent download it from a Swarmdate seeder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transmission_and_qbittorrent_download_a_repository_from_a_swarmdate_seeder() {
-    let port = free_port(Ipv4Addr::LOCALHOST);
+    let port = free_port(Ipv4Addr::LOCALHOST).unwrap();
     let url = OpenTracker::url_on(port);
     let distro =
         tokio::task::spawn_blocking(move || PackageDistro::build(40, 20_000..200_000, &url))
@@ -40,17 +40,17 @@ async fn transmission_and_qbittorrent_download_a_repository_from_a_swarmdate_see
     let torrent = distro.release.torrent.clone();
     let hash = torrent.info_hash();
     assert!(torrent.files.iter().any(|f| f.pad), "the torrent is padded");
-    let tracker = OpenTracker::start(port, &[hash, distro.updates.torrent.info_hash()]);
+    let tracker = OpenTracker::start(port, &[hash, distro.updates.torrent.info_hash()]).unwrap();
     let file = distro.dir.path().join("release.torrent");
     std::fs::write(&file, torrent.bytes()).unwrap();
 
-    let transmission = Transmission::start(TRANSMISSION_IP);
-    let qbittorrent = QBittorrent::start(QBITTORRENT_IP);
-    transmission.add(&file, &transmission.downloads);
-    qbittorrent.add(&file, &qbittorrent.downloads);
+    let transmission = Transmission::start(TRANSMISSION_IP).unwrap();
+    let qbittorrent = QBittorrent::start(QBITTORRENT_IP).unwrap();
+    transmission.add(&file, &transmission.downloads).unwrap();
+    qbittorrent.add(&file, &qbittorrent.downloads).unwrap();
     // Both announce first: Swarmdate's announce then names them, and it dials them (Transmission
     // dials no peer on 127/8).
-    tracker.wait_for_peers(&hash, 2);
+    tracker.wait_for_peers(&hash, 2).unwrap();
     let state = tempfile::tempdir().unwrap();
     let origin = distro.origin(state.path()).await;
 
@@ -61,13 +61,15 @@ async fn transmission_and_qbittorrent_download_a_repository_from_a_swarmdate_see
             TRANSFER,
             || transmission.counters(&hash),
             |c| c.done >= 1.0,
-        );
+        )
+        .unwrap();
         let qb = wait_until(
             "qBittorrent's download",
             TRANSFER,
             || qbittorrent.counters(&hash),
             |c| c.done >= 1.0 && c.downloaded >= payload,
-        );
+        )
+        .unwrap();
         (tr, qb, transmission, qbittorrent)
     })
     .await
@@ -100,6 +102,7 @@ async fn transmission_and_qbittorrent_download_a_repository_from_a_swarmdate_see
             || tracker.scrape(&hash),
             |s| s.complete >= 3,
         )
+        .unwrap()
     })
     .await
     .unwrap();
@@ -124,7 +127,7 @@ async fn get_downloads_a_mktorrent_folder_from_transmission_and_qbittorrent() {
         };
         random_file(&bundle.join(rel), *len, 90 + i as u64);
     }
-    let port = free_port(Ipv4Addr::LOCALHOST);
+    let port = free_port(Ipv4Addr::LOCALHOST).unwrap();
     let file = src.path().join("bundle.torrent");
     let made = std::process::Command::new("mktorrent")
         .args([
@@ -149,27 +152,29 @@ async fn get_downloads_a_mktorrent_folder_from_transmission_and_qbittorrent() {
     let torrent = Torrent::from_bytes(std::fs::read(&file).unwrap()).unwrap();
     let hash = torrent.info_hash();
     assert!(torrent.files.iter().all(|f| !f.pad) && torrent.files.len() == 6);
-    let tracker = OpenTracker::start(port, &[hash]);
+    let tracker = OpenTracker::start(port, &[hash]).unwrap();
 
     // Both seed the same folder, each after checking it.
-    let transmission = Transmission::start(TRANSMISSION_IP);
-    let qbittorrent = QBittorrent::start(QBITTORRENT_IP);
-    transmission.add(&file, src.path());
-    qbittorrent.add(&file, src.path());
+    let transmission = Transmission::start(TRANSMISSION_IP).unwrap();
+    let qbittorrent = QBittorrent::start(QBITTORRENT_IP).unwrap();
+    transmission.add(&file, src.path()).unwrap();
+    qbittorrent.add(&file, src.path()).unwrap();
     let (transmission, qbittorrent, _tracker) = tokio::task::spawn_blocking(move || {
         wait_until(
             "transmission's check",
             TRANSFER,
             || transmission.counters(&hash),
             |c| c.done >= 1.0,
-        );
+        )
+        .unwrap();
         wait_until(
             "qBittorrent's check",
             TRANSFER,
             || qbittorrent.counters(&hash),
             |c| c.done >= 1.0,
-        );
-        tracker.wait_for_peers(&hash, 2);
+        )
+        .unwrap();
+        tracker.wait_for_peers(&hash, 2).unwrap();
         (transmission, qbittorrent, tracker)
     })
     .await
@@ -211,9 +216,10 @@ async fn get_downloads_a_mktorrent_folder_from_transmission_and_qbittorrent() {
         wait_until(
             "the seeders' counters",
             Duration::from_secs(30),
-            || (transmission.counters(&hash), qbittorrent.counters(&hash)),
+            || Ok((transmission.counters(&hash)?, qbittorrent.counters(&hash)?)),
             |(t, q)| t.uploaded + q.uploaded >= total,
         )
+        .unwrap()
     })
     .await
     .unwrap();
@@ -227,7 +233,7 @@ async fn get_downloads_a_mktorrent_folder_from_transmission_and_qbittorrent() {
 /// the result is the published image, and transmission counts the delta, not the image.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switch_delta_comes_from_a_transmission_seeder_alone() {
-    let port = free_port(Ipv4Addr::LOCALHOST);
+    let port = free_port(Ipv4Addr::LOCALHOST).unwrap();
     let url = OpenTracker::url_on(port);
     let distro = tokio::task::spawn_blocking(move || Distro::build(12, 64, &url))
         .await
@@ -236,22 +242,25 @@ async fn a_switch_delta_comes_from_a_transmission_seeder_alone() {
         .iter()
         .map(|v| distro.torrent(v).info_hash())
         .collect();
-    let tracker = OpenTracker::start(port, &hashes);
+    let tracker = OpenTracker::start(port, &hashes).unwrap();
     let target = distro.torrent("1.02");
     let hash = target.info_hash();
-    let transmission = Transmission::start(TRANSMISSION_IP);
-    transmission.add(
-        &distro.publish_dir().join("os-1.02.iso.torrent"),
-        &distro.publish_dir(),
-    );
+    let transmission = Transmission::start(TRANSMISSION_IP).unwrap();
+    transmission
+        .add(
+            &distro.publish_dir().join("os-1.02.iso.torrent"),
+            &distro.publish_dir(),
+        )
+        .unwrap();
     let transmission = tokio::task::spawn_blocking(move || {
         wait_until(
             "transmission's check",
             TRANSFER,
             || transmission.counters(&hash),
             |c| c.done >= 1.0,
-        );
-        tracker.wait_for_peers(&hash, 1);
+        )
+        .unwrap();
+        tracker.wait_for_peers(&hash, 1).unwrap();
         (transmission, tracker)
     })
     .await
@@ -277,9 +286,10 @@ async fn a_switch_delta_comes_from_a_transmission_seeder_alone() {
         wait_until(
             "transmission's upload count",
             Duration::from_secs(30),
-            || transmission.counters(&hash).uploaded,
+            || Ok(transmission.counters(&hash)?.uploaded),
             |&n| n >= planned,
         )
+        .unwrap()
     })
     .await
     .unwrap();

@@ -51,6 +51,7 @@ async fn leecher(
             let spec = JobSpec::Fetch {
                 dest: dirs[1].path().to_owned(),
                 seed_after: false,
+                replace: false,
             };
             engine.add_job(&distro.torrent(v), spec).unwrap()
         })

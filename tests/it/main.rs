@@ -27,7 +27,6 @@ mod store;
 mod subset;
 
 mod support;
-mod third_party;
 mod torrent;
 mod update;
 mod window_e2e;

@@ -8,11 +8,11 @@ use std::time::Duration;
 use swarmdate::torrent::Torrent;
 
 use crate::support::*;
-use crate::third_party::*;
+use swarmdate::bench::third_party::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
-    let port = free_port(Ipv4Addr::LOCALHOST);
+    let port = free_port(Ipv4Addr::LOCALHOST).unwrap();
     let url = OpenTracker::url_on(port);
     let d = tokio::task::spawn_blocking(move || PackageDistro::build(30, 20_000..200_000, &url))
         .await
@@ -20,7 +20,8 @@ async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
     let tracker = OpenTracker::start(
         port,
         &[d.release.torrent.info_hash(), d.updates.torrent.info_hash()],
-    );
+    )
+    .unwrap();
     let origin_state = tempfile::tempdir().unwrap();
     let origin = d.origin(origin_state.path()).await;
 
@@ -67,10 +68,10 @@ async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
 
     // qBittorrent downloads the subset from A alone. (Not transmission 3.00: it keys peers by IP
     // address alone, so after A it takes B, also on 127.0.0.1, for a seed and hangs up on it.)
-    tracker.allow(&hash);
-    let qbittorrent = QBittorrent::start(Ipv4Addr::new(127, 0, 0, 3));
-    qbittorrent.add(&file, &qbittorrent.downloads);
-    tracker.wait_for_peers(&hash, 1);
+    tracker.allow(&hash).unwrap();
+    let qbittorrent = QBittorrent::start(Ipv4Addr::new(127, 0, 0, 3)).unwrap();
+    qbittorrent.add(&file, &qbittorrent.downloads).unwrap();
+    tracker.wait_for_peers(&hash, 1).unwrap();
     let mut seeding = tokio::process::Command::from(a.command(&["seed"]))
         .kill_on_drop(true)
         .stdout(std::process::Stdio::null())
@@ -84,7 +85,8 @@ async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
             || qbittorrent.counters(&hash),
             // Its counters lag about 1.5 s behind its progress.
             |c| c.done >= 1.0 && c.downloaded >= size,
-        );
+        )
+        .unwrap();
         (qbittorrent, c)
     })
     .await
@@ -149,9 +151,10 @@ async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
         wait_until(
             "qBittorrent's upload count",
             Duration::from_secs(30),
-            || qbittorrent.counters(&hash).uploaded,
+            || Ok(qbittorrent.counters(&hash)?.uploaded),
             |&u| u >= index.packages.iter().map(|p| p.size).sum::<u64>(),
         )
+        .unwrap()
     })
     .await
     .unwrap();

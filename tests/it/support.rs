@@ -540,6 +540,7 @@ impl Fetching {
         let spec = JobSpec::Fetch {
             dest: dest.path().to_owned(),
             seed_after: false,
+            replace: false,
         };
         let job = engine.add_job(torrent, spec).unwrap();
         Fetching {

@@ -97,6 +97,7 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
                 JobSpec::Fetch {
                     dest: peer_dir.path().join("image.iso"),
                     seed_after: false,
+                    replace: false,
                 },
             )
             .unwrap();

@@ -1,7 +1,7 @@
 //! Third-party BitTorrent programs from Debian, run as child processes on loopback for the
-//! interop tests: opentracker, transmission-daemon and qbittorrent-nox, each with its own
-//! folder, its own 127.0.0.N address and every discovery feature off. Their own counters (RPC and
-//! Web API) are read with curl.
+//! interop tests and `bench clients`: opentracker, transmission-daemon and qbittorrent-nox, each
+//! with its own folder, its own 127.0.0.N address and every discovery feature off. Their own
+//! counters (RPC and Web API) are read with curl.
 //!
 //! Facts that shape these helpers (measured on Debian 12, see PLATFORM.md):
 //! - Transmission 3.00 never dials a peer on 127/8 and keeps one connection per IP address: the
@@ -14,43 +14,54 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
-use swarmdate::torrent::InfoHash;
+
+use crate::torrent::InfoHash;
 
 /// A free TCP port on `ip`.
-pub fn free_port(ip: Ipv4Addr) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+pub fn free_port(ip: Ipv4Addr) -> anyhow::Result<u16> {
+    Ok(TcpListener::bind((ip, 0))
+        .with_context(|| format!("binding a port on {ip}"))?
+        .local_addr()?
+        .port())
 }
 
 /// Waits until something accepts TCP connections at `addr`.
-fn wait_listening(addr: SocketAddr, what: &str, child: &mut Child) {
+fn wait_listening(addr: SocketAddr, what: &str, child: &mut Child) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("{what} ended before listening on {addr}: {status}");
+        if let Some(status) = child.try_wait()? {
+            bail!("{what} ended before listening on {addr}: {status}");
         }
-        assert!(Instant::now() < deadline, "{what} never listened on {addr}");
+        ensure!(Instant::now() < deadline, "{what} never listened on {addr}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    Ok(())
 }
 
-/// Runs curl with `args`, returning the body; panics with curl's error when it fails.
-fn curl(args: &[&str]) -> String {
+/// Runs curl with `args`, returning the body.
+fn curl(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("curl")
         .args(["-s", "-S", "-m", "20"])
         .args(args)
         .output()
-        .expect("curl is installed");
-    assert!(
+        .context("running curl (scripts/setup.sh installs it)")?;
+    ensure!(
         out.status.success(),
         "curl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Starts a program the setup script installs.
+fn spawn(cmd: &mut Command, name: &str) -> anyhow::Result<Child> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {name} (scripts/setup.sh installs it)"))
 }
 
 /// A child process killed (and reaped) when dropped.
@@ -63,12 +74,23 @@ impl Drop for Running {
     }
 }
 
+/// CPU seconds (user and system) a running process has used, from `/proc/<pid>/stat`.
+pub fn cpu_secs(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name in parentheses may hold spaces; the fields after it are plain.
+    let rest = &stat[stat.rfind(')').context("a /proc stat line")? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100);
+    Ok(ticks as f64 / hz as f64)
+}
+
 /// A world-readable temporary folder (a program that drops root must still read it).
-fn open_dir() -> tempfile::TempDir {
+fn open_dir() -> anyhow::Result<tempfile::TempDir> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    Ok(dir)
 }
 
 /// Swarm figures a tracker reports for one torrent.
@@ -96,10 +118,10 @@ impl OpenTracker {
     }
 
     /// Starts it on `port`, accepting announces for `hashes` only.
-    pub fn start(port: u16, hashes: &[InfoHash]) -> OpenTracker {
-        let dir = open_dir();
+    pub fn start(port: u16, hashes: &[InfoHash]) -> anyhow::Result<OpenTracker> {
+        let dir = open_dir()?;
         let list: String = hashes.iter().map(|h| format!("{h}\n")).collect();
-        std::fs::write(dir.path().join("whitelist.txt"), list).unwrap();
+        std::fs::write(dir.path().join("whitelist.txt"), list)?;
         let conf = dir.path().join("opentracker.conf");
         std::fs::write(
             &conf,
@@ -107,41 +129,35 @@ impl OpenTracker {
                 "listen.tcp 127.0.0.1:{port}\ntracker.rootdir {}\naccess.whitelist whitelist.txt\naccess.stats 127.0.0.1\n",
                 dir.path().display()
             ),
-        )
-        .unwrap();
-        let mut child = Command::new("opentracker")
-            .arg("-f")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("opentracker is installed (scripts/setup.sh)");
+        )?;
+        let mut child = spawn(
+            Command::new("opentracker").arg("-f").arg(&conf),
+            "opentracker",
+        )?;
         wait_listening(
             (Ipv4Addr::LOCALHOST, port).into(),
             "opentracker",
             &mut child,
-        );
-        OpenTracker {
+        )?;
+        Ok(OpenTracker {
             port,
             child: Running(child),
             dir,
-        }
+        })
     }
 
     /// Accepts announces for one more torrent (the whitelist is read again on SIGHUP).
-    pub fn allow(&self, hash: &InfoHash) {
+    pub fn allow(&self, hash: &InfoHash) -> anyhow::Result<()> {
         use std::io::Write;
         let mut list = std::fs::OpenOptions::new()
             .append(true)
-            .open(self.dir.path().join("whitelist.txt"))
-            .unwrap();
-        writeln!(list, "{hash}").unwrap();
+            .open(self.dir.path().join("whitelist.txt"))?;
+        writeln!(list, "{hash}")?;
         drop(list);
-        let hup = Command::new("kill")
-            .args(["-HUP", &self.child.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(hup.success());
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.0.id() as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )?;
         // A leaving peer's announce has no effect but says whether the hash is served.
         let escaped: String = hash.0.iter().map(|b| format!("%{b:02x}")).collect();
         let probe = format!(
@@ -153,44 +169,41 @@ impl OpenTracker {
             Duration::from_secs(10),
             || curl(&[&probe]),
             |body| !body.contains("failure reason"),
-        );
+        )?;
+        Ok(())
     }
 
     /// What the tracker knows of one torrent (a scrape).
-    pub fn scrape(&self, hash: &InfoHash) -> Scrape {
+    pub fn scrape(&self, hash: &InfoHash) -> anyhow::Result<Scrape> {
         let escaped: String = hash.0.iter().map(|b| format!("%{b:02x}")).collect();
         let body = curl(&[&format!(
             "http://127.0.0.1:{}/scrape?info_hash={escaped}",
             self.port
-        )]);
-        let field = |name: &str| {
+        )])?;
+        let field = |name: &str| -> anyhow::Result<u64> {
             let key = format!("{}:{name}i", name.len());
-            body.find(&key).map_or(0, |at| {
-                let rest = &body[at + key.len()..];
-                rest[..rest.find('e').unwrap()].parse().unwrap()
-            })
+            let Some(at) = body.find(&key) else {
+                return Ok(0);
+            };
+            let rest = &body[at + key.len()..];
+            let end = rest.find('e').context("a bencoded integer in the scrape")?;
+            Ok(rest[..end].parse()?)
         };
-        Scrape {
-            complete: field("complete"),
-            incomplete: field("incomplete"),
-            downloaded: field("downloaded"),
-        }
+        Ok(Scrape {
+            complete: field("complete")?,
+            incomplete: field("incomplete")?,
+            downloaded: field("downloaded")?,
+        })
     }
 
     /// Waits until the tracker lists at least `peers` peers of a torrent.
-    pub fn wait_for_peers(&self, hash: &InfoHash, peers: u64) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let s = self.scrape(hash);
-            if s.complete + s.incomplete >= peers {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the tracker never saw {peers} peers of {hash}: {s:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+    pub fn wait_for_peers(&self, hash: &InfoHash, peers: u64) -> anyhow::Result<Scrape> {
+        wait_until(
+            &format!("the tracker to list {peers} peers of {hash}"),
+            Duration::from_secs(30),
+            || self.scrape(hash),
+            |s| s.complete + s.incomplete >= peers,
+        )
     }
 }
 
@@ -211,24 +224,24 @@ pub struct Transmission {
     session: std::sync::Mutex<String>,
     /// Where torrents download to unless told otherwise.
     pub downloads: PathBuf,
-    _child: Running,
+    child: Running,
     _dir: tempfile::TempDir,
 }
 
 impl Transmission {
     /// Starts it with peers on `ip` (give it an address of its own: one connection per IP).
-    pub fn start(ip: Ipv4Addr) -> Transmission {
-        let dir = open_dir();
+    pub fn start(ip: Ipv4Addr) -> anyhow::Result<Transmission> {
+        let dir = open_dir()?;
         let downloads = dir.path().join("downloads");
-        std::fs::create_dir_all(&downloads).unwrap();
-        let rpc_port = free_port(Ipv4Addr::LOCALHOST);
+        std::fs::create_dir_all(&downloads)?;
+        let rpc_port = free_port(Ipv4Addr::LOCALHOST)?;
         let settings = json!({
             "bind-address-ipv4": ip.to_string(),
             "bind-address-ipv6": "::1",
             "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
             "port-forwarding-enabled": false, "blocklist-enabled": false,
             "encryption": 0,
-            "peer-port": free_port(ip), "peer-port-random-on-start": false,
+            "peer-port": free_port(ip)?, "peer-port-random-on-start": false,
             "download-dir": downloads, "incomplete-dir-enabled": false,
             "rpc-enabled": true, "rpc-bind-address": "127.0.0.1", "rpc-port": rpc_port,
             "rpc-authentication-required": false,
@@ -242,32 +255,36 @@ impl Transmission {
             "alt-speed-enabled": false,
         });
         let config = dir.path().join("config");
-        std::fs::create_dir_all(&config).unwrap();
-        std::fs::write(config.join("settings.json"), settings.to_string()).unwrap();
-        let mut child = Command::new("transmission-daemon")
-            .arg("-f")
-            .arg("-g")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("transmission-daemon is installed (scripts/setup.sh)");
+        std::fs::create_dir_all(&config)?;
+        std::fs::write(config.join("settings.json"), settings.to_string())?;
+        let mut child = spawn(
+            Command::new("transmission-daemon")
+                .arg("-f")
+                .arg("-g")
+                .arg(&config),
+            "transmission-daemon",
+        )?;
         wait_listening(
             (Ipv4Addr::LOCALHOST, rpc_port).into(),
             "transmission-daemon",
             &mut child,
-        );
-        Transmission {
+        )?;
+        Ok(Transmission {
             rpc: format!("http://127.0.0.1:{rpc_port}/transmission/rpc"),
             session: Default::default(),
             downloads,
-            _child: Running(child),
+            child: Running(child),
             _dir: dir,
-        }
+        })
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
     }
 
     /// One RPC call; the session id it asks for is fetched and kept.
-    fn call(&self, method: &str, arguments: Value) -> Value {
+    fn call(&self, method: &str, arguments: Value) -> anyhow::Result<Value> {
         let body = json!({ "method": method, "arguments": arguments }).to_string();
         for _ in 0..3 {
             let session = self.session.lock().unwrap().clone();
@@ -278,46 +295,57 @@ impl Transmission {
                 "-d",
                 &body,
                 &self.rpc,
-            ]);
+            ])?;
             let (head, reply) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
             if head.starts_with("HTTP/1.1 409") {
                 let id = head
                     .lines()
                     .find_map(|l| l.strip_prefix("X-Transmission-Session-Id: "))
-                    .expect("a 409 names the session id");
+                    .context("transmission's 409 names no session id")?;
                 *self.session.lock().unwrap() = id.trim().to_owned();
                 continue;
             }
-            let v: Value = serde_json::from_str(reply).unwrap();
-            assert_eq!(v["result"], "success", "transmission {method}: {v}");
-            return v["arguments"].clone();
+            let v: Value = serde_json::from_str(reply)
+                .with_context(|| format!("transmission {method} answered {reply:?}"))?;
+            ensure!(v["result"] == "success", "transmission {method}: {v}");
+            return Ok(v["arguments"].clone());
         }
-        panic!("transmission kept asking for a new session id");
+        bail!("transmission kept asking for a new session id")
     }
 
     /// Adds a torrent that downloads to (or seeds from) `dir`.
-    pub fn add(&self, torrent: &Path, dir: &Path) {
+    pub fn add(&self, torrent: &Path, dir: &Path) -> anyhow::Result<()> {
         // The daemon runs here: it reads the file itself.
         self.call(
             "torrent-add",
             json!({ "filename": torrent, "download-dir": dir, "paused": false }),
-        );
+        )?;
+        Ok(())
+    }
+
+    /// Removes a torrent, and its data with `delete`.
+    pub fn remove(&self, hash: &InfoHash, delete: bool) -> anyhow::Result<()> {
+        self.call(
+            "torrent-remove",
+            json!({ "ids": [hash.to_string()], "delete-local-data": delete }),
+        )?;
+        Ok(())
     }
 
     /// Its counters for a torrent.
-    pub fn counters(&self, hash: &InfoHash) -> Counters {
+    pub fn counters(&self, hash: &InfoHash) -> anyhow::Result<Counters> {
         let v = self.call(
             "torrent-get",
             json!({ "ids": [hash.to_string()],
                     "fields": ["percentDone", "downloadedEver", "uploadedEver", "error", "errorString"] }),
-        );
+        )?;
         let t = &v["torrents"][0];
-        assert_eq!(t["error"], 0, "transmission: {}", t["errorString"]);
-        Counters {
-            done: t["percentDone"].as_f64().unwrap(),
-            downloaded: t["downloadedEver"].as_u64().unwrap(),
-            uploaded: t["uploadedEver"].as_u64().unwrap(),
-        }
+        ensure!(t["error"] == 0, "transmission: {}", t["errorString"]);
+        Ok(Counters {
+            done: t["percentDone"].as_f64().context("percentDone")?,
+            downloaded: t["downloadedEver"].as_u64().context("downloadedEver")?,
+            uploaded: t["uploadedEver"].as_u64().context("uploadedEver")?,
+        })
     }
 }
 
@@ -326,19 +354,19 @@ pub struct QBittorrent {
     api: String,
     /// Where torrents download to unless told otherwise.
     pub downloads: PathBuf,
-    _child: Running,
+    child: Running,
     _dir: tempfile::TempDir,
 }
 
 impl QBittorrent {
     /// Starts it with peers on `ip`.
-    pub fn start(ip: Ipv4Addr) -> QBittorrent {
-        let dir = tempfile::tempdir().unwrap();
+    pub fn start(ip: Ipv4Addr) -> anyhow::Result<QBittorrent> {
+        let dir = tempfile::tempdir()?;
         let downloads = dir.path().join("downloads");
-        std::fs::create_dir_all(&downloads).unwrap();
-        let web = free_port(Ipv4Addr::LOCALHOST);
+        std::fs::create_dir_all(&downloads)?;
+        let web = free_port(Ipv4Addr::LOCALHOST)?;
         let config = dir.path().join("qBittorrent/config");
-        std::fs::create_dir_all(&config).unwrap();
+        std::fs::create_dir_all(&config)?;
         // Encryption off (Swarmdate speaks plain BitTorrent), one connection per peer address
         // and port, no discovery, no queueing, no ratio limit; the Web API without login on
         // localhost.
@@ -355,70 +383,86 @@ impl QBittorrent {
              [Preferences]\nWebUI\\Enabled=true\nWebUI\\Address=127.0.0.1\nWebUI\\Port={web}\n\
              WebUI\\LocalHostAuth=false\nWebUI\\CSRFProtection=false\n\
              WebUI\\HostHeaderValidation=false\nWebUI\\UseUPnP=false\nGeneral\\Locale=en\n",
-            free_port(ip),
+            free_port(ip)?,
             downloads.display()
         );
-        std::fs::write(config.join("qBittorrent.conf"), conf).unwrap();
-        let mut child = Command::new("qbittorrent-nox")
-            .arg(format!("--profile={}", dir.path().display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("qbittorrent-nox is installed (scripts/setup.sh)");
+        std::fs::write(config.join("qBittorrent.conf"), conf)?;
+        let mut child = spawn(
+            Command::new("qbittorrent-nox").arg(format!("--profile={}", dir.path().display())),
+            "qbittorrent-nox",
+        )?;
         wait_listening(
             (Ipv4Addr::LOCALHOST, web).into(),
             "qbittorrent-nox",
             &mut child,
-        );
-        QBittorrent {
+        )?;
+        Ok(QBittorrent {
             api: format!("http://127.0.0.1:{web}/api/v2"),
             downloads,
-            _child: Running(child),
+            child: Running(child),
             _dir: dir,
-        }
+        })
+    }
+
+    /// The program's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
     }
 
     /// Adds a torrent that downloads to (or seeds from, after its check) `dir`.
-    pub fn add(&self, torrent: &Path, dir: &Path) {
+    pub fn add(&self, torrent: &Path, dir: &Path) -> anyhow::Result<()> {
         let said = curl(&[
             "-F",
             &format!("torrents=@{}", torrent.display()),
             "-F",
             &format!("savepath={}", dir.display()),
             &format!("{}/torrents/add", self.api),
-        ]);
-        assert_eq!(said.trim(), "Ok.", "qBittorrent refused the torrent");
+        ])?;
+        ensure!(
+            said.trim() == "Ok.",
+            "qBittorrent refused the torrent: {said}"
+        );
+        Ok(())
+    }
+
+    /// Removes a torrent, and its data with `delete`.
+    pub fn remove(&self, hash: &InfoHash, delete: bool) -> anyhow::Result<()> {
+        curl(&[
+            "-d",
+            &format!("hashes={hash}&deleteFiles={delete}"),
+            &format!("{}/torrents/delete", self.api),
+        ])?;
+        Ok(())
     }
 
     /// Its counters for a torrent (they lag by about 1.5 s).
-    pub fn counters(&self, hash: &InfoHash) -> Counters {
-        let body = curl(&[&format!("{}/torrents/info?hashes={hash}", self.api)]);
-        let v: Value = serde_json::from_str(&body).unwrap();
+    pub fn counters(&self, hash: &InfoHash) -> anyhow::Result<Counters> {
+        let body = curl(&[&format!("{}/torrents/info?hashes={hash}", self.api)])?;
+        let v: Value = serde_json::from_str(&body)?;
         let t = &v[0];
-        assert!(t.is_object(), "qBittorrent does not know {hash}: {body}");
-        Counters {
-            done: t["progress"].as_f64().unwrap(),
-            downloaded: t["downloaded"].as_u64().unwrap(),
-            uploaded: t["uploaded"].as_u64().unwrap(),
-        }
+        ensure!(t.is_object(), "qBittorrent does not know {hash}: {body}");
+        Ok(Counters {
+            done: t["progress"].as_f64().context("progress")?,
+            downloaded: t["downloaded"].as_u64().context("downloaded")?,
+            uploaded: t["uploaded"].as_u64().context("uploaded")?,
+        })
     }
 }
 
-/// Polls `read` until `done` holds for what it returns (or panics after `limit`).
+/// Polls `read` until `done` holds for what it returns, for at most `limit`.
 pub fn wait_until<T: std::fmt::Debug>(
     what: &str,
     limit: Duration,
-    mut read: impl FnMut() -> T,
+    mut read: impl FnMut() -> anyhow::Result<T>,
     done: impl Fn(&T) -> bool,
-) -> T {
+) -> anyhow::Result<T> {
     let deadline = Instant::now() + limit;
     loop {
-        let v = read();
+        let v = read()?;
         if done(&v) {
-            return v;
+            return Ok(v);
         }
-        assert!(Instant::now() < deadline, "{what}: still {v:?}");
+        ensure!(Instant::now() < deadline, "waiting for {what}: still {v:?}");
         std::thread::sleep(Duration::from_millis(250));
     }
 }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The benchmark harness: Swarmdate against aria2c, Transmission and qBittorrent (a large file, a
+# folder of many files, an update in place), then one origin and 20 clients (an image, then a
+# package folder). Prints the tables and writes JSON, Markdown and SVG into the results folder
+# (default tests/bench-results). Takes about half an hour on two cores; needs ~6 GB of scratch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+results="${1:-tests/bench-results}"
+scripts/setup.sh
+cargo build --release --locked --bin swarmdate
+bin=target/release/swarmdate
+mkdir -p "$results"
+"$bin" bench clients --results "$results"
+"$bin" bench swarm --clients 20 --size-mb 200 --results "$results"
+"$bin" bench swarm --clients 20 --size-mb 200 --files 400 --no-reference --results "$results"
+echo "Results in $results"
