@@ -407,6 +407,10 @@ impl Bench {
                 Started::Program(quiet(&mut cmd).context("starting aria2c (scripts/setup.sh)")?)
             }
             Leecher::Transmission => {
+                // It never dials the seeder, and the seeder does not dial an address it has
+                // seen before: a new port each run.
+                self.transmission
+                    .set_peer_port(free_port(Ipv4Addr::LOCALHOST)?)?;
                 self.transmission.add(file, dest)?;
                 Started::Daemon
             }

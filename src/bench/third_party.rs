@@ -323,6 +323,13 @@ impl Transmission {
         Ok(())
     }
 
+    /// Listens for peers on another port of its address (a peer that saw it before, and will
+    /// not dial a known address again, sees a new one).
+    pub fn set_peer_port(&self, port: u16) -> anyhow::Result<()> {
+        self.call("session-set", json!({ "peer-port": port }))?;
+        Ok(())
+    }
+
     /// Removes a torrent, and its data with `delete`.
     pub fn remove(&self, hash: &InfoHash, delete: bool) -> anyhow::Result<()> {
         self.call(
@@ -464,5 +471,25 @@ pub fn wait_until<T: std::fmt::Debug>(
         }
         ensure!(Instant::now() < deadline, "waiting for {what}: still {v:?}");
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_seconds_of_a_process_grow_while_it_works() {
+        let me = std::process::id();
+        let before = cpu_secs(me).unwrap();
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(300) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let after = cpu_secs(me).unwrap();
+        assert!(after - before >= 0.1, "{before} → {after}");
+        assert!(cpu_secs(u32::MAX).is_err(), "no such process");
     }
 }
