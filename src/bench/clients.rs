@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::third_party::{QBittorrent, Transmission, cpu_secs, free_port, wait_until};
 use crate::engine::{Engine, EngineConfig, JobId, JobSpec, Payload};
-use crate::torrent::{SourceFile, Torrent, TorrentBuilder};
+use crate::torrent::{Torrent, TorrentBuilder};
 use crate::tracker::Tracker;
 
 /// The clients compared.
@@ -152,30 +152,26 @@ pub async fn run_clients_bench(
 ) -> anyhow::Result<ClientsBench> {
     say("Writing the payloads");
     let src = dir.join("source");
-    let (file, folder, newer) = {
-        let src = src.clone();
-        tokio::task::spawn_blocking(move || write_payloads(&src, sizes)).await??
-    };
+    let src2 = src.clone();
+    let [file, folder, newer] =
+        tokio::task::spawn_blocking(move || write_payloads(&src2, sizes)).await??;
+    let payloads = [
+        Payload::Image(file.clone()),
+        Payload::Folder(src.clone()),
+        Payload::Image(newer.clone()),
+    ];
     let tracker = Tracker::start(([127, 0, 0, 1], 0).into()).await?;
     let url = tracker.announce_url();
+    let old = file.clone();
     let torrents = tokio::task::spawn_blocking(move || {
         let single = |path: &Path| {
             TorrentBuilder::single_file("image.iso", path)
                 .tracker(&url)
                 .build()
         };
-        let files = std::fs::read_dir(&folder)?
-            .map(|e| {
-                let e = e?;
-                Ok(SourceFile {
-                    path: vec![e.file_name().to_string_lossy().into_owned()],
-                    source: e.path(),
-                })
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
         anyhow::Ok([
             single(&file)?,
-            TorrentBuilder::multi_file("repo", files)
+            TorrentBuilder::multi_file("repo", super::folder_sources(&folder)?)
                 .tracker(&url)
                 .build()?,
             single(&newer)?,
@@ -185,11 +181,6 @@ pub async fn run_clients_bench(
 
     say("Starting the seeder");
     let seeder = Engine::start(EngineConfig::loopback(&dir.join("seeder"))).await?;
-    let payloads = [
-        Payload::Image(src.join("image.iso")),
-        Payload::Folder(src.clone()),
-        Payload::Image(src.join("newer/image.iso")),
-    ];
     let mut seeds = Vec::new();
     for (t, payload) in torrents.iter().zip(payloads) {
         let id = seeder.add_job(t, JobSpec::Seed { payload })?;
@@ -204,7 +195,8 @@ pub async fn run_clients_bench(
         seeder,
         tracker,
         scratch: dir.join("leech"),
-        old: src.join("image.iso"),
+        old,
+        source: src,
         // On 127.0.0.1, where the tracker says it is: it never dials the seeder itself.
         transmission: Transmission::start(Ipv4Addr::LOCALHOST)?,
         qbittorrent: QBittorrent::start(Ipv4Addr::new(127, 0, 0, 3))?,
@@ -263,6 +255,8 @@ struct Bench {
     scratch: PathBuf,
     /// The older version of the large file, put in place before an update.
     old: PathBuf,
+    /// The payloads the seeder seeds (each result is compared with them).
+    source: PathBuf,
     transmission: Transmission,
     qbittorrent: QBittorrent,
 }
@@ -341,10 +335,9 @@ impl Bench {
             Leecher::QBittorrent => self.qbittorrent.remove(&hash, false)?,
             _ => {}
         }
-        let source = file_parent(file).join("source");
         let expected = match task {
-            Task::Update => source.join("newer").join(&torrent.name),
-            Task::File | Task::Folder => source.join(&torrent.name),
+            Task::Update => self.source.join("newer").join(&torrent.name),
+            Task::File | Task::Folder => self.source.join(&torrent.name),
         };
         let got = dest.join(&torrent.name);
         if verify {
@@ -432,11 +425,6 @@ impl Bench {
     }
 }
 
-/// The bench's folder, from a torrent file in it.
-fn file_parent(file: &Path) -> &Path {
-    file.parent().unwrap_or(Path::new("."))
-}
-
 /// Waits for a program, killing it after ten minutes.
 fn wait_program(mut child: Child) -> anyhow::Result<std::process::ExitStatus> {
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -473,18 +461,14 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// Writes the large file, the folder and the large file's newer version under `src`.
-fn write_payloads(src: &Path, sizes: ClientsSizes) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
+fn write_payloads(src: &Path, sizes: ClientsSizes) -> anyhow::Result<[PathBuf; 3]> {
     let file = src.join("image.iso");
     let folder = src.join("repo");
     let newer = src.join("newer/image.iso");
-    std::fs::create_dir_all(&folder)?;
-    std::fs::create_dir_all(fs_parent(&newer))?;
+    std::fs::create_dir_all(crate::fsutil::parent_dir(&newer))?;
     super::write_random(&file, sizes.file, 1)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-    for n in 0..sizes.files {
-        let len = rng.gen_range(sizes.file_mean / 2..=sizes.file_mean * 3 / 2);
-        super::write_random(&folder.join(format!("pkg-{n:04}.rpm")), len, 100 + n as u64)?;
-    }
+    super::write_random_folder(&folder, sizes.files, sizes.file_mean, 2)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     // The newer version: 20 regions of 1 MiB rewritten at scattered places.
     std::fs::copy(&file, &newer)?;
     let out = std::fs::OpenOptions::new().write(true).open(&newer)?;
@@ -507,11 +491,7 @@ fn write_payloads(src: &Path, sizes: ClientsSizes) -> anyhow::Result<(PathBuf, P
         std::os::unix::fs::FileExt::write_all_at(&out, &block, at)?;
     }
     out.sync_all()?;
-    Ok((file, folder, newer))
-}
-
-fn fs_parent(path: &Path) -> &Path {
-    crate::fsutil::parent_dir(path)
+    Ok([file, folder, newer])
 }
 
 /// Checks that two files or folders hold the same bytes.

@@ -34,3 +34,34 @@ fn write_random(path: &std::path::Path, size: u64, seed: u64) -> std::io::Result
     }
     out.flush()
 }
+
+/// Writes `files` pseudo-random files named `pkg-NNNN.rpm` into `dir`, of sizes between half and
+/// one and a half times `mean`, all drawn from `seed`.
+fn write_random_folder(
+    dir: &std::path::Path,
+    files: usize,
+    mean: u64,
+    seed: u64,
+) -> std::io::Result<()> {
+    use rand::{Rng, SeedableRng};
+    std::fs::create_dir_all(dir)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for n in 0..files {
+        let len = rng.gen_range(mean / 2..=mean * 3 / 2);
+        write_random(&dir.join(format!("pkg-{n:04}.rpm")), len, rng.r#gen())?;
+    }
+    Ok(())
+}
+
+/// The files directly in `dir`, each under its own name (a multi-file torrent's sources).
+fn folder_sources(dir: &std::path::Path) -> std::io::Result<Vec<crate::torrent::SourceFile>> {
+    std::fs::read_dir(dir)?
+        .map(|e| {
+            let e = e?;
+            Ok(crate::torrent::SourceFile {
+                path: vec![e.file_name().to_string_lossy().into_owned()],
+                source: e.path(),
+            })
+        })
+        .collect()
+}

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::engine::{Engine, EngineConfig, JobSpec, Payload};
 use crate::fsutil;
-use crate::torrent::{SourceFile, TorrentBuilder};
+use crate::torrent::TorrentBuilder;
 use crate::tracker::Tracker;
 
 /// What `bench swarm` measured.
@@ -63,16 +63,7 @@ pub async fn run_swarm_bench(
     let url = tracker.announce_url();
     let torrent = tokio::task::spawn_blocking(move || {
         let builder = if files > 0 {
-            let sources = std::fs::read_dir(&p)?
-                .map(|e| {
-                    let e = e?;
-                    Ok(SourceFile {
-                        path: vec![e.file_name().to_string_lossy().into_owned()],
-                        source: e.path(),
-                    })
-                })
-                .collect::<std::io::Result<Vec<_>>>()?;
-            TorrentBuilder::multi_file(name, sources).align(true)
+            TorrentBuilder::multi_file(name, super::folder_sources(&p)?).align(true)
         } else {
             TorrentBuilder::single_file(name, &p)
         };
@@ -159,13 +150,5 @@ fn write_payload(path: &Path, size: u64, files: usize) -> std::io::Result<()> {
     if files == 0 {
         return super::write_random(path, size, 12);
     }
-    use rand::{Rng, SeedableRng};
-    std::fs::create_dir_all(path)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
-    let mean = size / files as u64;
-    for n in 0..files {
-        let len = rng.gen_range(mean / 2..=mean * 3 / 2);
-        super::write_random(&path.join(format!("pkg-{n:04}.rpm")), len, 1000 + n as u64)?;
-    }
-    Ok(())
+    super::write_random_folder(path, files, size / files as u64, 13)
 }

@@ -49,26 +49,7 @@ pub enum BenchCmd {
     },
     /// One origin and many clients, each limited to the same rate each way, fetching one image
     /// at once: the copies the origin served and the time against the ideal.
-    Swarm {
-        /// Clients downloading.
-        #[arg(long, default_value_t = 20)]
-        clients: usize,
-        /// Payload size in MB.
-        #[arg(long, default_value_t = 200)]
-        size_mb: u64,
-        /// A package folder of this many files instead of one image.
-        #[arg(long, default_value_t = 0)]
-        files: usize,
-        /// Every engine's limit each way, in KiB/s.
-        #[arg(long, default_value_t = 4096)]
-        rate_kib: u32,
-        /// Also write swarm.json and swarm.md into this folder.
-        #[arg(long)]
-        results: Option<PathBuf>,
-        /// Skip the reference run in librqbit's index order.
-        #[arg(long)]
-        no_reference: bool,
-    },
+    Swarm(SwarmArgs),
     /// Swarmdate against aria2c, Transmission and qBittorrent: one seeder, one leecher at a time,
     /// a large file, a folder of many files and an update in place (run a release build).
     Clients {
@@ -129,24 +110,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Store { files, held } => return store_bench(ctx, files, held).await,
         BenchCmd::Mirror { packages, max_kb } => return mirror_bench(ctx, packages, max_kb).await,
         BenchCmd::Window { dir } => return window(ctx, dir),
-        BenchCmd::Swarm {
-            clients,
-            size_mb,
-            files,
-            rate_kib,
-            results,
-            no_reference,
-        } => {
-            let cfg = SwarmArgs {
-                clients,
-                size_mb,
-                files,
-                rate_kib,
-                results,
-                no_reference,
-            };
-            return swarm_bench(ctx, cfg).await;
-        }
+        BenchCmd::Swarm(args) => return swarm_bench(ctx, args).await,
         BenchCmd::Clients {
             size_mib,
             files,
@@ -229,24 +193,29 @@ async fn clients_bench(
 }
 
 /// The options of `bench swarm`.
-struct SwarmArgs {
+#[derive(clap::Args)]
+pub struct SwarmArgs {
+    /// Clients downloading.
+    #[arg(long, default_value_t = 20)]
     clients: usize,
+    /// Payload size in MB.
+    #[arg(long, default_value_t = 200)]
     size_mb: u64,
+    /// A package folder of this many files instead of one image.
+    #[arg(long, default_value_t = 0)]
     files: usize,
+    /// Every engine's limit each way, in KiB/s.
+    #[arg(long, default_value_t = 4096)]
     rate_kib: u32,
+    /// Also write swarm-image.{json,md} (swarm-packages.* with --files) into this folder.
+    #[arg(long)]
     results: Option<PathBuf>,
+    /// Skip the reference run in librqbit's index order.
+    #[arg(long)]
     no_reference: bool,
 }
 
 async fn swarm_bench(ctx: &Ctx, args: SwarmArgs) -> anyhow::Result<()> {
-    let SwarmArgs {
-        clients,
-        size_mb,
-        files,
-        rate_kib,
-        results,
-        no_reference,
-    } = args;
     let tmp = tempfile::Builder::new()
         .prefix("swarmdate-bench-")
         .tempdir()?;
@@ -254,16 +223,16 @@ async fn swarm_bench(ctx: &Ctx, args: SwarmArgs) -> anyhow::Result<()> {
     let mut runs = Vec::new();
     // The same swarm twice in one run: librqbit's index order, then each client its own pieces.
     for diverse in [false, true] {
-        if !diverse && no_reference {
+        if !diverse && args.no_reference {
             continue;
         }
         runs.push(
             swarmdate::bench::run_swarm_bench(
                 tmp.path(),
-                clients,
-                size_mb * 1_000_000,
-                files,
-                rate_kib.saturating_mul(1024),
+                args.clients,
+                args.size_mb * 1_000_000,
+                args.files,
+                args.rate_kib.saturating_mul(1024),
                 diverse,
                 |s| out.say(s),
             )
@@ -271,8 +240,8 @@ async fn swarm_bench(ctx: &Ctx, args: SwarmArgs) -> anyhow::Result<()> {
         );
     }
     out.say(report::swarm_markdown(&runs));
-    if let Some(dir) = results {
-        report::write_swarm(&dir, &runs)?;
+    if let Some(dir) = &args.results {
+        report::write_swarm(dir, &runs)?;
     }
     out.summary(&runs);
     Ok(())

@@ -244,12 +244,7 @@ impl Engine {
         let (from, to) = (staging.join(&torrent.name), dest.join(&torrent.name));
         let retired = staging.with_extension("old");
         tokio::task::spawn_blocking(move || {
-            if replace && to.exists() {
-                // The old version leaves only once the new one is complete and durable.
-                sync_tree(&from)?;
-                std::fs::rename(&to, &retired)?;
-            }
-            publish_tree(&from, &to)?;
+            publish_tree(&from, &to, replace.then_some(retired.as_path()))?;
             Ok::<_, anyhow::Error>(remove_tree(&retired)?)
         })
         .await??;
@@ -287,14 +282,21 @@ impl Engine {
     }
 }
 
-/// Moves a finished file or folder from staging into place, flushed first; refuses to replace.
-fn publish_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// Moves a finished file or folder from staging into place, flushed first. An older payload
+/// there moves to `retired` when one is given (only once the new one is durable), and is
+/// refused otherwise.
+fn publish_tree(from: &Path, to: &Path, retired: Option<&Path>) -> anyhow::Result<()> {
     anyhow::ensure!(
-        !to.exists(),
+        retired.is_some() || !to.exists(),
         "{} exists already; move it away and fetch again",
         to.display()
     );
     sync_tree(from)?;
+    if let Some(old) = retired
+        && to.exists()
+    {
+        std::fs::rename(to, old)?;
+    }
     std::fs::rename(from, to)?;
     fsutil::fsync_dir(fsutil::parent_dir(to))?;
     Ok(())
