@@ -103,10 +103,10 @@ async fn jump_around(
 
 /// Peers the torrent is connected to.
 fn live_peers(handle: &ManagedTorrentHandle) -> u32 {
+    // The live state's counters alone: `stats()` would also sum every file's progress.
     handle
-        .stats()
-        .live
-        .map_or(0, |l| l.snapshot.peer_stats.live)
+        .live()
+        .map_or(0, |l| l.stats_snapshot().peer_stats.live)
 }
 
 /// A piece the torrent does not have yet, chosen at random: a few random draws first, since
