@@ -85,7 +85,10 @@ impl Task {
 /// One run of one client.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Sample {
-    /// Seconds from the seeder's resume to the leecher's completion.
+    /// Seconds from the leecher's launch to its announce: for an update, checking the older file.
+    pub ready_secs: f64,
+    /// Seconds to the leecher's completion: from its launch for an update, otherwise from the
+    /// seeder's resume after its announce.
     pub wall_secs: f64,
     /// The leecher's CPU seconds over that span.
     pub cpu_secs: f64,
@@ -102,6 +105,8 @@ pub struct Row {
     pub client: Leecher,
     /// Payload bytes of the task's torrent.
     pub payload: u64,
+    /// Median seconds from launch to announce.
+    pub ready_secs: f64,
     /// Median wall seconds.
     pub wall_secs: f64,
     /// Median CPU seconds per GiB of payload.
@@ -230,6 +235,7 @@ pub async fn run_clients_bench(
                 task,
                 client,
                 payload: t.data_length(),
+                ready_secs: median(samples.iter().map(|s| s.ready_secs)),
                 wall_secs: wall,
                 cpu_secs_per_gib: cpu,
                 served: median(samples.iter().map(|s| s.served as f64)) as u64,
@@ -288,11 +294,17 @@ impl Bench {
         if task == Task::Update {
             crate::fsutil::clone_or_copy(&self.old, &dest.join(&torrent.name))?;
         }
+        let daemon = match client {
+            Leecher::Transmission => Some(self.transmission.pid()),
+            Leecher::QBittorrent => Some(self.qbittorrent.pid()),
+            Leecher::Swarmdate | Leecher::Aria2c => None,
+        };
+        let daemon_cpu_at_launch = daemon.map(cpu_secs).transpose()?;
+        let launched = Instant::now();
         let started = self.start(client, task, file, &dest)?;
         let pid = match &started {
             Started::Program(child) => child.id(),
-            Started::Daemon if client == Leecher::Transmission => self.transmission.pid(),
-            Started::Daemon => self.qbittorrent.pid(),
+            Started::Daemon => daemon.context("a daemon without a process")?,
         };
         let tracker = &self.tracker;
         wait_until(
@@ -301,9 +313,15 @@ impl Bench {
             || Ok(tracker.leecher_count(&hash)),
             |&n| n >= 1,
         )?;
+        let ready_secs = launched.elapsed().as_secs_f64();
 
-        let cpu_before = cpu_secs(pid)?;
-        let clock = Instant::now();
+        // An update is measured from the launch, so that checking the older file counts; the
+        // downloads from the announce (the clients' start-up differs, and is not the transfer).
+        let (cpu_before, clock) = if task == Task::Update {
+            (daemon_cpu_at_launch.unwrap_or(0.0), launched)
+        } else {
+            (cpu_secs(pid)?, Instant::now())
+        };
         self.seeder.resume(seed).await?;
         // librqbit starts a resumed torrent's counters afresh; this is 0 unless they carry over.
         let served_before = self.served(seed);
@@ -344,6 +362,7 @@ impl Bench {
             tokio::task::spawn_blocking(move || same_tree(&expected, &got)).await??;
         }
         Ok(Sample {
+            ready_secs,
             wall_secs,
             cpu_secs: cpu,
             served,

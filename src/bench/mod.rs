@@ -16,7 +16,7 @@ pub use iso::{IsoBench, IsoBenchRow, run_iso_bench};
 pub use mirror::{MirrorBench, run_mirror_bench};
 pub use plan::{PlanBench, run_plan_bench};
 pub use store::{StoreBench, run_store_bench};
-pub use swarm::{SwarmBench, run_swarm_bench};
+pub use swarm::{SwarmBench, SwarmClients, SwarmSetup, run_swarm_bench};
 
 /// Writes `size` pseudo-random bytes from `seed` (no piece repeats another).
 fn write_random(path: &std::path::Path, size: u64, seed: u64) -> std::io::Result<()> {

@@ -432,6 +432,21 @@ impl QBittorrent {
         Ok(())
     }
 
+    /// Limits its transfers to `rate` bytes/s each way, peers on loopback included.
+    pub fn set_rate_limit(&self, rate: u32) -> anyhow::Result<()> {
+        let prefs = serde_json::json!({
+            "up_limit": rate,
+            "dl_limit": rate,
+            "limit_lan_peers": true,
+        });
+        curl(&[
+            "-d",
+            &format!("json={prefs}"),
+            &format!("{}/app/setPreferences", self.api),
+        ])?;
+        Ok(())
+    }
+
     /// Removes a torrent, and its data with `delete`.
     pub fn remove(&self, hash: &InfoHash, delete: bool) -> anyhow::Result<()> {
         curl(&[

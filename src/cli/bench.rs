@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use swarmdate::bench::{
-    ClientsSizes, Leecher, report, run_clients_bench, run_iso_bench, run_mirror_bench,
-    run_plan_bench, run_store_bench,
+    ClientsSizes, Leecher, SwarmClients, SwarmSetup, report, run_clients_bench, run_iso_bench,
+    run_mirror_bench, run_plan_bench, run_store_bench,
 };
 use swarmdate::i18n::{tr, trf};
 
@@ -210,9 +210,9 @@ pub struct SwarmArgs {
     /// Also write swarm-image.{json,md} (swarm-packages.* with --files) into this folder.
     #[arg(long)]
     results: Option<PathBuf>,
-    /// Skip the reference run in librqbit's index order.
-    #[arg(long)]
-    no_reference: bool,
+    /// The runs, one after the other on the same payload.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [SwarmClients::IndexOrder, SwarmClients::RandomPieces, SwarmClients::Qbittorrent])]
+    runs: Vec<SwarmClients>,
 }
 
 async fn swarm_bench(ctx: &Ctx, args: SwarmArgs) -> anyhow::Result<()> {
@@ -220,23 +220,17 @@ async fn swarm_bench(ctx: &Ctx, args: SwarmArgs) -> anyhow::Result<()> {
         .prefix("swarmdate-bench-")
         .tempdir()?;
     let out = &ctx.out;
+    let setup = SwarmSetup {
+        clients: args.clients,
+        size: args.size_mb * 1_000_000,
+        files: args.files,
+        rate: args.rate_kib.saturating_mul(1024),
+    };
     let mut runs = Vec::new();
-    // The same swarm twice in one run: librqbit's index order, then each client its own pieces.
-    for diverse in [false, true] {
-        if !diverse && args.no_reference {
-            continue;
-        }
+    // The same swarm in one process: the reference order, Swarmdate's own, another client's.
+    for kind in args.runs {
         runs.push(
-            swarmdate::bench::run_swarm_bench(
-                tmp.path(),
-                args.clients,
-                args.size_mb * 1_000_000,
-                args.files,
-                args.rate_kib.saturating_mul(1024),
-                diverse,
-                |s| out.say(s),
-            )
-            .await?,
+            swarmdate::bench::run_swarm_bench(tmp.path(), setup, kind, |s| out.say(s)).await?,
         );
     }
     out.say(report::swarm_markdown(&runs));
