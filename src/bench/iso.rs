@@ -1,6 +1,7 @@
-//! `bench iso`: an image of about 500 MB, about 1% changed by an appended respin, switched at
-//! several piece lengths. Reports bytes fetched, planned and new, and the switch's wall time against
-//! one hash pass over the image and one copy of it, measured in the same run.
+//! `bench iso`: an image of about 500 MB, about 1% changed by an appended respin or a fresh rebuild
+//! (every file moves), switched at several piece lengths. Reports bytes fetched, planned and new,
+//! the pre-fill's time against one read of the image, and the switch's wall time against one hash
+//! pass over the image and one copy of it, measured in the same run.
 
 use std::path::Path;
 use std::time::Instant;
@@ -27,6 +28,12 @@ pub struct IsoBenchRow {
     pub planned: u64,
     /// Bytes of files the old image does not hold.
     pub new_content: u64,
+    /// File bytes the pre-fill placed from the old image.
+    pub from_image: u64,
+    /// Seconds the pre-fill took (learning the target's layout, placing files).
+    pub prefill_secs: f64,
+    /// Seconds for one plain sequential read of the old image, just before the switch.
+    pub read_pass_secs: f64,
     /// Size of the target image.
     pub image_size: u64,
     /// Wall seconds of the whole switch (copy, check, transfer, rename).
@@ -46,6 +53,8 @@ pub struct IsoBench {
     pub image_size: u64,
     /// Whether the file system could reflink.
     pub reflink: bool,
+    /// Whether the new version was built afresh (every file moved) instead of appended.
+    pub rebuild: bool,
     /// One row per piece length.
     pub rows: Vec<IsoBenchRow>,
 }
@@ -63,6 +72,7 @@ pub async fn run_iso_bench(
     mb: usize,
     changed_permille: usize,
     piece_kibs: &[u32],
+    rebuild: bool,
     say: impl Fn(&str),
 ) -> anyhow::Result<IsoBench> {
     let tree = dir.join("tree");
@@ -71,7 +81,8 @@ pub async fn run_iso_bench(
     let each = mb * 1_000_000 / files;
     let changed = (files * changed_permille).div_ceil(1000).max(1);
     say(&format!(
-        "Building a {mb} MB image and a respin replacing {changed} of {files} files"
+        "Building a {mb} MB image and a {} replacing {changed} of {files} files",
+        if rebuild { "fresh rebuild" } else { "respin" }
     ));
     let new_content = {
         let (tree, old, new) = (tree.clone(), old.clone(), new.clone());
@@ -89,7 +100,11 @@ pub async fn run_iso_bench(
                 write_package(&name(i, 1), len, 10_000 + i as u64)?;
                 new_bytes += len as u64;
             }
-            respin(&old, &tree, "/", &new)?;
+            if rebuild {
+                build_image(&tree, "BENCH", &new)?;
+            } else {
+                respin(&old, &tree, "/", &new)?;
+            }
             Ok(new_bytes)
         })
         .await??
@@ -145,6 +160,7 @@ pub async fn run_iso_bench(
     Ok(IsoBench {
         image_size,
         reflink,
+        rebuild,
         rows,
     })
 }
@@ -173,6 +189,15 @@ async fn switch_once(
         .await??;
 
     // The references, measured right before the switch under the same cache conditions.
+    let read_pass_secs = {
+        let o = old.to_owned();
+        tokio::task::spawn_blocking(move || -> std::io::Result<f64> {
+            let start = Instant::now();
+            std::io::copy(&mut std::fs::File::open(&o)?, &mut std::io::sink())?;
+            Ok(start.elapsed().as_secs_f64())
+        })
+        .await??
+    };
     let hash_pass_secs = {
         let n = new.to_owned();
         tokio::task::spawn_blocking(move || hash_pass(&n)).await??
@@ -205,6 +230,10 @@ async fn switch_once(
     let id = client.switch_image(&local, &to.torrent, mode, plan.space_needed, false)?;
     client.wait(id).await?;
     let switch_secs = start.elapsed().as_secs_f64();
+    let done = client.snapshot().jobs.into_iter().find(|j| j.id == id);
+    let (from_image, prefill_secs) = done
+        .and_then(|j| j.rebuilt)
+        .map_or((0, 0.0), |r| (r.from_image, r.millis as f64 / 1000.0));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let fetched = uploaded() - before;
     client.shutdown().await;
@@ -218,6 +247,9 @@ async fn switch_once(
         fetched,
         planned: plan.fetch_bytes,
         new_content: 0,
+        from_image,
+        prefill_secs,
+        read_pass_secs,
         image_size: 0,
         switch_secs,
         hash_pass_secs,

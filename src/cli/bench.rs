@@ -25,6 +25,9 @@ pub enum BenchCmd {
         /// Piece lengths to try, in KiB.
         #[arg(long, value_delimiter = ',', default_value = "64,128,256")]
         piece_kib: Vec<u32>,
+        /// Build the new version afresh (every file moves) instead of appending a session.
+        #[arg(long)]
+        rebuild: bool,
         /// Scratch folder (default: a temporary folder; needs about 4 × the image size).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -96,13 +99,14 @@ pub enum BenchCmd {
 }
 
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
-    let (size_mb, changed_permille, piece_kib, dir) = match cmd {
+    let (size_mb, changed_permille, piece_kib, rebuild, dir) = match cmd {
         BenchCmd::Iso {
             size_mb,
             changed_permille,
             piece_kib,
+            rebuild,
             dir,
-        } => (size_mb, changed_permille, piece_kib, dir),
+        } => (size_mb, changed_permille, piece_kib, rebuild, dir),
         BenchCmd::Plan {
             packages,
             installed,
@@ -139,9 +143,14 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         .prefix("swarmdate-bench-")
         .tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
     let out = &ctx.out;
-    let r = run_iso_bench(tmp.path(), size_mb, changed_permille, &piece_kib, |s| {
-        out.say(s)
-    })
+    let r = run_iso_bench(
+        tmp.path(),
+        size_mb,
+        changed_permille,
+        &piece_kib,
+        rebuild,
+        |s| out.say(s),
+    )
     .await?;
     out.say("");
     out.say(trf(
@@ -149,11 +158,11 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         &[("size", &bytes(r.image_size)), ("reflink", &r.reflink)],
     ));
     out.say(tr(
-        "piece     mode          fetched     planned   new content  fetched/new  fetched/image  hash s  copy s  switch s  ÷hash",
+        "piece     mode          fetched     planned   new content  fetched/new  fetched/image  from image  pre-fill s  read s  hash s  copy s  switch s  ÷hash",
     ));
     for row in &r.rows {
         out.say(format!(
-            "{:>9}  {:<8}  {:>10}  {:>10}  {:>12}  {:>11.3}  {:>13.4}  {:>6.2}  {:>6.2}  {:>8.2}  {:>5.2}",
+            "{:>9}  {:<8}  {:>10}  {:>10}  {:>12}  {:>11.3}  {:>13.4}  {:>10}  {:>10.2}  {:>6.2}  {:>6.2}  {:>6.2}  {:>8.2}  {:>5.2}",
             bytes(row.piece_length as u64),
             serde_json::to_value(row.mode)?.as_str().unwrap_or_default(),
             bytes(row.fetched),
@@ -161,6 +170,9 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             bytes(row.new_content),
             row.fetched as f64 / row.new_content as f64,
             row.fetched as f64 / row.image_size as f64,
+            bytes(row.from_image),
+            row.prefill_secs,
+            row.read_pass_secs,
             row.hash_pass_secs,
             row.copy_secs,
             row.switch_secs,

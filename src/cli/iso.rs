@@ -253,6 +253,8 @@ pub struct SwitchOutcome {
     pub fetched_bytes: u64,
     pub received_bytes: u64,
     pub had_bytes: u64,
+    /// What the pre-fill from local files did (a rebuilt image's moved files).
+    pub rebuilt: Option<swarmdate::engine::Rebuilt>,
     pub image_size: u64,
 }
 
@@ -282,6 +284,7 @@ pub async fn switch(
             fetched_bytes: 0,
             received_bytes: 0,
             had_bytes: plan.target_size,
+            rebuilt: None,
             image_size: plan.target_size,
         });
     }
@@ -312,6 +315,7 @@ pub async fn switch(
         fetched_bytes: done.bytes_fetched,
         received_bytes: done.bytes_received,
         had_bytes: done.bytes_had,
+        rebuilt: done.rebuilt,
         image_size: plan.target_size,
     })
 }
@@ -336,6 +340,16 @@ async fn follow_switch(
             ("received", &bytes(done.bytes_received)),
         ],
     ));
+    if let Some(r) = done.rebuilt.filter(|r| r.from_image + r.from_store > 0) {
+        ctx.out.say(trf(
+            "Rebuilt from local files first: {image} from the old image, {store} from the package store; {left} was left to fetch.",
+            &[
+                ("image", &bytes(r.from_image)),
+                ("store", &bytes(r.from_store)),
+                ("left", &bytes(r.still_to_fetch)),
+            ],
+        ));
+    }
     Ok(done)
 }
 
@@ -368,6 +382,7 @@ async fn resume(ctx: &Ctx, version: &str, rec: JobRecord) -> anyhow::Result<Swit
         fetched_bytes: done.bytes_fetched,
         received_bytes: done.bytes_received,
         had_bytes: done.bytes_had,
+        rebuilt: done.rebuilt,
         image_size: done.bytes_wanted,
     })
 }

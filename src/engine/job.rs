@@ -86,6 +86,9 @@ pub struct SwitchSpec {
     pub reseed: Vec<InfoHash>,
     /// Remove `from` once the new version is in place.
     pub remove_from: bool,
+    /// What the pre-fill from local files did, once it ran.
+    #[serde(default)]
+    pub rebuilt: Option<super::rebuild::Rebuilt>,
 }
 
 impl SwitchSpec {

@@ -8,7 +8,9 @@ mod job;
 mod lock;
 mod mirror;
 mod order;
+mod peer_wire;
 mod poll;
+mod rebuild;
 mod repository;
 mod run;
 mod snapshot;
@@ -18,6 +20,7 @@ mod undo;
 
 pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SwitchSpec};
 pub use lock::{EngineBusy, StateLock};
+pub use rebuild::Rebuilt;
 pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use undo::UndoError;
 
@@ -475,6 +478,7 @@ impl Engine {
                     aborting: false,
                     reseed: Vec::new(),
                     remove_from: !keep_old,
+                    rebuilt: None,
                 };
                 self.add_job(to, JobSpec::Switch(spec))
             }

@@ -77,6 +77,7 @@ impl Engine {
                 bytes_received: 0,
                 bytes_discarded: log.discarded_bytes(),
                 bytes_from_mirrors: log.mirror_bytes(),
+                rebuilt: log.rebuilt(),
                 down_speed: 0,
                 up_speed: 0,
                 peers: Vec::new(),

@@ -93,6 +93,9 @@ pub struct JobSnapshot {
     /// Payload bytes that came from mirrors (repository jobs, when peers did not deliver).
     #[serde(default)]
     pub bytes_from_mirrors: u64,
+    /// What a switch's pre-fill from local files did before its check (once it ran).
+    #[serde(default)]
+    pub rebuilt: Option<super::rebuild::Rebuilt>,
     /// Download speed in bytes/s.
     pub down_speed: u64,
     /// Upload speed in bytes/s.

@@ -137,12 +137,29 @@ pub struct PieceLog {
     mirror: AtomicU64,
     /// The bytes the job wants when that is not the whole torrent (a repository job); 0: all.
     wanted: AtomicU64,
+    /// What a switch's pre-fill did before its check.
+    rebuilt: std::sync::Mutex<Option<super::rebuild::Rebuilt>>,
 }
 
 impl PieceLog {
     /// The pieces completed so far, in completion order.
     pub fn completed(&self) -> Vec<u32> {
         self.done.lock().unwrap().clone()
+    }
+
+    /// Counts pieces fetched outside librqbit (written and checked before it saw them) as fetched.
+    pub fn note_fetched_outside(&self, pieces: &[u32]) {
+        self.done.lock().unwrap().extend_from_slice(pieces);
+    }
+
+    /// Notes what a switch's pre-fill did.
+    pub fn note_rebuilt(&self, rebuilt: super::rebuild::Rebuilt) {
+        *self.rebuilt.lock().unwrap() = Some(rebuilt);
+    }
+
+    /// What a switch's pre-fill did, once it ran.
+    pub fn rebuilt(&self) -> Option<super::rebuild::Rebuilt> {
+        *self.rebuilt.lock().unwrap()
     }
 
     /// Pieces some of whose blocks arrived and that are not complete yet.

@@ -83,6 +83,15 @@ impl Engine {
                 }
             })?;
         }
+        if spec.rebuilt.is_none()
+            && let Some(rebuilt) = self.rebuild_from_local(id, spec).await?
+        {
+            self.update_record(id, |r| {
+                if let JobSpec::Switch(s) = &mut r.spec {
+                    s.rebuilt = Some(rebuilt);
+                }
+            })?;
+        }
         let handle = self
             .add_image(id, ImageStorageFactory::boxed(&spec.working), &spec.working)
             .await?;
@@ -271,7 +280,7 @@ impl Engine {
 
     /// Runs a step that changes an image's files on a blocking thread, one at a time: a step
     /// outlives a cancelled job task, and an abort's rollback must never run beside it.
-    async fn on_disk<T: Send + 'static>(
+    pub(super) async fn on_disk<T: Send + 'static>(
         &self,
         step: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {

@@ -1,13 +1,18 @@
 //! ISO image versions: identifying a local image, planning a switch from the two torrents' piece
-//! hashes, and reading the packages inside an image.
+//! hashes, reading the packages inside an image, and where an image keeps its files (its layout),
+//! so a switch can rebuild a target from files already at hand.
 
 mod content;
 mod identify;
+mod layout;
 mod plan;
+mod prefill;
 
 pub use content::{ImageError, ImageFile, extract, list_files};
 pub use identify::{Identified, identify};
+pub use layout::{Layout, PlacedFile, layout_through, read_layout};
 pub use plan::{Plan, Room, SwitchMode, plan_switch};
+pub use prefill::{AtHand, Origin, Prefill, prefill};
 
 use crate::feed::IsoVersion;
 use crate::torrent::Torrent;

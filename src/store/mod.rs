@@ -126,6 +126,32 @@ impl PackageStore {
             .join(file_index.to_string())
     }
 
+    /// Every package the store holds: its digest, file and size.
+    pub fn objects(&self) -> Result<Vec<(Sha256, PathBuf, u64)>, StoreError> {
+        let objects = self.root.join("objects");
+        let mut out = Vec::new();
+        let shards = match std::fs::read_dir(&objects) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io_at(&objects)(e)),
+        };
+        for shard in shards {
+            let shard = shard.map_err(io_at(&objects))?.path();
+            for e in std::fs::read_dir(&shard).map_err(io_at(&shard))? {
+                let e = e.map_err(io_at(&shard))?;
+                let sha = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<Sha256>().ok());
+                if let Some(sha) = sha {
+                    let len = e.metadata().map_err(io_at(&e.path()))?.len();
+                    out.push((sha, e.path(), len));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the store holds this package.
     pub fn holds(&self, sha: &Sha256) -> bool {
         self.object_path(sha).is_file()

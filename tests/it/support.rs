@@ -116,6 +116,17 @@ impl Distro {
             respin(&versions.last().unwrap().1, &tree, "/", &new).unwrap();
             versions.push((version.to_string(), new));
         }
+        Distro::publish(dir, versions, piece_kib, tracker)
+    }
+
+    /// Publishes images already in `<dir>/publish` (oldest first): torrents announcing to
+    /// `tracker`, and a signed feed.
+    pub fn publish(
+        dir: tempfile::TempDir,
+        versions: Vec<(String, PathBuf)>,
+        piece_kib: u32,
+        tracker: &str,
+    ) -> Distro {
         for (i, (v, img)) in versions.iter().enumerate() {
             let opts = IsoPublishOptions {
                 piece_length: Some(piece_kib << 10),
@@ -127,7 +138,7 @@ impl Distro {
         }
         let key = KeyPair::generate("Test distribution <dist@example.org>").unwrap();
         std::fs::write(dir.path().join("public.asc"), key.public_armored()).unwrap();
-        publish_feed(&publish, &feed_spec(), &key).unwrap();
+        publish_feed(&dir.path().join("publish"), &feed_spec(), &key).unwrap();
         Distro { dir, key, versions }
     }
 }

@@ -1,0 +1,241 @@
+//! Fetching chosen pieces from one peer over the BitTorrent wire protocol (messages from
+//! `librqbit-peer-protocol`), outside librqbit's piece picker.
+//!
+//! A switch needs the few pieces holding the target image's directories before anything else, and
+//! librqbit cannot be asked for exactly those: a stream makes the 32 MiB after its position
+//! priority pieces, and requests up to 2 MiB ahead per peer at once, most of it file data that the
+//! pre-fill would have placed from local files. So this link asks a peer for one piece at a time,
+//! and checks each against the torrent's SHA-1 before anyone uses it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use librqbit_core::hash_id::Id20;
+use librqbit_peer_protocol::{Handshake, Message, MessageDeserializeError, Request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::hash::PieceHash;
+use crate::torrent::{PieceIndex, Torrent};
+
+/// Blocks are asked for in this size, as every client serves them.
+const BLOCK: u32 = 16 << 10;
+
+/// How long a peer may take to answer anything (Transmission unchokes on a 10 s timer).
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// What can go wrong on a link.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// The connection failed or ended.
+    #[error("peer {peer}: {source}")]
+    Io {
+        /// The peer.
+        peer: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The peer said something that is not the protocol, or not this torrent.
+    #[error("peer {peer}: {what}")]
+    Protocol {
+        /// The peer.
+        peer: SocketAddr,
+        /// What it did.
+        what: String,
+    },
+    /// The peer did not answer in time.
+    #[error("peer {peer} did not answer within {} s", PATIENCE.as_secs())]
+    Timeout {
+        /// The peer.
+        peer: SocketAddr,
+    },
+}
+
+/// One connection to one peer that serves whole pieces on request.
+pub struct PeerLink {
+    peer: SocketAddr,
+    stream: TcpStream,
+    /// Bytes read but not yet parsed.
+    inbox: Vec<u8>,
+    /// Which pieces the peer says it has (empty until its bitfield).
+    has: Vec<bool>,
+    unchoked: bool,
+    interested: bool,
+}
+
+impl PeerLink {
+    /// Connects and shakes hands for `torrent`.
+    pub async fn connect(
+        peer: SocketAddr,
+        torrent: &Torrent,
+        peer_id: [u8; 20],
+    ) -> Result<PeerLink, WireError> {
+        let io = |source| WireError::Io { peer, source };
+        let stream = tokio::time::timeout(PATIENCE, TcpStream::connect(peer))
+            .await
+            .map_err(|_| WireError::Timeout { peer })?
+            .map_err(io)?;
+        let mut link = PeerLink {
+            peer,
+            stream,
+            inbox: Vec::new(),
+            has: Vec::new(),
+            unchoked: false,
+            interested: false,
+        };
+        let info_hash = Id20::new(torrent.info_hash().0);
+        let mut hello = Handshake::new(info_hash, Id20::new(peer_id));
+        // No extensions: this link speaks only the base protocol.
+        hello.reserved = 0;
+        let mut out = [0u8; 68];
+        let n = hello.serialize_unchecked_len(&mut out);
+        link.stream.write_all(&out[..n]).await.map_err(io)?;
+        let mut theirs = [0u8; 68];
+        tokio::time::timeout(PATIENCE, link.stream.read_exact(&mut theirs))
+            .await
+            .map_err(|_| WireError::Timeout { peer })?
+            .map_err(io)?;
+        let (h, _) = Handshake::deserialize(&theirs).map_err(|e| link.protocol(e.to_string()))?;
+        if h.info_hash != info_hash {
+            return Err(link.protocol("it answered for another torrent".into()));
+        }
+        link.has = vec![false; torrent.pieces().len()];
+        Ok(link)
+    }
+
+    /// Fetches piece `i` and checks it; the bytes are the torrent's.
+    pub async fn piece(&mut self, torrent: &Torrent, i: PieceIndex) -> Result<Vec<u8>, WireError> {
+        let len = torrent.piece_len(i.0) as u32;
+        if !self.interested {
+            self.send(Message::Interested).await?;
+            self.interested = true;
+        }
+        while !self.unchoked || !self.has.get(i.0 as usize).copied().unwrap_or(false) {
+            if self.unchoked && self.has.iter().any(|h| *h) {
+                return Err(self.protocol(format!("it does not have piece {}", i.0)));
+            }
+            self.next_message(None).await?;
+        }
+        let mut data = vec![0u8; len as usize];
+        let mut begin = 0;
+        while begin < len {
+            let n = BLOCK.min(len - begin);
+            self.send(Message::Request(Request::new(i.0, begin, n)))
+                .await?;
+            begin += n;
+        }
+        let mut got = 0u32;
+        while got < len {
+            if let Some(n) = self.next_message(Some((i.0, &mut data))).await? {
+                got += n;
+            }
+            if !self.unchoked {
+                return Err(self.protocol("it choked us in the middle of a piece".into()));
+            }
+        }
+        if PieceHash::of(&data) != torrent.pieces()[i.0 as usize] {
+            return Err(self.protocol(format!("piece {} failed its check", i.0)));
+        }
+        Ok(data)
+    }
+
+    fn protocol(&self, what: String) -> WireError {
+        WireError::Protocol {
+            peer: self.peer,
+            what,
+        }
+    }
+
+    async fn send(&mut self, msg: Message<'_>) -> Result<(), WireError> {
+        let mut out = [0u8; 32];
+        let n = msg
+            .serialize(&mut out, &Default::default)
+            .map_err(|e| self.protocol(e.to_string()))?;
+        let peer = self.peer;
+        self.stream
+            .write_all(&out[..n])
+            .await
+            .map_err(|source| WireError::Io { peer, source })
+    }
+
+    /// Reads one message and acts on it; a block of `into`'s piece is copied in and its length
+    /// returned.
+    async fn next_message(
+        &mut self,
+        into: Option<(u32, &mut [u8])>,
+    ) -> Result<Option<u32>, WireError> {
+        loop {
+            if self.inbox.len() >= 4 {
+                let len = u32::from_be_bytes(self.inbox[..4].try_into().unwrap()) as usize;
+                if len > (BLOCK as usize) * 2 + 64 && self.inbox.get(4) != Some(&5) {
+                    return Err(self.protocol(format!("a message of {len} bytes")));
+                }
+                if self.inbox.len() >= 4 + len {
+                    let result = self.handle(len, into);
+                    self.inbox.drain(..4 + len);
+                    return result;
+                }
+            }
+            let mut chunk = [0u8; 64 << 10];
+            let peer = self.peer;
+            let n = tokio::time::timeout(PATIENCE, self.stream.read(&mut chunk))
+                .await
+                .map_err(|_| WireError::Timeout { peer })?
+                .map_err(|source| WireError::Io { peer, source })?;
+            if n == 0 {
+                return Err(WireError::Io {
+                    peer,
+                    source: std::io::ErrorKind::UnexpectedEof.into(),
+                });
+            }
+            self.inbox.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn handle(
+        &mut self,
+        len: usize,
+        into: Option<(u32, &mut [u8])>,
+    ) -> Result<Option<u32>, WireError> {
+        let whole = &self.inbox[..4 + len];
+        let msg = match Message::deserialize(whole, &[]) {
+            Ok((msg, _)) => msg,
+            // Messages of extensions not offered (DHT port, fast, extended): skipped.
+            Err(MessageDeserializeError::UnsupportedMessageId(_)) => return Ok(None),
+            Err(e) => return Err(self.protocol(e.to_string())),
+        };
+        match msg {
+            Message::Bitfield(bits) => {
+                let bits: &[u8] = bits.as_ref();
+                for (i, h) in self.has.iter_mut().enumerate() {
+                    *h = bits.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0);
+                }
+            }
+            Message::Have(i) => {
+                if let Some(h) = self.has.get_mut(i as usize) {
+                    *h = true;
+                }
+            }
+            Message::Unchoke => self.unchoked = true,
+            Message::Choke => self.unchoked = false,
+            Message::Piece(p) => {
+                if let Some((want, data)) = into
+                    && p.index == want
+                {
+                    let (a, b) = p.data();
+                    let at = p.begin as usize;
+                    let end = at + a.len() + b.len();
+                    if end > data.len() {
+                        return Err(self.protocol("a block past the piece's end".into()));
+                    }
+                    data[at..at + a.len()].copy_from_slice(a);
+                    data[at + a.len()..end].copy_from_slice(b);
+                    return Ok(Some((a.len() + b.len()) as u32));
+                }
+            }
+            // We serve nothing on this link, and keep-alives need no answer.
+            _ => {}
+        }
+        Ok(None)
+    }
+}

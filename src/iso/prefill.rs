@@ -1,0 +1,306 @@
+//! Pre-filling a switch: rebuilding the target image's pieces from files already at hand (in the
+//! old image or the package store) before the hash check, so a rebuilt image whose files all moved
+//! costs only its new content.
+//!
+//! Files are matched by content, never by name alone: a candidate of the right size is checked
+//! against the target's SHA-1 of a piece that lies wholly inside the target file, before a byte is
+//! copied. Every piece is then assembled in memory (matched files, zeros between files, as ISO 9660
+//! pads) and written only when its SHA-1 is the target's, so a wrong guess (a small file sharing a
+//! piece with others) costs a read, never a good piece; whatever is not written is fetched.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::layout::{Layout, PlacedFile};
+use crate::hash::PieceHash;
+use crate::torrent::{PieceIndex, Torrent};
+
+/// Where a file at hand lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Inside the local image.
+    OldImage,
+    /// In the package store.
+    Store,
+}
+
+/// A file whose bytes are at hand, and where they are.
+#[derive(Debug, Clone)]
+pub struct AtHand {
+    /// Which kind of place.
+    pub origin: Origin,
+    /// The file holding the bytes (the old image, or a store object).
+    pub file: PathBuf,
+    /// Its name, without a folder (a hint: same-named candidates are tried first).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Its bytes in file order, as byte ranges of `file`.
+    pub extents: Vec<Range<u64>>,
+}
+
+impl AtHand {
+    /// A file inside the old image `image`.
+    pub fn in_image(image: &Path, placed: &PlacedFile) -> AtHand {
+        AtHand {
+            origin: Origin::OldImage,
+            file: image.to_owned(),
+            name: placed.name().to_owned(),
+            size: placed.size,
+            extents: placed.extents.clone(),
+        }
+    }
+
+    /// A whole file of the store, known as `name`.
+    pub fn in_store(path: &Path, name: &str, size: u64) -> AtHand {
+        AtHand {
+            origin: Origin::Store,
+            file: path.to_owned(),
+            name: name.to_owned(),
+            size,
+            extents: std::iter::once(0..size).collect(),
+        }
+    }
+
+    /// Reads the file's bytes `at..at + buf.len()` (within its size).
+    fn read_at(&self, file: &File, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let mut done = 0usize;
+        let mut start = 0u64;
+        for e in &self.extents {
+            let len = e.end - e.start;
+            let want = at + done as u64;
+            if done < buf.len() && want < start + len && want >= start {
+                let n = ((start + len - want) as usize).min(buf.len() - done);
+                file.read_exact_at(&mut buf[done..done + n], e.start + (want - start))?;
+                done += n;
+            }
+            start += len;
+        }
+        if done != buf.len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} ends before byte {}",
+                    self.file.display(),
+                    at + buf.len() as u64
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a pre-fill did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Prefill {
+    /// Pieces it made right.
+    pub pieces: usize,
+    /// File bytes it placed from the old image.
+    pub from_image: u64,
+    /// File bytes it placed from the store.
+    pub from_store: u64,
+    /// Pieces still to fetch, in order.
+    pub still_wrong: Vec<PieceIndex>,
+    /// Bytes in them.
+    pub still_wrong_bytes: u64,
+    /// Target files matched to a file at hand.
+    pub files_matched: usize,
+    /// Target files with none.
+    pub files_unmatched: usize,
+}
+
+/// Candidates tried per target file before giving up on it.
+const MAX_TRIES: usize = 8;
+
+/// One stretch of a target file inside the target image.
+struct Segment {
+    image: Range<u64>,
+    file: usize,
+    file_offset: u64,
+}
+
+/// Rebuilds the `wrong` pieces of `target` in `working` (the target's length, already holding
+/// the old image's bytes) from the files at hand, placing them where `layout` (the target's)
+/// keeps its files. `layout` must be the target's own: each piece written is checked first.
+pub fn prefill(
+    working: &Path,
+    target: &Torrent,
+    layout: &Layout,
+    wrong: &[PieceIndex],
+    at_hand: &[AtHand],
+) -> std::io::Result<Prefill> {
+    let mut files: HashMap<&Path, File> = HashMap::new();
+    for h in at_hand {
+        if !files.contains_key(h.file.as_path()) {
+            files.insert(&h.file, File::open(&h.file)?);
+        }
+    }
+    let wrong_set: std::collections::HashSet<u32> = wrong.iter().map(|p| p.0).collect();
+    let mut by_size: HashMap<u64, Vec<&AtHand>> = HashMap::new();
+    for h in at_hand {
+        by_size.entry(h.size).or_default().push(h);
+    }
+
+    // Match each target file that touches a wrong piece.
+    let matches: Vec<Option<&AtHand>> = layout
+        .files
+        .par_iter()
+        .map(|f| {
+            let touches_wrong = f
+                .extents
+                .iter()
+                .any(|e| pieces_over(target, e).any(|p| wrong_set.contains(&p)));
+            if !touches_wrong {
+                return Ok(None);
+            }
+            let Some(cands) = by_size.get(&f.size) else {
+                return Ok(None);
+            };
+            match_file(target, f, cands, &files)
+        })
+        .collect::<std::io::Result<_>>()?;
+
+    let mut segments: Vec<Segment> = layout
+        .files
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f.extents_at().map(move |(at, image)| Segment {
+                image,
+                file: i,
+                file_offset: at,
+            })
+        })
+        .collect();
+    segments.sort_by_key(|s| s.image.start);
+
+    let out = File::options().write(true).open(working)?;
+    // Each wrong piece: assembled, checked, written; (piece, bytes from image, from store).
+    let made: Vec<Option<(u32, u64, u64)>> = wrong
+        .par_iter()
+        .map_init(Vec::new, |buf, p| -> std::io::Result<_> {
+            let range = target.piece_range(p.0);
+            if layout
+                .directories
+                .iter()
+                .any(|d| d.start < range.end && range.start < d.end)
+            {
+                return Ok(None);
+            }
+            buf.clear();
+            buf.resize((range.end - range.start) as usize, 0);
+            let (mut image, mut store) = (0, 0);
+            let first = segments.partition_point(|s| s.image.end <= range.start);
+            for s in segments[first..]
+                .iter()
+                .take_while(|s| s.image.start < range.end)
+            {
+                let Some(h) = matches[s.file] else {
+                    return Ok(None);
+                };
+                let from = s.image.start.max(range.start);
+                let to = s.image.end.min(range.end);
+                let dst = &mut buf[(from - range.start) as usize..(to - range.start) as usize];
+                h.read_at(
+                    &files[h.file.as_path()],
+                    s.file_offset + (from - s.image.start),
+                    dst,
+                )?;
+                match h.origin {
+                    Origin::OldImage => image += to - from,
+                    Origin::Store => store += to - from,
+                }
+            }
+            if PieceHash::of(buf) != target.pieces()[p.0 as usize] {
+                return Ok(None);
+            }
+            out.write_all_at(buf, range.start)?;
+            Ok(Some((p.0, image, store)))
+        })
+        .collect::<std::io::Result<_>>()?;
+
+    let mut result = Prefill {
+        files_matched: matches.iter().flatten().count(),
+        files_unmatched: matches
+            .iter()
+            .zip(&layout.files)
+            .filter(|(m, f)| {
+                m.is_none()
+                    && f.extents
+                        .iter()
+                        .any(|e| pieces_over(target, e).any(|p| wrong_set.contains(&p)))
+            })
+            .count(),
+        ..Prefill::default()
+    };
+    for (p, m) in wrong.iter().zip(&made) {
+        match m {
+            Some((_, image, store)) => {
+                result.pieces += 1;
+                result.from_image += image;
+                result.from_store += store;
+            }
+            None => {
+                result.still_wrong.push(*p);
+                result.still_wrong_bytes += target.piece_len(p.0);
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// The pieces of `t` that overlap the byte range `r`.
+fn pieces_over(t: &Torrent, r: &Range<u64>) -> impl Iterator<Item = u32> {
+    let len = u64::from(t.piece_length);
+    let first = (r.start / len) as u32;
+    let last = if r.end > r.start {
+        ((r.end - 1) / len) as u32
+    } else {
+        first
+    };
+    first..=last.min(t.pieces().len().saturating_sub(1) as u32)
+}
+
+/// The candidate whose bytes are `f`'s: checked against a piece wholly inside `f` when there is
+/// one; otherwise (a file smaller than a piece) the same-named candidate, or the only one, left to
+/// the piece checks.
+fn match_file<'a>(
+    target: &Torrent,
+    f: &PlacedFile,
+    cands: &[&'a AtHand],
+    files: &HashMap<&Path, File>,
+) -> std::io::Result<Option<&'a AtHand>> {
+    let mut ordered: Vec<&AtHand> = cands.to_vec();
+    // Same name first, then the old image (one file to read), then the store.
+    ordered.sort_by_key(|h| (h.name != f.name(), h.origin != Origin::OldImage));
+    let len = u64::from(target.piece_length);
+    let probe = f.extents_at().find_map(|(at, e)| {
+        let first = e.start.div_ceil(len);
+        let range = target.piece_range(first as u32);
+        (first < target.pieces().len() as u64 && range.end <= e.end).then(|| {
+            (
+                first as u32,
+                at + (range.start - e.start),
+                range.end - range.start,
+            )
+        })
+    });
+    let Some((piece, at, n)) = probe else {
+        let named = ordered.iter().find(|h| h.name == f.name());
+        return Ok(named.or((ordered.len() == 1).then(|| &ordered[0])).copied());
+    };
+    let mut buf = vec![0u8; n as usize];
+    for h in ordered.into_iter().take(MAX_TRIES) {
+        h.read_at(&files[h.file.as_path()], at, &mut buf)?;
+        if PieceHash::of(&buf) == target.pieces()[piece as usize] {
+            return Ok(Some(h));
+        }
+    }
+    Ok(None)
+}
