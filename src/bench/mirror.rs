@@ -92,6 +92,7 @@ pub async fn run_mirror_bench(
             index,
             wanted: files.iter().map(|p| p.file_index).collect(),
             mirrors: Vec::new(),
+            images: Vec::new(),
         }),
     )?;
     engine.wait(id).await?;

@@ -150,6 +150,7 @@ pub async fn run_store_bench(
             index: index_path,
             wanted: Default::default(),
             mirrors: Vec::new(),
+            images: Vec::new(),
         }),
     )?;
     engine.wait(id).await?;

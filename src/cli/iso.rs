@@ -119,9 +119,24 @@ pub async fn run(ctx: &Ctx, cmd: IsoCmd) -> anyhow::Result<()> {
         }
         IsoCmd::Plan { version, image } => {
             let local = Versions::load(ctx, image.as_deref()).await?;
-            let plan = local.plan(local.find(&version)?, None).await?;
+            let to = local.find(&version)?;
+            let plan = local.plan(to, None).await?;
             say_plan(ctx, &local, &plan);
-            ctx.out.summary(&plan);
+            let refined = local.refine(ctx, to, &plan).await?;
+            if let Some(r) = &refined {
+                ctx.out.say(trf(
+                    "Once the files at hand are placed: {fetch} to download ({dirs} of it read the new image's directories; {image} come from your image, {store} from the package store)",
+                    &[
+                        ("fetch", &bytes(r.layout_fetched + r.still_to_fetch)),
+                        ("dirs", &bytes(r.layout_fetched)),
+                        ("image", &bytes(r.from_image)),
+                        ("store", &bytes(r.from_store)),
+                    ],
+                ));
+            }
+            let mut summary = serde_json::to_value(&plan)?;
+            summary["refined"] = serde_json::to_value(refined)?;
+            ctx.out.summary(summary);
             Ok(())
         }
         IsoCmd::Packages {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 use swarmdate::engine::{JobSpec, Payload, read_journal};
-use swarmdate::i18n::{tr, trf};
+use swarmdate::i18n::{tr, trf, trn};
 use swarmdate::torrent::Torrent;
 
 use super::context::Ctx;
@@ -31,12 +31,23 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         let jobs = read_journal(&ctx.dirs.engine())?;
         let ledger = swarmdate::ledger::Ledger::open(&ctx.dirs.engine().join("ledger.sqlite"))?;
         let totals = ledger.totals()?;
+        let mut in_images = serde_json::Map::new();
         for j in &jobs {
-            let state = match (j.goal_met, j.paused) {
+            let mut state = match (j.goal_met, j.paused) {
                 (true, true) => tr("goal reached, paused"),
                 (_, true) => tr("paused"),
                 _ => String::new(),
             };
+            let n = packages_from_images(ctx, j)?;
+            if n > 0 {
+                in_images.insert(j.id.to_string(), n.into());
+                state = trn(
+                    "{state} ({n} package from your images)",
+                    "{state} ({n} packages from your images)",
+                    n,
+                    &[("state", &state), ("n", &n)],
+                );
+            }
             ctx.out
                 .say(format!("{:>4}  {}  {}  {state}", j.id, j.info_hash, j.name).trim_end());
         }
@@ -57,8 +68,10 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         let up: u64 = totals.iter().map(|t| t.uploaded).sum();
         ctx.out
             .say(trf("In all: {up} uploaded", &[("up", &bytes(up))]));
-        ctx.out
-            .summary(json!({ "jobs": jobs, "contribution": totals, "uploaded": up }));
+        ctx.out.summary(json!({
+            "jobs": jobs, "contribution": totals, "uploaded": up,
+            "packages_in_images": in_images,
+        }));
         return Ok(());
     }
     anyhow::ensure!(
@@ -125,4 +138,25 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     engine.shutdown().await;
     ctx.out.say("");
     Ok(())
+}
+
+/// How many packages a repository job seeds from inside images (those the store lacks).
+fn packages_from_images(ctx: &Ctx, job: &swarmdate::engine::JobRecord) -> anyhow::Result<u64> {
+    let JobSpec::Repository(spec) = &job.spec else {
+        return Ok(0);
+    };
+    if spec.images.is_empty() {
+        return Ok(0);
+    }
+    let index = swarmdate::packages::PackageIndex::from_json(&std::fs::read(&spec.index)?)?;
+    let cache = ctx.dirs.engine().join("image-packages.json");
+    let inside = swarmdate::iso::packages_in_images(&spec.images, &cache)?;
+    let store = swarmdate::store::PackageStore::open(&ctx.dirs.store())?;
+    Ok(index
+        .packages
+        .iter()
+        .filter(|p| {
+            !store.holds(&p.sha256) && inside.get(&p.sha256).is_some_and(|i| i.size == p.size)
+        })
+        .count() as u64)
 }

@@ -246,6 +246,7 @@ async fn share(
         index: path,
         wanted,
         mirrors: mirrors.to_vec(),
+        images: Vec::new(),
     };
     engine.add_job(torrent, JobSpec::Repository(spec)).await
 }

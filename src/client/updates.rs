@@ -119,6 +119,7 @@ async fn join_repository(
     repo: &LoadedRepo,
     mirrors: &[String],
     wanted: BTreeSet<usize>,
+    images: Vec<std::path::PathBuf>,
 ) -> anyhow::Result<JobId> {
     let indexes = client.dirs.engine().join("indexes");
     std::fs::create_dir_all(&indexes)?;
@@ -128,19 +129,26 @@ async fn join_repository(
         index,
         wanted,
         mirrors: mirrors.to_vec(),
+        images,
     };
     engine
         .add_job(&repo.torrent, JobSpec::Repository(spec))
         .await
 }
 
-/// Joins every repository of the feed that carries a package the store holds, so it is seeded
-/// there too: a newer snapshot as soon as the feed lists it, older ones while they still carry
-/// superseded builds. Returns how many repositories were joined, and the feed's refresh interval.
+/// Joins every repository of the feed that carries a package the store or a local image holds,
+/// so it is seeded there too: a newer snapshot as soon as the feed lists it, older ones while they
+/// still carry superseded builds, the release while an image carries its packages (seeded from
+/// the image itself). Returns how many repositories were joined, and the feed's refresh interval.
 pub async fn follow_feed(client: &Client, engine: &EngineHandle) -> anyhow::Result<(usize, u64)> {
     let feed = client.feed().await?;
     let repos = crate::plan::load_repositories(&feed, client.fetcher()).await?;
     let store = PackageStore::open(&client.dirs.store())?;
+    let images = crate::iso::images_in(&client.dirs.images());
+    let cache = client.dirs.engine().join("image-packages.json");
+    let imgs = images.clone();
+    let inside = tokio::task::spawn_blocking(move || crate::iso::packages_in_images(&imgs, &cache))
+        .await??;
     let have: BTreeSet<String> = engine
         .jobs()
         .await?
@@ -154,9 +162,10 @@ pub async fn follow_feed(client: &Client, engine: &EngineHandle) -> anyhow::Resu
             .index
             .packages
             .iter()
-            .any(|p| store.holds(&p.sha256));
+            .any(|p| store.holds(&p.sha256) || inside.contains_key(&p.sha256));
         if holds && !have.contains(&repo.torrent.info_hash().to_string()) {
-            join_repository(client, engine, repo, &feed.feed.web_seeds, BTreeSet::new()).await?;
+            let (mirrors, images) = (&feed.feed.web_seeds, images.clone());
+            join_repository(client, engine, repo, mirrors, BTreeSet::new(), images).await?;
             joined += 1;
         }
     }
@@ -380,7 +389,8 @@ impl Transaction {
         let mut jobs = Vec::new();
         for (r, files) in wanted {
             let repo = &self.repos[r];
-            jobs.push(join_repository(client, engine, repo, &self.web_seeds, files).await?);
+            let images = crate::iso::images_in(&client.dirs.images());
+            jobs.push(join_repository(client, engine, repo, &self.web_seeds, files, images).await?);
         }
         let mut rx = engine.subscribe();
         loop {

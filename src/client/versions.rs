@@ -56,6 +56,37 @@ impl Versions {
         .await??)
     }
 
+    /// The plan to version `to` refined by the target's layout: what is left to fetch once the
+    /// files the image and the store hold are placed (the target's directory pieces are fetched
+    /// from its swarm to learn it). `None` for an in-place switch (it places nothing), a plan
+    /// with nothing to fetch, or a layout that could not be learnt.
+    pub async fn refine(
+        &self,
+        client: &Client,
+        to: usize,
+        plan: &Plan,
+    ) -> anyhow::Result<Option<crate::engine::Rebuilt>> {
+        if plan.mode == SwitchMode::InPlace || plan.pieces.is_empty() {
+            return Ok(None);
+        }
+        let cfg = client.engine_config();
+        let swarm = crate::engine::Swarm {
+            known_peers: cfg.known_peers.clone(),
+            trackers: cfg.trackers,
+            port: cfg.listen.map_or(6881, |l| l.port()).max(1),
+            cache: Some(cfg.state_dir.join(crate::engine::LAYOUT_CACHE)),
+        };
+        let store = crate::store::PackageStore::open(&client.dirs.store())?;
+        crate::engine::refined_fetch(
+            &self.image,
+            &self.versions[to].torrent,
+            &plan.pieces,
+            store,
+            &swarm,
+        )
+        .await
+    }
+
     /// The index of `version`, or an error naming the versions there are.
     pub fn find(&self, version: &str) -> anyhow::Result<usize> {
         self.versions

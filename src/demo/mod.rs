@@ -312,6 +312,7 @@ impl DemoWorld {
             index,
             wanted,
             mirrors: Vec::new(),
+            images: Vec::new(),
         };
         let id = peer.add_job(&updates.torrent, JobSpec::Repository(spec))?;
         peer.wait(id).await.context("the demo peer")?;

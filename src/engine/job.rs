@@ -60,6 +60,9 @@ pub struct RepoSpec {
     /// does not deliver.
     #[serde(default)]
     pub mirrors: Vec<String>,
+    /// Images whose packages the job seeds straight from the image (those the store lacks).
+    #[serde(default)]
+    pub images: Vec<PathBuf>,
 }
 
 /// The state of an image switch that must survive a restart.

@@ -1,6 +1,7 @@
 //! The torrent engine: one librqbit session per user on a multi-thread tokio runtime, the jobs it
 //! runs (seed, fetch, switch), their journal, and the snapshots it publishes for the faces.
 
+mod discover;
 mod fault;
 mod goal;
 mod holdings;
@@ -18,9 +19,10 @@ mod storage;
 mod switch;
 mod undo;
 
+pub use discover::Swarm;
 pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SwitchSpec};
 pub use lock::{EngineBusy, StateLock};
-pub use rebuild::Rebuilt;
+pub use rebuild::{LAYOUT_CACHE, Rebuilt, refined_fetch};
 pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use undo::UndoError;
 
@@ -137,6 +139,8 @@ pub struct Engine {
     known_peers: Vec<SocketAddr>,
     /// Whether peers can be found without a tracker (DHT, local discovery).
     discovery: bool,
+    /// Whether torrents announce to their trackers.
+    trackers: bool,
     peer_rates: poll::PeerRates,
     ledger: crate::ledger::Ledger,
     contribution: poll::Contribution,
@@ -230,6 +234,7 @@ impl Engine {
             listen_port,
             known_peers: cfg.known_peers.clone(),
             discovery: cfg.dht || cfg.local_discovery,
+            trackers: cfg.trackers,
             peer_rates: Default::default(),
             ledger: crate::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
             contribution: Default::default(),

@@ -78,6 +78,7 @@ impl Engine {
                 bytes_discarded: log.discarded_bytes(),
                 bytes_from_mirrors: log.mirror_bytes(),
                 rebuilt: log.rebuilt(),
+                packages_in_images: log.files_in_images(),
                 down_speed: 0,
                 up_speed: 0,
                 peers: Vec::new(),

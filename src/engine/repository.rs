@@ -35,7 +35,20 @@ impl Engine {
         let index_bytes = std::fs::read(&spec.index)
             .with_context(|| format!("reading the package index {}", spec.index.display()))?;
         let index = PackageIndex::from_json(&index_bytes)?;
-        let st = StoreTorrent::new(self.store.clone(), &torrent, &index)?;
+        let inside = if spec.images.is_empty() {
+            Default::default()
+        } else {
+            let (images, cache) = (
+                spec.images.clone(),
+                self.state_dir.join("image-packages.json"),
+            );
+            tokio::task::spawn_blocking(move || crate::iso::packages_in_images(&images, &cache))
+                .await??
+        };
+        let st = StoreTorrent::new(self.store.clone(), &torrent, &index)?.with_images(inside);
+        if let Some(log) = self.log_of(id) {
+            log.set_files_in_images(st.files_in_images().len());
+        }
         let sha_of = |i: usize| match &st.slots()[i] {
             Slot::Package { sha256, .. } => Some(*sha256),
             Slot::Pad => None,

@@ -93,6 +93,9 @@ pub struct JobSnapshot {
     /// Payload bytes that came from mirrors (repository jobs, when peers did not deliver).
     #[serde(default)]
     pub bytes_from_mirrors: u64,
+    /// Packages a repository job seeds straight from inside images (the store lacks them).
+    #[serde(default)]
+    pub packages_in_images: u64,
     /// What a switch's pre-fill from local files did before its check (once it ran).
     #[serde(default)]
     pub rebuilt: Option<super::rebuild::Rebuilt>,

@@ -139,6 +139,8 @@ pub struct PieceLog {
     wanted: AtomicU64,
     /// What a switch's pre-fill did before its check.
     rebuilt: std::sync::Mutex<Option<super::rebuild::Rebuilt>>,
+    /// Files a repository job seeds from inside images.
+    in_images: AtomicU64,
 }
 
 impl PieceLog {
@@ -150,6 +152,16 @@ impl PieceLog {
     /// Counts pieces fetched outside librqbit (written and checked before it saw them) as fetched.
     pub fn note_fetched_outside(&self, pieces: &[u32]) {
         self.done.lock().unwrap().extend_from_slice(pieces);
+    }
+
+    /// Notes how many files a repository job seeds from inside images.
+    pub fn set_files_in_images(&self, n: usize) {
+        self.in_images.store(n as u64, Ordering::Relaxed);
+    }
+
+    /// Files a repository job seeds from inside images.
+    pub fn files_in_images(&self) -> u64 {
+        self.in_images.load(Ordering::Relaxed)
     }
 
     /// Notes what a switch's pre-fill did.

@@ -46,56 +46,16 @@ fn mount(image: &Path) -> Result<IsoVolume, ImageError> {
     Ok(Volume::new(fs))
 }
 
-/// Deeper directories than this are refused (ISO 9660 itself allows 8 levels; Rock Ridge more).
-const MAX_DEPTH: usize = 64;
-
 /// Every file in the image, in path order, read through its richest name tree.
 pub fn list_files(image: &Path) -> Result<Vec<ImageFile>, ImageError> {
-    let vol = mount(image)?;
-    let err = |reason: String| ImageError {
-        image: image.display().to_string(),
-        reason,
-    };
-    let mut out = Vec::new();
-    let mut dirs = vec![String::new()];
-    // A damaged or hostile image can make a directory its own descendant: each directory is
-    // listed once (found by fuzzing: the walk never ended).
-    let mut seen = std::collections::HashSet::new();
-    while let Some(dir) = dirs.pop() {
-        if dir.split('/').count() > MAX_DEPTH {
-            return Err(err(format!(
-                "directories nest deeper than {MAX_DEPTH} levels at {dir}"
-            )));
-        }
-        let listing = vol
-            .read_dir(format!("/{dir}"))
-            .map_err(|e| err(format!("{e:?}")))?;
-        for entry in listing {
-            let entry = entry.map_err(|e| err(format!("{e:?}")))?;
-            let name = String::from_utf8_lossy(entry.name().as_bytes()).into_owned();
-            if name == "." || name == ".." {
-                continue;
-            }
-            let path = if dir.is_empty() {
-                name
-            } else {
-                format!("{dir}/{name}")
-            };
-            let meta = entry.metadata();
-            if meta.file_type().is_dir() {
-                if seen.insert(entry.node()) {
-                    dirs.push(path);
-                }
-            } else {
-                out.push(ImageFile {
-                    path,
-                    size: meta.len(),
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
+    Ok(super::read_layout(image)?
+        .files
+        .into_iter()
+        .map(|f| ImageFile {
+            path: f.path,
+            size: f.size,
+        })
+        .collect())
 }
 
 /// Copies one file out of the image to `dest`, atomically.

@@ -41,10 +41,40 @@ impl PlacedFile {
     }
 }
 
+/// Reads bytes `at..at + buf.len()` of a file whose bytes lie at `extents` of `file` (in file
+/// order).
+pub fn read_extents(
+    file: &std::fs::File,
+    extents: &[Range<u64>],
+    at: u64,
+    buf: &mut [u8],
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0usize;
+    let mut start = 0u64;
+    for e in extents {
+        let len = e.end - e.start;
+        let want = at + done as u64;
+        if done < buf.len() && want >= start && want < start + len {
+            let n = ((start + len - want) as usize).min(buf.len() - done);
+            file.read_exact_at(&mut buf[done..done + n], e.start + (want - start))?;
+            done += n;
+        }
+        start += len;
+    }
+    if done != buf.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("the extents end before byte {}", at + buf.len() as u64),
+        ));
+    }
+    Ok(())
+}
+
 /// The files and directories of an image.
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
-    /// Regular files with data, in path order.
+    /// Regular files, in path order (an empty one has no extent).
     pub files: Vec<PlacedFile>,
     /// The byte ranges of the directories' records (the tree the image is read through).
     pub directories: Vec<Range<u64>>,
@@ -161,7 +191,7 @@ fn layout_of<D: BlockDevice>(dev: D) -> Result<Layout, String> {
                 }
                 continue;
             }
-            if !kind.is_file() || size == 0 {
+            if !kind.is_file() {
                 continue;
             }
             let mut extents = Vec::new();

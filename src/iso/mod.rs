@@ -4,13 +4,15 @@
 
 mod content;
 mod identify;
+mod inside;
 mod layout;
 mod plan;
 mod prefill;
 
 pub use content::{ImageError, ImageFile, extract, list_files};
 pub use identify::{Identified, identify};
-pub use layout::{Layout, PlacedFile, layout_through, read_layout};
+pub use inside::{InImage, PackagesInImages, images_in, packages_in_images};
+pub use layout::{Layout, PlacedFile, layout_through, read_extents, read_layout};
 pub use plan::{Plan, Room, SwitchMode, plan_switch};
 pub use prefill::{AtHand, Origin, Prefill, prefill};
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::layout::{Layout, PlacedFile};
+use super::layout::{Layout, PlacedFile, read_extents};
 use crate::hash::PieceHash;
 use crate::torrent::{PieceIndex, Torrent};
 
@@ -70,29 +70,8 @@ impl AtHand {
 
     /// Reads the file's bytes `at..at + buf.len()` (within its size).
     fn read_at(&self, file: &File, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        let mut done = 0usize;
-        let mut start = 0u64;
-        for e in &self.extents {
-            let len = e.end - e.start;
-            let want = at + done as u64;
-            if done < buf.len() && want < start + len && want >= start {
-                let n = ((start + len - want) as usize).min(buf.len() - done);
-                file.read_exact_at(&mut buf[done..done + n], e.start + (want - start))?;
-                done += n;
-            }
-            start += len;
-        }
-        if done != buf.len() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{} ends before byte {}",
-                    self.file.display(),
-                    at + buf.len() as u64
-                ),
-            ));
-        }
-        Ok(())
+        read_extents(file, &self.extents, at, buf)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.file.display())))
     }
 }
 
@@ -128,8 +107,9 @@ struct Segment {
 /// Rebuilds the `wrong` pieces of `target` in `working` (the target's length, already holding
 /// the old image's bytes) from the files at hand, placing them where `layout` (the target's)
 /// keeps its files. `layout` must be the target's own: each piece written is checked first.
+/// Without `working`, nothing is written: the result says what a pre-fill would leave to fetch.
 pub fn prefill(
-    working: &Path,
+    working: Option<&Path>,
     target: &Torrent,
     layout: &Layout,
     wrong: &[PieceIndex],
@@ -180,7 +160,9 @@ pub fn prefill(
         .collect();
     segments.sort_by_key(|s| s.image.start);
 
-    let out = File::options().write(true).open(working)?;
+    let out = working
+        .map(|w| File::options().write(true).open(w))
+        .transpose()?;
     // Each wrong piece: assembled, checked, written; (piece, bytes from image, from store).
     let made: Vec<Option<(u32, u64, u64)>> = wrong
         .par_iter()
@@ -220,7 +202,9 @@ pub fn prefill(
             if PieceHash::of(buf) != target.pieces()[p.0 as usize] {
                 return Ok(None);
             }
-            out.write_all_at(buf, range.start)?;
+            if let Some(out) = &out {
+                out.write_all_at(buf, range.start)?;
+            }
             Ok(Some((p.0, image, store)))
         })
         .collect::<std::io::Result<_>>()?;

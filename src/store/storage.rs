@@ -1,6 +1,7 @@
 //! A repository torrent seen through the store: librqbit reads packages from `objects/` (or from
-//! staging while they arrive) and writes only into staging. Nothing is created for files the
-//! torrent does not download, and descriptors are opened on first use (PLATFORM.md §6).
+//! staging while they arrive, or from inside an image that holds them) and writes only into
+//! staging. Nothing is created for files the torrent does not download, and descriptors are
+//! opened on first use (PLATFORM.md §6).
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use librqbit::{ManagedTorrentShared, TorrentMetadata};
 
 use super::{PackageStore, StoreError};
 use crate::hash::Sha256;
+use crate::iso::PackagesInImages;
 use crate::packages::PackageIndex;
 use crate::torrent::{InfoHash, Torrent};
 
@@ -35,6 +37,8 @@ pub struct StoreTorrent {
     store: Arc<PackageStore>,
     info_hash: InfoHash,
     slots: Arc<Vec<Slot>>,
+    /// Packages the store lacks but an image holds, seeded from the image's own bytes.
+    inside: Arc<PackagesInImages>,
 }
 
 impl StoreTorrent {
@@ -83,7 +87,31 @@ impl StoreTorrent {
             store,
             info_hash: torrent.info_hash(),
             slots: Arc::new(slots),
+            inside: Arc::default(),
         })
+    }
+
+    /// Also serves the packages these images hold.
+    pub fn with_images(mut self, inside: PackagesInImages) -> Self {
+        self.inside = Arc::new(inside);
+        self
+    }
+
+    /// The files the store lacks that an image holds.
+    pub fn files_in_images(&self) -> Vec<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Slot::Package { sha256, size }
+                    if !self.store.holds(sha256)
+                        && self.inside.get(sha256).is_some_and(|p| p.size == *size) =>
+                {
+                    Some(i)
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The torrent's info hash.
@@ -101,16 +129,21 @@ impl StoreTorrent {
         StoreStorageFactory(self.clone()).boxed()
     }
 
-    /// The files whose package the store holds (to select them, so they are seeded).
+    /// The files whose package the store or an image holds (to select them, so they are
+    /// seeded).
     pub fn held_files(&self) -> Vec<usize> {
-        self.slots
+        let mut held: Vec<usize> = self
+            .slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s {
                 Slot::Package { sha256, .. } if self.store.holds(sha256) => Some(i),
                 _ => None,
             })
-            .collect()
+            .collect();
+        held.extend(self.files_in_images());
+        held.sort();
+        held
     }
 
     /// Moves every file that librqbit reports complete (`file_progress`, bytes per file) from
@@ -196,9 +229,16 @@ impl TorrentStorage for StoreStorage {
             buf.fill(0);
             return Ok(());
         };
-        // The verified object first; while the file arrives, staging. A file admitted between the
-        // two reads is found on a second look at the object.
+        // The verified object first; then an image that holds it; while the file arrives,
+        // staging. A file admitted between the reads is found on a second look at the object.
         if self.read_at(&object, offset, buf).is_ok() {
+            return Ok(());
+        }
+        if let Some(Slot::Package { sha256, .. }) = self.0.slots.get(file_id)
+            && let Some(p) = self.0.inside.get(sha256)
+            && let Ok(image) = self.0.store.open.read(&p.image)
+            && p.read_at(&image, offset, buf).is_ok()
+        {
             return Ok(());
         }
         let staged = self.0.staging(file_id);

@@ -489,6 +489,8 @@ pub struct SeedItem {
     pub paused: bool,
     /// The seeding goal was met.
     pub goal_met: bool,
+    /// Packages it seeds straight from inside the user's images.
+    pub packages_in_images: u64,
 }
 
 /// What this machine seeds.
@@ -558,6 +560,7 @@ impl Backend {
                             up_speed: j.up_speed,
                             paused: j.state == JobState::Paused,
                             goal_met: j.goal_met,
+                            packages_in_images: j.packages_in_images,
                         }
                     })
                     .collect();

@@ -170,6 +170,7 @@ async fn a_package_one_job_admits_is_seeded_by_the_other_torrents_that_have_it()
             index: path,
             wanted: wanted.iter().copied().collect(),
             mirrors: Vec::new(),
+            images: Vec::new(),
         })
     };
 

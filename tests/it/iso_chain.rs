@@ -30,6 +30,9 @@ async fn switch_chain_fetches_exactly_the_differing_pieces() {
     let mut current = "1.00";
     for target in ["1.01", "1.02", "1.00"] {
         let expected = differing_bytes(distro.image(current), distro.image(target), piece);
+        // Counted from before the plan: it fetches the target's directory pieces, which the
+        // switch then takes from its cache.
+        let before = uploaded(&seeder);
         let plan = client.run_async(&["iso", "plan", target]).await;
         assert_eq!(plan.code, 0, "{}", plan.stderr);
         assert_eq!(
@@ -38,7 +41,6 @@ async fn switch_chain_fetches_exactly_the_differing_pieces() {
             "plan {current} → {target}"
         );
 
-        let before = uploaded(&seeder);
         let run = client.run_async(&["iso", "switch", target]).await;
         assert_eq!(
             run.code, 0,

@@ -54,15 +54,12 @@ fn metadata_pieces(image: &Path, layout: &Layout) -> BTreeSet<u32> {
         .collect()
 }
 
-#[test]
-fn a_rebuilt_image_is_prefilled_from_the_old_image_and_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    let pkg = |name: &str| tree.join("Packages").join(name);
-    // 40 packages of 0.6 to 2.5 MB and 12 small files (smaller than a piece): about 60 MB.
+/// 40 packages of 0.6 to 2.5 MB under `Packages/` and 12 small files (each smaller than a
+/// piece) under `docs/`: about 60 MB.
+fn write_tree(tree: &Path) {
     for i in 0..40u64 {
         random_file(
-            &pkg(&format!("pkg{i:02}-1.0-1.x86_64.rpm")),
+            &tree.join(format!("Packages/pkg{i:02}-1.0-1.x86_64.rpm")),
             600_000 + (i as usize * 48_731) % 1_900_000,
             i,
         );
@@ -74,6 +71,14 @@ fn a_rebuilt_image_is_prefilled_from_the_old_image_and_the_store() {
             1_000 + i,
         );
     }
+}
+
+#[test]
+fn a_rebuilt_image_is_prefilled_from_the_old_image_and_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let pkg = |name: &str| tree.join("Packages").join(name);
+    write_tree(&tree);
     let old = dir.path().join("os-1.01.iso");
     mkisofs(&tree, &old);
 
@@ -144,7 +149,19 @@ fn a_rebuilt_image_is_prefilled_from_the_old_image_and_the_store() {
     let store_size = std::fs::metadata(&store).unwrap().len();
     // Named by its digest in the store: only its content can match it.
     at_hand.push(AtHand::in_store(&store, "3f2a9c", store_size));
-    let done = prefill(&working, &torrent, &target_layout, &wrong, &at_hand).unwrap();
+    // A dry run first (what a plan shows), then the pre-fill itself: the same figures.
+    let dry = prefill(None, &torrent, &target_layout, &wrong, &at_hand).unwrap();
+    assert_eq!(
+        wrong_pieces(&working, &torrent),
+        wrong,
+        "a dry run writes nothing"
+    );
+    let done = prefill(Some(&working), &torrent, &target_layout, &wrong, &at_hand).unwrap();
+    assert_eq!(dry.still_wrong, done.still_wrong);
+    assert_eq!(
+        (dry.from_image, dry.from_store),
+        (done.from_image, done.from_store)
+    );
 
     // What the pre-fill says is still wrong is exactly what is wrong on disk.
     let still = wrong_pieces(&working, &torrent);
@@ -275,20 +292,7 @@ fn rebuilt_chain(tracker: &str) -> crate::support::Distro {
     let publish = dir.path().join("publish");
     std::fs::create_dir_all(&publish).unwrap();
     let pkg = |name: &str| tree.join("Packages").join(name);
-    for i in 0..40u64 {
-        random_file(
-            &pkg(&format!("pkg{i:02}-1.0-1.x86_64.rpm")),
-            600_000 + (i as usize * 48_731) % 1_900_000,
-            i,
-        );
-    }
-    for i in 0..12u64 {
-        random_file(
-            &tree.join(format!("docs/note{i:02}.txt")),
-            3_000 + i as usize * 1_700,
-            1_000 + i,
-        );
-    }
+    write_tree(&tree);
     let image = |v: &str| publish.join(format!("os-{v}.iso"));
     mkisofs(&tree, &image("1.00"));
     let replace = |i: u64, version: &str, seed: u64| {
@@ -364,7 +368,14 @@ async fn switches_across_a_rebuild_fetch_only_the_new_content() {
             tokio::task::spawn_blocking(move || switch_bounds(&old, &new, &[stored_sha]))
                 .await
                 .unwrap();
+        // The plan, refined by the target's directories, says what the switch will fetch; the
+        // seeder's bytes are counted over both (the switch reuses the plan's directory pieces).
         let before = crate::support::uploaded(&seeder);
+        let plan = client.run_async(&["iso", "plan", target]).await;
+        assert_eq!(plan.code, 0, "{}", plan.stderr);
+        let refined = &plan.summary()["refined"];
+        let expected = refined["layout_fetched"].as_u64().unwrap()
+            + refined["still_to_fetch"].as_u64().unwrap();
         let run = client.run_async(&["iso", "switch", target]).await;
         assert_eq!(
             run.code, 0,
@@ -379,7 +390,17 @@ async fn switches_across_a_rebuild_fetch_only_the_new_content() {
             "{current} → {target}: seeder sent {sent}, new content {least}, bound {most}; {}",
             run.summary()
         );
+        assert_eq!(
+            run.summary()["fetched_bytes"].as_u64().unwrap(),
+            expected,
+            "{current} → {target}: the refined plan {} and the switch {}",
+            plan.summary(),
+            run.summary()
+        );
         if target == "1.02" {
+            // Unrefined, the plan would fetch nearly the whole image.
+            let unrefined = plan.summary()["fetch_bytes"].as_u64().unwrap();
+            assert!(unrefined > 5 * expected, "{}", plan.summary());
             // The rebuild moved every file: most of it came from the old image, and says so.
             let placed = run.summary()["rebuilt"]["from_image"].as_u64().unwrap();
             assert!(placed > 40_000_000, "{}", run.summary());

@@ -17,6 +17,7 @@ mod install;
 mod interop;
 mod iso_chain;
 mod iso_content;
+mod iso_packages;
 mod iso_rebuild;
 mod ledger;
 mod mirror;

@@ -206,7 +206,12 @@ impl Client {
 
     /// A client of the feed at `feed_url` signed by `key`, in a home of its own on 127.0.0.1.
     pub fn of(feed_url: String, key: PathBuf) -> Client {
-        let home = tempfile::tempdir().unwrap();
+        Client::of_in(feed_url, key, &std::env::temp_dir())
+    }
+
+    /// The same, with its home in a new folder under `dir`.
+    pub fn of_in(feed_url: String, key: PathBuf, dir: &Path) -> Client {
+        let home = tempfile::tempdir_in(dir).unwrap();
         let config = home.path().join("config");
         std::fs::create_dir_all(&config).unwrap();
         std::fs::write(

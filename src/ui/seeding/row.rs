@@ -49,6 +49,17 @@ impl SeedRow {
                 ("speed", &glib::format_size(i.up_speed)),
             ],
         );
+        let figures = if i.packages_in_images > 0 {
+            let from = trn(
+                "{n} package from your images",
+                "{n} packages from your images",
+                i.packages_in_images,
+                &[("n", &i.packages_in_images)],
+            );
+            format!("{figures} · {from}")
+        } else {
+            figures
+        };
         if i.goal_met {
             trf("Goal reached · {figures}", &[("figures", &figures)])
         } else {
