@@ -103,8 +103,16 @@ impl PeerLink {
         Ok(link)
     }
 
-    /// Fetches piece `i` and checks it; the bytes are the torrent's.
+    /// Fetches piece `i` and checks it; the bytes are the torrent's. A peer that keeps the link
+    /// alive without serving it gets twice the patience, not forever.
     pub async fn piece(&mut self, torrent: &Torrent, i: PieceIndex) -> Result<Vec<u8>, WireError> {
+        let peer = self.peer;
+        tokio::time::timeout(2 * PATIENCE, self.piece_now(torrent, i))
+            .await
+            .map_err(|_| WireError::Timeout { peer })?
+    }
+
+    async fn piece_now(&mut self, torrent: &Torrent, i: PieceIndex) -> Result<Vec<u8>, WireError> {
         let len = torrent.piece_len(i.0) as u32;
         if !self.interested {
             self.send(Message::Interested).await?;
@@ -165,9 +173,20 @@ impl PeerLink {
         into: Option<(u32, &mut [u8])>,
     ) -> Result<Option<u32>, WireError> {
         loop {
-            if self.inbox.len() >= 4 {
+            if self.inbox.len() >= 4 && self.inbox[..4] == [0; 4] {
+                // A keep-alive: no id, nothing to do.
+                self.inbox.drain(..4);
+                continue;
+            }
+            if self.inbox.len() >= 5 {
                 let len = u32::from_be_bytes(self.inbox[..4].try_into().unwrap()) as usize;
-                if len > (BLOCK as usize) * 2 + 64 && self.inbox.get(4) != Some(&5) {
+                // A bitfield is as long as the pieces; nothing else exceeds a block and its header.
+                let most = if self.inbox[4] == 5 {
+                    self.has.len().div_ceil(8) + 1
+                } else {
+                    BLOCK as usize + 64
+                };
+                if len > most {
                     return Err(self.protocol(format!("a message of {len} bytes")));
                 }
                 if self.inbox.len() >= 4 + len {
@@ -237,5 +256,115 @@ impl PeerLink {
             _ => {}
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The peer here is a scripted TCP server: a misbehaving peer is not something a real client
+    //! can be made to be.
+    use super::*;
+    use crate::torrent::TorrentBuilder;
+    use tokio::net::TcpListener;
+
+    /// A torrent of two 32 KiB pieces and its payload.
+    fn torrent() -> (Torrent, Vec<u8>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..64 << 10).map(|i| (i * 7 % 251) as u8).collect();
+        let path = dir.path().join("image.iso");
+        std::fs::write(&path, &data).unwrap();
+        let t = TorrentBuilder::single_file("image.iso", &path)
+            .piece_length(32 << 10)
+            .build()
+            .unwrap();
+        (t, data, dir)
+    }
+
+    fn frame(id: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = ((body.len() + 1) as u32).to_be_bytes().to_vec();
+        m.push(id);
+        m.extend_from_slice(body);
+        m
+    }
+
+    /// A peer that shakes hands, sends `greeting`, and answers each request with the block
+    /// `serve` makes of the payload.
+    async fn peer(
+        t: &Torrent,
+        data: Vec<u8>,
+        greeting: Vec<u8>,
+        serve: fn(&[u8]) -> Vec<u8>,
+    ) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hash = t.info_hash().0;
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut theirs = [0u8; 68];
+            s.read_exact(&mut theirs).await.unwrap();
+            let mut hello = Handshake::new(Id20::new(hash), Id20::new([9; 20]));
+            hello.reserved = 0;
+            let mut out = [0u8; 68];
+            let n = hello.serialize_unchecked_len(&mut out);
+            s.write_all(&out[..n]).await.unwrap();
+            s.write_all(&greeting).await.unwrap();
+            loop {
+                let mut len = [0u8; 4];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut msg = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut msg).await.unwrap();
+                if msg.first() == Some(&6) {
+                    let index = u32::from_be_bytes(msg[1..5].try_into().unwrap());
+                    let begin = u32::from_be_bytes(msg[5..9].try_into().unwrap());
+                    let n = u32::from_be_bytes(msg[9..13].try_into().unwrap());
+                    let at = (index * (32 << 10) + begin) as usize;
+                    let mut body = msg[1..9].to_vec();
+                    body.extend(serve(&data[at..at + n as usize]));
+                    // A keep-alive between blocks, as peers send them.
+                    s.write_all(&[0, 0, 0, 0]).await.unwrap();
+                    s.write_all(&frame(7, &body)).await.unwrap();
+                }
+            }
+        });
+        addr
+    }
+
+    fn seeder_greeting() -> Vec<u8> {
+        let mut g = frame(5, &[0b1100_0000]);
+        g.extend(frame(1, &[]));
+        g
+    }
+
+    #[tokio::test]
+    async fn a_piece_arrives_checked_and_a_corrupt_one_is_refused() {
+        let (t, data, _dir) = torrent();
+        let honest = peer(&t, data.clone(), seeder_greeting(), |b| b.to_vec()).await;
+        let mut link = PeerLink::connect(honest, &t, [1; 20]).await.unwrap();
+        let got = link.piece(&t, PieceIndex(1)).await.unwrap();
+        assert_eq!(got, data[32 << 10..]);
+
+        let liar = peer(&t, data, seeder_greeting(), |b| {
+            let mut b = b.to_vec();
+            b[0] ^= 1;
+            b
+        })
+        .await;
+        let mut link = PeerLink::connect(liar, &t, [1; 20]).await.unwrap();
+        let err = link.piece(&t, PieceIndex(0)).await.unwrap_err();
+        assert!(err.to_string().contains("failed its check"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_huge_message_is_refused_before_it_is_read() {
+        let (t, data, _dir) = torrent();
+        // A "bitfield" of 1 GB.
+        let mut greeting = (1u32 << 30).to_be_bytes().to_vec();
+        greeting.push(5);
+        let addr = peer(&t, data, greeting, |b| b.to_vec()).await;
+        let mut link = PeerLink::connect(addr, &t, [1; 20]).await.unwrap();
+        let err = link.piece(&t, PieceIndex(0)).await.unwrap_err();
+        assert!(err.to_string().contains("a message of"), "{err}");
     }
 }

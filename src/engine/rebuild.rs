@@ -13,7 +13,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +54,28 @@ impl Engine {
         }
     }
 
+    /// The pieces of `target` that differ from the image `from`, from the torrents alone, when
+    /// this engine seeds `from` (its check confirmed it) with the same piece length: an appended
+    /// respin then costs no extra pass over the image. A piece whose length changed counts as
+    /// differing (the pre-fill checks before it writes).
+    fn differing_from_seeded(&self, from: &Path, target: &Torrent) -> Option<Vec<PieceIndex>> {
+        let seeded = self.jobs().into_iter().find(|r| {
+            matches!(&r.spec, super::job::JobSpec::Seed { payload: super::job::Payload::Image(p) } if p == from)
+        })?;
+        let old =
+            Torrent::from_bytes(std::fs::read(self.torrent_path(&seeded.info_hash)).ok()?).ok()?;
+        (old.piece_length == target.piece_length).then(|| {
+            (0..target.pieces().len() as u32)
+                .filter(|&i| {
+                    (i as usize) >= old.pieces().len()
+                        || old.piece_len(i) != target.piece_len(i)
+                        || old.pieces()[i as usize] != target.pieces()[i as usize]
+                })
+                .map(PieceIndex)
+                .collect()
+        })
+    }
+
     /// Pre-fills the working copy of a switch; `None` when the target's layout could not be
     /// learnt (not ISO 9660, or no peer served its directories).
     pub(super) async fn rebuild_from_local(
@@ -64,10 +85,14 @@ impl Engine {
     ) -> anyhow::Result<Option<Rebuilt>> {
         let started = Instant::now();
         let torrent = self.torrent_of(id)?;
-        let (working, t) = (spec.working.clone(), torrent.clone());
-        let wrong = self
-            .on_disk(move || pieces_to_fetch(&working, &t))
-            .await??;
+        let wrong = match self.differing_from_seeded(&spec.from, &torrent) {
+            Some(wrong) => wrong,
+            None => {
+                let (working, t) = (spec.working.clone(), torrent.clone());
+                self.on_disk(move || pieces_to_fetch(&working, &t))
+                    .await??
+            }
+        };
         if wrong.is_empty() {
             return Ok(None);
         }
@@ -170,15 +195,20 @@ pub async fn refined_fetch(
     }))
 }
 
-/// The files at hand for a switch from `image`: its own files, and the packages the store holds
-/// (known by digest alone: matched by content).
+/// The files at hand for a switch from `image`: its own files (none if it is not ISO 9660), and
+/// the packages the store holds (known by digest alone: matched by content).
 fn at_hand(image: &Path, store: &PackageStore) -> anyhow::Result<Vec<AtHand>> {
-    let old = read_layout(image).context("reading the old image's layout")?;
-    let mut at_hand: Vec<AtHand> = old
-        .files
-        .iter()
-        .map(|f| AtHand::in_image(image, f))
-        .collect();
+    let mut at_hand: Vec<AtHand> = match read_layout(image) {
+        Ok(old) => old
+            .files
+            .iter()
+            .map(|f| AtHand::in_image(image, f))
+            .collect(),
+        Err(e) => {
+            tracing::info!("{e}: only the package store is at hand");
+            Vec::new()
+        }
+    };
     for (sha, path, size) in store.objects()? {
         at_hand.push(AtHand::in_store(&path, &sha.to_string(), size));
     }
