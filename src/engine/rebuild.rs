@@ -17,10 +17,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
-use super::discover::{Swarm, learn_layout};
+use super::discover::{Learnt, Swarm, learn_layout};
 use super::job::{JobId, SwitchSpec};
+use super::undo::UndoLog;
 use crate::hash::PieceHash;
-use crate::iso::{AtHand, prefill, read_layout};
+use crate::iso::{AtHand, Made, Prefill, Rebuilder, prefill, read_layout, summarize};
 use crate::store::PackageStore;
 use crate::torrent::{PieceIndex, Torrent};
 
@@ -76,14 +77,15 @@ impl Engine {
         })
     }
 
-    /// Pre-fills the working copy of a switch; `None` when the target's layout could not be
-    /// learnt (not ISO 9660, or no peer served its directories).
-    pub(super) async fn rebuild_from_local(
+    /// What every pre-fill starts with: the pieces the working copy lacks (from the torrents when
+    /// the engine seeds the old image, else hashed) and the target's layout, learnt from the
+    /// swarm; then the pieces still wrong besides those fetched for the layout. `None` when
+    /// nothing is wrong or the layout could not be learnt.
+    async fn learn_for_switch(
         &self,
         id: JobId,
         spec: &SwitchSpec,
-    ) -> anyhow::Result<Option<Rebuilt>> {
-        let started = Instant::now();
+    ) -> anyhow::Result<Option<(Arc<Torrent>, Learnt, Vec<PieceIndex>)>> {
         let torrent = self.torrent_of(id)?;
         let wrong = match self.differing_from_seeded(&spec.from, &torrent) {
             Some(wrong) => wrong,
@@ -97,21 +99,30 @@ impl Engine {
             return Ok(None);
         }
         let missing: HashSet<u32> = wrong.iter().map(|p| p.0).collect();
-        let Some(learnt) = learn_layout(
-            torrent.clone(),
-            spec.working.clone(),
-            missing,
-            &self.swarm(),
-        )
-        .await?
-        else {
+        let working = spec.working.clone();
+        let swarm = self.swarm();
+        let Some(learnt) = learn_layout(torrent.clone(), working, missing, &swarm).await? else {
             return Ok(None);
         };
-        let fetched: Vec<u32> = learnt.fetched.keys().copied().collect();
-        let wrong: Vec<PieceIndex> = wrong
+        let wrong = wrong
             .into_iter()
             .filter(|p| !learnt.fetched.contains_key(&p.0))
             .collect();
+        Ok(Some((torrent, learnt, wrong)))
+    }
+
+    /// Pre-fills the working copy of a switch; `None` when the target's layout could not be
+    /// learnt (not ISO 9660, or no peer served its directories).
+    pub(super) async fn rebuild_from_local(
+        &self,
+        id: JobId,
+        spec: &SwitchSpec,
+    ) -> anyhow::Result<Option<Rebuilt>> {
+        let started = Instant::now();
+        let Some((torrent, learnt, wrong)) = self.learn_for_switch(id, spec).await? else {
+            return Ok(None);
+        };
+        let fetched: Vec<u32> = learnt.fetched.keys().copied().collect();
         let (working, t, from) = (spec.working.clone(), torrent.clone(), spec.from.clone());
         let store = self.store.clone();
         let cache = self.state_dir.join(LAYOUT_CACHE);
@@ -138,11 +149,93 @@ impl Engine {
                 )?)
             })
             .await??;
-        // They came from a peer, as librqbit's pieces do: the job counts them as fetched.
-        let log = self.log_of(id);
-        if let Some(log) = &log {
-            log.note_fetched_outside(&fetched);
-        }
+        Ok(Some(
+            self.note_rebuilt(id, &torrent, &fetched, &done, started),
+        ))
+    }
+}
+
+impl Engine {
+    /// Pre-fills an in-place switch. The image is its own source, so every write goes through
+    /// the undo journal and the writes follow `write_order`: none overwrites bytes another piece
+    /// still has to read. Each piece is assembled and checked again right before its write.
+    pub(super) async fn rebuild_in_place(
+        &self,
+        id: JobId,
+        spec: &SwitchSpec,
+        undo: Arc<UndoLog>,
+    ) -> anyhow::Result<Option<Rebuilt>> {
+        let started = Instant::now();
+        let Some((torrent, learnt, wrong)) = self.learn_for_switch(id, spec).await? else {
+            return Ok(None);
+        };
+        let fetched: Vec<u32> = learnt.fetched.keys().copied().collect();
+        let (working, t, store) = (spec.working.clone(), torrent.clone(), self.store.clone());
+        let cache = self.state_dir.join(LAYOUT_CACHE);
+        let f = fetched.clone();
+        let done = self
+            .on_disk(move || -> anyhow::Result<Prefill> {
+                // Until the first write the working file is the old image.
+                let at_hand = at_hand(&working, &store)?;
+                let rebuilder = Rebuilder::new(&t, &learnt.layout, &wrong, &at_hand)?;
+                let mut buf = Vec::new();
+                let mut rebuilt = Vec::new();
+                for p in &wrong {
+                    if let Some(m) = rebuilder.piece(*p, &mut buf)? {
+                        rebuilt.push((*p, m));
+                    }
+                }
+                let file = std::fs::File::options()
+                    .read(true)
+                    .write(true)
+                    .open(&working)?;
+                let mut made: std::collections::HashMap<u32, Made> = Default::default();
+                let mut holding: std::collections::HashMap<u32, (Vec<u8>, Made)> =
+                    Default::default();
+                for step in write_order(&t, &working, &rebuilt, &f) {
+                    match step {
+                        Step::Fetched(p) => {
+                            let start = t.piece_range(p).start;
+                            write_journaled(&undo, &file, start, &learnt.fetched[&p])?;
+                        }
+                        Step::Rebuild(p) => {
+                            if let Some(m) = rebuilder.piece(p, &mut buf)? {
+                                write_journaled(&undo, &file, t.piece_range(p.0).start, &buf)?;
+                                made.insert(p.0, m);
+                            }
+                        }
+                        Step::Hold(p) => {
+                            if let Some(m) = rebuilder.piece(p, &mut buf)? {
+                                holding.insert(p.0, (buf.clone(), m));
+                            }
+                        }
+                        Step::Release(p) => {
+                            if let Some((bytes, m)) = holding.remove(&p.0) {
+                                write_journaled(&undo, &file, t.piece_range(p.0).start, &bytes)?;
+                                made.insert(p.0, m);
+                            }
+                        }
+                    }
+                }
+                let _ = std::fs::remove_dir_all(cache.join(t.info_hash().to_string()));
+                let made: Vec<Option<Made>> = wrong.iter().map(|p| made.remove(&p.0)).collect();
+                Ok(summarize(&t, &rebuilder, &wrong, &made))
+            })
+            .await??;
+        Ok(Some(
+            self.note_rebuilt(id, &torrent, &fetched, &done, started),
+        ))
+    }
+
+    /// Counts the fetched pieces and the pre-fill in the job's log.
+    fn note_rebuilt(
+        &self,
+        id: JobId,
+        torrent: &Torrent,
+        fetched: &[u32],
+        done: &Prefill,
+        started: Instant,
+    ) -> Rebuilt {
         let rebuilt = Rebuilt {
             layout_fetched: fetched.iter().map(|&p| torrent.piece_len(p)).sum(),
             from_image: done.from_image,
@@ -150,11 +243,31 @@ impl Engine {
             still_to_fetch: done.still_wrong_bytes,
             millis: started.elapsed().as_millis() as u64,
         };
-        if let Some(log) = log {
+        // They came from a peer, as librqbit's pieces do: the job counts them as fetched.
+        if let Some(log) = self.log_of(id) {
+            log.note_fetched_outside(fetched);
             log.note_rebuilt(rebuilt);
         }
-        Ok(Some(rebuilt))
+        rebuilt
     }
+}
+
+/// Writes `bytes` at `offset` of the image through its undo journal, in blocks, each a kill
+/// point as librqbit's writes are.
+fn write_journaled(
+    undo: &UndoLog,
+    file: &std::fs::File,
+    offset: u64,
+    bytes: &[u8],
+) -> anyhow::Result<()> {
+    for (n, block) in bytes.chunks(16 << 10).enumerate() {
+        super::fault::point("write");
+        let at = offset + (n as u64 * (16 << 10));
+        undo.guarded(file, at, block.len() as u64, || {
+            file.write_all_at(block, at)
+        })?;
+    }
+    Ok(())
 }
 
 /// What a switch from `image` to `target` would fetch once the files at hand are placed: the
@@ -215,19 +328,138 @@ fn at_hand(image: &Path, store: &PackageStore) -> anyhow::Result<Vec<AtHand>> {
     Ok(at_hand)
 }
 
-/// The pieces of `t` whose bytes in `file` are not the torrent's (hashed in parallel).
+/// The pieces of `t` whose bytes in `file` are not the torrent's (hashed in parallel; zeros
+/// past the file's end, as librqbit will see it once the file grows).
 fn pieces_to_fetch(file: &Path, t: &Torrent) -> std::io::Result<Vec<PieceIndex>> {
     let f = std::fs::File::open(file)?;
+    let len = f.metadata()?.len();
     let mut wrong: Vec<PieceIndex> = (0..t.pieces().len() as u32)
         .into_par_iter()
         .map_init(Vec::new, |buf, i| -> std::io::Result<Option<PieceIndex>> {
             let r = t.piece_range(i);
+            buf.clear();
             buf.resize((r.end - r.start) as usize, 0);
-            f.read_exact_at(buf, r.start)?;
+            if r.start < len {
+                let n = (len.min(r.end) - r.start) as usize;
+                f.read_exact_at(&mut buf[..n], r.start)?;
+            }
             Ok((PieceHash::of(buf) != t.pieces()[i as usize]).then_some(PieceIndex(i)))
         })
         .filter_map(Result::transpose)
         .collect::<std::io::Result<_>>()?;
     wrong.sort();
     Ok(wrong)
+}
+
+/// One step of an in-place pre-fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Write a directory piece fetched from the swarm.
+    Fetched(u32),
+    /// Make a piece from the files at hand and write it.
+    Rebuild(PieceIndex),
+    /// Make a piece now and hold it in memory (it breaks a cycle of reads).
+    Hold(PieceIndex),
+    /// Write a held piece.
+    Release(PieceIndex),
+}
+
+/// Bytes of pieces an in-place pre-fill may hold in memory to break cycles.
+const HOLD_BYTES: u64 = 256 << 20;
+
+/// An order for the writes of an in-place pre-fill in which no piece is written before every
+/// piece that reads from its range has been made (as memmove does). A cycle of such reads is
+/// broken by making one of its pieces early and holding it in memory until its range is free
+/// (up to `HOLD_BYTES`; past that it is left out, to be fetched). Fetched pieces read nothing.
+fn write_order(
+    target: &Torrent,
+    image: &Path,
+    rebuilt: &[(PieceIndex, Made)],
+    fetched: &[u32],
+) -> Vec<Step> {
+    use std::collections::{BTreeSet, HashMap};
+    let nodes: Vec<Step> = fetched
+        .iter()
+        .map(|&p| Step::Fetched(p))
+        .chain(rebuilt.iter().map(|(p, _)| Step::Rebuild(*p)))
+        .collect();
+    let piece_of = |s: Step| match s {
+        Step::Fetched(p) => p,
+        Step::Rebuild(p) | Step::Hold(p) | Step::Release(p) => p.0,
+    };
+    let node_at: HashMap<u32, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (piece_of(*s), i))
+        .collect();
+    // reader → the nodes whose range it reads (it must be written first).
+    let len = u64::from(target.piece_length);
+    let mut before: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];
+    let mut waits = vec![0usize; nodes.len()];
+    for (k, (p, made)) in rebuilt.iter().enumerate() {
+        let reader = fetched.len() + k;
+        for (_, r) in made.sources.iter().filter(|(f, _)| f == image) {
+            for q in (r.start / len) as u32..r.end.div_ceil(len) as u32 {
+                if let Some(&x) = node_at.get(&q)
+                    && q != p.0
+                    && before[reader].insert(x)
+                {
+                    waits[x] += 1;
+                }
+            }
+        }
+    }
+    let mut order = Vec::with_capacity(nodes.len());
+    let mut done = vec![false; nodes.len()];
+    let mut held = vec![false; nodes.len()];
+    let mut held_bytes = 0u64;
+    let mut ready: Vec<usize> = (0..nodes.len()).filter(|&i| waits[i] == 0).collect();
+    let mut left = nodes.len();
+    loop {
+        while let Some(i) = ready.pop() {
+            done[i] = true;
+            left -= 1;
+            order.push(match nodes[i] {
+                Step::Rebuild(p) if held[i] => Step::Release(p),
+                s => s,
+            });
+            release(&before[i], &done, &mut waits, &mut ready);
+        }
+        if left == 0 {
+            break;
+        }
+        // A cycle: make one of its pieces now; what it reads is all still in place.
+        let Some(y) = (fetched.len()..nodes.len()).find(|&i| !done[i] && !held[i] && waits[i] > 0)
+        else {
+            break;
+        };
+        let p = PieceIndex(piece_of(nodes[y]));
+        let reads = std::mem::take(&mut before[y]);
+        if held_bytes + target.piece_len(p.0) <= HOLD_BYTES {
+            held[y] = true;
+            held_bytes += target.piece_len(p.0);
+            order.push(Step::Hold(p));
+        } else {
+            // Left out: fetched later.
+            done[y] = true;
+            left -= 1;
+        }
+        release(&reads, &done, &mut waits, &mut ready);
+    }
+    order
+}
+
+/// One fewer wait for each node in `xs` not yet placed; those with none left are ready.
+fn release(
+    xs: &std::collections::BTreeSet<usize>,
+    done: &[bool],
+    waits: &mut [usize],
+    ready: &mut Vec<usize>,
+) {
+    for &x in xs.iter().filter(|&&x| !done[x]) {
+        waits[x] -= 1;
+        if waits[x] == 0 {
+            ready.push(x);
+        }
+    }
 }

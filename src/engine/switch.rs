@@ -162,6 +162,27 @@ impl Engine {
         if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
             job.undo = Some(undo.clone());
         }
+        // Grown first, as a copy is: librqbit counts pieces past a file's end as missing, even
+        // the target's zeros there. Growth needs no saving; a rollback cuts the image back.
+        let (working, len, u) = (spec.working.clone(), torrent.total_length(), undo.clone());
+        self.on_disk(move || -> anyhow::Result<()> {
+            let file = OpenOptions::new().read(true).write(true).open(&working)?;
+            let old = file.metadata()?.len();
+            if old < len {
+                u.guarded(&file, old, len - old, || file.set_len(len))?;
+            }
+            Ok(())
+        })
+        .await??;
+        if spec.rebuilt.is_none()
+            && let Some(rebuilt) = self.rebuild_in_place(id, spec, undo.clone()).await?
+        {
+            self.update_record(id, |r| {
+                if let JobSpec::Switch(s) = &mut r.spec {
+                    s.rebuilt = Some(rebuilt);
+                }
+            })?;
+        }
         let handle = self
             .add_image(
                 id,

@@ -14,7 +14,7 @@ pub use identify::{Identified, identify};
 pub use inside::{InImage, PackagesInImages, images_in, packages_in_images};
 pub use layout::{Layout, PlacedFile, layout_through, read_extents, read_layout};
 pub use plan::{Plan, Room, SwitchMode, plan_switch};
-pub use prefill::{AtHand, Origin, Prefill, prefill};
+pub use prefill::{AtHand, Made, Origin, Prefill, Rebuilder, prefill, summarize};
 
 use crate::feed::IsoVersion;
 use crate::torrent::Torrent;

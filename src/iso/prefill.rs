@@ -104,10 +104,163 @@ struct Segment {
     file_offset: u64,
 }
 
+/// A piece made from files at hand and checked.
+#[derive(Debug, Clone, Default)]
+pub struct Made {
+    /// File bytes from the old image.
+    pub from_image: u64,
+    /// File bytes from the store.
+    pub from_store: u64,
+    /// Where its bytes were read: (file, byte range of that file).
+    pub sources: Vec<(PathBuf, Range<u64>)>,
+}
+
+/// The target's pieces as the files at hand can make them: each target file matched by content
+/// once, then any piece assembled on demand.
+pub struct Rebuilder<'a> {
+    target: &'a Torrent,
+    layout: &'a Layout,
+    files: HashMap<&'a Path, File>,
+    matches: Vec<Option<&'a AtHand>>,
+    segments: Vec<Segment>,
+}
+
+impl<'a> Rebuilder<'a> {
+    /// Matches the target files that touch a `wrong` piece with the files at hand.
+    pub fn new(
+        target: &'a Torrent,
+        layout: &'a Layout,
+        wrong: &[PieceIndex],
+        at_hand: &'a [AtHand],
+    ) -> std::io::Result<Self> {
+        let mut files: HashMap<&Path, File> = HashMap::new();
+        for h in at_hand {
+            if !files.contains_key(h.file.as_path()) {
+                files.insert(&h.file, File::open(&h.file)?);
+            }
+        }
+        let wrong_set: std::collections::HashSet<u32> = wrong.iter().map(|p| p.0).collect();
+        let mut by_size: HashMap<u64, Vec<&AtHand>> = HashMap::new();
+        for h in at_hand {
+            by_size.entry(h.size).or_default().push(h);
+        }
+        let matches: Vec<Option<&AtHand>> = layout
+            .files
+            .par_iter()
+            .map(|f| {
+                let touches_wrong = f
+                    .extents
+                    .iter()
+                    .any(|e| pieces_over(target, e).any(|p| wrong_set.contains(&p)));
+                if !touches_wrong {
+                    return Ok(None);
+                }
+                let Some(cands) = by_size.get(&f.size) else {
+                    return Ok(None);
+                };
+                match_file(target, f, cands, &files)
+            })
+            .collect::<std::io::Result<_>>()?;
+        let mut segments: Vec<Segment> = layout
+            .files
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| {
+                f.extents_at().map(move |(at, image)| Segment {
+                    image,
+                    file: i,
+                    file_offset: at,
+                })
+            })
+            .collect();
+        segments.sort_by_key(|s| s.image.start);
+        Ok(Rebuilder {
+            target,
+            layout,
+            files,
+            matches,
+            segments,
+        })
+    }
+
+    /// Target files matched to a file at hand, and those touching a wrong piece with none.
+    fn matched(&self, wrong: &[PieceIndex]) -> (usize, usize) {
+        let wrong_set: std::collections::HashSet<u32> = wrong.iter().map(|p| p.0).collect();
+        let unmatched = self
+            .matches
+            .iter()
+            .zip(&self.layout.files)
+            .filter(|(m, f)| {
+                m.is_none()
+                    && f.extents
+                        .iter()
+                        .any(|e| pieces_over(self.target, e).any(|p| wrong_set.contains(&p)))
+            })
+            .count();
+        (self.matches.iter().flatten().count(), unmatched)
+    }
+
+    /// Assembles piece `p` into `buf` (files at hand, zeros between them) and checks it: `None`
+    /// when a byte has no source (a new file, a directory) or the result is not the target's.
+    pub fn piece(&self, p: PieceIndex, buf: &mut Vec<u8>) -> std::io::Result<Option<Made>> {
+        let range = self.target.piece_range(p.0);
+        if self
+            .layout
+            .directories
+            .iter()
+            .any(|d| d.start < range.end && range.start < d.end)
+        {
+            return Ok(None);
+        }
+        buf.clear();
+        buf.resize((range.end - range.start) as usize, 0);
+        let mut made = Made::default();
+        let first = self
+            .segments
+            .partition_point(|s| s.image.end <= range.start);
+        for s in self.segments[first..]
+            .iter()
+            .take_while(|s| s.image.start < range.end)
+        {
+            let Some(h) = self.matches[s.file] else {
+                return Ok(None);
+            };
+            let from = s.image.start.max(range.start);
+            let to = s.image.end.min(range.end);
+            let at = s.file_offset + (from - s.image.start);
+            let dst = &mut buf[(from - range.start) as usize..(to - range.start) as usize];
+            h.read_at(&self.files[h.file.as_path()], at, dst)?;
+            made.sources
+                .extend(extents_of(&h.extents, at, to - from).map(|r| (h.file.clone(), r)));
+            match h.origin {
+                Origin::OldImage => made.from_image += to - from,
+                Origin::Store => made.from_store += to - from,
+            }
+        }
+        if PieceHash::of(buf) != self.target.pieces()[p.0 as usize] {
+            return Ok(None);
+        }
+        Ok(Some(made))
+    }
+}
+
+/// The byte ranges of a file (its `extents`, in file order) that hold its bytes `at..at + len`.
+fn extents_of(extents: &[Range<u64>], at: u64, len: u64) -> impl Iterator<Item = Range<u64>> + '_ {
+    let end = at + len;
+    let mut start = 0u64;
+    extents.iter().filter_map(move |e| {
+        let n = e.end - e.start;
+        let (from, to) = (at.max(start), end.min(start + n));
+        start += n;
+        (from < to).then(|| e.start + (from - (start - n))..e.start + (to - (start - n)))
+    })
+}
+
 /// Rebuilds the `wrong` pieces of `target` in `working` (the target's length, already holding
 /// the old image's bytes) from the files at hand, placing them where `layout` (the target's)
 /// keeps its files. `layout` must be the target's own: each piece written is checked first.
 /// Without `working`, nothing is written: the result says what a pre-fill would leave to fetch.
+/// The files at hand must not be `working` itself (see `Rebuilder` for that).
 pub fn prefill(
     working: Option<&Path>,
     target: &Torrent,
@@ -115,120 +268,43 @@ pub fn prefill(
     wrong: &[PieceIndex],
     at_hand: &[AtHand],
 ) -> std::io::Result<Prefill> {
-    let mut files: HashMap<&Path, File> = HashMap::new();
-    for h in at_hand {
-        if !files.contains_key(h.file.as_path()) {
-            files.insert(&h.file, File::open(&h.file)?);
-        }
-    }
-    let wrong_set: std::collections::HashSet<u32> = wrong.iter().map(|p| p.0).collect();
-    let mut by_size: HashMap<u64, Vec<&AtHand>> = HashMap::new();
-    for h in at_hand {
-        by_size.entry(h.size).or_default().push(h);
-    }
-
-    // Match each target file that touches a wrong piece.
-    let matches: Vec<Option<&AtHand>> = layout
-        .files
-        .par_iter()
-        .map(|f| {
-            let touches_wrong = f
-                .extents
-                .iter()
-                .any(|e| pieces_over(target, e).any(|p| wrong_set.contains(&p)));
-            if !touches_wrong {
-                return Ok(None);
-            }
-            let Some(cands) = by_size.get(&f.size) else {
-                return Ok(None);
-            };
-            match_file(target, f, cands, &files)
-        })
-        .collect::<std::io::Result<_>>()?;
-
-    let mut segments: Vec<Segment> = layout
-        .files
-        .iter()
-        .enumerate()
-        .flat_map(|(i, f)| {
-            f.extents_at().map(move |(at, image)| Segment {
-                image,
-                file: i,
-                file_offset: at,
-            })
-        })
-        .collect();
-    segments.sort_by_key(|s| s.image.start);
-
+    let rebuilder = Rebuilder::new(target, layout, wrong, at_hand)?;
     let out = working
         .map(|w| File::options().write(true).open(w))
         .transpose()?;
-    // Each wrong piece: assembled, checked, written; (piece, bytes from image, from store).
-    let made: Vec<Option<(u32, u64, u64)>> = wrong
+    // Each wrong piece: assembled, checked, written.
+    let made: Vec<Option<Made>> = wrong
         .par_iter()
         .map_init(Vec::new, |buf, p| -> std::io::Result<_> {
-            let range = target.piece_range(p.0);
-            if layout
-                .directories
-                .iter()
-                .any(|d| d.start < range.end && range.start < d.end)
-            {
-                return Ok(None);
+            let made = rebuilder.piece(*p, buf)?;
+            if let (Some(_), Some(out)) = (&made, &out) {
+                out.write_all_at(buf, target.piece_range(p.0).start)?;
             }
-            buf.clear();
-            buf.resize((range.end - range.start) as usize, 0);
-            let (mut image, mut store) = (0, 0);
-            let first = segments.partition_point(|s| s.image.end <= range.start);
-            for s in segments[first..]
-                .iter()
-                .take_while(|s| s.image.start < range.end)
-            {
-                let Some(h) = matches[s.file] else {
-                    return Ok(None);
-                };
-                let from = s.image.start.max(range.start);
-                let to = s.image.end.min(range.end);
-                let dst = &mut buf[(from - range.start) as usize..(to - range.start) as usize];
-                h.read_at(
-                    &files[h.file.as_path()],
-                    s.file_offset + (from - s.image.start),
-                    dst,
-                )?;
-                match h.origin {
-                    Origin::OldImage => image += to - from,
-                    Origin::Store => store += to - from,
-                }
-            }
-            if PieceHash::of(buf) != target.pieces()[p.0 as usize] {
-                return Ok(None);
-            }
-            if let Some(out) = &out {
-                out.write_all_at(buf, range.start)?;
-            }
-            Ok(Some((p.0, image, store)))
+            Ok(made)
         })
         .collect::<std::io::Result<_>>()?;
+    Ok(summarize(target, &rebuilder, wrong, &made))
+}
 
+/// What a pre-fill did, from what each wrong piece gave.
+pub fn summarize(
+    target: &Torrent,
+    rebuilder: &Rebuilder<'_>,
+    wrong: &[PieceIndex],
+    made: &[Option<Made>],
+) -> Prefill {
+    let (files_matched, files_unmatched) = rebuilder.matched(wrong);
     let mut result = Prefill {
-        files_matched: matches.iter().flatten().count(),
-        files_unmatched: matches
-            .iter()
-            .zip(&layout.files)
-            .filter(|(m, f)| {
-                m.is_none()
-                    && f.extents
-                        .iter()
-                        .any(|e| pieces_over(target, e).any(|p| wrong_set.contains(&p)))
-            })
-            .count(),
+        files_matched,
+        files_unmatched,
         ..Prefill::default()
     };
-    for (p, m) in wrong.iter().zip(&made) {
+    for (p, m) in wrong.iter().zip(made) {
         match m {
-            Some((_, image, store)) => {
+            Some(m) => {
                 result.pieces += 1;
-                result.from_image += image;
-                result.from_store += store;
+                result.from_image += m.from_image;
+                result.from_store += m.from_store;
             }
             None => {
                 result.still_wrong.push(*p);
@@ -236,7 +312,7 @@ pub fn prefill(
             }
         }
     }
-    Ok(result)
+    result
 }
 
 /// The pieces of `t` that overlap the byte range `r`.

@@ -329,19 +329,40 @@ fn rebuilt_chain(tracker: &str) -> crate::support::Distro {
     crate::support::Distro::publish(dir, versions, PIECE >> 10, tracker)
 }
 
-/// Switching through appended respins and a fresh rebuild, without a layout manifest: every
-/// result is the published image, and the seeder sends at least the new content and at most the
-/// new content, two pieces per changed file and the target's metadata pieces.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn switches_across_a_rebuild_fetch_only_the_new_content() {
+/// The rebuilt chain (over 50 MB each), a tracker, and a Swarmdate seeder of every version.
+async fn seeded_chain() -> (
+    swarmdate::tracker::Tracker,
+    crate::support::Distro,
+    tempfile::TempDir,
+    std::sync::Arc<swarmdate::engine::Engine>,
+) {
     let tracker = crate::support::tracker().await;
     let url = tracker.announce_url();
     let distro = tokio::task::spawn_blocking(move || rebuilt_chain(&url))
         .await
         .unwrap();
     assert!(std::fs::metadata(distro.image("1.00")).unwrap().len() > 50_000_000);
-    let seeder_state = tempfile::tempdir().unwrap();
-    let seeder = crate::support::seed_all(&distro, seeder_state.path()).await;
+    let state = tempfile::tempdir().unwrap();
+    let seeder = crate::support::seed_all(&distro, state.path()).await;
+    (tracker, distro, state, seeder)
+}
+
+/// Switching through appended respins and a fresh rebuild, without a layout manifest: every
+/// result is the published image, and the seeder sends at least the new content and at most the
+/// new content, two pieces per changed file and the target's metadata pieces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switches_across_a_rebuild_fetch_only_the_new_content() {
+    switch_through_the_chain("copy").await;
+}
+
+/// The same switches in place: the image is its own source, rewritten under its undo journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_place_switches_across_a_rebuild_fetch_only_the_new_content() {
+    switch_through_the_chain("in-place").await;
+}
+
+async fn switch_through_the_chain(mode: &str) {
+    let (_tracker, distro, _seeder_state, seeder) = seeded_chain().await;
     let client = crate::support::Client::new(&distro);
     std::fs::create_dir_all(client.images()).unwrap();
     std::fs::copy(distro.image("1.00"), client.images().join("os-1.00.iso")).unwrap();
@@ -376,7 +397,9 @@ async fn switches_across_a_rebuild_fetch_only_the_new_content() {
         let refined = &plan.summary()["refined"];
         let expected = refined["layout_fetched"].as_u64().unwrap()
             + refined["still_to_fetch"].as_u64().unwrap();
-        let run = client.run_async(&["iso", "switch", target]).await;
+        let run = client
+            .run_async(&["iso", "switch", target, "--mode", mode])
+            .await;
         assert_eq!(
             run.code, 0,
             "switch to {target}: {:?}\n{}",
@@ -384,7 +407,9 @@ async fn switches_across_a_rebuild_fetch_only_the_new_content() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
         let sent = crate::support::uploaded(&seeder) - before;
-        eprintln!("{current} → {target}: seeder sent {sent}, new content {least}, bound {most}");
+        eprintln!(
+            "{mode} {current} → {target}: seeder sent {sent}, new content {least}, bound {most}"
+        );
         assert!(
             sent >= least && sent <= most,
             "{current} → {target}: seeder sent {sent}, new content {least}, bound {most}; {}",
@@ -533,4 +558,38 @@ async fn switches_across_a_rebuild_with_a_transmission_seeder_alone() {
         before = total;
         current = target;
     }
+}
+
+/// An in-place switch across a rebuild rewrites most of the image from itself: killed in the
+/// middle of those writes, an abort puts the old image back byte for byte, and a resumed switch
+/// ends with the published image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_in_place_rebuild_rolls_back_or_resumes() {
+    let (_tracker, distro, _seeder_state, seeder) = seeded_chain().await;
+    // Early, in the middle, and late among the ~950 pieces' 16 KiB blocks the pre-fill writes.
+    for (n, kill_at) in [5, 1500, 3500].into_iter().enumerate() {
+        let images = tempfile::tempdir().unwrap();
+        let client = crate::support::client_in(&distro, images.path(), "1.01");
+        let mut cmd = client.command(&["iso", "switch", "1.02", "--mode", "in-place"]);
+        cmd.env("SWARMDATE_KILL_AT", format!("write:{kill_at}"));
+        let out = tokio::process::Command::from(cmd).output().await.unwrap();
+        assert_eq!(out.status.code(), None, "killed at write:{kill_at}");
+        let (args, expected): (&[&str], &str) = if n % 2 == 0 {
+            (&["iso", "switch", "--abort"], "1.01")
+        } else {
+            (&["iso", "switch", "1.02", "--mode", "in-place"], "1.02")
+        };
+        let run = client.run_async(args).await;
+        assert_eq!(
+            run.code, 0,
+            "after write:{kill_at}: {:?}\n{}",
+            run.events, run.stderr
+        );
+        assert_eq!(
+            sha256(&images.path().join(format!("os-{expected}.iso"))),
+            sha256(distro.image(expected)),
+            "after a kill at write:{kill_at}, the image is {expected}"
+        );
+    }
+    seeder.shutdown().await;
 }
