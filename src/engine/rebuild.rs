@@ -13,15 +13,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
 use super::discover::{Learnt, Swarm, learn_layout};
 use super::job::{JobId, SwitchSpec};
 use super::undo::UndoLog;
-use crate::hash::PieceHash;
-use crate::iso::{AtHand, Made, Prefill, Rebuilder, prefill, read_layout, summarize};
+use crate::iso::{
+    AtHand, Made, Prefill, Rebuilder, differing_pieces, prefill, read_layout, summarize,
+};
 use crate::store::PackageStore;
 use crate::torrent::{PieceIndex, Torrent};
 
@@ -55,30 +55,16 @@ impl Engine {
         }
     }
 
-    /// The pieces of `target` that differ from the image `from`, from the torrents alone, when
-    /// this engine seeds `from` (its check confirmed it) with the same piece length: an appended
-    /// respin then costs no extra pass over the image. A piece whose length changed counts as
-    /// differing (the pre-fill checks before it writes).
-    fn differing_from_seeded(&self, from: &Path, target: &Torrent) -> Option<Vec<PieceIndex>> {
+    /// The torrent of the image `from` when this engine seeds it (its check confirmed it).
+    fn seeded_torrent(&self, from: &Path) -> Option<Torrent> {
         let seeded = self.jobs().into_iter().find(|r| {
             matches!(&r.spec, super::job::JobSpec::Seed { payload: super::job::Payload::Image(p) } if p == from)
         })?;
-        let old =
-            Torrent::from_bytes(std::fs::read(self.torrent_path(&seeded.info_hash)).ok()?).ok()?;
-        (old.piece_length == target.piece_length).then(|| {
-            (0..target.pieces().len() as u32)
-                .filter(|&i| {
-                    (i as usize) >= old.pieces().len()
-                        || old.piece_len(i) != target.piece_len(i)
-                        || old.pieces()[i as usize] != target.pieces()[i as usize]
-                })
-                .map(PieceIndex)
-                .collect()
-        })
+        Torrent::from_bytes(std::fs::read(self.torrent_path(&seeded.info_hash)).ok()?).ok()
     }
 
     /// What every pre-fill starts with: the pieces the working copy lacks (from the torrents when
-    /// the engine seeds the old image, else hashed) and the target's layout, learnt from the
+    /// the engine seeds the old image, else hashed; the copy holds the old image's bytes) and the target's layout, learnt from the
     /// swarm; then the pieces still wrong besides those fetched for the layout. `None` when
     /// nothing is wrong or the layout could not be learnt.
     async fn learn_for_switch(
@@ -87,14 +73,12 @@ impl Engine {
         spec: &SwitchSpec,
     ) -> anyhow::Result<Option<(Arc<Torrent>, Learnt, Vec<PieceIndex>)>> {
         let torrent = self.torrent_of(id)?;
-        let wrong = match self.differing_from_seeded(&spec.from, &torrent) {
-            Some(wrong) => wrong,
-            None => {
-                let (working, t) = (spec.working.clone(), torrent.clone());
-                self.on_disk(move || pieces_to_fetch(&working, &t))
-                    .await??
-            }
-        };
+        // An appended respin of a seeded image costs no pass over it: the torrents say.
+        let old = self.seeded_torrent(&spec.from);
+        let (working, t) = (spec.working.clone(), torrent.clone());
+        let wrong = self
+            .on_disk(move || differing_pieces(&working, old.as_ref(), &t))
+            .await??;
         if wrong.is_empty() {
             return Ok(None);
         }
@@ -130,12 +114,7 @@ impl Engine {
             .on_disk(move || -> anyhow::Result<_> {
                 let file = std::fs::File::options().write(true).open(&working)?;
                 for (p, bytes) in &learnt.fetched {
-                    // In blocks, each a kill point as librqbit's writes are.
-                    let start = t.piece_range(*p).start;
-                    for (n, block) in bytes.chunks(16 << 10).enumerate() {
-                        super::fault::point("write");
-                        file.write_all_at(block, start + (n as u64 * (16 << 10)))?;
-                    }
+                    write_blocks(None, &file, t.piece_range(*p).start, bytes)?;
                 }
                 // In the working copy now: the plan's copies are no longer needed.
                 let _ = std::fs::remove_dir_all(cache.join(t.info_hash().to_string()));
@@ -196,11 +175,11 @@ impl Engine {
                     match step {
                         Step::Fetched(p) => {
                             let start = t.piece_range(p).start;
-                            write_journaled(&undo, &file, start, &learnt.fetched[&p])?;
+                            write_blocks(Some(&undo), &file, start, &learnt.fetched[&p])?;
                         }
                         Step::Rebuild(p) => {
                             if let Some(m) = rebuilder.piece(p, &mut buf)? {
-                                write_journaled(&undo, &file, t.piece_range(p.0).start, &buf)?;
+                                write_blocks(Some(&undo), &file, t.piece_range(p.0).start, &buf)?;
                                 made.insert(p.0, m);
                             }
                         }
@@ -211,7 +190,7 @@ impl Engine {
                         }
                         Step::Release(p) => {
                             if let Some((bytes, m)) = holding.remove(&p.0) {
-                                write_journaled(&undo, &file, t.piece_range(p.0).start, &bytes)?;
+                                write_blocks(Some(&undo), &file, t.piece_range(p.0).start, &bytes)?;
                                 made.insert(p.0, m);
                             }
                         }
@@ -252,10 +231,10 @@ impl Engine {
     }
 }
 
-/// Writes `bytes` at `offset` of the image through its undo journal, in blocks, each a kill
-/// point as librqbit's writes are.
-fn write_journaled(
-    undo: &UndoLog,
+/// Writes `bytes` at `offset` of the image (through its undo journal when in place), in blocks,
+/// each a kill point as librqbit's writes are.
+fn write_blocks(
+    undo: Option<&UndoLog>,
     file: &std::fs::File,
     offset: u64,
     bytes: &[u8],
@@ -263,9 +242,12 @@ fn write_journaled(
     for (n, block) in bytes.chunks(16 << 10).enumerate() {
         super::fault::point("write");
         let at = offset + (n as u64 * (16 << 10));
-        undo.guarded(file, at, block.len() as u64, || {
-            file.write_all_at(block, at)
-        })?;
+        match undo {
+            Some(u) => u.guarded(file, at, block.len() as u64, || {
+                file.write_all_at(block, at)
+            })?,
+            None => file.write_all_at(block, at)?,
+        }
     }
     Ok(())
 }
@@ -326,29 +308,6 @@ fn at_hand(image: &Path, store: &PackageStore) -> anyhow::Result<Vec<AtHand>> {
         at_hand.push(AtHand::in_store(&path, &sha.to_string(), size));
     }
     Ok(at_hand)
-}
-
-/// The pieces of `t` whose bytes in `file` are not the torrent's (hashed in parallel; zeros
-/// past the file's end, as librqbit will see it once the file grows).
-fn pieces_to_fetch(file: &Path, t: &Torrent) -> std::io::Result<Vec<PieceIndex>> {
-    let f = std::fs::File::open(file)?;
-    let len = f.metadata()?.len();
-    let mut wrong: Vec<PieceIndex> = (0..t.pieces().len() as u32)
-        .into_par_iter()
-        .map_init(Vec::new, |buf, i| -> std::io::Result<Option<PieceIndex>> {
-            let r = t.piece_range(i);
-            buf.clear();
-            buf.resize((r.end - r.start) as usize, 0);
-            if r.start < len {
-                let n = (len.min(r.end) - r.start) as usize;
-                f.read_exact_at(&mut buf[..n], r.start)?;
-            }
-            Ok((PieceHash::of(buf) != t.pieces()[i as usize]).then_some(PieceIndex(i)))
-        })
-        .filter_map(Result::transpose)
-        .collect::<std::io::Result<_>>()?;
-    wrong.sort();
-    Ok(wrong)
 }
 
 /// One step of an in-place pre-fill.

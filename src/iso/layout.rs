@@ -41,6 +41,24 @@ impl PlacedFile {
     }
 }
 
+/// The byte ranges of `file` (whose bytes lie at `extents`, in file order) that hold its bytes
+/// `at..at + len`, in order.
+pub fn extents_of(
+    extents: &[Range<u64>],
+    at: u64,
+    len: u64,
+) -> impl Iterator<Item = Range<u64>> + '_ {
+    let end = at + len;
+    let mut start = 0u64;
+    extents.iter().filter_map(move |e| {
+        let n = e.end - e.start;
+        let (from, to) = (at.max(start), end.min(start + n));
+        let placed = start;
+        start += n;
+        (from < to).then(|| e.start + (from - placed)..e.start + (to - placed))
+    })
+}
+
 /// Reads bytes `at..at + buf.len()` of a file whose bytes lie at `extents` of `file` (in file
 /// order).
 pub fn read_extents(
@@ -51,16 +69,10 @@ pub fn read_extents(
 ) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let mut done = 0usize;
-    let mut start = 0u64;
-    for e in extents {
-        let len = e.end - e.start;
-        let want = at + done as u64;
-        if done < buf.len() && want >= start && want < start + len {
-            let n = ((start + len - want) as usize).min(buf.len() - done);
-            file.read_exact_at(&mut buf[done..done + n], e.start + (want - start))?;
-            done += n;
-        }
-        start += len;
+    for r in extents_of(extents, at, buf.len() as u64) {
+        let n = (r.end - r.start) as usize;
+        file.read_exact_at(&mut buf[done..done + n], r.start)?;
+        done += n;
     }
     if done != buf.len() {
         return Err(std::io::Error::new(

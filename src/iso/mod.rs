@@ -13,7 +13,7 @@ pub use content::{ImageError, ImageFile, extract, list_files};
 pub use identify::{Identified, identify};
 pub use inside::{InImage, PackagesInImages, images_in, packages_in_images};
 pub use layout::{Layout, PlacedFile, layout_through, read_extents, read_layout};
-pub use plan::{Plan, Room, SwitchMode, plan_switch};
+pub use plan::{Plan, Room, SwitchMode, differing_pieces, plan_switch};
 pub use prefill::{AtHand, Made, Origin, Prefill, Rebuilder, prefill, summarize};
 
 use crate::feed::IsoVersion;

@@ -93,6 +93,38 @@ fn local_piece_matches(
     Ok(PieceHash::of(buf) == t.pieces()[i as usize])
 }
 
+/// The pieces of `to` that `image` does not hold at their offset (zeros past its end, as a switch
+/// grows it). With `from`, the torrent `image` is known to match, and equal piece lengths, they
+/// come from the two torrents' hashes (only pieces whose length changed are read); otherwise
+/// every piece is hashed, in parallel.
+pub fn differing_pieces(
+    image: &Path,
+    from: Option<&Torrent>,
+    to: &Torrent,
+) -> std::io::Result<Vec<PieceIndex>> {
+    let file = File::open(image)?;
+    let local_len = file.metadata()?.len();
+    let same_layout = from.filter(|f| f.piece_length == to.piece_length);
+    let differs = |i: u32, buf: &mut Vec<u8>| -> std::io::Result<bool> {
+        if let Some(f) = same_layout
+            && (i as usize) < f.pieces().len()
+            && f.piece_len(i) == to.piece_len(i)
+        {
+            return Ok(f.pieces()[i as usize] != to.pieces()[i as usize]);
+        }
+        Ok(!local_piece_matches(&file, local_len, to, i, buf)?)
+    };
+    let mut pieces: Vec<PieceIndex> = (0..to.pieces().len() as u32)
+        .into_par_iter()
+        .map_init(Vec::new, |buf, i| {
+            Ok(differs(i, buf)?.then_some(PieceIndex(i)))
+        })
+        .filter_map(|r: std::io::Result<Option<PieceIndex>>| r.transpose())
+        .collect::<std::io::Result<_>>()?;
+    pieces.sort();
+    Ok(pieces)
+}
+
 /// Plans switching `image` to `to`. With a known `from` version and equal piece lengths the plan
 /// comes from the two torrents alone (only pieces whose length changed are read); otherwise the
 /// local image is hashed against `to`'s pieces. The mode is `prefer` if given, else the cheapest
@@ -105,26 +137,8 @@ pub fn plan_switch(
     prefer: Option<SwitchMode>,
 ) -> std::io::Result<Plan> {
     let t = &to.torrent;
-    let file = File::open(image)?;
-    let local_len = file.metadata()?.len();
-    let same_layout = from.filter(|f| f.torrent.piece_length == t.piece_length);
-    let differs = |i: u32, buf: &mut Vec<u8>| -> std::io::Result<bool> {
-        if let Some(f) = same_layout {
-            let f = &f.torrent;
-            if (i as usize) < f.pieces().len() && f.piece_len(i) == t.piece_len(i) {
-                return Ok(f.pieces()[i as usize] != t.pieces()[i as usize]);
-            }
-        }
-        Ok(!local_piece_matches(&file, local_len, t, i, buf)?)
-    };
-    let mut pieces: Vec<PieceIndex> = (0..t.pieces().len() as u32)
-        .into_par_iter()
-        .map_init(Vec::new, |buf, i| {
-            Ok(differs(i, buf)?.then_some(PieceIndex(i)))
-        })
-        .filter_map(|r: std::io::Result<Option<PieceIndex>>| r.transpose())
-        .collect::<std::io::Result<_>>()?;
-    pieces.sort();
+    let local_len = std::fs::metadata(image)?.len();
+    let pieces = differing_pieces(image, from.map(|f| &f.torrent), t)?;
     let fetch_bytes: u64 = pieces.iter().map(|p| t.piece_len(p.0)).sum();
     let target_len = t.total_length();
     let copy_space = target_len;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::layout::{Layout, PlacedFile, read_extents};
+use super::layout::{Layout, PlacedFile, extents_of, read_extents};
 use crate::hash::PieceHash;
 use crate::torrent::{PieceIndex, Torrent};
 
@@ -242,18 +242,6 @@ impl<'a> Rebuilder<'a> {
         }
         Ok(Some(made))
     }
-}
-
-/// The byte ranges of a file (its `extents`, in file order) that hold its bytes `at..at + len`.
-fn extents_of(extents: &[Range<u64>], at: u64, len: u64) -> impl Iterator<Item = Range<u64>> + '_ {
-    let end = at + len;
-    let mut start = 0u64;
-    extents.iter().filter_map(move |e| {
-        let n = e.end - e.start;
-        let (from, to) = (at.max(start), end.min(start + n));
-        start += n;
-        (from < to).then(|| e.start + (from - (start - n))..e.start + (to - (start - n)))
-    })
 }
 
 /// Rebuilds the `wrong` pieces of `target` in `working` (the target's length, already holding
