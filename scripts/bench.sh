@@ -12,5 +12,5 @@ bin=target/release/swarmdate
 mkdir -p "$results"
 "$bin" bench clients --results "$results"
 "$bin" bench swarm --clients 20 --size-mb 200 --results "$results"
-"$bin" bench swarm --clients 20 --size-mb 200 --files 400 --runs random-pieces,qbittorrent --results "$results"
+"$bin" bench swarm --clients 20 --size-mb 200 --files 400 --runs random-pieces,super-seed,qbittorrent --results "$results"
 echo "Results in $results"

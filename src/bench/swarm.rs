@@ -25,6 +25,8 @@ pub enum SwarmClients {
     IndexOrder,
     /// Swarmdate engines asking for random missing pieces (what users run).
     RandomPieces,
+    /// The same, from an origin that super-seeds (`seed --super-seed`, BEP 16).
+    SuperSeed,
     /// qbittorrent-nox 4.5 (libtorrent 2.0) with its default choking and rarest-first picking.
     Qbittorrent,
 }
@@ -35,6 +37,7 @@ impl SwarmClients {
         match self {
             SwarmClients::IndexOrder => "Swarmdate, index order",
             SwarmClients::RandomPieces => "Swarmdate, random pieces",
+            SwarmClients::SuperSeed => "Swarmdate, super-seeding origin",
             SwarmClients::Qbittorrent => "qBittorrent",
         }
     }
@@ -116,14 +119,16 @@ pub async fn run_swarm_bench(
 
     say("Starting the origin");
     let origin = Engine::start(limited(&dir.join("origin"), rate, true)).await?;
+    let payload = if files > 0 {
+        Payload::Folder(fsutil::parent_dir(&payload).to_owned())
+    } else {
+        Payload::Image(payload.clone())
+    };
     let seed = origin.add_job(
         &torrent,
-        JobSpec::Seed {
-            payload: if files > 0 {
-                Payload::Folder(fsutil::parent_dir(&payload).to_owned())
-            } else {
-                Payload::Image(payload.clone())
-            },
+        match kind {
+            SwarmClients::SuperSeed => JobSpec::SuperSeed { payload },
+            _ => JobSpec::Seed { payload },
         },
     )?;
     origin.wait(seed).await?;
@@ -134,16 +139,7 @@ pub async fn run_swarm_bench(
         SwarmClients::Qbittorrent => {
             tokio::task::block_in_place(|| qbittorrent_clients(dir, &torrent, setup, say))?
         }
-        _ => {
-            swarmdate_clients(
-                dir,
-                &torrent,
-                setup,
-                kind == SwarmClients::RandomPieces,
-                say,
-            )
-            .await?
-        }
+        _ => swarmdate_clients(dir, &torrent, setup, kind != SwarmClients::IndexOrder, say).await?,
     };
     client_secs.sort_by(f64::total_cmp);
     // The origin's counter catches up within a snapshot.

@@ -469,6 +469,13 @@ impl QBittorrent {
             uploaded: t["uploaded"].as_u64().context("uploaded")?,
         })
     }
+
+    /// Payload bytes it received and threw away (redundant blocks, failed pieces).
+    pub fn wasted(&self, hash: &InfoHash) -> anyhow::Result<u64> {
+        let body = curl(&[&format!("{}/torrents/properties?hash={hash}", self.api)])?;
+        let v: Value = serde_json::from_str(&body)?;
+        v["total_wasted"].as_u64().context("total_wasted")
+    }
 }
 
 /// Polls `read` until `done` holds for what it returns, for at most `limit`.

@@ -223,7 +223,7 @@ pub struct SwarmArgs {
     #[arg(long)]
     results: Option<PathBuf>,
     /// The runs, one after the other on the same payload.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [SwarmClients::IndexOrder, SwarmClients::RandomPieces, SwarmClients::Qbittorrent])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [SwarmClients::IndexOrder, SwarmClients::RandomPieces, SwarmClients::SuperSeed, SwarmClients::Qbittorrent])]
     runs: Vec<SwarmClients>,
 }
 

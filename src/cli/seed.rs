@@ -24,6 +24,10 @@ pub struct SeedArgs {
     /// The payload of each --torrent, in order: the file (single-file torrent) or its folder.
     #[arg(long, requires = "torrent")]
     data: Vec<PathBuf>,
+    /// Seed each --torrent as a new release's origin: every peer is shown only pieces the swarm
+    /// lacks (BEP 16 initial seeding), so the origin's upload sends about one copy.
+    #[arg(long, requires = "torrent")]
+    super_seed: bool,
 }
 
 pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
@@ -88,7 +92,11 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         } else {
             Payload::Folder(data.canonicalize()?)
         };
-        if let Err(e) = engine.add_job(&torrent, JobSpec::Seed { payload }).await {
+        let spec = match args.super_seed {
+            true => JobSpec::SuperSeed { payload },
+            false => JobSpec::Seed { payload },
+        };
+        if let Err(e) = engine.add_job(&torrent, spec).await {
             engine.shutdown().await;
             return Err(e);
         }

@@ -138,7 +138,7 @@ async fn link_to_swarm(torrent: &Torrent, swarm: &Swarm) -> Option<PeerLink> {
     if !swarm.trackers {
         return None;
     }
-    let mut peers = announce(torrent, peer_id, swarm.port).await?;
+    let mut peers = announce(torrent, peer_id, swarm.port, false).await?;
     let deadline = tokio::time::Instant::now() + FIND_PEER;
     while let Ok(Some(peer)) = tokio::time::timeout_at(deadline, peers.next()).await {
         // The trackers list us too, under the port announced.
@@ -174,17 +174,23 @@ async fn connect(peer: SocketAddr, torrent: &Torrent, peer_id: [u8; 20]) -> Opti
     None
 }
 
-/// The peers the torrent's trackers list, announcing as a peer that has nothing yet.
-async fn announce(
+/// The peers the torrent's trackers list, announcing `port` as a peer that has nothing yet or,
+/// `complete`, everything. Announces go on (at the trackers' intervals) while the stream is polled.
+pub(super) async fn announce(
     torrent: &Torrent,
     peer_id: [u8; 20],
     port: u16,
+    complete: bool,
 ) -> Option<futures::stream::BoxStream<'static, SocketAddr>> {
-    struct Nothing(u64);
-    impl librqbit_tracker_comms::TorrentStatsProvider for Nothing {
+    struct Holding {
+        total: u64,
+        complete: bool,
+    }
+    impl librqbit_tracker_comms::TorrentStatsProvider for Holding {
         fn get(&self) -> librqbit_tracker_comms::TrackerCommsStats {
             librqbit_tracker_comms::TrackerCommsStats {
-                total_bytes: self.0,
+                total_bytes: self.total,
+                downloaded_bytes: if self.complete { self.total } else { 0 },
                 torrent_state: librqbit_tracker_comms::TrackerCommsStatsState::Live,
                 ..Default::default()
             }
@@ -206,7 +212,10 @@ async fn announce(
         librqbit_core::Id20::new(torrent.info_hash().0),
         librqbit_core::Id20::new(peer_id),
         trackers,
-        Box::new(Nothing(torrent.total_length())),
+        Box::new(Holding {
+            total: torrent.total_length(),
+            complete,
+        }),
         None,
         port,
         reqwest::Client::new(),
@@ -215,7 +224,7 @@ async fn announce(
 }
 
 /// A peer id for our own links, in Azureus style ("-SD0100-" and random bytes).
-fn link_peer_id() -> [u8; 20] {
+pub(super) fn link_peer_id() -> [u8; 20] {
     let mut id = [0u8; 20];
     id[..8].copy_from_slice(b"-SD0100-");
     rand::Rng::fill(&mut rand::thread_rng(), &mut id[8..]);

@@ -34,6 +34,9 @@ pub enum Payload {
 pub enum JobSpec {
     /// Seed a complete payload.
     Seed { payload: Payload },
+    /// Seed a complete payload to a new swarm, showing each peer only pieces the swarm lacks
+    /// (BEP 16 initial seeding, `super_seed.rs`): for an origin whose upload is the bottleneck.
+    SuperSeed { payload: Payload },
     /// Download a payload into a folder, through a staging folder inside it.
     Fetch {
         dest: PathBuf,

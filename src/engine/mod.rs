@@ -16,6 +16,7 @@ mod repository;
 mod run;
 mod snapshot;
 mod storage;
+mod super_seed;
 mod switch;
 mod undo;
 
@@ -120,6 +121,8 @@ struct LiveJob {
     frozen: Option<JobSnapshot>,
     /// The undo journal of a running in-place switch.
     undo: Option<Arc<UndoLog>>,
+    /// A super-seeding job's server (it stops when dropped).
+    super_seeder: Option<super_seed::SuperSeeder>,
 }
 
 struct Jobs {
@@ -136,6 +139,8 @@ pub struct Engine {
     jobs: Mutex<Jobs>,
     snapshots: watch::Sender<Snapshot>,
     listen_port: Option<u16>,
+    /// The address peers are accepted on (super-seeders listen there too).
+    listen_ip: Option<std::net::IpAddr>,
     known_peers: Vec<SocketAddr>,
     /// Whether peers can be found without a tracker (DHT, local discovery).
     discovery: bool,
@@ -204,6 +209,7 @@ impl Engine {
             None => None,
         };
         let listen_port = listen.as_ref().map(|l| l.listen_addr.port());
+        let listen_ip = listen.as_ref().map(|l| l.listen_addr.ip());
         let opts = SessionOptions {
             dht: cfg.dht.then(librqbit::DhtSessionConfig::default),
             disable_trackers: !cfg.trackers,
@@ -232,6 +238,7 @@ impl Engine {
             }),
             snapshots: watch::channel(Snapshot::default()).0,
             listen_port,
+            listen_ip,
             known_peers: cfg.known_peers.clone(),
             discovery: cfg.dht || cfg.local_discovery,
             trackers: cfg.trackers,
@@ -360,6 +367,7 @@ impl Engine {
                 task: None,
                 frozen: None,
                 undo: None,
+                super_seeder: None,
             },
         );
         drop(jobs);
@@ -555,7 +563,9 @@ impl Engine {
 
     /// Pauses a job's torrent (it keeps its place in the journal).
     pub async fn pause(&self, id: JobId) -> anyhow::Result<()> {
-        self.session.pause(&self.handle(id)?).await?;
+        if self.take_super_seeder(id).is_none() {
+            self.session.pause(&self.handle(id)?).await?;
+        }
         self.update_record(id, |r| r.paused = true)?;
         self.set_state(id, JobState::Paused);
         Ok(())
@@ -563,6 +573,10 @@ impl Engine {
 
     /// Resumes a paused job.
     pub async fn resume(&self, id: JobId) -> anyhow::Result<()> {
+        if let JobSpec::SuperSeed { payload } = self.record(id)?.spec {
+            self.update_record(id, |r| r.paused = false)?;
+            return self.run_super_seed(id, &payload, false).await;
+        }
         let handle = self.handle(id)?;
         self.session.unpause(&handle).await?;
         self.update_record(id, |r| r.paused = false)?;
@@ -601,8 +615,19 @@ impl Engine {
         Ok(())
     }
 
+    /// A super-seeding job's server, taken out (dropping it stops it).
+    fn take_super_seeder(&self, id: JobId) -> Option<super_seed::SuperSeeder> {
+        let mut jobs = self.jobs.lock().unwrap();
+        jobs.live.get_mut(&id).and_then(|j| j.super_seeder.take())
+    }
+
     /// Changes the session-wide limits (bytes/s; clamped to at least 16 KiB/s).
     pub fn set_limits(&self, upload: Option<u32>, download: Option<u32>) {
+        for j in self.jobs.lock().unwrap().live.values() {
+            if let Some(s) = &j.super_seeder {
+                s.set_limit(limit(upload));
+            }
+        }
         self.session.ratelimits.set_upload_bps(limit(upload));
         self.session.ratelimits.set_download_bps(limit(download));
         self.publish();
@@ -645,7 +670,10 @@ impl Engine {
             .unwrap()
             .live
             .values_mut()
-            .filter_map(|j| j.task.take())
+            .filter_map(|j| {
+                j.super_seeder = None;
+                j.task.take()
+            })
             .collect();
         for t in tasks {
             t.abort();

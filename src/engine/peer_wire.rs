@@ -44,10 +44,12 @@ pub enum WireError {
         what: String,
     },
     /// The peer did not answer in time.
-    #[error("peer {peer} did not answer within {} s", PATIENCE.as_secs())]
+    #[error("peer {peer} did not answer within {secs} s")]
     Timeout {
         /// The peer.
         peer: SocketAddr,
+        /// How long it was given.
+        secs: u64,
     },
 }
 
@@ -73,7 +75,10 @@ impl PeerLink {
         let io = |source| WireError::Io { peer, source };
         let stream = tokio::time::timeout(PATIENCE, TcpStream::connect(peer))
             .await
-            .map_err(|_| WireError::Timeout { peer })?
+            .map_err(|_| WireError::Timeout {
+                peer,
+                secs: PATIENCE.as_secs(),
+            })?
             .map_err(io)?;
         let mut link = PeerLink {
             peer,
@@ -93,7 +98,10 @@ impl PeerLink {
         let mut theirs = [0u8; 68];
         tokio::time::timeout(PATIENCE, link.stream.read_exact(&mut theirs))
             .await
-            .map_err(|_| WireError::Timeout { peer })?
+            .map_err(|_| WireError::Timeout {
+                peer,
+                secs: PATIENCE.as_secs(),
+            })?
             .map_err(io)?;
         let (h, _) = Handshake::deserialize(&theirs).map_err(|e| link.protocol(e.to_string()))?;
         if h.info_hash != info_hash {
@@ -107,9 +115,13 @@ impl PeerLink {
     /// alive without serving it gets twice the patience, not forever.
     pub async fn piece(&mut self, torrent: &Torrent, i: PieceIndex) -> Result<Vec<u8>, WireError> {
         let peer = self.peer;
-        tokio::time::timeout(2 * PATIENCE, self.piece_now(torrent, i))
+        let patience = 2 * PATIENCE;
+        tokio::time::timeout(patience, self.piece_now(torrent, i))
             .await
-            .map_err(|_| WireError::Timeout { peer })?
+            .map_err(|_| WireError::Timeout {
+                peer,
+                secs: patience.as_secs(),
+            })?
     }
 
     async fn piece_now(&mut self, torrent: &Torrent, i: PieceIndex) -> Result<Vec<u8>, WireError> {
@@ -172,43 +184,19 @@ impl PeerLink {
         &mut self,
         into: Option<(u32, &mut [u8])>,
     ) -> Result<Option<u32>, WireError> {
-        loop {
-            if self.inbox.len() >= 4 && self.inbox[..4] == [0; 4] {
-                // A keep-alive: no id, nothing to do.
-                self.inbox.drain(..4);
-                continue;
+        // A bitfield is as long as the pieces; nothing else exceeds a block and its header.
+        let bitfield = self.has.len().div_ceil(8) + 1;
+        let most = |id| {
+            if id == 5 {
+                bitfield
+            } else {
+                BLOCK as usize + 64
             }
-            if self.inbox.len() >= 5 {
-                let len = u32::from_be_bytes(self.inbox[..4].try_into().unwrap()) as usize;
-                // A bitfield is as long as the pieces; nothing else exceeds a block and its header.
-                let most = if self.inbox[4] == 5 {
-                    self.has.len().div_ceil(8) + 1
-                } else {
-                    BLOCK as usize + 64
-                };
-                if len > most {
-                    return Err(self.protocol(format!("a message of {len} bytes")));
-                }
-                if self.inbox.len() >= 4 + len {
-                    let result = self.handle(len, into);
-                    self.inbox.drain(..4 + len);
-                    return result;
-                }
-            }
-            let mut chunk = [0u8; 64 << 10];
-            let peer = self.peer;
-            let n = tokio::time::timeout(PATIENCE, self.stream.read(&mut chunk))
-                .await
-                .map_err(|_| WireError::Timeout { peer })?
-                .map_err(|source| WireError::Io { peer, source })?;
-            if n == 0 {
-                return Err(WireError::Io {
-                    peer,
-                    source: std::io::ErrorKind::UnexpectedEof.into(),
-                });
-            }
-            self.inbox.extend_from_slice(&chunk[..n]);
-        }
+        };
+        let len = next_frame(&mut self.stream, &mut self.inbox, self.peer, most, PATIENCE).await?;
+        let result = self.handle(len, into);
+        self.inbox.drain(..4 + len);
+        result
     }
 
     fn handle(
@@ -256,6 +244,50 @@ impl PeerLink {
             _ => {}
         }
         Ok(None)
+    }
+}
+
+/// Reads from `stream` into `inbox` until it starts with a whole message, and returns that
+/// message's length (without its 4-byte prefix). Keep-alives are consumed; a message longer than
+/// `most(id)` is refused before it is read; a peer silent for `patience` times out.
+pub(super) async fn next_frame<R: tokio::io::AsyncRead + Unpin>(
+    stream: &mut R,
+    inbox: &mut Vec<u8>,
+    peer: SocketAddr,
+    most: impl Fn(u8) -> usize,
+    patience: Duration,
+) -> Result<usize, WireError> {
+    let protocol = |what| WireError::Protocol { peer, what };
+    loop {
+        if inbox.len() >= 4 && inbox[..4] == [0; 4] {
+            // A keep-alive: no id, nothing to do.
+            inbox.drain(..4);
+            continue;
+        }
+        if inbox.len() >= 5 {
+            let len = u32::from_be_bytes(inbox[..4].try_into().expect("4 bytes")) as usize;
+            if len > most(inbox[4]) {
+                return Err(protocol(format!("a message of {len} bytes")));
+            }
+            if inbox.len() >= 4 + len {
+                return Ok(len);
+            }
+        }
+        let mut chunk = [0u8; 64 << 10];
+        let n = tokio::time::timeout(patience, stream.read(&mut chunk))
+            .await
+            .map_err(|_| WireError::Timeout {
+                peer,
+                secs: patience.as_secs(),
+            })?
+            .map_err(|source| WireError::Io { peer, source })?;
+        if n == 0 {
+            return Err(WireError::Io {
+                peer,
+                source: std::io::ErrorKind::UnexpectedEof.into(),
+            });
+        }
+        inbox.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -32,7 +32,7 @@ impl Engine {
                     let record = g.journal.jobs.get(id);
                     let goal_met = record.is_some_and(|r| r.goal_met);
                     let kind = match record.map(|r| &r.spec) {
-                        Some(JobSpec::Seed { .. }) => JobKind::Seed,
+                        Some(JobSpec::Seed { .. } | JobSpec::SuperSeed { .. }) => JobKind::Seed,
                         Some(JobSpec::Fetch { .. }) => JobKind::Fetch,
                         Some(JobSpec::Switch(_)) => JobKind::Switch,
                         Some(JobSpec::Repository(_)) => JobKind::Packages,
@@ -47,6 +47,7 @@ impl Engine {
                         j.log.clone(),
                         j.frozen.clone(),
                         goal_met,
+                        j.super_seeder.as_ref().map(|s| (s.uploaded(), s.served())),
                     )
                 })
                 .collect()
@@ -57,7 +58,7 @@ impl Engine {
             listen_port: self.listen_port,
             jobs: Vec::with_capacity(jobs.len()),
         };
-        for (id, kind, torrent, handle, state, log, frozen, goal_met) in jobs {
+        for (id, kind, torrent, handle, state, log, frozen, goal_met, super_seeded) in jobs {
             if let Some(mut f) = frozen {
                 f.state = state;
                 f.kind = kind;
@@ -85,6 +86,29 @@ impl Engine {
                 pieces: PieceMap::default(),
                 goal_met,
             };
+            if let Some((uploaded, served)) = super_seeded {
+                js.bytes_uploaded = uploaded;
+                js.bytes_had = torrent.data_length();
+                self.contribution.observe(id, &torrent, uploaded, 0);
+                js.peers = served
+                    .into_iter()
+                    .map(|(address, uploaded)| {
+                        let address = address.to_string();
+                        let (_, up_speed) = self.peer_rates.rate(id, &address, 0, uploaded);
+                        self.contribution.served(id, &address);
+                        PeerSnapshot {
+                            address,
+                            client: None,
+                            fetched: 0,
+                            uploaded,
+                            down_speed: 0,
+                            up_speed,
+                        }
+                    })
+                    .collect();
+                js.peers.sort_by(|a, b| a.address.cmp(&b.address));
+                js.up_speed = js.peers.iter().map(|p| p.up_speed).sum();
+            }
             if let Some(h) = handle {
                 let stats = h.stats();
                 js.bytes_uploaded = stats.uploaded_bytes;

@@ -22,6 +22,9 @@ impl Engine {
             let rec = self.record(id)?;
             match rec.spec.clone() {
                 JobSpec::Seed { payload } => self.run_seed(id, &payload, rec.paused).await,
+                JobSpec::SuperSeed { payload } => {
+                    self.run_super_seed(id, &payload, rec.paused).await
+                }
                 JobSpec::Fetch {
                     dest,
                     seed_after,
@@ -196,6 +199,37 @@ impl Engine {
             return Ok(());
         }
         self.check_and_fetch(id, &handle).await?;
+        self.set_state(id, JobState::Seeding);
+        Ok(())
+    }
+
+    /// Serves the payload through a super-seeder of its own instead of the session.
+    pub(super) async fn run_super_seed(
+        &self,
+        id: JobId,
+        payload: &Payload,
+        paused: bool,
+    ) -> anyhow::Result<()> {
+        if paused {
+            self.set_state(id, JobState::Paused);
+            return Ok(());
+        }
+        let ip = self
+            .listen_ip
+            .context("super-seeding needs a listening port; share with others to use it")?;
+        self.set_state(id, JobState::Checking);
+        let seeder = super::super_seed::SuperSeeder::start(
+            self.torrent_of(id)?,
+            payload,
+            std::net::SocketAddr::new(ip, 0),
+            self.session.ratelimits.get_upload_bps(),
+            self.trackers,
+        )
+        .await?;
+        tracing::info!(job = %id, port = seeder.port(), "super-seeding");
+        if let Some(j) = self.jobs.lock().unwrap().live.get_mut(&id) {
+            j.super_seeder = Some(seeder);
+        }
         self.set_state(id, JobState::Seeding);
         Ok(())
     }

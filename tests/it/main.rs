@@ -27,6 +27,7 @@ mod publish_master;
 mod service;
 mod store;
 mod subset;
+mod super_seed;
 
 mod support;
 mod torrent;

@@ -1,0 +1,783 @@
+//! Initial seeding (BEP 16, "super-seeding") for an origin whose upload is its swarm's bottleneck.
+//!
+//! librqbit's clients ask every peer for the next piece of their own order whether or not another
+//! peer has it (PLATFORM.md §6), so an origin that shows all its pieces serves many of them to
+//! several clients. This seeder shows each peer only a few pieces, those the swarm has least of (it
+//! learns who has what from the peers' bitfields and haves), and a new one each time the peer has
+//! one of them; the peers trade the rest among themselves. It serves one torrent on a listener of
+//! its own, outside librqbit's session, and announces that port to the torrent's trackers.
+//!
+//! Not strict: a peer gets its next offer as soon as it has one, not only once a second peer has it
+//! too (every Swarmdate client shares what it has, and waiting would idle the origin).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota};
+use librqbit_core::hash_id::Id20;
+use librqbit_peer_protocol::{Handshake, Message, MessageDeserializeError, Piece, Request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::job::Payload;
+use super::peer_wire::{WireError, next_frame};
+use crate::torrent::{PieceHasher, Segment, Torrent};
+
+/// Bytes each peer is shown at a time and lacks: enough that its requests to us never run dry (a
+/// librqbit peer that found nothing to ask for looks again only after 5 s, and its share of a
+/// busy origin can be a few hundred KiB/s).
+const OFFER_BYTES: u32 = 2 << 20;
+/// An offer the peer has not asked for in this long is replaced (it may not want that file).
+const OFFER_PATIENCE: Duration = Duration::from_secs(30);
+/// The largest block served (clients ask for 16 KiB).
+const MAX_BLOCK: u32 = 128 << 10;
+/// Requests a peer may have waiting; more is not a client.
+const MAX_QUEUED: usize = 4096;
+/// librqbit drops a peer it heard nothing from in 10 s.
+const KEEP_ALIVE: Duration = Duration::from_secs(4);
+/// librqbit sends keep-alives every 120 s.
+const PATIENCE: Duration = Duration::from_secs(180);
+
+/// One torrent super-seeded on a port of its own; stops when dropped.
+pub struct SuperSeeder {
+    shared: Arc<Shared>,
+    port: u16,
+    cancel: CancellationToken,
+}
+
+struct Shared {
+    info_hash: Id20,
+    peer_id: Id20,
+    pieces: usize,
+    payload: PieceHasher,
+    limiter: Mutex<Option<Arc<DefaultDirectRateLimiter>>>,
+    uploaded: AtomicU64,
+    board: Mutex<Board>,
+    /// Payload bytes sent to each peer.
+    served: Mutex<HashMap<SocketAddr, u64>>,
+}
+
+impl SuperSeeder {
+    /// Checks `payload` against `torrent` (every piece hashed) and starts serving it on `listen`'s
+    /// address (any port), announcing it to the torrent's trackers when `trackers`.
+    pub async fn start(
+        torrent: Arc<Torrent>,
+        payload: &Payload,
+        listen: SocketAddr,
+        limit: Option<NonZeroU32>,
+        trackers: bool,
+    ) -> anyhow::Result<SuperSeeder> {
+        let segments = segments(&torrent, payload);
+        let t = torrent.clone();
+        let payload = tokio::task::spawn_blocking(move || -> anyhow::Result<PieceHasher> {
+            let hasher = PieceHasher::new(segments, t.piece_length)?;
+            let hashes = hasher.hash_all()?;
+            if let Some(i) = hashes.iter().zip(t.pieces()).position(|(a, b)| a != b) {
+                anyhow::bail!(
+                    "piece {i} of the payload is not the torrent's: seed the files the torrent was made of"
+                );
+            }
+            Ok(hasher)
+        })
+        .await??;
+        let listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0))
+            .await
+            .with_context(|| format!("listening on {} for super-seeding", listen.ip()))?;
+        let port = listener.local_addr()?.port();
+        let peer_id = super::discover::link_peer_id();
+        let shared = Arc::new(Shared {
+            info_hash: Id20::new(torrent.info_hash().0),
+            peer_id: Id20::new(peer_id),
+            pieces: torrent.pieces().len(),
+            payload,
+            limiter: Mutex::new(limiter(limit)),
+            uploaded: AtomicU64::new(0),
+            board: Mutex::new(Board::new(
+                torrent.pieces().len(),
+                (OFFER_BYTES / torrent.piece_length).clamp(2, 64) as usize,
+            )),
+            served: Mutex::new(HashMap::new()),
+        });
+        let cancel = CancellationToken::new();
+        tokio::spawn(accept(listener, shared.clone(), cancel.clone()));
+        if trackers {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                let Some(mut peers) =
+                    super::discover::announce(&torrent, peer_id, port, true).await
+                else {
+                    return;
+                };
+                // Peers dial us; polling keeps the announces going.
+                let polled = async { while peers.next().await.is_some() {} };
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = polled => {}
+                }
+            });
+        }
+        Ok(SuperSeeder {
+            shared,
+            port,
+            cancel,
+        })
+    }
+
+    /// The port peers reach it on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Payload bytes served so far.
+    pub fn uploaded(&self) -> u64 {
+        self.shared.uploaded.load(Ordering::Relaxed)
+    }
+
+    /// Payload bytes served to each peer so far.
+    pub fn served(&self) -> Vec<(SocketAddr, u64)> {
+        let served = self.shared.served.lock().unwrap();
+        served.iter().map(|(a, n)| (*a, *n)).collect()
+    }
+
+    /// Changes its upload limit (bytes/s).
+    pub fn set_limit(&self, limit: Option<NonZeroU32>) {
+        *self.shared.limiter.lock().unwrap() = limiter(limit);
+    }
+}
+
+impl Drop for SuperSeeder {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn limiter(limit: Option<NonZeroU32>) -> Option<Arc<DefaultDirectRateLimiter>> {
+    // The burst holds the largest block, or a block could never pass.
+    let burst = NonZeroU32::new(MAX_BLOCK).expect("not zero");
+    limit.map(|l| {
+        Arc::new(DefaultDirectRateLimiter::direct(
+            Quota::per_second(l).allow_burst(l.max(burst)),
+        ))
+    })
+}
+
+/// The payload's files in torrent order, pad files as zeros.
+fn segments(torrent: &Torrent, payload: &Payload) -> Vec<Segment> {
+    let root = match payload {
+        Payload::Image(path) => {
+            return vec![Segment::File {
+                path: path.clone(),
+                len: torrent.total_length(),
+            }];
+        }
+        Payload::Folder(dir) if torrent.single_file => dir.clone(),
+        Payload::Folder(dir) => dir.join(&torrent.name),
+    };
+    torrent
+        .files
+        .iter()
+        .map(|f| match f.pad {
+            true => Segment::Zeros(f.length),
+            // Paths were checked when the torrent was read: no "..", nothing absolute.
+            false => Segment::File {
+                path: f.path.iter().fold(root.clone(), |p, c| p.join(c)),
+                len: f.length,
+            },
+        })
+        .collect()
+}
+
+async fn accept(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
+    let mut next_id = 0u64;
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors, say: try again shortly rather than spin.
+                    tracing::warn!("super-seeding: accepting a peer: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+        };
+        next_id += 1;
+        let (id, shared, cancel) = (next_id, shared.clone(), cancel.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                served = serve_peer(&shared, stream, peer, id) => if let Err(e) = served {
+                    tracing::debug!("super-seeding: {e}");
+                }
+            }
+            shared.board.lock().unwrap().leave(id);
+        });
+    }
+}
+
+/// Shakes hands, then answers `peer` until it leaves.
+async fn serve_peer(
+    shared: &Arc<Shared>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+) -> Result<(), WireError> {
+    let io = |source| WireError::Io { peer, source };
+    let protocol = |what: &str| WireError::Protocol {
+        peer,
+        what: what.to_owned(),
+    };
+    let mut theirs = [0u8; 68];
+    tokio::time::timeout(KEEP_ALIVE * 3, stream.read_exact(&mut theirs))
+        .await
+        .map_err(|_| WireError::Timeout { peer, secs: 12 })?
+        .map_err(io)?;
+    let (hello, _) = Handshake::deserialize(&theirs).map_err(|e| protocol(&e.to_string()))?;
+    if hello.info_hash != shared.info_hash {
+        return Err(protocol("it asked for another torrent"));
+    }
+    let mut ours = Handshake::new(shared.info_hash, shared.peer_id);
+    // No extensions: the base protocol is all a seeder needs.
+    ours.reserved = 0;
+    let mut out = [0u8; 68];
+    let n = ours.serialize_unchecked_len(&mut out);
+    stream.write_all(&out[..n]).await.map_err(io)?;
+
+    let (haves_tx, haves_rx) = mpsc::unbounded_channel();
+    let (blocks_tx, blocks_rx) = mpsc::channel(MAX_QUEUED);
+    let cancelled = Mutex::new(HashSet::new());
+    {
+        let mut board = shared.board.lock().unwrap();
+        board.join(id);
+        for i in board.top_up(id, rand::random(), Instant::now()) {
+            let _ = haves_tx.send(i);
+        }
+    }
+    let (rd, wr) = stream.into_split();
+    let peer_io = PeerIo {
+        shared,
+        peer,
+        id,
+        cancelled: &cancelled,
+    };
+    tokio::select! {
+        r = peer_io.read(rd, haves_tx, blocks_tx) => r,
+        r = peer_io.write(wr, haves_rx, blocks_rx) => r,
+    }
+}
+
+/// One peer's two directions.
+struct PeerIo<'a> {
+    shared: &'a Arc<Shared>,
+    peer: SocketAddr,
+    id: u64,
+    /// Requests the peer took back before they were served.
+    cancelled: &'a Mutex<HashSet<(u32, u32, u32)>>,
+}
+
+impl PeerIo<'_> {
+    fn protocol(&self, what: String) -> WireError {
+        WireError::Protocol {
+            peer: self.peer,
+            what,
+        }
+    }
+
+    /// Reads the peer's messages: what it has (new offers follow), what it asks for.
+    async fn read(
+        &self,
+        mut rd: OwnedReadHalf,
+        haves: mpsc::UnboundedSender<u32>,
+        blocks: mpsc::Sender<Request>,
+    ) -> Result<(), WireError> {
+        let bitfield = self.shared.pieces.div_ceil(8) + 1;
+        // A peer has nothing to send a seeder but short messages (and its bitfield).
+        let most = |id| if id == 5 { bitfield } else { 1024 };
+        let mut inbox = Vec::new();
+        loop {
+            let len = next_frame(&mut rd, &mut inbox, self.peer, most, PATIENCE).await?;
+            let msg = match Message::deserialize(&inbox[..4 + len], &[]) {
+                Ok((msg, _)) => Some(msg),
+                // Extensions were not offered; whatever they say is skipped.
+                Err(MessageDeserializeError::UnsupportedMessageId(_)) => None,
+                Err(e) => return Err(self.protocol(e.to_string())),
+            };
+            let mut got = Vec::new();
+            match msg {
+                Some(Message::Bitfield(bits)) => {
+                    let bits: &[u8] = bits.as_ref();
+                    got.extend(
+                        (0..self.shared.pieces)
+                            .filter(|i| bits.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0))
+                            .map(|i| i as u32),
+                    );
+                }
+                Some(Message::Have(i)) => got.push(i),
+                Some(Message::Request(r)) => {
+                    self.check(&r)?;
+                    let mut board = self.shared.board.lock().unwrap();
+                    board.requested(self.id, r.index, Instant::now());
+                    drop(board);
+                    blocks.try_send(r).map_err(|_| {
+                        self.protocol(format!("more than {MAX_QUEUED} requests waiting"))
+                    })?;
+                }
+                Some(Message::Cancel(r)) => {
+                    self.cancelled
+                        .lock()
+                        .unwrap()
+                        .insert((r.index, r.begin, r.length));
+                }
+                // Interest, choking and the rest change nothing: every peer is unchoked.
+                _ => {}
+            }
+            inbox.drain(..4 + len);
+            if !got.is_empty() {
+                let mut board = self.shared.board.lock().unwrap();
+                for i in got {
+                    board.has(self.id, i);
+                }
+                for i in board.top_up(self.id, rand::random(), Instant::now()) {
+                    let _ = haves.send(i);
+                }
+            }
+        }
+    }
+
+    fn check(&self, r: &Request) -> Result<(), WireError> {
+        let piece_len = self
+            .shared
+            .payload
+            .piece_len(r.index)
+            .ok_or_else(|| self.protocol(format!("a request for piece {}", r.index)))?;
+        let end = u64::from(r.begin) + u64::from(r.length);
+        if r.length == 0 || r.length > MAX_BLOCK || end > u64::from(piece_len) {
+            return Err(self.protocol(format!(
+                "a request for {} bytes at {} of piece {}",
+                r.length, r.begin, r.index
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes to the peer: the offers first, then the blocks asked for at the upload limit, and a
+    /// keep-alive whenever it would otherwise hear nothing for a while.
+    async fn write(
+        &self,
+        mut wr: OwnedWriteHalf,
+        mut haves: mpsc::UnboundedReceiver<u32>,
+        mut blocks: mpsc::Receiver<Request>,
+    ) -> Result<(), WireError> {
+        let peer = self.peer;
+        let io = |source| WireError::Io { peer, source };
+        let mut buf = vec![0u8; MAX_BLOCK as usize + 64];
+        let n = self.serialize(&Message::Unchoke, &mut buf)?;
+        wr.write_all(&buf[..n]).await.map_err(io)?;
+        // The piece last read: a peer asks for a piece's blocks one after another.
+        let mut cached: Option<(u32, Arc<Vec<u8>>)> = None;
+        loop {
+            let msg = tokio::select! {
+                biased;
+                Some(i) = haves.recv() => Message::Have(i),
+                r = blocks.recv() => {
+                    let Some(r) = r else { return Ok(()) };
+                    let limiter = self.shared.limiter.lock().unwrap().clone();
+                    if let Some(l) = limiter {
+                        let n = NonZeroU32::new(r.length).expect("checked");
+                        l.until_n_ready(n).await.expect("a block fits the burst");
+                    }
+                    // Taken back while it waited for its turn: not sent.
+                    if self.cancelled.lock().unwrap().remove(&(r.index, r.begin, r.length)) {
+                        continue;
+                    }
+                    let data = match &cached {
+                        Some((i, d)) if *i == r.index => d.clone(),
+                        _ => {
+                            let d = Arc::new(self.read_piece(r.index).await.map_err(io)?);
+                            cached = Some((r.index, d.clone()));
+                            d
+                        }
+                    };
+                    let block = &data[r.begin as usize..(r.begin + r.length) as usize];
+                    let n = self.serialize(&Message::Piece(Piece::from_data(r.index, r.begin, block)), &mut buf)?;
+                    wr.write_all(&buf[..n]).await.map_err(io)?;
+                    self.served(u64::from(r.length));
+                    // A peer does not tell us of a piece it knows we have: one it has had
+                    // whole from us counts as its own, and makes room for the next offer.
+                    let offers = {
+                        let mut board = self.shared.board.lock().unwrap();
+                        match board.delivered(self.id, r.index, r.length, data.len() as u32) {
+                            true => board.top_up(self.id, rand::random(), Instant::now()),
+                            false => Vec::new(),
+                        }
+                    };
+                    for i in offers {
+                        let n = self.serialize(&Message::Have(i), &mut buf)?;
+                        wr.write_all(&buf[..n]).await.map_err(io)?;
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep(KEEP_ALIVE) => Message::KeepAlive,
+            };
+            let n = self.serialize(&msg, &mut buf)?;
+            wr.write_all(&buf[..n]).await.map_err(io)?;
+        }
+    }
+
+    fn serialize(&self, msg: &Message<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
+        msg.serialize(buf, &Default::default)
+            .map_err(|e| self.protocol(e.to_string()))
+    }
+
+    async fn read_piece(&self, index: u32) -> std::io::Result<Vec<u8>> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::new();
+            shared.payload.read_piece(index, &mut buf).map(|()| buf)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    fn served(&self, bytes: u64) {
+        self.shared.uploaded.fetch_add(bytes, Ordering::Relaxed);
+        *self
+            .shared
+            .served
+            .lock()
+            .unwrap()
+            .entry(self.peer)
+            .or_default() += bytes;
+    }
+}
+
+/// Who has which pieces and who was shown which: the seeder's whole view of its swarm.
+#[derive(Debug)]
+struct Board {
+    /// Connected peers that have each piece.
+    have: Vec<u32>,
+    /// Peers each piece is offered to that lack it still.
+    offered: Vec<u32>,
+    /// Pieces each peer is shown at a time and lacks.
+    offers: usize,
+    peers: HashMap<u64, PeerView>,
+}
+
+#[derive(Debug)]
+struct PeerView {
+    has: Vec<bool>,
+    /// Pieces shown to it (a have cannot be taken back).
+    shown: Vec<bool>,
+    /// Shown, still lacking, and when last asked for (or shown).
+    pending: HashMap<u32, Instant>,
+    /// Bytes of each pending piece sent to it so far.
+    sent: HashMap<u32, u32>,
+}
+
+impl Board {
+    fn new(pieces: usize, offers: usize) -> Board {
+        Board {
+            have: vec![0; pieces],
+            offered: vec![0; pieces],
+            offers,
+            peers: HashMap::new(),
+        }
+    }
+
+    fn join(&mut self, peer: u64) {
+        let n = self.have.len();
+        self.peers.insert(
+            peer,
+            PeerView {
+                has: vec![false; n],
+                shown: vec![false; n],
+                pending: HashMap::new(),
+                sent: HashMap::new(),
+            },
+        );
+    }
+
+    fn leave(&mut self, peer: u64) {
+        if let Some(v) = self.peers.remove(&peer) {
+            for (i, _) in v.has.iter().enumerate().filter(|(_, h)| **h) {
+                self.have[i] -= 1;
+            }
+            for i in v.pending.keys() {
+                self.offered[*i as usize] -= 1;
+            }
+        }
+    }
+
+    fn has(&mut self, peer: u64, i: u32) {
+        let Some(v) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if let Some(h) = v.has.get_mut(i as usize)
+            && !*h
+        {
+            *h = true;
+            self.have[i as usize] += 1;
+            if v.pending.remove(&i).is_some() {
+                self.offered[i as usize] -= 1;
+            }
+        }
+    }
+
+    /// Notes `len` bytes of piece `i` (of `piece_len`) sent to `peer`; true once it has had the
+    /// whole piece (then it counts as the peer's).
+    fn delivered(&mut self, peer: u64, i: u32, len: u32, piece_len: u32) -> bool {
+        let Some(v) = self.peers.get_mut(&peer) else {
+            return false;
+        };
+        let sent = v.sent.entry(i).or_default();
+        *sent += len;
+        if *sent < piece_len {
+            return false;
+        }
+        v.sent.remove(&i);
+        self.has(peer, i);
+        true
+    }
+
+    fn requested(&mut self, peer: u64, i: u32, now: Instant) {
+        if let Some(t) = self
+            .peers
+            .get_mut(&peer)
+            .and_then(|v| v.pending.get_mut(&i))
+        {
+            *t = now;
+        }
+    }
+
+    /// New pieces to show `peer` so that it has `self.offers` to ask for: those fewest peers have or
+    /// were offered, the first such from `start` on (so equals are taken in no fixed order).
+    fn top_up(&mut self, peer: u64, start: usize, now: Instant) -> Vec<u32> {
+        let Some(v) = self.peers.get_mut(&peer) else {
+            return Vec::new();
+        };
+        let stale: Vec<u32> = v
+            .pending
+            .iter()
+            .filter(|(_, t)| now.duration_since(**t) > OFFER_PATIENCE)
+            .map(|(i, _)| *i)
+            .collect();
+        for i in stale {
+            v.pending.remove(&i);
+            self.offered[i as usize] -= 1;
+        }
+        let n = self.have.len();
+        let start = start % n.max(1);
+        let mut shown = Vec::new();
+        while v.pending.len() < self.offers {
+            let pick = (0..n)
+                .map(|k| (start + k) % n)
+                .filter(|&i| !v.has[i] && !v.shown[i])
+                .min_by_key(|&i| self.have[i] + self.offered[i]);
+            let Some(i) = pick else { break };
+            v.shown[i] = true;
+            v.pending.insert(i as u32, now);
+            self.offered[i] += 1;
+            shown.push(i as u32);
+        }
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFERS: usize = 8;
+
+    #[test]
+    fn offers_go_to_the_pieces_the_swarm_lacks_and_are_topped_up_as_they_arrive() {
+        let now = Instant::now();
+        let mut b = Board::new(40, OFFERS);
+        b.join(1);
+        b.join(2);
+        let first = b.top_up(1, 0, now);
+        assert_eq!(first.len(), OFFERS);
+        // The second peer is shown other pieces while unshown ones remain.
+        let second = b.top_up(2, 0, now);
+        assert!(
+            second.iter().all(|i| !first.contains(i)),
+            "{first:?} {second:?}"
+        );
+        // Nothing new while the offers are pending.
+        assert!(b.top_up(1, 0, now).is_empty());
+        // Peer 1 gets one: one new offer, a piece nobody has or was offered.
+        b.has(1, first[0]);
+        let next = b.top_up(1, 0, now);
+        assert_eq!(next.len(), 1);
+        assert!(!first.contains(&next[0]) && !second.contains(&next[0]));
+        // Peer 2 has every piece but peer 1's: the rest of peer 1's offers are what 2 lacks.
+        for i in 0..40 {
+            if !first.contains(&i) && !next.contains(&i) {
+                b.has(2, i);
+            }
+        }
+        b.leave(2);
+        assert_eq!(b.have.iter().sum::<u32>(), 1, "only peer 1's piece is left");
+        assert_eq!(b.offered.iter().sum::<u32>(), OFFERS as u32);
+    }
+
+    #[test]
+    fn an_offer_never_asked_for_is_replaced_but_one_being_fetched_is_not() {
+        let now = Instant::now();
+        let mut b = Board::new(20, OFFERS);
+        b.join(1);
+        let first = b.top_up(1, 0, now);
+        let later = now + OFFER_PATIENCE + Duration::from_secs(1);
+        b.requested(1, first[0], later);
+        let replaced = b.top_up(1, 0, later);
+        assert_eq!(replaced.len(), OFFERS - 1, "all but the piece asked for");
+        assert!(replaced.iter().all(|i| !first.contains(i)));
+        assert_eq!(b.offered.iter().sum::<u32>(), OFFERS as u32);
+    }
+
+    #[test]
+    fn a_peer_that_has_everything_is_offered_nothing() {
+        let mut b = Board::new(10, OFFERS);
+        b.join(1);
+        for i in 0..10 {
+            b.has(1, i);
+        }
+        assert!(b.top_up(1, 3, Instant::now()).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    //! A seeder on loopback and our own wire client (`peer_wire.rs`) as its peer.
+    use super::*;
+    use crate::engine::peer_wire::PeerLink;
+    use crate::torrent::{PieceIndex, TorrentBuilder};
+
+    const PIECE: u32 = 16 << 10;
+
+    /// A 200-piece image, its torrent and payload.
+    fn image(dir: &std::path::Path) -> (Arc<Torrent>, Vec<u8>, std::path::PathBuf) {
+        let data: Vec<u8> = (0..200 * PIECE).map(|i| (i * 31 % 253) as u8).collect();
+        let path = dir.join("image.iso");
+        std::fs::write(&path, &data).unwrap();
+        let t = TorrentBuilder::single_file("image.iso", &path)
+            .piece_length(PIECE)
+            .build()
+            .unwrap();
+        (Arc::new(t), data, path)
+    }
+
+    async fn start(t: &Arc<Torrent>, path: &std::path::Path) -> anyhow::Result<SuperSeeder> {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        SuperSeeder::start(
+            t.clone(),
+            &Payload::Image(path.to_owned()),
+            listen,
+            None,
+            false,
+        )
+        .await
+    }
+
+    fn addr(s: &SuperSeeder) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], s.port()))
+    }
+
+    #[tokio::test]
+    async fn a_peer_is_shown_some_pieces_and_gets_them_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, data, path) = image(dir.path());
+        let seeder = start(&t, &path).await.unwrap();
+        let mut link = PeerLink::connect(addr(&seeder), &t, [1; 20]).await.unwrap();
+        let (mut got, mut refused) = (Vec::new(), 0);
+        for i in 0..200u32 {
+            match link.piece(&t, PieceIndex(i)).await {
+                Ok(bytes) => {
+                    let at = (i * PIECE) as usize;
+                    assert_eq!(bytes, data[at..at + PIECE as usize], "piece {i}");
+                    got.push(i);
+                }
+                Err(e) => {
+                    assert!(e.to_string().contains("does not have piece"), "{e}");
+                    refused += 1;
+                }
+            }
+        }
+        // 2 MiB of offers are 128 pieces, at most 64 at a time: never all 200 at once, and more
+        // come as the first ones arrive.
+        assert!(
+            refused > 0 && got.len() > 64,
+            "got {}, refused {refused}",
+            got.len()
+        );
+        let bytes = got.len() as u64 * u64::from(PIECE);
+        assert_eq!(seeder.uploaded(), bytes);
+        let served = seeder.served();
+        assert_eq!(served.len(), 1);
+        assert_eq!(served[0].1, bytes);
+    }
+
+    #[tokio::test]
+    async fn a_payload_that_is_not_the_torrents_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, mut data, path) = image(dir.path());
+        data[3 * PIECE as usize + 5] ^= 1;
+        let other = dir.path().join("other.iso");
+        std::fs::write(&other, &data).unwrap();
+        let err = start(&t, &other).await.err().expect("refused");
+        assert!(err.to_string().contains("piece 3 of the payload"), "{err}");
+        // The torrent's own payload starts.
+        assert!(start(&t, &path).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_peer_asking_for_a_piece_out_of_range_is_dropped_and_others_are_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, data, path) = image(dir.path());
+        let seeder = start(&t, &path).await.unwrap();
+        let mut rogue = TcpStream::connect(addr(&seeder)).await.unwrap();
+        let mut hello = Handshake::new(Id20::new(t.info_hash().0), Id20::new([7; 20]));
+        hello.reserved = 0;
+        let mut out = [0u8; 68];
+        let n = hello.serialize_unchecked_len(&mut out);
+        rogue.write_all(&out[..n]).await.unwrap();
+        let mut req = [0u8; 32];
+        let n = Message::Request(Request::new(10_000, 0, PIECE))
+            .serialize(&mut req, &Default::default)
+            .unwrap();
+        rogue.write_all(&req[..n]).await.unwrap();
+        // Everything it is sent until the seeder hangs up: no piece among it.
+        let mut all = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), rogue.read_to_end(&mut all))
+            .await
+            .expect("the seeder hangs up")
+            .unwrap();
+        // Its handshake, an unchoke and at most 64 haves.
+        assert!(all.len() <= 68 + 5 + 64 * 9, "{} bytes", all.len());
+        assert_eq!(seeder.uploaded(), 0);
+
+        let mut link = PeerLink::connect(addr(&seeder), &t, [1; 20]).await.unwrap();
+        let mut served = None;
+        for i in 0..200u32 {
+            if let Ok(bytes) = link.piece(&t, PieceIndex(i)).await {
+                served = Some((i, bytes));
+                break;
+            }
+        }
+        let (i, bytes) = served.expect("the next peer is served");
+        assert_eq!(
+            bytes,
+            data[(i * PIECE) as usize..((i + 1) * PIECE) as usize]
+        );
+    }
+}
