@@ -62,7 +62,7 @@ struct Shared {
     limiter: Mutex<Option<Arc<DefaultDirectRateLimiter>>>,
     uploaded: AtomicU64,
     board: Mutex<Board>,
-    /// Payload bytes sent to each peer.
+    /// Payload bytes sent to each connected peer.
     served: Mutex<HashMap<SocketAddr, u64>>,
 }
 
@@ -142,7 +142,7 @@ impl SuperSeeder {
         self.shared.uploaded.load(Ordering::Relaxed)
     }
 
-    /// Payload bytes served to each peer so far.
+    /// Payload bytes served to each connected peer so far.
     pub fn served(&self) -> Vec<(SocketAddr, u64)> {
         let served = self.shared.served.lock().unwrap();
         served.iter().map(|(a, n)| (*a, *n)).collect()
@@ -221,6 +221,9 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellation
                 }
             }
             shared.board.lock().unwrap().leave(id);
+            // Served peers are listed while connected (snapshots note them in the ledger); an
+            // origin meets peers without end.
+            shared.served.lock().unwrap().remove(&peer);
         });
     }
 }
