@@ -84,30 +84,13 @@ impl PeerLink {
             peer,
             stream,
             inbox: Vec::new(),
-            has: Vec::new(),
+            has: vec![false; torrent.pieces().len()],
             unchoked: false,
             interested: false,
         };
         let info_hash = Id20::new(torrent.info_hash().0);
-        let mut hello = Handshake::new(info_hash, Id20::new(peer_id));
-        // No extensions: this link speaks only the base protocol.
-        hello.reserved = 0;
-        let mut out = [0u8; 68];
-        let n = hello.serialize_unchecked_len(&mut out);
-        link.stream.write_all(&out[..n]).await.map_err(io)?;
-        let mut theirs = [0u8; 68];
-        tokio::time::timeout(PATIENCE, link.stream.read_exact(&mut theirs))
-            .await
-            .map_err(|_| WireError::Timeout {
-                peer,
-                secs: PATIENCE.as_secs(),
-            })?
-            .map_err(io)?;
-        let (h, _) = Handshake::deserialize(&theirs).map_err(|e| link.protocol(e.to_string()))?;
-        if h.info_hash != info_hash {
-            return Err(link.protocol("it answered for another torrent".into()));
-        }
-        link.has = vec![false; torrent.pieces().len()];
+        send_handshake(&mut link.stream, peer, info_hash, Id20::new(peer_id)).await?;
+        read_handshake(&mut link.stream, peer, info_hash, PATIENCE).await?;
         Ok(link)
     }
 
@@ -245,6 +228,47 @@ impl PeerLink {
         }
         Ok(None)
     }
+}
+
+/// Sends our handshake for `info_hash`, offering no extensions (the base protocol is all our
+/// links and our seeder speak).
+pub(super) async fn send_handshake<W: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut W,
+    peer: SocketAddr,
+    info_hash: Id20,
+    peer_id: Id20,
+) -> Result<(), WireError> {
+    let mut hello = Handshake::new(info_hash, peer_id);
+    hello.reserved = 0;
+    let mut out = [0u8; 68];
+    let n = hello.serialize_unchecked_len(&mut out);
+    stream
+        .write_all(&out[..n])
+        .await
+        .map_err(|source| WireError::Io { peer, source })
+}
+
+/// Reads the peer's handshake within `patience`; it must be for `info_hash`.
+pub(super) async fn read_handshake<R: tokio::io::AsyncRead + Unpin>(
+    stream: &mut R,
+    peer: SocketAddr,
+    info_hash: Id20,
+    patience: Duration,
+) -> Result<(), WireError> {
+    let protocol = |what: String| WireError::Protocol { peer, what };
+    let mut theirs = [0u8; 68];
+    tokio::time::timeout(patience, stream.read_exact(&mut theirs))
+        .await
+        .map_err(|_| WireError::Timeout {
+            peer,
+            secs: patience.as_secs(),
+        })?
+        .map_err(|source| WireError::Io { peer, source })?;
+    let (h, _) = Handshake::deserialize(&theirs).map_err(|e| protocol(e.to_string()))?;
+    if h.info_hash != info_hash {
+        return Err(protocol("it spoke of another torrent".into()));
+    }
+    Ok(())
 }
 
 /// Reads from `stream` into `inbox` until it starts with a whole message, and returns that

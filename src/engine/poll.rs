@@ -22,6 +22,26 @@ fn data_bytes(t: &Torrent, piece: u32) -> u64 {
 }
 
 impl Engine {
+    /// One peer's row: its counters and the speeds since the last snapshot.
+    fn peer_row(
+        &self,
+        job: JobId,
+        address: String,
+        client: Option<String>,
+        fetched: u64,
+        uploaded: u64,
+    ) -> PeerSnapshot {
+        let (down_speed, up_speed) = self.peer_rates.rate(job, &address, fetched, uploaded);
+        PeerSnapshot {
+            address,
+            client,
+            fetched,
+            uploaded,
+            down_speed,
+            up_speed,
+        }
+    }
+
     /// Publishes a fresh snapshot to every subscriber.
     pub(super) fn publish(&self) {
         let jobs: Vec<_> = {
@@ -94,16 +114,8 @@ impl Engine {
                     .into_iter()
                     .map(|(address, uploaded)| {
                         let address = address.to_string();
-                        let (_, up_speed) = self.peer_rates.rate(id, &address, 0, uploaded);
                         self.contribution.served(id, &address);
-                        PeerSnapshot {
-                            address,
-                            client: None,
-                            fetched: 0,
-                            uploaded,
-                            down_speed: 0,
-                            up_speed,
-                        }
+                        self.peer_row(id, address, None, 0, uploaded)
                     })
                     .collect();
                 js.peers.sort_by(|a, b| a.address.cmp(&b.address));
@@ -127,16 +139,7 @@ impl Engine {
                         .map(|(address, p)| {
                             let (fetched, uploaded) =
                                 (p.counters.fetched_bytes, p.counters.uploaded_bytes);
-                            let (down_speed, up_speed) =
-                                self.peer_rates.rate(id, &address, fetched, uploaded);
-                            PeerSnapshot {
-                                address,
-                                client: p.client_name,
-                                fetched,
-                                uploaded,
-                                down_speed,
-                                up_speed,
-                            }
+                            self.peer_row(id, address, p.client_name, fetched, uploaded)
                         })
                         .collect();
                     js.peers.sort_by(|a, b| a.address.cmp(&b.address));

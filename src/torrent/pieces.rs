@@ -75,12 +75,6 @@ impl PieceHasher {
         self.total.div_ceil(self.piece_length as u64) as u32
     }
 
-    /// The length of `piece`, if there is such a piece.
-    pub fn piece_len(&self, piece: u32) -> Option<u32> {
-        let start = u64::from(piece) * u64::from(self.piece_length);
-        (start < self.total).then(|| (self.total - start).min(u64::from(self.piece_length)) as u32)
-    }
-
     /// Reads the bytes of `piece` into `buf` (resized to the piece's length).
     pub fn read_piece(&self, piece: u32, buf: &mut Vec<u8>) -> std::io::Result<()> {
         self.read_piece_with(piece, buf, &mut None)
