@@ -211,10 +211,16 @@ pub async fn run_clients_bench(
         .into_iter()
         .zip(torrents.iter().zip(&seeds))
     {
-        let mut base: Option<(f64, f64)> = None;
-        for client in Leecher::ALL.into_iter().filter(|c| leechers.contains(c)) {
-            let mut samples = Vec::with_capacity(runs);
-            for n in 0..runs {
+        let clients: Vec<Leecher> = Leecher::ALL
+            .into_iter()
+            .filter(|c| leechers.contains(c))
+            .collect();
+        // Round by round, every client once: this machine's speed drifts (a VM whose host takes
+        // back freed memory, so writing into the page cache costs 0.25 to 4 s per GiB depending
+        // on what was freed lately), and interleaved runs give every client the same drift.
+        let mut all: Vec<Vec<Sample>> = vec![Vec::with_capacity(runs); clients.len()];
+        for n in 0..runs {
+            for (client, samples) in clients.iter().zip(&mut all) {
                 say(&format!(
                     "{}: {} run {} of {runs}",
                     task.name(),
@@ -222,11 +228,14 @@ pub async fn run_clients_bench(
                     n + 1
                 ));
                 let s = bench
-                    .run(client, task, t, *seed, file, n == 0)
+                    .run(*client, task, t, *seed, file, n == 0)
                     .await
                     .with_context(|| format!("{} on the {}", client.name(), task.name()))?;
                 samples.push(s);
             }
+        }
+        let mut base: Option<(f64, f64)> = None;
+        for (client, samples) in clients.into_iter().zip(all) {
             let gib = t.data_length() as f64 / f64::from(1u32 << 30);
             let wall = median(samples.iter().map(|s| s.wall_secs));
             let cpu = median(samples.iter().map(|s| s.cpu_secs / gib));

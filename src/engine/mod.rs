@@ -574,6 +574,18 @@ impl Engine {
     /// Resumes a paused job.
     pub async fn resume(&self, id: JobId) -> anyhow::Result<()> {
         if let JobSpec::SuperSeed { payload } = self.record(id)?.spec {
+            // A seeder that runs (or is checking its payload) goes on; a second would hash the
+            // payload again and drop every peer.
+            let paused = self
+                .jobs
+                .lock()
+                .unwrap()
+                .live
+                .get(&id)
+                .is_some_and(|j| j.state == JobState::Paused);
+            if !paused {
+                return Ok(());
+            }
             self.update_record(id, |r| r.paused = false)?;
             return self.run_super_seed(id, &payload, false).await;
         }

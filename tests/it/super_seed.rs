@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use swarmdate::bench::third_party::QBittorrent;
-use swarmdate::engine::{Engine, EngineConfig, JobId, JobSpec, Payload};
+use swarmdate::engine::{Engine, EngineConfig, JobId, JobSnapshot, JobSpec, JobState, Payload};
 use swarmdate::torrent::{Torrent, TorrentBuilder};
 
 use crate::support::*;
@@ -18,8 +18,12 @@ const SIZE: usize = 8 << 20;
 const RATE: u32 = 1 << 20;
 
 /// An 8 MiB image in 64 KiB pieces announced to `tracker`, and a super-seeding origin limited
-/// to `RATE`.
-async fn origin(dir: &Path, tracker: &str) -> (Arc<Torrent>, Arc<Engine>, JobId) {
+/// to `limit` bytes a second.
+async fn origin(
+    dir: &Path,
+    tracker: &str,
+    limit: Option<u32>,
+) -> (Arc<Torrent>, Arc<Engine>, JobId) {
     let image = dir.join("image.iso");
     random_file(&image, SIZE, 71);
     let torrent = TorrentBuilder::single_file("image.iso", &image)
@@ -28,7 +32,7 @@ async fn origin(dir: &Path, tracker: &str) -> (Arc<Torrent>, Arc<Engine>, JobId)
         .build()
         .unwrap();
     let mut cfg = EngineConfig::loopback(&dir.join("origin"));
-    cfg.upload_limit = Some(RATE);
+    cfg.upload_limit = limit;
     let engine = Engine::start(cfg).await.unwrap();
     let job = engine
         .add_job(
@@ -43,19 +47,73 @@ async fn origin(dir: &Path, tracker: &str) -> (Arc<Torrent>, Arc<Engine>, JobId)
 }
 
 fn origin_bytes(engine: &Engine, job: JobId) -> u64 {
-    let snap = engine.snapshot();
-    snap.jobs
-        .iter()
+    job_snapshot(engine, job).bytes_uploaded
+}
+
+fn job_snapshot(engine: &Engine, job: JobId) -> JobSnapshot {
+    engine
+        .snapshot()
+        .jobs
+        .into_iter()
         .find(|j| j.id == job)
         .unwrap()
-        .bytes_uploaded
+}
+
+/// A fresh engine on loopback fetches the image into `dest` and is shut down.
+async fn fetch_once(torrent: &Torrent, state: &Path, dest: &Path) {
+    let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
+    std::fs::create_dir_all(dest).unwrap();
+    let spec = JobSpec::Fetch {
+        dest: dest.to_owned(),
+        seed_after: false,
+        replace: false,
+    };
+    let id = engine.add_job(torrent, spec).unwrap();
+    tokio::time::timeout(Duration::from_secs(120), engine.wait(id))
+        .await
+        .expect("the fetch finishes")
+        .unwrap();
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_a_running_super_seeder_changes_nothing_and_a_paused_one_serves_again() {
+    let tracker = tracker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (torrent, origin, job) = origin(dir.path(), &tracker.announce_url(), None).await;
+    let image = dir.path().join("image.iso");
+    fetch_once(&torrent, &dir.path().join("state-a"), &dir.path().join("a")).await;
+    assert_eq!(sha256(&dir.path().join("a/image.iso")), sha256(&image));
+    let sent = origin_bytes(&origin, job);
+    assert!(sent >= SIZE as u64, "the origin counted {sent} bytes");
+
+    // A running seeder keeps its peers and its count (a restart would start from zero).
+    origin.resume(job).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let snap = job_snapshot(&origin, job);
+    assert_eq!(snap.state, JobState::Seeding);
+    assert_eq!(snap.bytes_uploaded, sent);
+
+    // Paused, it serves nothing; resumed, a new seeder serves the next client.
+    origin.pause(job).await.unwrap();
+    assert_eq!(job_snapshot(&origin, job).state, JobState::Paused);
+    origin.resume(job).await.unwrap();
+    assert_eq!(job_snapshot(&origin, job).state, JobState::Seeding);
+    fetch_once(&torrent, &dir.path().join("state-b"), &dir.path().join("b")).await;
+    assert_eq!(sha256(&dir.path().join("b/image.iso")), sha256(&image));
+    let again = origin_bytes(&origin, job);
+    assert!(
+        again >= SIZE as u64,
+        "the resumed seeder counted {again} bytes"
+    );
+    origin.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_super_seeding_origin_sends_about_one_copy_to_swarmdate_clients() {
     let tracker = tracker().await;
     let dir = tempfile::tempdir().unwrap();
-    let (torrent, origin, job) = origin(dir.path(), &tracker.announce_url()).await;
+    let (torrent, origin, job) = origin(dir.path(), &tracker.announce_url(), Some(RATE)).await;
     let mut clients = Vec::new();
     for n in 0..5 {
         let mut cfg = EngineConfig::loopback(&dir.path().join(format!("state-{n}")));
@@ -100,7 +158,7 @@ async fn a_super_seeding_origin_sends_about_one_copy_to_swarmdate_clients() {
 async fn qbittorrent_clients_count_about_one_copy_from_a_super_seeding_origin() {
     let tracker = tracker().await;
     let dir = tempfile::tempdir().unwrap();
-    let (torrent, origin, job) = origin(dir.path(), &tracker.announce_url()).await;
+    let (torrent, origin, job) = origin(dir.path(), &tracker.announce_url(), Some(RATE)).await;
     let file = dir.path().join("image.torrent");
     std::fs::write(&file, torrent.bytes()).unwrap();
     let hash = torrent.info_hash();
