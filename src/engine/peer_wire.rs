@@ -72,14 +72,7 @@ impl PeerLink {
         torrent: &Torrent,
         peer_id: [u8; 20],
     ) -> Result<PeerLink, WireError> {
-        let io = |source| WireError::Io { peer, source };
-        let stream = tokio::time::timeout(PATIENCE, TcpStream::connect(peer))
-            .await
-            .map_err(|_| WireError::Timeout {
-                peer,
-                secs: PATIENCE.as_secs(),
-            })?
-            .map_err(io)?;
+        let stream = io_within(peer, PATIENCE, TcpStream::connect(peer)).await?;
         let mut link = PeerLink {
             peer,
             stream,
@@ -98,13 +91,7 @@ impl PeerLink {
     /// alive without serving it gets twice the patience, not forever.
     pub async fn piece(&mut self, torrent: &Torrent, i: PieceIndex) -> Result<Vec<u8>, WireError> {
         let peer = self.peer;
-        let patience = 2 * PATIENCE;
-        tokio::time::timeout(patience, self.piece_now(torrent, i))
-            .await
-            .map_err(|_| WireError::Timeout {
-                peer,
-                secs: patience.as_secs(),
-            })?
+        within(peer, 2 * PATIENCE, self.piece_now(torrent, i)).await?
     }
 
     async fn piece_now(&mut self, torrent: &Torrent, i: PieceIndex) -> Result<Vec<u8>, WireError> {
@@ -248,6 +235,31 @@ pub(super) async fn send_handshake<W: tokio::io::AsyncWrite + Unpin>(
         .map_err(|source| WireError::Io { peer, source })
 }
 
+/// `step` of `peer` within `patience`; a slower peer times out.
+async fn within<T>(
+    peer: SocketAddr,
+    patience: Duration,
+    step: impl std::future::Future<Output = T>,
+) -> Result<T, WireError> {
+    tokio::time::timeout(patience, step)
+        .await
+        .map_err(|_| WireError::Timeout {
+            peer,
+            secs: patience.as_secs(),
+        })
+}
+
+/// An I/O `step` of `peer` within `patience`.
+async fn io_within<T>(
+    peer: SocketAddr,
+    patience: Duration,
+    step: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, WireError> {
+    within(peer, patience, step)
+        .await?
+        .map_err(|source| WireError::Io { peer, source })
+}
+
 /// Reads the peer's handshake within `patience`; it must be for `info_hash`.
 pub(super) async fn read_handshake<R: tokio::io::AsyncRead + Unpin>(
     stream: &mut R,
@@ -257,13 +269,7 @@ pub(super) async fn read_handshake<R: tokio::io::AsyncRead + Unpin>(
 ) -> Result<(), WireError> {
     let protocol = |what: String| WireError::Protocol { peer, what };
     let mut theirs = [0u8; 68];
-    tokio::time::timeout(patience, stream.read_exact(&mut theirs))
-        .await
-        .map_err(|_| WireError::Timeout {
-            peer,
-            secs: patience.as_secs(),
-        })?
-        .map_err(|source| WireError::Io { peer, source })?;
+    io_within(peer, patience, stream.read_exact(&mut theirs)).await?;
     let (h, _) = Handshake::deserialize(&theirs).map_err(|e| protocol(e.to_string()))?;
     if h.info_hash != info_hash {
         return Err(protocol("it spoke of another torrent".into()));
@@ -298,13 +304,7 @@ pub(super) async fn next_frame<R: tokio::io::AsyncRead + Unpin>(
             }
         }
         let mut chunk = [0u8; 64 << 10];
-        let n = tokio::time::timeout(patience, stream.read(&mut chunk))
-            .await
-            .map_err(|_| WireError::Timeout {
-                peer,
-                secs: patience.as_secs(),
-            })?
-            .map_err(|source| WireError::Io { peer, source })?;
+        let n = io_within(peer, patience, stream.read(&mut chunk)).await?;
         if n == 0 {
             return Err(WireError::Io {
                 peer,

@@ -25,13 +25,7 @@ async fn paused_seeding_stops_serving_survives_a_restart_and_resumes() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let job = seeder
-        .snapshot()
-        .jobs
-        .into_iter()
-        .find(|j| j.id == sid)
-        .unwrap();
-    assert_eq!(job.state, JobState::Paused);
+    assert_eq!(job_snapshot(&seeder, sid).state, JobState::Paused);
 
     let fetch = Fetching::start(&torrent).await;
     let (client, cid, dest) = (&fetch.engine, fetch.job, &fetch.dest);

@@ -185,6 +185,19 @@ pub fn uploaded(engine: &Engine) -> u64 {
         .sum()
 }
 
+/// The engine's snapshot of one job.
+pub fn job_snapshot(
+    engine: &Engine,
+    job: swarmdate::engine::JobId,
+) -> swarmdate::engine::JobSnapshot {
+    engine
+        .snapshot()
+        .jobs
+        .into_iter()
+        .find(|j| j.id == job)
+        .unwrap()
+}
+
 /// Starts a tracker on 127.0.0.1.
 pub async fn tracker() -> Tracker {
     Tracker::start("127.0.0.1:0".parse().unwrap())
