@@ -7,6 +7,8 @@ packages=(
   libsqlite3-dev                              # the contribution ledger (rusqlite)
   xorriso                                     # making and respinning ISO images
   rpm dnf                                     # real rpm databases and dnf transactions in test roots
+  gpg gpg-agent                               # distribution keys: rpmsign with RSA 4096 GnuPG keys
+  iproute2 passwd                             # network namespaces and a second local user in tests
   xfsprogs                                    # a reflink file system (loop-mounted) in the tests
   transmission-cli aria2                      # third-party peers in the interop tests
   transmission-daemon qbittorrent-nox         # third-party seeders and leechers (interop)

@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod iso;
 pub mod ledger;
 pub mod mirror;
+pub mod openpgp;
 pub mod packages;
 pub mod paths;
 pub mod plan;

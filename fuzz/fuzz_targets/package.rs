@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use swarmdate::feed::{KeyPair, TrustedKeys};
+use swarmdate::feed::KeyPair;
 use swarmdate::packages::PackageKeys;
 
 struct Scratch {
@@ -31,11 +31,10 @@ fn scratch() -> &'static Scratch {
         // Any key: fuzzed inputs cannot carry a valid signature by it; what is checked is that
         // every refusal is an error.
         let key = KeyPair::generate("Fuzz <fuzz@example.org>").expect("a key");
-        let mut trusted = TrustedKeys::default();
-        trusted.add_armored(&key.public_armored()).expect("our own key");
         Scratch {
             file: dir.path().join("package.rpm"),
-            keys: PackageKeys::from_trusted(&trusted).expect("one key"),
+            keys: PackageKeys::from_armored(std::path::Path::new("/"), &key.public_armored())
+                .expect("one key"),
             _dir: dir,
         }
     })

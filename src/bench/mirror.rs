@@ -52,6 +52,7 @@ pub async fn run_mirror_bench(
                 similar: Vec::new(),
                 out_dir: m.join("publish"),
                 date: None,
+                signing_keys: Vec::new(),
             },
         )?;
         Ok(r)

@@ -92,6 +92,10 @@ pub enum PublishCmd {
         /// Info hash of an earlier snapshot (repeatable; BEP 38).
         #[arg(long)]
         similar: Vec<InfoHash>,
+        /// Fingerprint of a key the packages are signed with (repeatable): clients then refuse
+        /// a package signed by any other key, even one their system trusts.
+        #[arg(long, value_name = "FINGERPRINT")]
+        signing_key: Vec<swarmdate::openpgp::Fingerprint>,
         /// Folder for the outputs (the feed's folder).
         #[arg(long)]
         out_dir: PathBuf,
@@ -194,6 +198,7 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
             tracker,
             web_seed,
             similar,
+            signing_key,
             out_dir,
         } => {
             let kind = match kind {
@@ -218,6 +223,7 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
                 similar,
                 out_dir,
                 date: None,
+                signing_keys: signing_key,
             };
             let r = tokio::task::spawn_blocking(move || publish_master(&repo, &opts)).await??;
             let payload = r.torrent.data_length();

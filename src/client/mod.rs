@@ -185,6 +185,7 @@ impl Client {
             abort_on_start: Vec::new(),
             seed_goal: s.seed_goal,
             diverse_order: true,
+            local_network_only: sharing == Sharing::LocalNetwork,
         }
     }
 

@@ -11,7 +11,7 @@ use anyhow::Context;
 use super::Client;
 use crate::engine::{JobId, JobSpec, JobState, RepoSpec, Snapshot};
 use crate::fsutil;
-use crate::packages::{Inventory, Nevra, PackageKeys, install};
+use crate::packages::{HelperPackage, HelperVerb, Inventory, Nevra, PackageKeys};
 use crate::plan::{Catalogue, Goal, LoadedRepo, Plan, plan};
 use crate::service::EngineHandle;
 use crate::store::{PackageStore, TrimReport};
@@ -184,26 +184,65 @@ async fn trim(client: &Client, engine: &EngineHandle, root: &Path) -> anyhow::Re
         .await
 }
 
+/// The keys each download must be signed with: the root's, narrowed to those the feed names for
+/// the repositories that carry it (the union, when several do).
+fn keys_for(
+    d: &crate::plan::Download,
+    repos: &[LoadedRepo],
+    keys: &PackageKeys,
+) -> Result<PackageKeys, crate::packages::PackageError> {
+    let named: BTreeSet<_> = d
+        .sources
+        .iter()
+        .filter_map(|s| repos.get(s.repo))
+        .flat_map(|r| r.signing_keys.iter().cloned())
+        .collect();
+    keys.restricted_to(&named.into_iter().collect::<Vec<_>>())
+}
+
 /// Installs the planned packages from the store in one transaction: through the privileged
-/// helper into the running system, or with dnf into another root. Returns how many.
+/// helper into the running system, or with dnf into another root. Returns how many. Every
+/// package is checked first against the keys the root's rpm database trusts (the helper checks
+/// again, as root, against the system's).
 async fn install_plan(
     root: &Path,
     planned: &Planned,
+    repos: &[LoadedRepo],
     store: &PackageStore,
-    keys: PackageKeys,
+    keys: &PackageKeys,
     privileged: bool,
 ) -> anyhow::Result<usize> {
+    for d in &planned.plan.downloads {
+        keys_for(d, repos, keys)?
+            .verify(&store.object_path(&d.sha256))
+            .map_err(crate::packages::InstallError::Refused)?;
+    }
     Ok(if privileged {
-        // Checked here against the feed's keys, then again by the helper against the system's.
-        for d in &planned.plan.downloads {
-            keys.verify(&store.object_path(&d.sha256))
-                .map_err(crate::packages::InstallError::Refused)?;
-        }
+        // A plan that takes any package to an older build needs the downgrade action, which
+        // names every build on the command line the authentication dialog shows.
+        let downgrade = planned
+            .plan
+            .changes
+            .iter()
+            .any(|c| c.kind == crate::plan::ChangeKind::Downgrade);
+        let verb = if downgrade {
+            HelperVerb::Downgrade
+        } else {
+            HelperVerb::Install
+        };
+        let args = planned.plan.downloads.iter().map(|d| {
+            HelperPackage {
+                sha256: d.sha256,
+                size: d.size,
+                nevra: downgrade.then(|| d.package.clone()),
+            }
+            .arg()
+        });
         let out = tokio::process::Command::new("pkexec")
             .arg(HELPER)
-            .args(["install", "--store"])
+            .args([verb.word(), "--store"])
             .arg(store.root())
-            .args(planned.plan.downloads.iter().map(|d| d.sha256.to_string()))
+            .args(args)
             .output()
             .await
             .context("running pkexec")?;
@@ -229,8 +268,8 @@ async fn install_plan(
             files.push(link);
         }
         let r = root.to_owned();
-        let report = tokio::task::spawn_blocking(move || install(&r, &files, &keys)).await??;
-        report.packages.len()
+        tokio::task::spawn_blocking(move || crate::packages::transaction(&r, &files)).await??;
+        planned.plan.downloads.len()
     })
 }
 
@@ -271,7 +310,6 @@ pub struct Transaction {
     planned: Planned,
     repos: Vec<LoadedRepo>,
     web_seeds: Vec<String>,
-    keys: PackageKeys,
     store: std::sync::Arc<PackageStore>,
 }
 
@@ -280,7 +318,6 @@ impl Transaction {
     pub async fn prepare(client: &Client, goal: Goal, root: &Path) -> anyhow::Result<Self> {
         let feed = client.feed().await?;
         let repos = crate::plan::load_repositories(&feed, client.fetcher()).await?;
-        let keys = PackageKeys::from_trusted(&client.trusted_keys()?)?;
         let store = PackageStore::open(&client.dirs.store())?;
         let planned = make_plan(root, &repos, &goal, &store)?;
         Ok(Transaction {
@@ -289,7 +326,6 @@ impl Transaction {
             planned,
             repos,
             web_seeds: feed.feed.web_seeds.clone(),
-            keys,
             store,
         })
     }
@@ -357,11 +393,15 @@ impl Transaction {
         }
         on(Step::Installing);
         let privileged = self.needs_helper();
+        // Packages are trusted as rpm and dnf trust them: by the keys the root's rpm database
+        // has imported, read now (the feed's keys sign feeds only).
+        let keys = PackageKeys::of_root(&self.root)?;
         let installed = install_plan(
             &self.root,
             &self.planned,
+            &self.repos,
             &self.store,
-            self.keys,
+            &keys,
             privileged,
         )
         .await?;

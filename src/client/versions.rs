@@ -74,6 +74,7 @@ impl Versions {
             known_peers: cfg.known_peers.clone(),
             trackers: cfg.trackers,
             port: cfg.listen.map_or(6881, |l| l.port()).max(1),
+            local_only: cfg.local_network_only,
             cache: Some(cfg.state_dir.join(crate::engine::LAYOUT_CACHE)),
         };
         let store = crate::store::PackageStore::open(&client.dirs.store())?;

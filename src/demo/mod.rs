@@ -230,6 +230,7 @@ impl DemoWorld {
                     similar: Vec::new(),
                     out_dir: p.clone(),
                     date: Some(Utc::now() - Duration::days(days)),
+                    signing_keys: Vec::new(),
                 };
                 let release = publish_master(
                     &repos.release,

@@ -29,6 +29,8 @@ pub struct Swarm {
     pub trackers: bool,
     /// The port to announce (trackers refuse 0); peers listed under it on loopback are us.
     pub port: u16,
+    /// Dial only the local network ("local network only" sharing).
+    pub local_only: bool,
     /// A folder keeping the pieces fetched, so a plan's directory pieces serve the switch that
     /// follows instead of being fetched twice (each is checked again when read).
     pub cache: Option<PathBuf>,
@@ -128,8 +130,11 @@ pub async fn learn_layout(
 async fn link_to_swarm(torrent: &Torrent, swarm: &Swarm) -> Option<PeerLink> {
     let peer_id = link_peer_id();
     let mut tried = HashSet::new();
+    let allowed =
+        |peer: &SocketAddr| !swarm.local_only || super::scope::is_local_network(peer.ip());
     for &peer in &swarm.known_peers {
-        if tried.insert(peer)
+        if allowed(&peer)
+            && tried.insert(peer)
             && let Some(link) = connect(peer, torrent, peer_id).await
         {
             return Some(link);
@@ -143,7 +148,7 @@ async fn link_to_swarm(torrent: &Torrent, swarm: &Swarm) -> Option<PeerLink> {
     while let Ok(Some(peer)) = tokio::time::timeout_at(deadline, peers.next()).await {
         // The trackers list us too, under the port announced.
         let ourselves = peer.ip().is_loopback() && peer.port() == swarm.port;
-        if ourselves || !tried.insert(peer) {
+        if ourselves || !allowed(&peer) || !tried.insert(peer) {
             continue;
         }
         if let Some(link) = connect(peer, torrent, peer_id).await {

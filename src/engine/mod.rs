@@ -14,6 +14,7 @@ mod poll;
 mod rebuild;
 mod repository;
 mod run;
+pub mod scope;
 mod snapshot;
 mod storage;
 mod super_seed;
@@ -87,6 +88,8 @@ pub struct EngineConfig {
     /// Downloads ask for random missing pieces (`order.rs`); off, librqbit's index order (a
     /// benchmark's reference).
     pub diverse_order: bool,
+    /// Accept and dial only private, loopback and link-local addresses ("local network only").
+    pub local_network_only: bool,
 }
 
 impl EngineConfig {
@@ -106,6 +109,7 @@ impl EngineConfig {
             abort_on_start: Vec::new(),
             seed_goal: SeedGoal::Forever,
             diverse_order: true,
+            local_network_only: false,
         }
     }
 }
@@ -146,6 +150,8 @@ pub struct Engine {
     discovery: bool,
     /// Whether torrents announce to their trackers.
     trackers: bool,
+    /// Peers only from the local network (see [`EngineConfig::local_network_only`]).
+    local_only: bool,
     peer_rates: poll::PeerRates,
     ledger: crate::ledger::Ledger,
     contribution: poll::Contribution,
@@ -210,7 +216,20 @@ impl Engine {
         };
         let listen_port = listen.as_ref().map(|l| l.listen_addr.port());
         let listen_ip = listen.as_ref().map(|l| l.listen_addr.ip());
+        // Local network only: librqbit's session refuses and never dials other addresses (the
+        // known peers included), by an allowlist it reads from a file.
+        let allowlist_url = if cfg.local_network_only {
+            let path = scope::write_allowlist(&cfg.state_dir)?;
+            Some(
+                url::Url::from_file_path(&path)
+                    .map_err(|_| anyhow::anyhow!("{} is not an absolute path", path.display()))?
+                    .to_string(),
+            )
+        } else {
+            None
+        };
         let opts = SessionOptions {
+            allowlist_url,
             dht: cfg.dht.then(librqbit::DhtSessionConfig::default),
             disable_trackers: !cfg.trackers,
             disable_local_service_discovery: !cfg.local_discovery,
@@ -242,6 +261,7 @@ impl Engine {
             known_peers: cfg.known_peers.clone(),
             discovery: cfg.dht || cfg.local_discovery,
             trackers: cfg.trackers,
+            local_only: cfg.local_network_only,
             peer_rates: Default::default(),
             ledger: crate::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
             contribution: Default::default(),

@@ -51,6 +51,7 @@ impl Engine {
             known_peers: self.known_peers.clone(),
             trackers: self.trackers,
             port: self.listen_port.unwrap_or(6881),
+            local_only: self.local_only,
             cache: Some(self.state_dir.join(LAYOUT_CACHE)),
         }
     }

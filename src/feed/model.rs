@@ -67,6 +67,10 @@ pub struct Repository {
     pub index_sha256: Sha256,
     /// When the snapshot was taken.
     pub date: DateTime<Utc>,
+    /// The fingerprints of the keys the repository's packages are signed with: a package signed
+    /// by any other key is refused, even one the root trusts. Empty: the root's keys decide.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signing_keys: Vec<crate::openpgp::Fingerprint>,
 }
 
 /// One published version of an installation image.

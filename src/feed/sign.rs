@@ -1,4 +1,5 @@
-//! OpenPGP keys and detached signatures for feeds (the same key family signs the RPMs).
+//! OpenPGP keys and detached signatures for feeds. Feed keys sign feeds only: packages are
+//! checked against the keys of the rpm database they go into (`packages::PackageKeys`).
 
 use std::path::Path;
 
@@ -28,6 +29,9 @@ pub enum SignError {
         "the signature by key {issuer} does not match the content: the document was altered or damaged"
     )]
     Mismatch { issuer: String },
+    /// The signing key is trusted but revoked or expired: a feed it signs is refused.
+    #[error("{0}; the feed it signed is refused: ask the publisher for their current key")]
+    KeyUnusable(#[from] crate::openpgp::KeyUnusable),
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),
@@ -153,17 +157,6 @@ impl TrustedKeys {
         Ok(())
     }
 
-    /// Each trusted key, armored (packages are checked against the same keys).
-    pub fn armored(&self) -> Vec<String> {
-        self.keys
-            .iter()
-            .map(|k| {
-                k.to_armored_string(Default::default())
-                    .expect("armoring a key in memory")
-            })
-            .collect()
-    }
-
     /// Whether no key is trusted.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
@@ -198,6 +191,8 @@ impl TrustedKeys {
             }
             claimed = true;
             if sig.verify(key, data).is_ok() {
+                // A revoked or expired key signs nothing any more, whatever it signed before.
+                crate::openpgp::check_usable(key, chrono::Utc::now())?;
                 return Ok(fp);
             }
         }

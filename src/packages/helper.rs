@@ -1,36 +1,80 @@
 //! The privileged side of installing into the system (run as root through pkexec and the polkit
-//! policy in `data/`): it takes nothing but SHA-256 digests of packages in the user's store,
-//! copies each out of the user's reach, checks the copy against the digest it is named by and
-//! its RPM signature against the system's own rpm keys (not the user's), then runs one
-//! transaction. A user who can write the store can therefore only install packages the system
-//! already trusts.
+//! policy in `data/`). It takes nothing from the calling user it cannot check:
+//! - under pkexec (`PKEXEC_UID` set) the only root is the system's `/`; a `--root` is refused
+//!   before anything is read, since a root the user made holds keys and links the user chose;
+//! - packages are named by SHA-256 digest and the size their index pins; each file is copied out
+//!   of the user's reach (refused unread if its size is not the pinned one), and the copy is
+//!   checked against its digest and its signature against the keys the system's rpm database
+//!   trusts, by the same rule as every other install (`PackageKeys::of_root`) and by `rpmkeys`;
+//! - `install` never takes a build older than an installed one; `downgrade` (its own polkit
+//!   action, always authenticated) takes exactly the builds the user confirmed, each named by its
+//!   NEVRA on the command line that the authentication dialog shows.
 
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use super::Nevra;
 use super::install::{InstallError, transaction};
-use super::inventory::DB_PATH;
+use super::inventory::{DB_PATH, Inventory};
+use super::verify::{PackageError, PackageKeys};
 use crate::hash::Sha256;
 
 /// Why the helper refused.
 #[derive(Debug, thiserror::Error)]
 pub enum HelperError {
+    /// The command line is not one the helper takes.
+    #[error("{0}")]
+    Usage(String),
+    /// Under pkexec, another root than the system's was asked for.
+    #[error(
+        "--root is refused when run through pkexec: the privileged helper installs only into the system (/); install into another root as its owner, without pkexec"
+    )]
+    RootUnderPkexec,
     /// No such package in the store.
     #[error("the store has no package {0}")]
     NotInStore(Sha256),
     /// The store's entry is not a regular file of the calling user (a link, a device, ...).
     #[error("the store's entry for {0} is not a regular file of the calling user; refusing it")]
     NotRegular(Sha256),
+    /// The file's size is not the one its index pins.
+    #[error(
+        "the store's file for {sha256} is {actual} bytes, but its package index pins {pinned}; refusing it unread"
+    )]
+    SizeMismatch {
+        sha256: Sha256,
+        actual: u64,
+        pinned: u64,
+    },
     /// The file's bytes are not the digest it is named by.
     #[error("the store's file for {named} has SHA-256 {actual}; refusing it")]
     DigestMismatch { named: Sha256, actual: Sha256 },
-    /// The system's keys do not vouch for the package.
+    /// The package's signature is not one the system's keys vouch for.
+    #[error("{0}")]
+    Signature(#[from] PackageError),
+    /// rpm's own check disagrees.
+    #[error("rpm's own check refused the package {0}: {1}; nothing was installed")]
+    RpmRefused(Sha256, String),
+    /// `install` was given a build older than one installed.
     #[error(
-        "the package {0} is not signed by a key the system trusts (rpmkeys --checksig: {1}); nothing was installed"
+        "{package} is older than the installed {installed}; the install action never downgrades (confirm a downgrade with `swarmdate downgrade`)"
     )]
-    BadSignature(Sha256, String),
+    Downgrade {
+        package: Box<Nevra>,
+        installed: Box<Nevra>,
+    },
+    /// A `downgrade` file is not the build the user confirmed.
+    #[error(
+        "the file named {sha256} is {actual}, not the confirmed {confirmed}; nothing was installed"
+    )]
+    NotConfirmed {
+        sha256: Sha256,
+        confirmed: Box<Nevra>,
+        actual: Box<Nevra>,
+    },
+    /// What is installed could not be read.
+    #[error("reading what is installed: {0}")]
+    Inventory(String),
     /// Reading or copying failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -39,56 +83,232 @@ pub enum HelperError {
     Install(#[from] InstallError),
 }
 
+impl HelperError {
+    /// The helper's exit code: 2 usage, 3 refused for trust, 1 anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HelperError::Usage(_) | HelperError::RootUnderPkexec => 2,
+            HelperError::NotRegular(_)
+            | HelperError::SizeMismatch { .. }
+            | HelperError::DigestMismatch { .. }
+            | HelperError::RpmRefused(..)
+            | HelperError::Downgrade { .. }
+            | HelperError::NotConfirmed { .. } => 3,
+            HelperError::Signature(e) if e.is_trust() => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// What the helper is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelperVerb {
+    /// Install or update; never to an older build.
+    Install,
+    /// Exactly the confirmed builds, older ones included.
+    Downgrade,
+}
+
+impl HelperVerb {
+    /// The word on the command line (and in the polkit policy's `exec.argv1`).
+    pub fn word(self) -> &'static str {
+        match self {
+            HelperVerb::Install => "install",
+            HelperVerb::Downgrade => "downgrade",
+        }
+    }
+}
+
+/// One package of a request: its digest, the size its index pins, and for a downgrade the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperPackage {
+    /// The store object.
+    pub sha256: Sha256,
+    /// The size the package index pins.
+    pub size: u64,
+    /// The confirmed build (downgrades only).
+    pub nevra: Option<Nevra>,
+}
+
+impl HelperPackage {
+    /// The argument: `SHA256:SIZE`, or `NEVRA=SHA256:SIZE` for a downgrade.
+    pub fn arg(&self) -> String {
+        match &self.nevra {
+            Some(n) => format!("{n}={}:{}", self.sha256, self.size),
+            None => format!("{}:{}", self.sha256, self.size),
+        }
+    }
+
+    fn parse(verb: HelperVerb, s: &str) -> Result<Self, HelperError> {
+        let bad = |why: &str| HelperError::Usage(format!("{s:?} is not a package argument: {why}"));
+        let (nevra, rest) = match verb {
+            HelperVerb::Install => (None, s),
+            HelperVerb::Downgrade => {
+                let (n, rest) = s
+                    .split_once('=')
+                    .ok_or_else(|| bad("expected NEVRA=SHA256:SIZE"))?;
+                (
+                    Some(n.parse::<Nevra>().map_err(|e| bad(&e.to_string()))?),
+                    rest,
+                )
+            }
+        };
+        let (sha, size) = rest
+            .split_once(':')
+            .ok_or_else(|| bad("expected SHA256:SIZE"))?;
+        Ok(HelperPackage {
+            sha256: sha
+                .parse()
+                .map_err(|e: crate::hash::HexError| bad(&e.to_string()))?,
+            size: size.parse().map_err(|_| bad("the size is not a number"))?,
+            nevra,
+        })
+    }
+}
+
 /// What the helper is asked to do.
 #[derive(Debug, Clone)]
 pub struct HelperRequest {
+    /// Install or downgrade.
+    pub verb: HelperVerb,
     /// The user's package store.
     pub store: PathBuf,
-    /// The system root (`/`, or a test root).
+    /// The system root (`/`), or, run without pkexec, a root of the caller's own.
     pub root: PathBuf,
-    /// The packages, by digest.
-    pub digests: Vec<Sha256>,
-    /// The user the store must belong to (`PKEXEC_UID`), if known.
-    pub owner: Option<u32>,
+    /// The packages.
+    pub packages: Vec<HelperPackage>,
+    /// The user the store must belong to (`PKEXEC_UID`, else the caller).
+    pub owner: u32,
+}
+
+/// The usage line.
+pub const HELPER_USAGE: &str = "usage: swarmdate-helper install --store DIR [--root DIR] SHA256:SIZE...\n       swarmdate-helper downgrade --store DIR [--root DIR] NEVRA=SHA256:SIZE...";
+
+impl HelperRequest {
+    /// Reads a command line (without the program name). `pkexec_uid` is `PKEXEC_UID`: when set,
+    /// the caller is another user than the one the helper runs as, and only `/` is a root.
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        pkexec_uid: Option<&str>,
+        caller: u32,
+    ) -> Result<Self, HelperError> {
+        let usage = |why: String| HelperError::Usage(format!("{why}\n{HELPER_USAGE}"));
+        let mut args = args.into_iter();
+        let verb = match args.next().as_deref() {
+            Some("install") => HelperVerb::Install,
+            Some("downgrade") => HelperVerb::Downgrade,
+            other => return Err(usage(format!("unknown action {other:?}"))),
+        };
+        let (mut store, mut root, mut packages) = (None, None, Vec::new());
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--store" => store = args.next().map(PathBuf::from),
+                "--root" => root = Some(args.next().map(PathBuf::from).unwrap_or_default()),
+                p => packages.push(HelperPackage::parse(verb, p)?),
+            }
+        }
+        let owner = match pkexec_uid {
+            Some(uid) => {
+                if root.is_some() {
+                    return Err(HelperError::RootUnderPkexec);
+                }
+                uid.parse()
+                    .map_err(|_| usage(format!("PKEXEC_UID {uid:?} is not a user id")))?
+            }
+            None => caller,
+        };
+        let store = store
+            .filter(|s| s.is_absolute())
+            .ok_or_else(|| usage("--store needs an absolute path".into()))?;
+        let root = root.unwrap_or_else(|| PathBuf::from("/"));
+        if !root.is_absolute() {
+            return Err(usage("--root needs an absolute path".into()));
+        }
+        if packages.is_empty() {
+            return Err(usage("no package named".into()));
+        }
+        Ok(HelperRequest {
+            verb,
+            store,
+            root,
+            packages,
+            owner,
+        })
+    }
 }
 
 /// Copies, checks and installs the requested packages; returns dnf's report.
 pub fn run_helper(req: &HelperRequest) -> Result<String, HelperError> {
+    // Out of the user's reach: a private folder of the helper's own, not `$TMPDIR`.
     let private = tempfile::Builder::new()
         .prefix("swarmdate-helper-")
-        .tempdir()?;
-    let mut copies = Vec::with_capacity(req.digests.len());
-    for (n, digest) in req.digests.iter().enumerate() {
-        let hex = digest.to_string();
+        .tempdir_in("/var/tmp")?;
+    let keys = PackageKeys::of_root(&req.root)?;
+    let installed =
+        Inventory::read(&req.root).map_err(|e| HelperError::Inventory(e.to_string()))?;
+    let mut copies = Vec::with_capacity(req.packages.len());
+    for (n, p) in req.packages.iter().enumerate() {
+        let hex = p.sha256.to_string();
         let object = req.store.join("objects").join(&hex[..2]).join(&hex);
         let copy = private.path().join(format!("{n}.rpm"));
-        copy_checked(&object, digest, req.owner, &copy)?;
-        check_signature(&req.root, digest, &copy)?;
+        copy_checked(&object, p, req.owner, &copy)?;
+        let nevra = keys.verify(&copy)?;
+        match (&p.nevra, req.verb) {
+            (Some(confirmed), HelperVerb::Downgrade) if *confirmed != nevra => {
+                return Err(HelperError::NotConfirmed {
+                    sha256: p.sha256,
+                    confirmed: Box::new(confirmed.clone()),
+                    actual: Box::new(nevra),
+                });
+            }
+            (_, HelperVerb::Install) => {
+                let newer = installed
+                    .named(&nevra.name)
+                    .find(|i| i.nevra.evr.rpm_cmp(&nevra.evr).is_gt())
+                    .map(|i| i.nevra.clone());
+                if let Some(installed) = newer {
+                    return Err(HelperError::Downgrade {
+                        package: Box::new(nevra),
+                        installed: Box::new(installed),
+                    });
+                }
+            }
+            _ => {}
+        }
+        rpm_checksig(&req.root, &p.sha256, &copy)?;
         copies.push(copy);
     }
     Ok(transaction(&req.root, &copies)?)
 }
 
 /// Copies `object` to `copy` without following links, refusing anything but a regular file of
-/// `owner` whose bytes are `digest`.
+/// `owner` of the pinned size whose bytes are the pinned digest.
 fn copy_checked(
     object: &Path,
-    digest: &Sha256,
-    owner: Option<u32>,
+    p: &HelperPackage,
+    owner: u32,
     copy: &Path,
 ) -> Result<(), HelperError> {
+    let digest = p.sha256;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
         .open(object)
         .map_err(|e| match e.raw_os_error() {
-            Some(nix::libc::ENOENT) => HelperError::NotInStore(*digest),
-            Some(nix::libc::ELOOP) => HelperError::NotRegular(*digest),
+            Some(nix::libc::ENOENT) => HelperError::NotInStore(digest),
+            Some(nix::libc::ELOOP) => HelperError::NotRegular(digest),
             _ => HelperError::Io(e),
         })?;
     let meta = file.metadata()?;
-    if !meta.is_file() || owner.is_some_and(|uid| meta.uid() != uid) {
-        return Err(HelperError::NotRegular(*digest));
+    if !meta.is_file() || meta.uid() != owner {
+        return Err(HelperError::NotRegular(digest));
+    }
+    if meta.len() != p.size {
+        return Err(HelperError::SizeMismatch {
+            sha256: digest,
+            actual: meta.len(),
+            pinned: p.size,
+        });
     }
     let mut out = std::fs::OpenOptions::new()
         .write(true)
@@ -96,7 +316,8 @@ fn copy_checked(
         .mode(0o600)
         .open(copy)?;
     let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-    let mut reader = file;
+    // The file may grow after the check: read no more than the pinned size and one byte.
+    let mut reader = file.take(p.size + 1);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = reader.read(&mut buf)?;
@@ -107,27 +328,26 @@ fn copy_checked(
         std::io::Write::write_all(&mut out, &buf[..n])?;
     }
     let actual = Sha256(sha2::Digest::finalize(hasher).into());
-    if actual != *digest {
+    if actual != digest {
         return Err(HelperError::DigestMismatch {
-            named: *digest,
+            named: digest,
             actual,
         });
     }
     Ok(())
 }
 
-/// The system's own check: digests and a signature by a key imported into `root`'s rpm database.
-fn check_signature(root: &Path, digest: &Sha256, file: &Path) -> Result<(), HelperError> {
-    let out = Command::new("rpmkeys")
+/// rpm's own check of the copy against the root's keys, as a second opinion.
+fn rpm_checksig(root: &Path, digest: &Sha256, file: &Path) -> Result<(), HelperError> {
+    let out = super::tool::clean_command("rpmkeys")
         .arg("--root")
         .arg(root)
         .args(["--dbpath", DB_PATH, "--checksig"])
         .arg(file)
-        .env("LANG", "C.UTF-8")
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     if !out.status.success() || !text.ends_with("signatures OK") {
-        return Err(HelperError::BadSignature(*digest, text));
+        return Err(HelperError::RpmRefused(*digest, text));
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 //! installonly ones beside the old builds, and its own check refuses a broken set).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use super::Nevra;
@@ -130,11 +129,10 @@ pub fn transaction(root: &Path, files: &[PathBuf]) -> Result<String, InstallErro
     let conf = work.path().join("dnf.conf");
     std::fs::write(
         &conf,
-        "[main]\nreposdir=/dev/null\n# Signatures were checked against the distribution key above.\nlocalpkg_gpgcheck=0\ninstall_weak_deps=0\n",
+        "[main]\nreposdir=/dev/null\n# Every signature was checked against this root's own rpm keys before dnf runs.\nlocalpkg_gpgcheck=0\ninstall_weak_deps=0\n",
     )?;
-    let out = Command::new("dnf")
+    let out = super::tool::clean_command("dnf")
         .env("HOME", work.path())
-        .env("LANG", "C.UTF-8")
         .arg("-c")
         .arg(&conf)
         .arg(format!("--installroot={}", root.display()))

@@ -2,7 +2,6 @@
 //! parsed with the `rpm` crate), with `rpm -qa` as the fallback for other database back ends.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -209,7 +208,7 @@ const QUERY_FORMAT: &str = "@@%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{AR
 
 /// Asks rpm itself.
 fn read_rpm_query(root: &Path) -> Result<Vec<Installed>, String> {
-    let out = Command::new("rpm")
+    let out = super::tool::clean_command("rpm")
         .arg("--root")
         .arg(root)
         .args(["--dbpath", DB_PATH, "-qa", "--qf", QUERY_FORMAT])

@@ -9,11 +9,12 @@ mod index;
 mod install;
 mod inventory;
 pub mod synth;
+mod tool;
 mod verify;
 
 pub use dep::{Dep, Op, Relations};
 pub use evr::{Evr, EvrError, Nevra};
-pub use helper::{HelperError, HelperRequest, run_helper};
+pub use helper::{HELPER_USAGE, HelperError, HelperPackage, HelperRequest, HelperVerb, run_helper};
 pub use index::{INDEX_FORMAT, IndexError, IndexedPackage, PackageIndex};
 pub use install::{
     InstallError, InstallReport, install, rpm_lock_held, rpm_lock_path, transaction,

@@ -30,6 +30,8 @@ pub struct LoadedRepo {
     pub repo: Repo,
     /// The index as published, to hand to the engine.
     pub index_bytes: Vec<u8>,
+    /// The keys the feed names for its packages (none: the root's keys decide).
+    pub signing_keys: Vec<crate::openpgp::Fingerprint>,
 }
 
 /// Fetches every repository of the feed, newest first, each torrent and index checked against
@@ -76,6 +78,7 @@ pub async fn load_repositories(
                 index,
             },
             index_bytes,
+            signing_keys: entry.signing_keys.clone(),
         })
     });
     futures::future::try_join_all(futures).await

@@ -41,6 +41,8 @@ pub struct MasterOptions {
     pub out_dir: PathBuf,
     /// Snapshot date (default: now).
     pub date: Option<DateTime<Utc>>,
+    /// Fingerprints of the keys the packages are signed with, for the feed to name.
+    pub signing_keys: Vec<crate::openpgp::Fingerprint>,
 }
 
 /// Padding for one candidate piece length.
@@ -236,6 +238,7 @@ pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<Publi
         index_url: index_name,
         index_sha256: Sha256::of(&index_bytes),
         date: opts.date.unwrap_or_else(Utc::now),
+        signing_keys: opts.signing_keys.clone(),
     };
     fsutil::write_atomic(
         &opts.out_dir.join(format!("{}{REPO_SUFFIX}", opts.id)),

@@ -1,7 +1,11 @@
-//! The privileged helper, run directly on a test root as the user it would serve: it installs
-//! only packages of the store that the root's own rpm keys vouch for, named by their digests; the
+//! The privileged helper: run directly on a test root as the user it would serve, it installs
+//! only packages of the store that the root's own rpm keys vouch for, named by digest and pinned
+//! size, never an older build unless asked to downgrade exactly that build; run as pkexec runs
+//! it for another user, it refuses any root but the system's before reading anything. The
 //! polkit policy that grants it is valid.
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use swarmdate::feed::KeyPair;
@@ -9,22 +13,39 @@ use swarmdate::hash::Sha256;
 use swarmdate::packages::synth::{PackageFactory, PackageSpec};
 use swarmdate::store::PackageStore;
 
+use crate::distro_tools::{Gpg, Spec, rpmbuild};
 use crate::packages::rpm;
 use crate::plan::{BASE, World};
 
-fn helper(store: &std::path::Path, root: &std::path::Path, digests: &[Sha256]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_swarmdate-helper"))
-        .args(["install", "--store"])
-        .arg(store)
-        .arg("--root")
-        .arg(root)
-        .args(digests.iter().map(|d| d.to_string()))
-        .output()
-        .unwrap();
+/// The helper's exit code and stderr.
+fn helper_cmd(mut c: Command) -> (i32, String) {
+    let out = c.output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+fn helper_args(verb: &str, store: &Path, root: &Path, packages: &[String]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_swarmdate-helper"));
+    c.args([verb, "--store"])
+        .arg(store)
+        .arg("--root")
+        .arg(root)
+        .args(packages);
+    c
+}
+
+fn helper(store: &Path, root: &Path, packages: &[(Sha256, u64)]) -> (i32, String) {
+    let args: Vec<String> = packages.iter().map(|(d, n)| format!("{d}:{n}")).collect();
+    helper_cmd(helper_args("install", store, root, &args))
+}
+
+/// A store package: its digest and size.
+fn import(store: &PackageStore, file: &Path) -> (Sha256, u64) {
+    let sha = Sha256::of_file(file).unwrap();
+    store.import(file, &sha).unwrap();
+    (sha, std::fs::metadata(file).unwrap().len())
 }
 
 #[test]
@@ -33,19 +54,13 @@ fn the_helper_installs_only_store_packages_the_systems_keys_vouch_for() {
     let root = w.root("base", BASE);
     let dir = tempfile::tempdir().unwrap();
     let store = PackageStore::open(&dir.path().join("store")).unwrap();
-    let import = |nevra: &str| {
-        let f = w.file(nevra);
-        let sha = Sha256::of_file(&f).unwrap();
-        store.import(&f, &sha).unwrap();
-        sha
-    };
-    let good: Vec<Sha256> = [
+    let good: Vec<(Sha256, u64)> = [
         "app-2.0-1.fc41.x86_64",
         "libfoo-2.0-1.fc41.x86_64",
         "libnew-1.0-1.fc41.x86_64",
     ]
     .iter()
-    .map(|n| import(n))
+    .map(|n| import(&store, &w.file(n)))
     .collect();
     let qa = || rpm("rpm", &root, &["-qa"]);
     let before = qa();
@@ -60,20 +75,20 @@ fn the_helper_installs_only_store_packages_the_systems_keys_vouch_for() {
             dir.path(),
         )
         .unwrap();
-    let foreign_sha = Sha256::of_file(&foreign).unwrap();
-    store.import(&foreign, &foreign_sha).unwrap();
     let mut with_foreign = good.clone();
-    with_foreign.push(foreign_sha);
+    with_foreign.push(import(&store, &foreign));
     let (code, err) = helper(store.root(), &root, &with_foreign);
     assert_eq!(code, 3, "{err}");
     assert!(
-        err.contains("not signed by a key the system trusts"),
+        err.contains("kernel-6.2.0-1.fc41.x86_64 is signed by key")
+            && err.contains("which the rpm database of")
+            && err.contains("--import KEY-FILE"),
         "{err}"
     );
     assert_eq!(qa(), before, "nothing of that transaction was installed");
 
     // An object whose bytes were changed after it entered the store.
-    let tampered = good[0];
+    let tampered = good[0].0;
     let obj = store.object_path(&tampered);
     let mut bytes = std::fs::read(&obj).unwrap();
     let keep = bytes.clone();
@@ -84,6 +99,11 @@ fn the_helper_installs_only_store_packages_the_systems_keys_vouch_for() {
     assert!(err.contains("has SHA-256"), "{err}");
     std::fs::write(&obj, keep).unwrap();
 
+    // A size other than the index pins is refused before a byte is copied.
+    let (code, err) = helper(store.root(), &root, &[(good[0].0, good[0].1 - 1)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("but its package index pins"), "{err}");
+
     // A link planted in the store (to a file only root could read) is not followed.
     let secret = dir.path().join("secret");
     std::fs::write(&secret, b"root only").unwrap();
@@ -91,21 +111,24 @@ fn the_helper_installs_only_store_packages_the_systems_keys_vouch_for() {
     let link = store.object_path(&planted);
     std::fs::create_dir_all(link.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(&secret, &link).unwrap();
-    let (code, err) = helper(store.root(), &root, &[planted]);
+    let (code, err) = helper(store.root(), &root, &[(planted, 9)]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("not a regular file"), "{err}");
 
-    // Not in the store at all, and arguments that are not digests.
-    let (code, err) = helper(store.root(), &root, &[Sha256::of(b"nothing")]);
+    // Not in the store at all, and arguments that are not packages.
+    let (code, err) = helper(store.root(), &root, &[(Sha256::of(b"nothing"), 7)]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("has no package"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_swarmdate-helper"))
-        .args(["install", "--store"])
-        .arg(store.root())
-        .args(["--root", root.to_str().unwrap(), "../../etc/shadow"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    for bad in ["../../etc/shadow", &good[0].0.to_string()] {
+        let (code, err) = helper_cmd(helper_args(
+            "install",
+            store.root(),
+            &root,
+            &[bad.to_owned()],
+        ));
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("is not a package argument"), "{err}");
+    }
     assert_eq!(qa(), before);
 
     // Positive control: the store's packages signed by the distribution install.
@@ -119,6 +142,232 @@ fn the_helper_installs_only_store_packages_the_systems_keys_vouch_for() {
     ] {
         assert!(after.contains(p), "{after}");
     }
+}
+
+#[test]
+fn install_never_downgrades_and_downgrade_takes_exactly_the_confirmed_build() {
+    let w = World::build();
+    let root = w.root("base", BASE);
+    let dir = tempfile::tempdir().unwrap();
+    let store = PackageStore::open(&dir.path().join("store")).unwrap();
+    let new = import(&store, &w.file("unrelated-2.0-1.fc41.x86_64"));
+    let (code, err) = helper(store.root(), &root, &[new]);
+    assert_eq!(code, 0, "{err}");
+    let qa = || rpm("rpm", &root, &["-qa"]);
+    let updated = qa();
+    assert!(updated.contains("unrelated-2.0-1.fc41.x86_64"), "{updated}");
+
+    // An older build, whole and signed by the system's key: `install` refuses it.
+    let old = import(&store, &w.file("unrelated-1.0-1.fc41.x86_64"));
+    let (code, err) = helper(store.root(), &root, &[old]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(
+            "unrelated-1.0-1.fc41.x86_64 is older than the installed unrelated-2.0-1.fc41.x86_64"
+        ),
+        "{err}"
+    );
+    assert_eq!(qa(), updated);
+
+    // `downgrade` names each build; a file that is not the named build is refused.
+    let arg = |nevra: &str, (sha, size): (Sha256, u64)| format!("{nevra}={sha}:{size}");
+    let (code, err) = helper_cmd(helper_args(
+        "downgrade",
+        store.root(),
+        &root,
+        &[arg("unrelated-1.9-1.fc41.x86_64", old)],
+    ));
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("not the confirmed unrelated-1.9-1.fc41.x86_64"),
+        "{err}"
+    );
+    assert_eq!(qa(), updated);
+
+    // Positive control: the confirmed build comes down.
+    let (code, err) = helper_cmd(helper_args(
+        "downgrade",
+        store.root(),
+        &root,
+        &[arg("unrelated-1.0-1.fc41.x86_64", old)],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let after = qa();
+    assert!(after.contains("unrelated-1.0-1.fc41.x86_64"), "{after}");
+    assert!(!after.contains("unrelated-2.0-1.fc41.x86_64"), "{after}");
+}
+
+/// A user of this machine, made for one test and removed after it.
+struct LocalUser {
+    name: String,
+    uid: u32,
+    home: PathBuf,
+}
+
+impl LocalUser {
+    fn create() -> LocalUser {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test plays a second user: run it as root"
+        );
+        let name = format!("sdatk{}", std::process::id() % 100_000);
+        let _ = Command::new("userdel").args(["-r", &name]).output();
+        let st = Command::new("useradd")
+            .args(["-m", "-s", "/bin/sh", &name])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let pw = nix::unistd::User::from_name(&name).unwrap().unwrap();
+        LocalUser {
+            name,
+            uid: pw.uid.as_raw(),
+            home: pw.dir,
+        }
+    }
+
+    /// Hands `path` and everything in it to the user.
+    fn own(&self, path: &Path) {
+        let st = Command::new("chown")
+            .args(["-R", "-h", &format!("{0}:{0}", self.name)])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+impl Drop for LocalUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").args(["-r", &self.name]).output();
+    }
+}
+
+/// Every path under `dir` with its mode, owner and length (links not followed).
+fn tree(dir: &Path) -> Vec<(PathBuf, u32, u32, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push((p, m.mode(), m.uid(), m.len()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn setuid_files(dir: &Path) -> Vec<PathBuf> {
+    tree(dir)
+        .into_iter()
+        .filter(|(_, mode, _, _)| mode & 0o4000 != 0)
+        .map(|(p, ..)| p)
+        .collect()
+}
+
+/// The attack as found: a local user hands the helper, as pkexec runs it, a root of their own
+/// whose rpm database trusts the user's key, holding a package with a setuid shell signed by
+/// that key, and a `var/log` linked to a folder of root's.
+#[test]
+fn under_pkexec_a_users_own_root_is_refused_before_anything_is_read() {
+    let user = LocalUser::create();
+    let gpg = Gpg::new();
+    let uid = "Mallory <mallory@example.org>";
+    let fpr = gpg.generate(uid, "ed25519", "never", None);
+    let work = tempfile::tempdir().unwrap();
+    let evil = rpmbuild(
+        &Spec {
+            name: "evil",
+            version: "1.0",
+            release: "1",
+            setuid: true,
+        },
+        work.path(),
+    );
+    gpg.rpmsign(uid, &evil);
+
+    // The user's store and root, in the user's home, owned by the user.
+    let store = PackageStore::open(&user.home.join("store")).unwrap();
+    let pkg = import(&store, &evil);
+    let root = user.home.join("evilroot");
+    std::fs::create_dir_all(&root).unwrap();
+    rpm("rpm", &root, &["--initdb"]);
+    let key = user.home.join("mallory.asc");
+    std::fs::write(&key, gpg.export(&fpr)).unwrap();
+    rpm("rpmkeys", &root, &["--import", key.to_str().unwrap()]);
+    let root_logs = tempfile::tempdir().unwrap(); // stands for /root: root's own folder
+    std::fs::create_dir_all(root.join("var")).unwrap();
+    std::os::unix::fs::symlink(root_logs.path(), root.join("var/log")).unwrap();
+    user.own(&user.home);
+    let before = tree(&user.home);
+    let qa_before = rpm("rpm", &root, &["-qa"]);
+
+    // As pkexec runs it: as root, a clean environment, PKEXEC_UID naming the caller; strace
+    // records every file the helper names.
+    let trace = work.path().join("helper.strace");
+    let mut c = Command::new("strace");
+    c.args(["-f", "-qq", "-e", "trace=%file", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_swarmdate-helper"))
+        .args(["install", "--store"])
+        .arg(store.root())
+        .arg("--root")
+        .arg(&root)
+        .arg(format!("{}:{}", pkg.0, pkg.1))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("PKEXEC_UID", user.uid.to_string());
+    let (code, err) = helper_cmd(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--root is refused when run through pkexec"),
+        "{err}"
+    );
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    assert!(calls.contains("execve("), "strace saw the helper: {calls}");
+    let home = user.home.display().to_string();
+    let touched: Vec<&str> = calls
+        .lines()
+        .filter(|l| l.contains(&home) || l.contains("swarmdate-helper-") || l.contains("rpm"))
+        .filter(|l| !l.contains("execve("))
+        .collect();
+    assert!(
+        touched.is_empty(),
+        "refused before anything was read: {touched:?}"
+    );
+    assert_eq!(
+        tree(&user.home),
+        before,
+        "nothing in the user's folders changed"
+    );
+    assert!(setuid_files(&user.home).is_empty());
+    assert_eq!(rpm("rpm", &root, &["-qa"]), qa_before);
+    assert_eq!(std::fs::read_dir(root_logs.path()).unwrap().count(), 0);
+
+    // Positive control: root, by its own choice (no PKEXEC_UID) and with a store of its own
+    // (run directly, the store must be the caller's), does install into that root; so the
+    // package and root were valid, and the checks above would have seen the result.
+    let st = Command::new("chown")
+        .args(["-R", "root:root"])
+        .arg(store.root())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (code, err) = helper_cmd(helper_args(
+        "install",
+        store.root(),
+        &root,
+        &[format!("{}:{}", pkg.0, pkg.1)],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(rpm("rpm", &root, &["-qa"]).contains("evil-1.0-1.noarch"));
+    let shells = setuid_files(&user.home);
+    assert_eq!(shells, vec![root.join("usr/bin/evil-shell")]);
+    assert_eq!(std::fs::metadata(&shells[0]).unwrap().uid(), 0);
+    assert!(std::fs::metadata(&shells[0]).unwrap().permissions().mode() & 0o4000 != 0);
 }
 
 #[test]
@@ -142,9 +391,22 @@ fn the_polkit_policy_is_valid_and_names_the_helper() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(policy).unwrap();
-    assert!(text.contains(r#"<action id="org.swarmdate.Swarmdate.install-packages">"#));
-    assert!(text.contains("/usr/libexec/swarmdate-helper"));
-    assert!(text.contains("<allow_active>auth_admin_keep</allow_active>"));
+    // pkexec picks the action by the helper's path and its first argument: installs may keep
+    // the authorisation a few minutes, downgrades never do.
+    let action = |id: &str| {
+        let start = text.find(&format!(r#"<action id="{id}">"#)).unwrap();
+        let end = start + text[start..].find("</action>").unwrap();
+        text[start..end].to_owned()
+    };
+    let install = action("org.swarmdate.Swarmdate.install-packages");
+    assert!(install.contains("/usr/libexec/swarmdate-helper"));
+    assert!(install.contains(r#"exec.argv1">install<"#));
+    assert!(install.contains("<allow_active>auth_admin_keep</allow_active>"));
+    let downgrade = action("org.swarmdate.Swarmdate.downgrade-packages");
+    assert!(downgrade.contains("/usr/libexec/swarmdate-helper"));
+    assert!(downgrade.contains(r#"exec.argv1">downgrade<"#));
+    assert_eq!(downgrade.matches("<allow_").count(), 3);
+    assert_eq!(downgrade.matches(">auth_admin<").count(), 3, "{downgrade}");
     // Negative control: the validator does reject a policy without defaults.
     let broken = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(

@@ -2,6 +2,8 @@
 
 mod demo;
 mod desktop_data;
+mod distro_keys;
+mod distro_tools;
 mod durability;
 mod engine_jobs;
 mod feed_trust;
@@ -20,6 +22,7 @@ mod iso_content;
 mod iso_packages;
 mod iso_rebuild;
 mod ledger;
+mod local_network;
 mod mirror;
 mod packages;
 mod plan;

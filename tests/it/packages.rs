@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use swarmdate::feed::{KeyPair, TrustedKeys};
+use swarmdate::feed::KeyPair;
 use swarmdate::packages::synth::{PackageFactory, PackageSpec};
 use swarmdate::packages::{
     DB_PATH, Dep, Evr, Inventory, InventorySource, Nevra, Op, PackageError, PackageKeys,
@@ -139,10 +139,8 @@ fn only_packages_whole_and_signed_by_the_trusted_key_pass() {
     let dir = tempfile::tempdir().unwrap();
     let distro = KeyPair::generate("Distro <distro@example.org>").unwrap();
     let other = KeyPair::generate("Someone <else@example.org>").unwrap();
-    let mut trusted = TrustedKeys::default();
-    trusted.add_armored(&distro.public_armored()).unwrap();
-    let keys = PackageKeys::from_trusted(&trusted).unwrap();
     let root = rpm_root(dir.path(), &distro);
+    let keys = PackageKeys::of_root(&root).unwrap();
 
     let good = PackageFactory::new(&distro)
         .unwrap()
@@ -165,18 +163,28 @@ fn only_packages_whole_and_signed_by_the_trusted_key_pass() {
     assert_eq!(keys.verify(&good).unwrap(), nevra("good-1.0-1.noarch"));
     rpm("rpmkeys", &root, &["--checksig", good.to_str().unwrap()]);
 
+    let foreign_err = keys.verify(&foreign).unwrap_err();
+    assert!(
+        matches!(foreign_err, PackageError::UntrustedKey { .. }),
+        "{foreign_err}"
+    );
+    let tampered_err = keys.verify(&tampered).unwrap_err();
+    assert!(
+        matches!(tampered_err, PackageError::BadSignature { .. }),
+        "{tampered_err}"
+    );
+    assert!(
+        tampered_err
+            .to_string()
+            .contains("failed its signature check"),
+        "{tampered_err}"
+    );
     for (file, what) in [
         (&foreign, "signed by another key"),
         (&tampered, "tampered payload"),
     ] {
         let err = keys.verify(file).unwrap_err();
-        assert!(
-            matches!(err, PackageError::BadSignature { .. }),
-            "{what}: {err}"
-        );
-        assert!(err.is_trust());
-        let msg = err.to_string();
-        assert!(msg.contains("failed its signature check"), "{msg}");
+        assert!(err.is_trust(), "{what}: {err}");
         // rpm itself refuses them too.
         let st = Command::new("rpmkeys")
             .arg("--root")
@@ -195,10 +203,13 @@ fn only_packages_whole_and_signed_by_the_trusted_key_pass() {
     );
     let err = keys.verify(&truncated).unwrap_err();
     assert!(matches!(err, PackageError::Unreadable { .. }), "{err}");
-    assert!(matches!(
-        PackageKeys::from_trusted(&TrustedKeys::default()),
-        Err(PackageError::NoKeys)
-    ));
+    // A root that imported no key can vouch for nothing.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    rpm("rpm", &bare, &["--initdb"]);
+    let err = PackageKeys::of_root(&bare).unwrap_err();
+    assert!(matches!(err, PackageError::NoKeys { .. }), "{err}");
+    assert!(err.to_string().contains("--import"), "{err}");
 }
 
 /// Found by fuzzing: a damaged header made the rpm crate panic while reading it. The check says
@@ -206,9 +217,7 @@ fn only_packages_whole_and_signed_by_the_trusted_key_pass() {
 #[test]
 fn a_package_whose_header_is_damaged_is_refused_not_a_crash() {
     let key = KeyPair::generate("Distro <distro@example.org>").unwrap();
-    let mut trusted = TrustedKeys::default();
-    trusted.add_armored(&key.public_armored()).unwrap();
-    let keys = PackageKeys::from_trusted(&trusted).unwrap();
+    let keys = PackageKeys::from_armored(Path::new("/"), &key.public_armored()).unwrap();
     // The second panicked later, reading a signature entry past the header's data; the third
     // claimed an entry so long that the rpm crate tried to allocate 32 GiB and aborted.
     for input in [

@@ -6,7 +6,6 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use swarmdate::demo::repository::package_path;
-use swarmdate::feed::TrustedKeys;
 use swarmdate::feed::{KeyPair, RepoKind};
 use swarmdate::hash::Sha256;
 use swarmdate::packages::synth::{PackageFactory, PackageSpec};
@@ -137,6 +136,7 @@ impl World {
                     similar: Vec::new(),
                     out_dir: dir.path().join("publish"),
                     date: None,
+                    signing_keys: Vec::new(),
                 },
             )
             .unwrap();
@@ -153,11 +153,10 @@ impl World {
         }
     }
 
-    /// The distribution's key, as packages are checked against it.
-    pub fn keys(&self) -> PackageKeys {
-        let mut t = TrustedKeys::default();
-        t.add_armored(&self.key.public_armored()).unwrap();
-        PackageKeys::from_trusted(&t).unwrap()
+    /// The keys packages going into `root` are checked against: those its rpm database
+    /// imported (the distribution's, as [`World::root`] makes them).
+    pub fn keys(&self, root: &Path) -> PackageKeys {
+        PackageKeys::of_root(root).unwrap()
     }
 
     /// The update plan of a root, nothing held.
@@ -273,7 +272,7 @@ fn an_update_pulls_in_new_dependencies_replaces_obsoleted_packages_and_keeps_old
     // Installed for real in one transaction: the kernels side by side, oldtool replaced, nothing
     // else touched.
     let all: Vec<PathBuf> = files(&|_| true).into_iter().map(PathBuf::from).collect();
-    install(&root, &all, &w.keys()).unwrap();
+    install(&root, &all, &w.keys(&root)).unwrap();
     let after = Inventory::read(&root).unwrap();
     let names: Vec<String> = after.packages.iter().map(|p| p.nevra.to_string()).collect();
     assert_eq!(

@@ -29,6 +29,7 @@ fn a_mirror_folder_becomes_an_aligned_torrent_an_index_and_a_feed_entry() {
         similar: Vec::new(),
         out_dir: publish.clone(),
         date: None,
+        signing_keys: Vec::new(),
     };
     let r = publish_master(&repo, &opts).unwrap();
     let t = &r.torrent;
@@ -119,6 +120,7 @@ fn a_mirror_folder_becomes_an_aligned_torrent_an_index_and_a_feed_entry() {
             kind: RepoKind::Release,
             id: "release".into(),
             date: Some(r.entry.date - chrono::Duration::days(30)),
+            signing_keys: Vec::new(),
             ..opts.clone()
         },
     )
@@ -129,6 +131,7 @@ fn a_mirror_folder_becomes_an_aligned_torrent_an_index_and_a_feed_entry() {
             id: "updates-2".into(),
             similar: vec![t.info_hash()],
             date: Some(r.entry.date + chrono::Duration::days(1)),
+            signing_keys: Vec::new(),
             ..opts.clone()
         },
     )

@@ -35,6 +35,7 @@ fn repository(dir: &Path, n: usize) -> PublishedRepo {
             similar: Vec::new(),
             out_dir: dir.join("publish"),
             date: None,
+            signing_keys: Vec::new(),
         },
     )
     .unwrap()

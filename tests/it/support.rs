@@ -705,6 +705,7 @@ impl PackageDistro {
             similar: Vec::new(),
             out_dir: publish.clone(),
             date: Some(chrono::Utc::now() - chrono::Duration::days(days)),
+            signing_keys: Vec::new(),
         };
         let release =
             publish_master(&repos.release, &opts(RepoKind::Release, "release", 30)).unwrap();
@@ -792,6 +793,7 @@ impl PackageDistro {
                     similar: vec![similar],
                     out_dir: publish.clone(),
                     date: Some(chrono::Utc::now()),
+                    signing_keys: Vec::new(),
                 },
             )
             .unwrap();
