@@ -147,6 +147,96 @@ pub fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// A staging folder that cannot be trusted to hold our files. It lies in a folder the user chose,
+/// which other users may write to, and its path (the info hash) is public.
+#[derive(Debug, thiserror::Error)]
+pub enum StagingError {
+    /// A symbolic link stands where the folder should be.
+    #[error(
+        "{0} is a symbolic link, not a folder: it may have been planted to make Swarmdate write elsewhere; remove the link or choose another folder"
+    )]
+    Link(PathBuf),
+    /// Something other than a folder stands there.
+    #[error("{0} is not a folder: remove it or choose another folder")]
+    NotAFolder(PathBuf),
+    /// The folder belongs to another user.
+    #[error(
+        "{path} belongs to user id {owner}, not to you ({me}): another user could change what is written there; have it removed or choose another folder"
+    )]
+    NotOurs { path: PathBuf, owner: u32, me: u32 },
+    /// Other users may write into the folder.
+    #[error(
+        "{path} can be written by other users (mode {mode:o}): they could replace what is built there; run chmod go-w on it or choose another folder"
+    )]
+    Writable { path: PathBuf, mode: u32 },
+    /// Creating or opening the folder failed.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Creates (mode 0700) or opens the folders `parts` below `base`, one level at a time, never
+/// following a link: each must be a folder of the current user that no one else may write to.
+/// Since each level is checked before the next is made in it, nobody else can swap a level once
+/// it passed. Returns the innermost folder's path.
+pub fn private_dirs(base: &Path, parts: &[&str]) -> Result<PathBuf, StagingError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let me = nix::unistd::geteuid().as_raw();
+    let mut path = base.to_owned();
+    for part in parts {
+        path.push(part);
+        let io = |source| StagingError::Io {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => {}
+            // mkdir never follows a link at the last component: a link is "already there".
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
+        let flags = nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW;
+        let dir = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags.bits())
+            .open(&path)
+        {
+            Ok(f) => f,
+            // Linux answers ENOTDIR for a link when O_DIRECTORY is set, ELOOP otherwise.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::ELOOP | nix::libc::ENOTDIR)
+                ) =>
+            {
+                let link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink());
+                return Err(if link {
+                    StagingError::Link(path)
+                } else {
+                    StagingError::NotAFolder(path)
+                });
+            }
+            Err(e) => return Err(io(e)),
+        };
+        // Checked on the opened folder itself, not on whatever the path names by now.
+        let meta = dir.metadata().map_err(io)?;
+        if meta.uid() != me {
+            return Err(StagingError::NotOurs {
+                path,
+                owner: meta.uid(),
+                me,
+            });
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(StagingError::Writable { path, mode });
+        }
+    }
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +259,37 @@ mod tests {
         let ns = err.downcast_ref::<NoSpace>().unwrap();
         assert_eq!(ns.missing, ns.needed - ns.available);
         assert!(err.to_string().contains("missing"));
+    }
+
+    #[test]
+    fn staging_folders_are_made_private_and_planted_ones_refused() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        // Positive control: made fresh, 0700, and found again as they are.
+        let made = private_dirs(dir.path(), &["s", "h"]).unwrap();
+        assert_eq!(made, dir.path().join("s/h"));
+        assert_eq!(std::fs::metadata(&made).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(private_dirs(dir.path(), &["s", "h"]).unwrap(), made);
+
+        let target = dir.path().join("elsewhere");
+        std::fs::create_dir(&target).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("s/link")).unwrap();
+        let err = private_dirs(dir.path(), &["s", "link"]).unwrap_err();
+        assert!(matches!(err, StagingError::Link(_)), "{err}");
+        assert!(
+            err.to_string().contains("s/link is a symbolic link"),
+            "{err}"
+        );
+
+        std::fs::write(dir.path().join("s/file"), b"x").unwrap();
+        let err = private_dirs(dir.path(), &["s", "file"]).unwrap_err();
+        assert!(matches!(err, StagingError::NotAFolder(_)), "{err}");
+
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = private_dirs(dir.path(), &["open", "h"]).unwrap_err();
+        assert!(err.to_string().contains("mode 777"), "{err}");
+        assert!(!open.join("h").exists(), "nothing is made in it");
     }
 }

@@ -21,5 +21,6 @@ pub mod plan;
 pub mod publish;
 pub mod service;
 pub mod store;
+pub mod text;
 pub mod torrent;
 pub mod tracker;

@@ -1,6 +1,7 @@
 //! A static HTTP mirror (range requests, as a distribution's mirror serves them) for the demo,
 //! the tests and a LAN; it counts the bytes it serves, so a test can see how much load the
-//! swarm took off the mirror. A fault drill can make it serve one range wrong, once.
+//! swarm took off the mirror. A fault drill can make it serve one range wrong, once; another makes
+//! it a hostile mirror that answers ranges with an endless body.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,10 @@ struct Counters {
     requests: AtomicU64,
     /// Serve the next ranged response for a path ending so with its bytes flipped.
     corrupt: Mutex<Option<String>>,
+    /// Answer every range short of the whole file, for a path ending so, with this many bytes.
+    overserve: Mutex<Option<(String, u64)>>,
+    /// Bytes of such answers the client took before it hung up.
+    overserved: Arc<AtomicU64>,
 }
 
 /// A running mirror; it stops when dropped.
@@ -69,6 +74,20 @@ impl MirrorServer {
     }
 }
 
+impl MirrorServer {
+    /// Fault drill, a hostile mirror: from now on every range of a path ending in `suffix` that
+    /// is not the whole file keeps its status and Content-Range but streams `len` bytes of zeros
+    /// with no Content-Length.
+    pub fn overserve_ranges(&self, suffix: &str, len: u64) {
+        *self.counters.overserve.lock().unwrap() = Some((suffix.to_owned(), len));
+    }
+
+    /// Bytes of overserved answers sent so far (as far as the client read them).
+    pub fn overserved(&self) -> u64 {
+        self.counters.overserved.load(Ordering::Relaxed)
+    }
+}
+
 impl Drop for MirrorServer {
     fn drop(&mut self) {
         self.task.abort();
@@ -88,6 +107,20 @@ async fn count(State(c): State<Arc<Counters>>, req: Request, next: Next) -> Resp
     {
         c.bytes.fetch_add(len, Ordering::Relaxed);
     }
+    if ranged
+        && resp.status() == StatusCode::PARTIAL_CONTENT
+        && !whole_file(&resp)
+        && let Some((_, len)) = c
+            .overserve
+            .lock()
+            .unwrap()
+            .clone()
+            .filter(|(s, _)| path.ends_with(s.as_str()))
+    {
+        let (mut parts, _) = resp.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, endless(len, c.overserved.clone()));
+    }
     let hit = ranged
         && resp.status() == StatusCode::PARTIAL_CONTENT
         && c.corrupt
@@ -106,4 +139,38 @@ async fn count(State(c): State<Arc<Counters>>, req: Request, next: Next) -> Resp
         }
         Err(_) => Response::from_parts(parts, Body::empty()),
     }
+}
+
+/// Whether a 206 answer's Content-Range covers its whole file.
+fn whole_file(resp: &Response) -> bool {
+    let range = resp
+        .headers()
+        .get(header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes "))
+        .and_then(|v| v.split_once('/'));
+    match range {
+        Some((r, total)) => format!("0-{}", total.parse::<u64>().unwrap_or(0).wrapping_sub(1)) == r,
+        None => false,
+    }
+}
+
+/// `len` bytes of zeros in 64 KiB chunks, made only as the client reads, counted in `sent`.
+fn endless(len: u64, sent: Arc<AtomicU64>) -> Body {
+    const CHUNK: u64 = 64 << 10;
+    let chunk = bytes::Bytes::from(vec![0u8; CHUNK as usize]);
+    let stream = futures::stream::unfold(0u64, move |done| {
+        let (chunk, sent) = (chunk.clone(), sent.clone());
+        async move {
+            let n = (len - done).min(CHUNK);
+            (n > 0).then(|| {
+                sent.fetch_add(n, Ordering::Relaxed);
+                (
+                    Ok::<_, std::convert::Infallible>(chunk.slice(..n as usize)),
+                    done + n,
+                )
+            })
+        }
+    });
+    Body::from_stream(stream)
 }

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Value, json};
 use swarmdate::engine::{JobSnapshot, JobState};
+use swarmdate::text::escape_controls;
 
 /// Where output goes and in which form.
 pub struct Out {
@@ -33,10 +34,12 @@ impl Out {
         !self.json && std::io::stdin().is_terminal() && self.terminal
     }
 
-    /// A line for people (nothing in JSON mode).
+    /// A line for people (nothing in JSON mode). Its control characters are shown escaped: the
+    /// lines hold names, comments and URLs from torrents, feeds and peers, and one of those must
+    /// not forge a line or drive the terminal.
     pub fn say(&self, text: impl AsRef<str>) {
         if !self.json {
-            println!("{}", text.as_ref());
+            println!("{}", escape_controls(text.as_ref()));
         }
     }
 
@@ -68,7 +71,10 @@ impl Out {
                 json!({ "message": format!("{err:#}"), "exit_code": code }),
             );
         } else {
-            eprintln!("swarmdate: {err:#}");
+            // Escaped line by line: some errors quote a solver's or dnf's lines on purpose.
+            let text = format!("{err:#}");
+            let lines: Vec<_> = text.split('\n').map(escape_controls).collect();
+            eprintln!("swarmdate: {}", lines.join("\n"));
         }
     }
 
@@ -77,7 +83,7 @@ impl Out {
         if !self.can_ask() {
             return false;
         }
-        eprint!("{question} [y/N] ");
+        eprint!("{} [y/N] ", escape_controls(question));
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
     }
@@ -93,7 +99,7 @@ impl Out {
                 .expect("valid template")
                 .progress_chars("=> "),
             );
-            b.set_message(label.to_owned());
+            b.set_message(escape_controls(label).into_owned());
             b
         });
         JobProgress {

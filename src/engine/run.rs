@@ -242,8 +242,9 @@ impl Engine {
         replace: bool,
     ) -> anyhow::Result<()> {
         let torrent = self.torrent_of(id)?;
-        let staging = dest.join(STAGING_DIR).join(torrent.info_hash().to_string());
-        std::fs::create_dir_all(&staging)?;
+        // Never through a link someone planted: the folder may be shared, the info hash is public.
+        std::fs::create_dir_all(dest)?;
+        let staging = fsutil::private_dirs(dest, &[STAGING_DIR, &torrent.info_hash().to_string()])?;
         let (old, new) = (dest.join(&torrent.name), staging.join(&torrent.name));
         if replace && !new.exists() && old.exists() {
             self.set_state(id, JobState::Checking);

@@ -70,8 +70,7 @@ impl Engine {
         let torrent = self.torrent_of(id)?;
         if !spec.copied {
             self.set_state(id, JobState::Preparing);
-            let dir = fsutil::parent_dir(&spec.working).to_owned();
-            std::fs::create_dir_all(&dir)?;
+            let dir = make_staging(&spec.working)?;
             let (from, working) = (spec.from.clone(), spec.working.clone());
             let needed = torrent.total_length();
             let reflink = spec.mode == SwitchMode::Reflink;
@@ -132,9 +131,9 @@ impl Engine {
                 self.remove(r.id).await?;
             }
             let (from, working) = (spec.from.clone(), spec.working.clone());
-            self.on_disk(move || -> std::io::Result<()> {
+            self.on_disk(move || -> anyhow::Result<()> {
                 if !working.exists() {
-                    std::fs::create_dir_all(fsutil::parent_dir(&working))?;
+                    make_staging(&working)?;
                     fault::point("move");
                     std::fs::rename(&from, &working)?;
                     fsutil::fsync_dir(fsutil::parent_dir(&working))?;
@@ -404,6 +403,24 @@ fn remove_staging(working: &Path) {
     if dir.parent().and_then(|p| p.file_name()) == Some(STAGING_DIR.as_ref()) {
         let _ = std::fs::remove_dir(fsutil::parent_dir(dir));
     }
+}
+
+/// Creates the folders of a working file from [`working_path`] without following links, as
+/// folders of this user that no one else may write to: the images folder may be shared and the
+/// info hash is public.
+fn make_staging(working: &Path) -> Result<std::path::PathBuf, fsutil::StagingError> {
+    let hash_dir = fsutil::parent_dir(working);
+    let staging = fsutil::parent_dir(hash_dir);
+    let name = |p: &Path| {
+        p.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
+    fsutil::private_dirs(
+        fsutil::parent_dir(staging),
+        &[&name(staging), &name(hash_dir)],
+    )
 }
 
 /// The working file of a switch to `torrent` next to `target`.

@@ -1,7 +1,9 @@
 //! Where feeds, torrents and indexes come from: local paths, `file://`, `http(s)://`, and the
 //! two-stage `bittorrent://<inner-url>` (fetch the .torrent at the inner URL, then its payload).
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
@@ -25,11 +27,18 @@ pub enum LocationError {
     #[error("{url:?} is not a valid URL: {reason}")]
     Invalid { url: String, reason: String },
     /// The document is larger than allowed.
-    #[error("{url} is larger than {limit} bytes")]
+    #[error(
+        "{url} is larger than {limit} bytes, the most read for a feed, torrent or index: check that it names one"
+    )]
     TooLarge { url: String, limit: u64 },
     /// Fetching failed.
     #[error("cannot fetch {url}: {reason}")]
     Fetch { url: String, reason: String },
+    /// A local path names something other than a regular file (a device, a pipe, a folder).
+    #[error(
+        "{path} is a {kind}, not a regular file: only files are read; save the document to a file and give its path"
+    )]
+    NotAFile { path: String, kind: &'static str },
 }
 
 /// The `bittorrent://` prefix of two-stage URLs.
@@ -132,13 +141,7 @@ impl Fetcher {
             reason,
         };
         match loc {
-            Location::File(p) => {
-                let meta = std::fs::metadata(p).map_err(|e| fail(e.to_string()))?;
-                if meta.len() > self.max_bytes {
-                    return Err(too_large());
-                }
-                std::fs::read(p).map_err(|e| fail(e.to_string()))
-            }
+            Location::File(p) => read_local(p, self.max_bytes),
             Location::Http(u) => {
                 let mut resp = self
                     .client
@@ -161,6 +164,56 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// Reads the regular file at `p`, at most `limit` bytes. It is opened without blocking (a FIFO
+/// would wait for a writer) and checked on the open descriptor, so a device or pipe is named and
+/// refused rather than read without end.
+fn read_local(p: &Path, limit: u64) -> Result<Vec<u8>, LocationError> {
+    let fail = |e: std::io::Error| LocationError::Fetch {
+        url: p.display().to_string(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(p)
+        .map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    let t = meta.file_type();
+    if !t.is_file() {
+        let kind = if t.is_dir() {
+            "folder"
+        } else if t.is_fifo() {
+            "named pipe (FIFO)"
+        } else if t.is_char_device() {
+            "character device"
+        } else if t.is_block_device() {
+            "block device"
+        } else if t.is_socket() {
+            "socket"
+        } else {
+            "special file"
+        };
+        return Err(LocationError::NotAFile {
+            path: p.display().to_string(),
+            kind,
+        });
+    }
+    let too_large = || LocationError::TooLarge {
+        url: p.display().to_string(),
+        limit,
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    // The file may grow after the check: one byte past the limit is enough to know.
+    let mut body = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut body).map_err(fail)?;
+    if body.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

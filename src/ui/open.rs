@@ -11,6 +11,7 @@ use relm4::prelude::*;
 
 use swarmdate::engine::JobId;
 use swarmdate::i18n::{tr, trn};
+use swarmdate::text::escape_controls;
 
 use super::backend::{Backend, TorrentInfo};
 use super::transfer::TransferView;
@@ -59,13 +60,15 @@ impl OpenTorrent {
     fn title(&self) -> String {
         match (&self.phase, &self.info) {
             (Phase::Failed(_), _) => tr("This torrent cannot be opened"),
-            (_, Some(i)) => i.torrent.name.clone(),
+            (_, Some(i)) => escape_controls(&i.torrent.name).into_owned(),
             _ => tr("Reading the torrent…"),
         }
     }
 
+    /// The status page's description: its names and URLs come from the torrent and the link, and
+    /// the page reads it as markup.
     fn description(&self) -> String {
-        match (&self.phase, &self.info) {
+        let text = match (&self.phase, &self.info) {
             (Phase::Failed(e), _) => e.clone(),
             (_, Some(i)) => trn(
                 "{size} in {n} file, from {from}. It downloads to {dir} and is shared with other peers afterwards.",
@@ -79,7 +82,8 @@ impl OpenTorrent {
                 ],
             ),
             _ => String::new(),
-        }
+        };
+        glib::markup_escape_text(&escape_controls(&text)).to_string()
     }
 
     /// Where the dialog is.

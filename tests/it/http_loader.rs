@@ -1,6 +1,6 @@
 //! Feeds and torrents over HTTP on 127.0.0.1, and the loader's size limit.
 
-use std::path::PathBuf;
+use std::path::{Path as FsPath, PathBuf};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -94,4 +94,68 @@ async fn documents_over_the_size_limit_are_refused() {
         .await
         .unwrap_err();
     assert!(matches!(local, LocationError::TooLarge { .. }), "{local}");
+}
+
+/// `swarmdate torrent show SOURCE` in a home of its own, with a hang guard only: a refusal is
+/// expected in well under a second.
+async fn show(source: &str) -> (Run, Duration) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_swarmdate"));
+    cmd.arg("--home")
+        .arg(home.path())
+        .args(["--json", "torrent", "show", source])
+        .env("LANG", "C.UTF-8")
+        .kill_on_drop(true);
+    let start = std::time::Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("torrent show {source} hung"))
+        .unwrap();
+    (Run::from(out), start.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_documents_are_read_only_from_regular_files_within_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    // Positive control: a real torrent file shows.
+    let data = dir.path().join("payload.bin");
+    random_file(&data, 100_000, 7);
+    let t = swarmdate::torrent::TorrentBuilder::single_file("payload.bin", &data)
+        .build()
+        .unwrap();
+    let file = dir.path().join("x.torrent");
+    std::fs::write(&file, t.bytes()).unwrap();
+    let (ok, _) = show(&format!("bittorrent://file://{}", file.display())).await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.summary()["name"], "payload.bin");
+    assert_eq!(ok.summary()["info_hash"], t.info_hash().to_string());
+
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // Over the 128 MiB the client reads for a document; sparse, so it costs no disk.
+    let big = dir.path().join("big.torrent");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len((128 << 20) + 1).unwrap();
+    let folder = dir.path().join("folder.torrent");
+    std::fs::create_dir(&folder).unwrap();
+    for (path, says) in [
+        (
+            FsPath::new("/dev/zero"),
+            "is a character device, not a regular file",
+        ),
+        (fifo.as_path(), "is a named pipe (FIFO), not a regular file"),
+        (folder.as_path(), "is a folder, not a regular file"),
+        (big.as_path(), "is larger than 134217728 bytes"),
+    ] {
+        let (run, took) = show(&format!("bittorrent://file://{}", path.display())).await;
+        assert_eq!(run.code, 1, "{path:?}: {}", run.stderr);
+        let msg = run.error();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains(says), "{path:?}: {msg}");
+        assert!(
+            took < Duration::from_secs(10),
+            "{path:?} refused only after {took:?}"
+        );
+        eprintln!("{}: refused in {took:?}: {msg}", path.display());
+    }
 }

@@ -28,6 +28,7 @@ mod packages;
 mod plan;
 mod publish_master;
 mod service;
+mod staging;
 mod store;
 mod subset;
 mod super_seed;

@@ -173,3 +173,103 @@ fn transmission_reads_our_padded_torrent_with_the_same_info_hash() {
         t.info_hash()
     );
 }
+
+/// `swarmdate torrent show` of `bytes` as people see it: stdout's bytes.
+fn show_text(bytes: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.torrent");
+    std::fs::write(&file, bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_swarmdate"))
+        .arg("--home")
+        .arg(dir.path().join("home"))
+        .args(["torrent", "show"])
+        .arg(&file)
+        .env("LANG", "C.UTF-8")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A single-file torrent of 40,000 bytes with `extra` keys beside its info.
+fn with_extras(extra: Vec<(&str, V)>) -> Vec<u8> {
+    let mut entries = vec![(
+        "info",
+        dict(vec![
+            ("name", b("img.iso")),
+            ("piece length", V::Integer(16384)),
+            ("pieces", raw(vec![1u8; 60])),
+            ("length", V::Integer(40_000)),
+        ]),
+    )];
+    entries.extend(extra);
+    encode(&dict(entries))
+}
+
+#[test]
+fn strings_from_a_torrent_cannot_drive_the_terminal() {
+    // Positive control: an ordinary torrent's text is exactly what it was.
+    let plain = show_text(&with_extras(vec![
+        ("announce", b("http://127.0.0.1:9/announce")),
+        ("comment", b("Fedora 41 — “Workstation”")),
+        ("url-list", V::List(vec![b("http://127.0.0.1:9/mirror/")])),
+    ]));
+    let plain = String::from_utf8(plain).unwrap();
+    assert!(
+        plain.contains("Tracker:    http://127.0.0.1:9/announce\n"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("Comment:    Fedora 41 — “Workstation”\n"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("Web seed:   http://127.0.0.1:9/mirror/\n"),
+        "{plain}"
+    );
+    assert!(!plain.contains("\\u{"), "{plain}");
+
+    // The attack: a comment that retitles the terminal and forges a line, a tracker that clears
+    // the screen, a web seed with a C1 CSI and a bidi override.
+    let hostile = show_text(&with_extras(vec![
+        ("announce", b("http://127.0.0.1:9/announce\x1b[2J")),
+        ("comment", b("\n\x1b]0;pwned\x07signature OK")),
+        (
+            "url-list",
+            V::List(vec![b("http://127.0.0.1:9/\u{9b}31m\u{202e}lmth.x")]),
+        ),
+        ("created by", b("x\ry")),
+    ]));
+    for (i, &c) in hostile.iter().enumerate() {
+        assert!(
+            c >= 0x20 && c != 0x7f || c == b'\n',
+            "byte {c:#x} at {i} in {:?}",
+            String::from_utf8_lossy(&hostile)
+        );
+    }
+    let text = String::from_utf8(hostile).unwrap();
+    assert!(
+        !text.contains('\u{9b}') && !text.contains('\u{202e}'),
+        "{text}"
+    );
+    assert!(
+        text.contains("Comment:    \\u{a}\\u{1b}]0;pwned\\u{7}signature OK\n"),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("signature OK")),
+        "no forged line: {text}"
+    );
+    assert!(
+        text.contains("Tracker:    http://127.0.0.1:9/announce\\u{1b}[2J\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Web seed:   http://127.0.0.1:9/\\u{9b}31m\\u{202e}lmth.x\n"),
+        "{text}"
+    );
+}

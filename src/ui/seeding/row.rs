@@ -7,6 +7,7 @@ use relm4::prelude::*;
 
 use swarmdate::engine::JobId;
 use swarmdate::i18n::{tr, trf, trn};
+use swarmdate::text::escape_controls;
 
 use crate::ui::backend::SeedItem;
 
@@ -78,7 +79,7 @@ impl FactoryComponent for SeedRow {
 
     view! {
         adw::ActionRow {
-            set_title: &self.item.name,
+            set_title: &escape_controls(&self.item.name),
             set_use_markup: false,
             #[watch]
             set_subtitle: &self.subtitle(),

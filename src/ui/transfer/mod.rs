@@ -12,6 +12,7 @@ use relm4::prelude::*;
 
 use swarmdate::engine::{JobId, JobSnapshot, PieceState};
 use swarmdate::i18n::{tr, trf};
+use swarmdate::text::escape_controls;
 
 use super::backend::Backend;
 use speed_chart::History;
@@ -103,7 +104,7 @@ impl Component for TransferView {
         adw::Window {
             set_default_size: (640, 560),
             #[watch]
-            set_title: Some(&model.snapshot.as_ref().map_or(String::new(), |j| j.name.clone())),
+            set_title: Some(&model.snapshot.as_ref().map_or(String::new(), |j| escape_controls(&j.name).into_owned())),
 
             gtk::Box {
                 set_orientation: gtk::Orientation::Vertical,
@@ -211,7 +212,10 @@ impl Component for TransferView {
                             &[
                                 (
                                     "client",
-                                    &p.client.clone().unwrap_or_else(|| tr("unknown client")),
+                                    &p.client.as_deref().map_or_else(
+                                        || tr("unknown client"),
+                                        |c| escape_controls(c).into_owned(),
+                                    ),
                                 ),
                                 ("down", &glib::format_size(p.down_speed)),
                                 ("up", &glib::format_size(p.up_speed)),

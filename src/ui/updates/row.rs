@@ -6,6 +6,7 @@ use relm4::prelude::*;
 
 use swarmdate::i18n::{tr, trf};
 use swarmdate::plan::ChangeKind;
+use swarmdate::text::escape_controls;
 
 use crate::ui::backend::UpdateItem;
 
@@ -50,8 +51,8 @@ impl FactoryComponent for UpdateRow {
 
     view! {
         adw::ActionRow {
-            set_title: &self.item.name,
-            set_subtitle: &subtitle,
+            set_title: &escape_controls(&self.item.name),
+            set_subtitle: &escape_controls(&subtitle),
             set_activatable: false,
             set_use_markup: false,
             add_suffix = &gtk::Label {

@@ -6,6 +6,7 @@ use gtk::glib;
 use relm4::prelude::*;
 
 use swarmdate::i18n::{tr, trf};
+use swarmdate::text::escape_controls;
 
 use crate::ui::backend::VersionItem;
 
@@ -62,7 +63,7 @@ impl FactoryComponent for VersionRow {
 
     view! {
         adw::ActionRow {
-            set_title: &self.item.version,
+            set_title: &escape_controls(&self.item.version),
             set_subtitle: &self.subtitle(),
             set_use_markup: false,
             add_prefix = &gtk::Image {
