@@ -19,6 +19,7 @@ mod storage;
 mod super_seed;
 mod switch;
 mod undo;
+mod verify;
 
 pub use discover::Swarm;
 pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SwitchSpec};
@@ -26,6 +27,7 @@ pub use lock::{EngineBusy, StateLock};
 pub use rebuild::{LAYOUT_CACHE, Rebuilt, refined_fetch};
 pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use undo::UndoError;
+pub use verify::{LengthMismatch, PayloadError};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -24,6 +24,7 @@ mod mirror;
 mod packages;
 mod plan;
 mod publish_master;
+mod seed_only;
 mod service;
 mod store;
 mod subset;
