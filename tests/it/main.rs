@@ -19,6 +19,7 @@ mod iso_chain;
 mod iso_content;
 mod iso_packages;
 mod iso_rebuild;
+mod job_specs;
 mod ledger;
 mod mirror;
 mod packages;
