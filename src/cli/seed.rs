@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
-use swarmdate::engine::{JobSpec, Payload, read_journal};
+use swarmdate::engine::{JobId, JobSpec, JobState, Payload, read_journal};
 use swarmdate::i18n::{tr, trf, trn};
 use swarmdate::torrent::Torrent;
 
@@ -96,7 +96,15 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
             true => JobSpec::SuperSeed { payload },
             false => JobSpec::Seed { payload },
         };
-        if let Err(e) = engine.add_job(&torrent, spec).await {
+        let added = match engine.add_job(&torrent, spec).await {
+            Ok(id) => checked(&engine, id).await.map_err(|e| (Some(id), e)),
+            Err(e) => Err((None, e)),
+        };
+        if let Err((id, e)) = added {
+            // A payload that is not the torrent's is refused, not kept as a failing job.
+            if let Some(id) = id {
+                let _ = engine.remove(id).await;
+            }
             engine.shutdown().await;
             return Err(e);
         }
@@ -146,6 +154,27 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     engine.shutdown().await;
     ctx.out.say("");
     Ok(())
+}
+
+/// Waits until a seeding job has checked its payload: seeding (or paused), or its refusal.
+async fn checked(engine: &swarmdate::service::EngineHandle, id: JobId) -> anyhow::Result<()> {
+    let mut rx = engine.subscribe();
+    loop {
+        let state = rx
+            .borrow_and_update()
+            .jobs
+            .iter()
+            .find(|j| j.id == id)
+            .map(|j| j.state.clone());
+        match state {
+            Some(JobState::Failed(e)) => anyhow::bail!(e),
+            Some(s) if s.is_complete() || s == JobState::Paused => return Ok(()),
+            _ => {}
+        }
+        rx.changed()
+            .await
+            .context("the engine stopped while it checked the data")?;
+    }
 }
 
 /// How many packages a repository job seeds from inside images (those the store lacks).

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::iso::SwitchMode;
-use crate::torrent::InfoHash;
+use crate::torrent::{InfoHash, Torrent};
 
 /// Identifies a job within one engine's journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -50,6 +50,102 @@ pub enum JobSpec {
     Switch(SwitchSpec),
     /// A repository torrent on the package store: fetch the wanted packages, seed the held ones.
     Repository(RepoSpec),
+}
+
+/// A job spec that cannot run with its torrent: refused where it enters the engine (a call, the
+/// bus, the journal at start), before anything runs or is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// A wanted file index past the torrent's files.
+    #[error(
+        "file {index} is wanted from {torrent}, which has {files} files; ask for files by their index in the torrent (0 to {last})",
+        last = .files.saturating_sub(1)
+    )]
+    WantedOutOfRange {
+        /// The torrent's name.
+        torrent: String,
+        /// The index asked for.
+        index: usize,
+        /// How many files the torrent has.
+        files: usize,
+    },
+    /// A wanted file that is BEP 47 padding, no package.
+    #[error("file {index} of {torrent} is padding, not a package; it cannot be wanted")]
+    WantedPad {
+        /// The torrent's name.
+        torrent: String,
+        /// The index asked for.
+        index: usize,
+    },
+    /// An image payload or a switch for a torrent of several files.
+    #[error(
+        "{torrent} has several files, and an image (a seeded file or a switch) needs a single-file torrent; give the folder holding its files instead"
+    )]
+    NotSingleFile {
+        /// The torrent's name.
+        torrent: String,
+    },
+    /// A path that is not absolute: the engine may run in another process, in another folder.
+    #[error("{} is not an absolute path; give the job absolute paths", .path.display())]
+    RelativePath {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+impl JobSpec {
+    /// Checks the spec against its torrent: indexes in range, paths absolute, images single-file.
+    pub fn validate(&self, torrent: &Torrent) -> Result<(), SpecError> {
+        let absolute = |p: &Path| match p.is_absolute() {
+            true => Ok(()),
+            false => Err(SpecError::RelativePath { path: p.to_owned() }),
+        };
+        let single = || match torrent.single_file {
+            true => Ok(()),
+            false => Err(SpecError::NotSingleFile {
+                torrent: torrent.name.clone(),
+            }),
+        };
+        match self {
+            JobSpec::Seed { payload } | JobSpec::SuperSeed { payload } => match payload {
+                Payload::Image(path) => {
+                    single()?;
+                    absolute(path)
+                }
+                Payload::Folder(dir) => absolute(dir),
+            },
+            JobSpec::Fetch { dest, .. } => absolute(dest),
+            JobSpec::Switch(s) => {
+                single()?;
+                [&s.from, &s.target, &s.working]
+                    .into_iter()
+                    .try_for_each(|p| absolute(p))
+            }
+            JobSpec::Repository(r) => {
+                absolute(&r.index)?;
+                r.images.iter().try_for_each(|p| absolute(p))?;
+                for &index in &r.wanted {
+                    match torrent.files.get(index) {
+                        None => {
+                            return Err(SpecError::WantedOutOfRange {
+                                torrent: torrent.name.clone(),
+                                index,
+                                files: torrent.files.len(),
+                            });
+                        }
+                        Some(f) if f.pad => {
+                            return Err(SpecError::WantedPad {
+                                torrent: torrent.name.clone(),
+                                index,
+                            });
+                        }
+                        Some(_) => {}
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A repository torrent's job.

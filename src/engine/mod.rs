@@ -20,13 +20,15 @@ mod storage;
 mod super_seed;
 mod switch;
 mod undo;
+mod verify;
 
 pub use discover::Swarm;
-pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SwitchSpec};
+pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SpecError, SwitchSpec};
 pub use lock::{EngineBusy, StateLock};
 pub use rebuild::{LAYOUT_CACHE, Rebuilt, refined_fetch};
 pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use undo::UndoError;
+pub use verify::{LengthMismatch, PayloadError};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -316,7 +318,9 @@ impl Engine {
     }
 
     /// Adds a job; it starts at once and is resumed after a restart.
+    /// A spec that cannot run with `torrent` is refused ([`SpecError`]) before anything is kept.
     pub fn add_job(self: &Arc<Self>, torrent: &Torrent, spec: JobSpec) -> anyhow::Result<JobId> {
+        spec.validate(torrent)?;
         let hash = torrent.info_hash();
         let id = {
             let mut jobs = self.jobs.lock().unwrap();
@@ -369,6 +373,9 @@ impl Engine {
         let path = self.torrent_path(&hash);
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let torrent = Arc::new(Torrent::from_bytes(bytes)?);
+        // A journal written by another version, or by hand, may hold a spec that cannot run: the
+        // job is shown failed with the reason and kept for the user to remove; it never runs.
+        let invalid = self.record(id)?.spec.validate(&torrent).err();
         // Registered before the task starts: the task looks itself up. A restarted job keeps its
         // log, which the storage of its torrent (still in the session) writes to.
         let mut jobs = self.jobs.lock().unwrap();
@@ -391,8 +398,28 @@ impl Engine {
             },
         );
         drop(jobs);
+        if let Some(e) = invalid {
+            tracing::warn!(job = %id, "the journal's job cannot run: {e}");
+            self.set_state(id, JobState::Failed(e.to_string()));
+            return Ok(());
+        }
         let engine = self.clone();
-        let task = tokio::spawn(async move { engine.run_job(id).await });
+        let task = tokio::spawn(async move {
+            // A bug in one job's runner fails that job, visibly, instead of leaving it checking
+            // forever with nothing said.
+            let run = std::panic::AssertUnwindSafe(engine.clone().run_job(id));
+            if let Err(panic) = futures::FutureExt::catch_unwind(run).await {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                engine.set_state(
+                    id,
+                    JobState::Failed(format!("the job stopped on an internal error: {what}")),
+                );
+            }
+        });
         if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
             job.task = Some(task);
         }

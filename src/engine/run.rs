@@ -11,7 +11,8 @@ use librqbit::{AddTorrent, AddTorrentOptions, AddTorrentResponse};
 
 use super::job::{JobId, JobSpec, Payload};
 use super::snapshot::JobState;
-use super::storage::{ImageStorageFactory, PieceLog, RecordingFactory};
+use super::storage::{ImageStorageFactory, PieceLog, ReadOnlyFactory, RecordingFactory};
+use super::verify::{payload_files, verify};
 use super::{Engine, ManagedTorrentHandle, STAGING_DIR};
 use crate::fsutil;
 use crate::torrent::Torrent;
@@ -61,15 +62,30 @@ impl Engine {
             .map(|j| j.log.clone())
     }
 
-    /// Adds the job's torrent to the session over `payload`, with existing data reused.
+    /// Adds the job's torrent to the session over `payload`, with existing data reused; a
+    /// payload only seeded (`seed_only`) is opened read-only, so librqbit can neither resize it
+    /// nor write into it.
     async fn add_torrent(
         &self,
         id: JobId,
         payload: &Payload,
         paused: bool,
+        seed_only: bool,
     ) -> anyhow::Result<ManagedTorrentHandle> {
         let torrent = self.torrent_of(id)?;
         let (inner, folder) = match payload {
+            Payload::Image(path) if seed_only => (
+                ReadOnlyFactory::boxed(payload_files(&torrent, payload)),
+                fsutil::parent_dir(path).to_owned(),
+            ),
+            Payload::Folder(dir) if seed_only => (
+                ReadOnlyFactory::boxed(payload_files(&torrent, payload)),
+                if torrent.single_file {
+                    dir.clone()
+                } else {
+                    dir.join(&torrent.name)
+                },
+            ),
             Payload::Image(path) => (
                 ImageStorageFactory::boxed(path),
                 fsutil::parent_dir(path).to_owned(),
@@ -184,16 +200,16 @@ impl Engine {
         }
     }
 
+    /// Seeds a payload that is complete: checked first (every length and piece), then opened
+    /// read-only. Seeding never fetches: a payload that is not the torrent's is refused, whatever
+    /// peers would send.
     async fn run_seed(&self, id: JobId, payload: &Payload, paused: bool) -> anyhow::Result<()> {
-        if let Payload::Image(path) = payload {
-            // Never download a whole image silently because the user moved or deleted it.
-            anyhow::ensure!(
-                path.is_file(),
-                "{} is gone; remove this seeding job or put the image back",
-                path.display()
-            );
+        if !paused {
+            self.set_state(id, JobState::Checking);
+            let (torrent, p) = (self.torrent_of(id)?, payload.clone());
+            tokio::task::spawn_blocking(move || verify(&torrent, &p)).await??;
         }
-        let handle = self.add_torrent(id, payload, paused).await?;
+        let handle = self.add_torrent(id, payload, paused, true).await?;
         if paused {
             self.set_state(id, JobState::Paused);
             return Ok(());
@@ -252,7 +268,7 @@ impl Engine {
             tokio::task::spawn_blocking(move || reuse_old(&t, &old, &new)).await??;
         }
         let handle = self
-            .add_torrent(id, &Payload::Folder(staging.clone()), false)
+            .add_torrent(id, &Payload::Folder(staging.clone()), false, false)
             .await?;
         let order = self
             .diverse_order
@@ -293,7 +309,8 @@ impl Engine {
                     payload: payload.clone(),
                 }
             })?;
-            let handle = self.add_torrent(id, &payload, false).await?;
+            // Just fetched and checked: librqbit's check at the add is enough.
+            let handle = self.add_torrent(id, &payload, false, true).await?;
             self.check_and_fetch(id, &handle).await?;
             self.set_state(id, JobState::Seeding);
         } else {

@@ -1,4 +1,5 @@
-//! A librqbit storage for a single-file torrent kept at an explicit path (an ISO image).
+//! librqbit storages: a single-file torrent kept at an explicit path (an ISO image), a payload
+//! that is only seeded (read-only), and a wrapper that records what happens to pieces.
 //!
 //! The file descriptor stays open across renames: a switch writes into a working file, renames it to
 //! the version's name when complete, and goes on seeding from the same descriptor. An in-place switch
@@ -121,6 +122,137 @@ impl TorrentStorage for ImageStorage {
         Ok(Box::new(ImageStorage {
             file: self.file.clone(),
             undo: self.undo.clone(),
+        }))
+    }
+}
+
+/// A complete payload seeded and nothing else: its files are opened read-only and never created,
+/// resized or written. librqbit resizes files to the torrent's lengths and writes peers' blocks
+/// before checking them; here both are refused, so a seeded file stays exactly as it was.
+#[derive(Clone)]
+pub struct ReadOnlyFactory {
+    /// The payload's files in torrent order with their lengths; `None` for pad files.
+    files: Arc<Vec<(Option<PathBuf>, u64)>>,
+}
+
+impl ReadOnlyFactory {
+    /// A factory for the payload made of `files` (see `verify::payload_files`).
+    pub fn boxed(files: Vec<(Option<PathBuf>, u64)>) -> BoxStorageFactory {
+        ReadOnlyFactory {
+            files: Arc::new(files),
+        }
+        .boxed()
+    }
+}
+
+impl StorageFactory for ReadOnlyFactory {
+    type Storage = ReadOnlyStorage;
+
+    fn create(
+        &self,
+        _shared: &ManagedTorrentShared,
+        metadata: &TorrentMetadata,
+    ) -> anyhow::Result<ReadOnlyStorage> {
+        anyhow::ensure!(
+            metadata.file_infos.len() == self.files.len(),
+            "the torrent has {} files, the payload {}",
+            metadata.file_infos.len(),
+            self.files.len()
+        );
+        let mut files = Vec::with_capacity(self.files.len());
+        for (path, len) in self.files.iter() {
+            let Some(path) = path else {
+                files.push(None);
+                continue;
+            };
+            let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            let actual = file.metadata()?.len();
+            anyhow::ensure!(
+                actual == *len,
+                "{} has {actual} bytes where the torrent has {len}; it is seeded as it is, never resized",
+                path.display()
+            );
+            files.push(Some((path.clone(), file)));
+        }
+        Ok(ReadOnlyStorage {
+            files: Arc::new(files),
+        })
+    }
+
+    fn clone_box(&self) -> BoxStorageFactory {
+        self.clone().boxed()
+    }
+}
+
+/// The open payload of a [`ReadOnlyFactory`].
+pub struct ReadOnlyStorage {
+    files: Arc<Vec<Option<(PathBuf, File)>>>,
+}
+
+impl ReadOnlyStorage {
+    fn refused(&self, file_id: usize, what: &str) -> anyhow::Error {
+        let name = match self.files.get(file_id) {
+            Some(Some((path, _))) => path.display().to_string(),
+            _ => format!("file {file_id}"),
+        };
+        std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{name} is only seeded: it is never {what}"),
+        )
+        .into()
+    }
+}
+
+impl TorrentStorage for ReadOnlyStorage {
+    fn init(&mut self, _: &ManagedTorrentShared, _: &TorrentMetadata) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn pread_exact(&self, file_id: usize, offset: u64, buf: &mut [u8]) -> anyhow::Result<()> {
+        match self.files.get(file_id) {
+            Some(Some((_, f))) => Ok(f.read_exact_at(buf, offset)?),
+            // Pad files are zeros.
+            Some(None) => {
+                buf.fill(0);
+                Ok(())
+            }
+            None => anyhow::bail!("no file {file_id} in the payload"),
+        }
+    }
+
+    fn pwrite_all(&self, file_id: usize, _offset: u64, _buf: &[u8]) -> anyhow::Result<()> {
+        Err(self.refused(file_id, "written"))
+    }
+
+    fn pwrite_all_vectored(
+        &self,
+        file_id: usize,
+        _offset: u64,
+        _bufs: [std::io::IoSlice<'_>; 2],
+    ) -> anyhow::Result<usize> {
+        Err(self.refused(file_id, "written"))
+    }
+
+    fn remove_file(&self, _file_id: usize, _filename: &Path) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn remove_directory_if_empty(&self, _path: &Path) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn ensure_file_length(&self, file_id: usize, length: u64) -> anyhow::Result<()> {
+        match self.files.get(file_id) {
+            Some(Some((_, f))) if f.metadata()?.len() != length => {
+                Err(self.refused(file_id, "resized"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn take(&self) -> anyhow::Result<Box<dyn TorrentStorage>> {
+        Ok(Box::new(ReadOnlyStorage {
+            files: self.files.clone(),
         }))
     }
 }

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::job::Payload;
 use super::peer_wire::{WireError, next_frame, read_handshake, send_handshake};
-use crate::torrent::{PieceHasher, Segment, Torrent};
+use crate::torrent::{PieceHasher, Torrent};
 
 /// Bytes each peer is shown at a time and lacks: enough that its requests to us never run dry (a
 /// librqbit peer that found nothing to ask for looks again only after 5 s, and its share of a
@@ -75,19 +75,9 @@ impl SuperSeeder {
         limit: Option<NonZeroU32>,
         trackers: bool,
     ) -> anyhow::Result<SuperSeeder> {
-        let segments = segments(&torrent, payload);
-        let t = torrent.clone();
-        let payload = tokio::task::spawn_blocking(move || -> anyhow::Result<PieceHasher> {
-            let hasher = PieceHasher::new(segments, t.piece_length)?;
-            let hashes = hasher.hash_all()?;
-            if let Some(i) = hashes.iter().zip(t.pieces()).position(|(a, b)| a != b) {
-                anyhow::bail!(
-                    "piece {i} of the payload is not the torrent's: seed the files the torrent was made of"
-                );
-            }
-            Ok(hasher)
-        })
-        .await??;
+        // Read-only, as every seeding: the payload is hashed whole and never written.
+        let (t, p) = (torrent.clone(), payload.clone());
+        let payload = tokio::task::spawn_blocking(move || super::verify::verify(&t, &p)).await??;
         let listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0))
             .await
             .with_context(|| format!("listening on {} for super-seeding", listen.ip()))?;
@@ -166,32 +156,6 @@ fn limiter(limit: Option<NonZeroU32>) -> Option<Arc<DefaultDirectRateLimiter>> {
             Quota::per_second(l).allow_burst(l.max(burst)),
         ))
     })
-}
-
-/// The payload's files in torrent order, pad files as zeros.
-fn segments(torrent: &Torrent, payload: &Payload) -> Vec<Segment> {
-    let root = match payload {
-        Payload::Image(path) => {
-            return vec![Segment::File {
-                path: path.clone(),
-                len: torrent.total_length(),
-            }];
-        }
-        Payload::Folder(dir) if torrent.single_file => dir.clone(),
-        Payload::Folder(dir) => dir.join(&torrent.name),
-    };
-    torrent
-        .files
-        .iter()
-        .map(|f| match f.pad {
-            true => Segment::Zeros(f.length),
-            // Paths were checked when the torrent was read: no "..", nothing absolute.
-            false => Segment::File {
-                path: f.path.iter().fold(root.clone(), |p, c| p.join(c)),
-                len: f.length,
-            },
-        })
-        .collect()
 }
 
 async fn accept(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
@@ -733,7 +697,7 @@ mod wire_tests {
         let other = dir.path().join("other.iso");
         std::fs::write(&other, &data).unwrap();
         let err = start(&t, &other).await.err().expect("refused");
-        assert!(err.to_string().contains("piece 3 of the payload"), "{err}");
+        assert!(err.to_string().contains("1 of 200 pieces differ"), "{err}");
         // The torrent's own payload starts.
         assert!(start(&t, &path).await.is_ok());
     }

@@ -33,6 +33,7 @@ trait Engine1 {
     fn abort_switch(&self, id: u64) -> zbus::Result<()>;
     fn pause(&self, id: u64) -> zbus::Result<()>;
     fn resume(&self, id: u64) -> zbus::Result<()>;
+    fn remove(&self, id: u64) -> zbus::Result<()>;
     fn trim_store(&self, cap: u64, installed: Vec<String>) -> zbus::Result<String>;
     fn set_limits(&self, upload: u32, download: u32) -> zbus::Result<()>;
     fn set_seed_goal(&self, goal: &str) -> zbus::Result<()>;
@@ -148,6 +149,10 @@ impl Remote {
 
     pub(super) async fn resume(&self, id: JobId) -> anyhow::Result<()> {
         self.proxy.resume(id.0).await.map_err(remote)
+    }
+
+    pub(super) async fn remove(&self, id: JobId) -> anyhow::Result<()> {
+        self.proxy.remove(id.0).await.map_err(remote)
     }
 
     pub(super) async fn set_limits(

@@ -145,6 +145,14 @@ impl EngineHandle {
         }
     }
 
+    /// Stops a job and forgets it (see [`Engine::remove`]).
+    pub async fn remove(&self, id: JobId) -> anyhow::Result<()> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.remove(id).await,
+            EngineHandle::Remote(r) => r.remove(id).await,
+        }
+    }
+
     /// Resumes a paused job (see [`Engine::resume`]).
     pub async fn resume(&self, id: JobId) -> anyhow::Result<()> {
         match self {

@@ -115,6 +115,14 @@ impl EngineBus {
             .map_err(|e| failed(format!("{e:#}")))
     }
 
+    /// Stops a job and forgets it; its files stay on disk.
+    async fn remove(&self, id: u64) -> fdo::Result<()> {
+        self.engine
+            .remove(JobId(id))
+            .await
+            .map_err(|e| failed(format!("{e:#}")))
+    }
+
     /// Evicts superseded builds until the store fits `cap` bytes, keeping the `installed` NEVRAs;
     /// returns the report as JSON.
     async fn trim_store(&self, cap: u64, installed: Vec<String>) -> fdo::Result<String> {
