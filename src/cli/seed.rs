@@ -7,7 +7,6 @@ use anyhow::Context;
 use serde_json::json;
 use swarmdate::engine::{JobId, JobSpec, JobState, Payload, read_journal};
 use swarmdate::i18n::{tr, trf, trn};
-use swarmdate::torrent::Torrent;
 
 use super::context::Ctx;
 use super::output::bytes;
@@ -84,9 +83,10 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     );
     let engine = ctx.engine().await?;
     for (t, data) in args.torrent.iter().zip(&args.data) {
-        let torrent = Torrent::from_bytes(
-            std::fs::read(t).with_context(|| format!("reading {}", t.display()))?,
-        )?;
+        // Through the fetcher: only a regular file, within the size any torrent may have.
+        let torrent = ctx
+            .torrent_at(&swarmdate::feed::Location::File(t.clone()))
+            .await?;
         let payload = if data.is_file() {
             Payload::Image(data.canonicalize()?)
         } else {
