@@ -21,6 +21,9 @@ use crate::torrent::{PieceIndex, Torrent};
 /// Blocks are asked for in this size, as every client serves them.
 const BLOCK: u32 = 16 << 10;
 
+/// What one read from a peer takes at most.
+const READ_CHUNK: usize = 16 << 10;
+
 /// How long a peer may take to answer anything (Transmission unchokes on a 10 s timer).
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -303,15 +306,16 @@ pub(super) async fn next_frame<R: tokio::io::AsyncRead + Unpin>(
                 return Ok(len);
             }
         }
-        let mut chunk = [0u8; 64 << 10];
-        let n = io_within(peer, patience, stream.read(&mut chunk)).await?;
+        // Straight into the inbox: a waiting reader holds no buffer of its own (an origin has
+        // hundreds of them).
+        inbox.reserve(READ_CHUNK);
+        let n = io_within(peer, patience, stream.read_buf(inbox)).await?;
         if n == 0 {
             return Err(WireError::Io {
                 peer,
                 source: std::io::ErrorKind::UnexpectedEof.into(),
             });
         }
-        inbox.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -10,7 +10,7 @@
 //! Not strict: a peer gets its next offer as soon as it has one, not only once a second peer has it
 //! too (every Swarmdate client shares what it has, and waiting would idle the origin).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +25,7 @@ use librqbit_peer_protocol::{Message, MessageDeserializeError, Piece, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::job::Payload;
@@ -46,6 +46,13 @@ const MAX_QUEUED: usize = 4096;
 const KEEP_ALIVE: Duration = Duration::from_secs(4);
 /// librqbit sends keep-alives every 120 s.
 const PATIENCE: Duration = Duration::from_secs(180);
+/// Peers served at once; more are closed as they connect (each costs a task, buffers and its view
+/// of the pieces, and an origin's swarm trades among itself anyway).
+const MAX_PEERS: usize = 200;
+/// How often a peer's stale offers are looked at while it only sends messages that make no room.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// A connection that has not shaken hands in this long is closed, so idle ones do not hold slots.
+const HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// One torrent super-seeded on a port of its own; stops when dropped.
 pub struct SuperSeeder {
@@ -63,6 +70,8 @@ struct Shared {
     board: Mutex<Board>,
     /// Payload bytes sent to each connected peer.
     served: Mutex<HashMap<SocketAddr, u64>>,
+    /// Slots for connected peers (see [`MAX_PEERS`]).
+    slots: Arc<Semaphore>,
 }
 
 impl SuperSeeder {
@@ -94,6 +103,7 @@ impl SuperSeeder {
                 (OFFER_BYTES / torrent.piece_length).clamp(2, 64) as usize,
             )),
             served: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(MAX_PEERS)),
         });
         let cancel = CancellationToken::new();
         tokio::spawn(accept(listener, shared.clone(), cancel.clone()));
@@ -173,9 +183,15 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellation
                 }
             },
         };
+        // Beyond the limit the connection is closed at once (dropped).
+        let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+            tracing::debug!("super-seeding: {peer} refused, {MAX_PEERS} peers connected");
+            continue;
+        };
         next_id += 1;
         let (id, shared, cancel) = (next_id, shared.clone(), cancel.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             tokio::select! {
                 _ = cancel.cancelled() => {}
                 served = serve_peer(&shared, stream, peer, id) => if let Err(e) = served {
@@ -198,16 +214,17 @@ async fn serve_peer(
     id: u64,
 ) -> Result<(), WireError> {
     let info_hash = Id20::new(shared.torrent.info_hash().0);
-    read_handshake(&mut stream, peer, info_hash, KEEP_ALIVE * 3).await?;
+    read_handshake(&mut stream, peer, info_hash, HANDSHAKE).await?;
     send_handshake(&mut stream, peer, info_hash, shared.peer_id).await?;
 
+    // Offers: each piece is shown to a peer once at most, so never more than the pieces.
     let (haves_tx, haves_rx) = mpsc::unbounded_channel();
     let (blocks_tx, blocks_rx) = mpsc::channel(MAX_QUEUED);
-    let cancelled = Mutex::new(HashSet::new());
+    let queued = Mutex::new(HashSet::new());
     {
         let mut board = shared.board.lock().unwrap();
         board.join(id);
-        for i in board.top_up(id, rand::random(), Instant::now()) {
+        for i in board.top_up(id, Instant::now()) {
             let _ = haves_tx.send(i);
         }
     }
@@ -216,7 +233,7 @@ async fn serve_peer(
         shared,
         peer,
         id,
-        cancelled: &cancelled,
+        queued: &queued,
     };
     tokio::select! {
         r = peer_io.read(rd, haves_tx, blocks_tx) => r,
@@ -229,8 +246,9 @@ struct PeerIo<'a> {
     shared: &'a Arc<Shared>,
     peer: SocketAddr,
     id: u64,
-    /// Requests the peer took back before they were served.
-    cancelled: &'a Mutex<HashSet<(u32, u32, u32)>>,
+    /// Requests waiting to be served; a cancel takes one out (a cancel of anything else is
+    /// ignored), so this never holds more than the queue's [`MAX_QUEUED`].
+    queued: &'a Mutex<HashSet<(u32, u32, u32)>>,
 }
 
 impl PeerIo<'_> {
@@ -253,6 +271,7 @@ impl PeerIo<'_> {
         // A peer has nothing to send a seeder but short messages (and its bitfield).
         let most = |id| if id == 5 { bitfield } else { 1024 };
         let mut inbox = Vec::new();
+        let mut last_look = Instant::now();
         loop {
             let len = next_frame(&mut rd, &mut inbox, self.peer, most, PATIENCE).await?;
             let msg = match Message::deserialize(&inbox[..4 + len], &[]) {
@@ -277,27 +296,43 @@ impl PeerIo<'_> {
                     let mut board = self.shared.board.lock().unwrap();
                     board.requested(self.id, r.index, Instant::now());
                     drop(board);
-                    blocks.try_send(r).map_err(|_| {
-                        self.protocol(format!("more than {MAX_QUEUED} requests waiting"))
-                    })?;
-                }
-                Some(Message::Cancel(r)) => {
-                    self.cancelled
+                    // The same block asked for twice is sent once.
+                    if self
+                        .queued
                         .lock()
                         .unwrap()
-                        .insert((r.index, r.begin, r.length));
+                        .insert((r.index, r.begin, r.length))
+                    {
+                        blocks.try_send(r).map_err(|_| {
+                            self.protocol(format!("more than {MAX_QUEUED} requests waiting"))
+                        })?;
+                    }
+                }
+                Some(Message::Cancel(r)) => {
+                    self.queued
+                        .lock()
+                        .unwrap()
+                        .remove(&(r.index, r.begin, r.length));
                 }
                 // Interest, choking and the rest change nothing: every peer is unchoked.
                 _ => {}
             }
             inbox.drain(..4 + len);
-            if !got.is_empty() {
+            // A have costs a count and its place in the rarity index; new offers are looked
+            // for only when one of the peer's offers was had, or now and then for stale ones.
+            let now = Instant::now();
+            let look = now.duration_since(last_look) >= LOOK_EVERY;
+            if !got.is_empty() || look {
                 let mut board = self.shared.board.lock().unwrap();
+                let mut room = false;
                 for i in got {
-                    board.has(self.id, i);
+                    room |= board.has(self.id, i);
                 }
-                for i in board.top_up(self.id, rand::random(), Instant::now()) {
-                    let _ = haves.send(i);
+                if room || look {
+                    last_look = now;
+                    for i in board.top_up(self.id, now) {
+                        let _ = haves.send(i);
+                    }
                 }
             }
         }
@@ -328,11 +363,10 @@ impl PeerIo<'_> {
     ) -> Result<(), WireError> {
         let peer = self.peer;
         let io = |source| WireError::Io { peer, source };
-        let mut buf = vec![0u8; MAX_BLOCK as usize + 64];
+        // Grown to the largest block asked for: an idle peer costs no block buffer.
+        let mut buf = vec![0u8; 64];
         let n = self.serialize(&Message::Unchoke, &mut buf)?;
         wr.write_all(&buf[..n]).await.map_err(io)?;
-        // The piece last read: a peer asks for a piece's blocks one after another.
-        let mut cached: Option<(u32, Arc<Vec<u8>>)> = None;
         loop {
             let msg = tokio::select! {
                 biased;
@@ -345,27 +379,23 @@ impl PeerIo<'_> {
                         l.until_n_ready(n).await.expect("a block fits the burst");
                     }
                     // Taken back while it waited for its turn: not sent.
-                    if self.cancelled.lock().unwrap().remove(&(r.index, r.begin, r.length)) {
+                    if !self.queued.lock().unwrap().remove(&(r.index, r.begin, r.length)) {
                         continue;
                     }
-                    let data = match &cached {
-                        Some((i, d)) if *i == r.index => d.clone(),
-                        _ => {
-                            let d = Arc::new(self.read_piece(r.index).await.map_err(io)?);
-                            cached = Some((r.index, d.clone()));
-                            d
-                        }
-                    };
-                    let block = &data[r.begin as usize..(r.begin + r.length) as usize];
-                    let n = self.serialize(&Message::Piece(Piece::from_data(r.index, r.begin, block)), &mut buf)?;
+                    // Only the block is read: a piece per peer held in memory would cost up to
+                    // the piece length times the peers.
+                    let block = self.read_block(&r).await.map_err(io)?;
+                    buf.resize(buf.len().max(block.len() + 64), 0);
+                    let n = self.serialize(&Message::Piece(Piece::from_data(r.index, r.begin, &block[..])), &mut buf)?;
                     wr.write_all(&buf[..n]).await.map_err(io)?;
                     self.served(u64::from(r.length));
                     // A peer does not tell us of a piece it knows we have: one it has had
                     // whole from us counts as its own, and makes room for the next offer.
+                    let piece_len = self.shared.torrent.piece_len(r.index) as u32;
                     let offers = {
                         let mut board = self.shared.board.lock().unwrap();
-                        match board.delivered(self.id, r.index, r.length, data.len() as u32) {
-                            true => board.top_up(self.id, rand::random(), Instant::now()),
+                        match board.delivered(self.id, r.index, r.length, piece_len) {
+                            true => board.top_up(self.id, Instant::now()),
                             false => Vec::new(),
                         }
                     };
@@ -387,11 +417,13 @@ impl PeerIo<'_> {
             .map_err(|e| self.protocol(e.to_string()))
     }
 
-    async fn read_piece(&self, index: u32) -> std::io::Result<Vec<u8>> {
+    async fn read_block(&self, r: &Request) -> std::io::Result<Vec<u8>> {
         let shared = self.shared.clone();
+        let at = u64::from(r.index) * u64::from(shared.torrent.piece_length) + u64::from(r.begin);
+        let len = r.length as usize;
         tokio::task::spawn_blocking(move || {
-            let mut buf = Vec::new();
-            shared.payload.read_piece(index, &mut buf).map(|()| buf)
+            let mut buf = vec![0u8; len];
+            shared.payload.read_at(at, &mut buf).map(|()| buf)
         })
         .await
         .map_err(std::io::Error::other)?
@@ -410,12 +442,21 @@ impl PeerIo<'_> {
 }
 
 /// Who has which pieces and who was shown which: the seeder's whole view of its swarm.
+///
+/// A have is answered in logarithmic time: the counts of a piece change and it moves in the
+/// rarity index; the peer's next offers are looked for only when one of its offers was had (or
+/// went stale), at most once per piece per peer.
 #[derive(Debug)]
 struct Board {
     /// Connected peers that have each piece.
     have: Vec<u32>,
     /// Peers each piece is offered to that lack it still.
     offered: Vec<u32>,
+    /// Every piece by rarity (`have + offered`), ties in an order drawn at start (so equals are
+    /// not taken in index order).
+    rarity: BTreeSet<(u32, u32, u32)>,
+    /// Each piece's place among equals in `rarity`.
+    tie: Vec<u32>,
     /// Pieces each peer is shown at a time and lacks.
     offers: usize,
     peers: HashMap<u64, PeerView>,
@@ -426,20 +467,42 @@ struct PeerView {
     has: Vec<bool>,
     /// Pieces shown to it (a have cannot be taken back).
     shown: Vec<bool>,
-    /// Shown, still lacking, and when last asked for (or shown).
+    /// Shown, still lacking, and when last asked for (or shown); at most `offers`.
     pending: HashMap<u32, Instant>,
-    /// Bytes of each pending piece sent to it so far.
+    /// Bytes of each pending piece sent to it so far (pieces it never had: bounded by the pieces).
     sent: HashMap<u32, u32>,
+    /// Nothing is left to show it: it has or was shown every piece (both only grow).
+    exhausted: bool,
 }
 
 impl Board {
     fn new(pieces: usize, offers: usize) -> Board {
+        use rand::seq::SliceRandom;
+        let mut tie: Vec<u32> = (0..pieces as u32).collect();
+        tie.shuffle(&mut rand::thread_rng());
         Board {
             have: vec![0; pieces],
             offered: vec![0; pieces],
+            rarity: (0..pieces as u32)
+                .map(|i| (0, tie[i as usize], i))
+                .collect(),
+            tie,
             offers,
             peers: HashMap::new(),
         }
+    }
+
+    /// Changes piece `i`'s counts and moves it in the rarity index.
+    fn count(&mut self, i: usize, have: i32, offered: i32) {
+        let key = |b: &Board| (b.have[i] + b.offered[i], b.tie[i], i as u32);
+        self.rarity.remove(&key(self));
+        self.have[i] = self.have[i]
+            .checked_add_signed(have)
+            .expect("counts stay positive");
+        self.offered[i] = self.offered[i]
+            .checked_add_signed(offered)
+            .expect("counts stay positive");
+        self.rarity.insert(key(self));
     }
 
     fn join(&mut self, peer: u64) {
@@ -451,6 +514,7 @@ impl Board {
                 shown: vec![false; n],
                 pending: HashMap::new(),
                 sent: HashMap::new(),
+                exhausted: false,
             },
         );
     }
@@ -458,27 +522,27 @@ impl Board {
     fn leave(&mut self, peer: u64) {
         if let Some(v) = self.peers.remove(&peer) {
             for (i, _) in v.has.iter().enumerate().filter(|(_, h)| **h) {
-                self.have[i] -= 1;
+                self.count(i, -1, 0);
             }
             for i in v.pending.keys() {
-                self.offered[*i as usize] -= 1;
+                self.count(*i as usize, 0, -1);
             }
         }
     }
 
-    fn has(&mut self, peer: u64, i: u32) {
+    /// Notes that `peer` has piece `i`; true if that was one of its offers (room for another).
+    fn has(&mut self, peer: u64, i: u32) -> bool {
         let Some(v) = self.peers.get_mut(&peer) else {
-            return;
+            return false;
         };
-        if let Some(h) = v.has.get_mut(i as usize)
-            && !*h
-        {
-            *h = true;
-            self.have[i as usize] += 1;
-            if v.pending.remove(&i).is_some() {
-                self.offered[i as usize] -= 1;
-            }
+        match v.has.get_mut(i as usize) {
+            Some(h) if !*h => *h = true,
+            _ => return false,
         }
+        let was_offered = v.pending.remove(&i).is_some();
+        v.sent.remove(&i);
+        self.count(i as usize, 1, if was_offered { -1 } else { 0 });
+        was_offered
     }
 
     /// Notes `len` bytes of piece `i` (of `piece_len`) sent to `peer`; true once it has had the
@@ -487,12 +551,14 @@ impl Board {
         let Some(v) = self.peers.get_mut(&peer) else {
             return false;
         };
+        if v.has.get(i as usize).is_none_or(|h| *h) {
+            return false;
+        }
         let sent = v.sent.entry(i).or_default();
-        *sent += len;
+        *sent = sent.saturating_add(len);
         if *sent < piece_len {
             return false;
         }
-        v.sent.remove(&i);
         self.has(peer, i);
         true
     }
@@ -507,9 +573,9 @@ impl Board {
         }
     }
 
-    /// New pieces to show `peer` so that it has `self.offers` to ask for: those fewest peers have or
-    /// were offered, the first such from `start` on (so equals are taken in no fixed order).
-    fn top_up(&mut self, peer: u64, start: usize, now: Instant) -> Vec<u32> {
+    /// New pieces to show `peer` so that it has `self.offers` to ask for: those fewest peers have
+    /// or were offered. Offers not asked for in [`OFFER_PATIENCE`] are dropped first.
+    fn top_up(&mut self, peer: u64, now: Instant) -> Vec<u32> {
         let Some(v) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
@@ -519,23 +585,34 @@ impl Board {
             .filter(|(_, t)| now.duration_since(**t) > OFFER_PATIENCE)
             .map(|(i, _)| *i)
             .collect();
-        for i in stale {
+        for &i in &stale {
             v.pending.remove(&i);
-            self.offered[i as usize] -= 1;
         }
-        let n = self.have.len();
-        let start = start % n.max(1);
         let mut shown = Vec::new();
-        while v.pending.len() < self.offers {
-            let pick = (0..n)
-                .map(|k| (start + k) % n)
-                .filter(|&i| !v.has[i] && !v.shown[i])
-                .min_by_key(|&i| self.have[i] + self.offered[i]);
-            let Some(i) = pick else { break };
-            v.shown[i] = true;
-            v.pending.insert(i as u32, now);
-            self.offered[i] += 1;
-            shown.push(i as u32);
+        if !v.exhausted && v.pending.len() < self.offers {
+            // The rarest first; the pieces it has or was shown are skipped (at most all of them,
+            // once per new offer, never per have).
+            for &(_, _, i) in &self.rarity {
+                if v.pending.len() + shown.len() >= self.offers {
+                    break;
+                }
+                if !v.has[i as usize] && !v.shown[i as usize] {
+                    shown.push(i);
+                }
+            }
+            if v.pending.len() + shown.len() < self.offers {
+                v.exhausted = true;
+            }
+            for &i in &shown {
+                v.shown[i as usize] = true;
+                v.pending.insert(i, now);
+            }
+        }
+        for i in stale {
+            self.count(i as usize, 0, -1);
+        }
+        for &i in &shown {
+            self.count(i as usize, 0, 1);
         }
         shown
     }
@@ -553,19 +630,19 @@ mod tests {
         let mut b = Board::new(40, OFFERS);
         b.join(1);
         b.join(2);
-        let first = b.top_up(1, 0, now);
+        let first = b.top_up(1, now);
         assert_eq!(first.len(), OFFERS);
         // The second peer is shown other pieces while unshown ones remain.
-        let second = b.top_up(2, 0, now);
+        let second = b.top_up(2, now);
         assert!(
             second.iter().all(|i| !first.contains(i)),
             "{first:?} {second:?}"
         );
         // Nothing new while the offers are pending.
-        assert!(b.top_up(1, 0, now).is_empty());
+        assert!(b.top_up(1, now).is_empty());
         // Peer 1 gets one: one new offer, a piece nobody has or was offered.
         b.has(1, first[0]);
-        let next = b.top_up(1, 0, now);
+        let next = b.top_up(1, now);
         assert_eq!(next.len(), 1);
         assert!(!first.contains(&next[0]) && !second.contains(&next[0]));
         // Peer 2 has every piece but peer 1's: the rest of peer 1's offers are what 2 lacks.
@@ -584,13 +661,43 @@ mod tests {
         let now = Instant::now();
         let mut b = Board::new(20, OFFERS);
         b.join(1);
-        let first = b.top_up(1, 0, now);
+        let first = b.top_up(1, now);
         let later = now + OFFER_PATIENCE + Duration::from_secs(1);
         b.requested(1, first[0], later);
-        let replaced = b.top_up(1, 0, later);
+        let replaced = b.top_up(1, later);
         assert_eq!(replaced.len(), OFFERS - 1, "all but the piece asked for");
         assert!(replaced.iter().all(|i| !first.contains(i)));
         assert_eq!(b.offered.iter().sum::<u32>(), OFFERS as u32);
+    }
+
+    #[test]
+    fn a_have_moves_one_piece_in_the_rarity_index_and_makes_room_only_for_an_offer() {
+        let now = Instant::now();
+        let mut b = Board::new(40, OFFERS);
+        b.join(1);
+        b.join(2);
+        let first = b.top_up(1, now);
+        let other = (0..40).find(|i| !first.contains(i)).unwrap();
+        assert!(!b.has(1, other), "not an offer: no room");
+        assert!(!b.has(1, other), "a second have of it changes nothing");
+        assert!(b.has(1, first[0]), "an offer: room for the next");
+        // Peer 2 is shown what nobody has or was offered: the index follows the counts.
+        let second = b.top_up(2, now);
+        assert!(second.iter().all(|i| *i != other && !first.contains(i)));
+        assert_eq!(b.rarity.len(), 40);
+        for &(count, _, i) in &b.rarity {
+            assert_eq!(
+                count,
+                b.have[i as usize] + b.offered[i as usize],
+                "piece {i}"
+            );
+        }
+        // Once nothing is left to show a peer, it is never searched again.
+        for i in 0..40 {
+            b.has(2, i);
+        }
+        assert!(b.top_up(2, now).is_empty());
+        assert!(b.peers[&2].exhausted);
     }
 
     #[test]
@@ -600,7 +707,7 @@ mod tests {
         for i in 0..10 {
             b.has(1, i);
         }
-        assert!(b.top_up(1, 3, Instant::now()).is_empty());
+        assert!(b.top_up(1, Instant::now()).is_empty());
     }
 }
 

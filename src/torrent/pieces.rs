@@ -89,6 +89,24 @@ impl PieceHasher {
         let start = piece as u64 * self.piece_length as u64;
         let end = (start + self.piece_length as u64).min(self.total);
         buf.resize((end - start) as usize, 0);
+        self.read_range(start, buf, open)
+    }
+
+    /// Reads `buf.len()` bytes of the payload from `offset` (a block, say).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        if offset + buf.len() as u64 > self.total {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.read_range(offset, buf, &mut None)
+    }
+
+    fn read_range(
+        &self,
+        start: u64,
+        buf: &mut [u8],
+        open: &mut OpenSegment,
+    ) -> std::io::Result<()> {
+        let end = start + buf.len() as u64;
         let first = self
             .segments
             .partition_point(|(off, s)| off + s.len() <= start);

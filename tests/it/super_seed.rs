@@ -202,3 +202,255 @@ async fn qbittorrent_clients_count_about_one_copy_from_a_super_seeding_origin() 
     );
     origin.shutdown().await;
 }
+
+/// The origin's resident and peak memory (kB) and CPU seconds, from /proc.
+fn usage(pid: u32) -> (u64, u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb = |key: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .unwrap()
+        .unwrap() as f64;
+    (kb("VmRSS:"), kb("VmHWM:"), ticks as f64 / hz)
+}
+
+/// The super-seeder's port, as the tracker lists it (asked without joining the swarm).
+async fn origin_port(tracker: &str, torrent: &Torrent) -> u16 {
+    let hash: String = torrent
+        .info_hash()
+        .0
+        .iter()
+        .map(|b| format!("%{b:02x}"))
+        .collect();
+    let url = format!(
+        "{tracker}?info_hash={hash}&peer_id=-HOSTILE-00000000000&port=1&left=1&compact=1&event=stopped"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+        // Compact peers (BEP 23) after the "peers" key: 4 address bytes and a port each.
+        if let Some(at) = body.windows(7).position(|w| w == b"5:peers") {
+            let rest = &body[at + 7..];
+            let colon = rest.iter().position(|b| *b == b':').unwrap();
+            let len: usize = std::str::from_utf8(&rest[..colon])
+                .unwrap()
+                .parse()
+                .unwrap();
+            if let Some(p) = rest[colon + 1..colon + 1 + len].chunks(6).next() {
+                return u16::from_be_bytes([p[4], p[5]]);
+            }
+        }
+        assert!(Instant::now() < deadline, "the origin announces itself");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A peer that has shaken hands with the origin, speaking through librqbit's wire messages.
+struct Hostile {
+    stream: tokio::net::TcpStream,
+}
+
+impl Hostile {
+    async fn connect(addr: std::net::SocketAddr, torrent: &Torrent) -> Hostile {
+        use librqbit_core::hash_id::Id20;
+        use librqbit_peer_protocol::Handshake;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let hello = Handshake::new(Id20::new(torrent.info_hash().0), Id20::new([0x66; 20]));
+        let mut out = [0u8; 68];
+        let n = hello.serialize_unchecked_len(&mut out);
+        stream.write_all(&out[..n]).await.unwrap();
+        let mut theirs = [0u8; 68];
+        stream.read_exact(&mut theirs).await.unwrap();
+        Hostile { stream }
+    }
+
+    /// Sends `count` messages made by `make`, in large writes.
+    async fn flood(
+        &mut self,
+        count: u32,
+        make: impl Fn(u32) -> librqbit_peer_protocol::Message<'static>,
+    ) {
+        use tokio::io::AsyncWriteExt;
+        let mut batch = Vec::with_capacity(1 << 20);
+        let mut one = [0u8; 32];
+        for k in 0..count {
+            let n = make(k).serialize(&mut one, &Default::default).unwrap();
+            batch.extend_from_slice(&one[..n]);
+            if batch.len() >= 1 << 20 || k + 1 == count {
+                self.stream.write_all(&batch).await.unwrap();
+                batch.clear();
+            }
+        }
+    }
+
+    /// Asks for one block and waits for it: everything sent before has been read by then.
+    async fn round_trip(&mut self) {
+        use librqbit_peer_protocol::{Message, Request};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut out = [0u8; 32];
+        let n = Message::Request(Request::new(0, 0, 16 << 10))
+            .serialize(&mut out, &Default::default)
+            .unwrap();
+        self.stream.write_all(&out[..n]).await.unwrap();
+        loop {
+            let mut len = [0u8; 4];
+            self.stream.read_exact(&mut len).await.unwrap();
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+            self.stream.read_exact(&mut body).await.unwrap();
+            if body.first() == Some(&7) {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_peer_cannot_grow_a_super_seeding_origin_and_an_honest_client_still_fetches() {
+    use librqbit_peer_protocol::{Message, Request};
+    use tokio::io::AsyncBufReadExt;
+    use tokio::io::AsyncReadExt;
+
+    const PIECES: u32 = 512;
+    let tracker = tracker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image.iso");
+    random_file(&image, (PIECES as usize) << 14, 72);
+    let torrent = TorrentBuilder::single_file("image.iso", &image)
+        .piece_length(16 << 10)
+        .tracker(&tracker.announce_url())
+        .build()
+        .unwrap();
+    let torrent_file = dir.path().join("image.torrent");
+    std::fs::write(&torrent_file, torrent.bytes()).unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join("config")).unwrap();
+    std::fs::write(
+        home.join("config/settings.json"),
+        r#"{"loopback_only": true, "listen_port": 0}"#,
+    )
+    .unwrap();
+
+    // The origin is the binary, so that its memory and CPU time are its own.
+    let mut origin = tokio::process::Command::new(env!("CARGO_BIN_EXE_swarmdate"));
+    origin
+        .arg("--home")
+        .arg(&home)
+        .args(["--json", "seed", "--super-seed", "--torrent"])
+        .arg(&torrent_file)
+        .arg("--data")
+        .arg(&image)
+        .env("LANG", "C.UTF-8")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut origin = origin.spawn().unwrap();
+    let pid = origin.id().unwrap();
+    let mut lines = tokio::io::BufReader::new(origin.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["event"] == "seed" && v["state"]["state"] == "seeding" {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the origin seeds within a minute");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let addr = std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        origin_port(&tracker.announce_url(), &torrent).await,
+    ));
+    let (idle, _, cpu_idle) = usage(pid);
+
+    // 3,000 idle connections: those past the limit are closed at once, the rest when they have
+    // not shaken hands in time.
+    const IDLE: usize = 3000;
+    const LIMIT: usize = 200;
+    let started = Instant::now();
+    let (closed_tx, mut closed_rx) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..IDLE {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let tx = closed_tx.clone();
+        tokio::spawn(async move {
+            let mut b = [0u8; 1];
+            let _ = s.read(&mut b).await;
+            let _ = tx.send(Instant::now());
+        });
+    }
+    let mut early = 0;
+    while early < IDLE - LIMIT {
+        let at = tokio::time::timeout(Duration::from_secs(30), closed_rx.recv())
+            .await
+            .expect("connections past the limit are closed")
+            .unwrap();
+        assert!(
+            at - started < Duration::from_secs(9),
+            "closed by the limit, not the timeout"
+        );
+        early += 1;
+    }
+    let (conn_rss, _, _) = usage(pid);
+    for _ in 0..LIMIT {
+        tokio::time::timeout(Duration::from_secs(30), closed_rx.recv())
+            .await
+            .expect("idle connections are closed after the handshake timeout")
+            .unwrap();
+    }
+    let held = started.elapsed();
+    assert!(
+        held >= Duration::from_secs(9),
+        "the last {LIMIT} waited for their handshake"
+    );
+
+    // 1,000,000 cancels of requests never made, then 1,000,000 haves.
+    let mut peer = Hostile::connect(addr, &torrent).await;
+    let t = Instant::now();
+    peer.flood(1_000_000, |k| {
+        Message::Cancel(Request::new(k + 1, 0, 16 << 10))
+    })
+    .await;
+    peer.round_trip().await;
+    let (cancel_rss, _, cpu_cancels) = usage(pid);
+    let cancels_took = t.elapsed();
+    let t = Instant::now();
+    peer.flood(1_000_000, |k| Message::Have(k % PIECES)).await;
+    peer.round_trip().await;
+    let (have_rss, _, cpu_haves) = usage(pid);
+    let haves_took = t.elapsed();
+
+    // Positive control: an honest client fetches the image whole from the same origin.
+    fetch_once(&torrent, &image).await;
+    let (end_rss, peak, cpu_end) = usage(pid);
+    eprintln!(
+        "origin memory (kB): idle {idle}, with {LIMIT} idle connections and {} refused {conn_rss}, \
+         after 1M cancels {cancel_rss}, after 1M haves {have_rss}, after the fetch {end_rss}, peak {peak}; \
+         CPU s: idle {cpu_idle:.2}, cancels {:.2} ({cancels_took:?}), haves {:.2} ({haves_took:?}), fetch {:.2}",
+        IDLE - LIMIT,
+        cpu_cancels - cpu_idle,
+        cpu_haves - cpu_cancels,
+        cpu_end - cpu_haves,
+    );
+    assert!(
+        peak - idle < 100_000,
+        "the origin grew from {idle} to {peak} kB"
+    );
+    assert!(
+        cpu_haves - cpu_cancels < 10.0,
+        "1M haves took {:.2} CPU s",
+        cpu_haves - cpu_cancels
+    );
+    drop(peer);
+    origin.kill().await.unwrap();
+}
