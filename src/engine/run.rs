@@ -240,6 +240,7 @@ impl Engine {
             std::net::SocketAddr::new(ip, 0),
             self.session.ratelimits.get_upload_bps(),
             self.trackers,
+            self.local_only,
         )
         .await?;
         tracing::info!(job = %id, port = seeder.port(), "super-seeding");

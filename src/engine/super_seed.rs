@@ -72,17 +72,21 @@ struct Shared {
     served: Mutex<HashMap<SocketAddr, u64>>,
     /// Slots for connected peers (see [`MAX_PEERS`]).
     slots: Arc<Semaphore>,
+    /// Peers only from the local network ("local network only" sharing).
+    local_only: bool,
 }
 
 impl SuperSeeder {
     /// Checks `payload` against `torrent` (every piece hashed) and starts serving it on `listen`'s
-    /// address (any port), announcing it to the torrent's trackers when `trackers`.
+    /// address (any port), announcing it to the torrent's trackers when `trackers`, accepting
+    /// only local network peers when `local_only`.
     pub async fn start(
         torrent: Arc<Torrent>,
         payload: &Payload,
         listen: SocketAddr,
         limit: Option<NonZeroU32>,
         trackers: bool,
+        local_only: bool,
     ) -> anyhow::Result<SuperSeeder> {
         // Read-only, as every seeding: the payload is hashed whole and never written.
         let (t, p) = (torrent.clone(), payload.clone());
@@ -104,6 +108,7 @@ impl SuperSeeder {
             )),
             served: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(MAX_PEERS)),
+            local_only,
         });
         let cancel = CancellationToken::new();
         tokio::spawn(accept(listener, shared.clone(), cancel.clone()));
@@ -183,6 +188,10 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellation
                 }
             },
         };
+        if shared.local_only && !super::scope::is_local_network(peer.ip()) {
+            tracing::debug!("super-seeding: {peer} refused, sharing is local only");
+            continue;
+        }
         // Beyond the limit the connection is closed at once (dropped).
         let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
             tracing::debug!("super-seeding: {peer} refused, {MAX_PEERS} peers connected");
@@ -741,6 +750,7 @@ mod wire_tests {
             listen,
             None,
             false,
+            false,
         )
         .await
     }
@@ -794,6 +804,62 @@ mod wire_tests {
         let served = seeder.served();
         assert_eq!(served.len(), 1);
         assert_eq!(served[0].1, bytes);
+    }
+
+    /// "Local network only": in a network namespace of this test's own thread whose loopback
+    /// also carries 198.51.100.7 (outside the local network), an origin listening on every
+    /// address serves a peer from 127.0.0.1 and drops one from 198.51.100.7 unanswered.
+    #[test]
+    fn a_local_only_origin_serves_local_peers_and_drops_others() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test makes a network namespace: run it as root"
+        );
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        for args in [
+            &["link", "set", "lo", "up"][..],
+            &["addr", "add", "198.51.100.7/32", "dev", "lo"],
+        ] {
+            assert!(
+                std::process::Command::new("ip")
+                    .args(args)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let (t, _, path) = image(dir.path());
+            let any = SocketAddr::from(([0, 0, 0, 0], 0));
+            for local_only in [true, false] {
+                let seeder = SuperSeeder::start(
+                    t.clone(),
+                    &Payload::Image(path.clone()),
+                    any,
+                    None,
+                    false,
+                    local_only,
+                )
+                .await
+                .unwrap();
+                let near = PeerLink::connect(addr(&seeder), &t, [2; 20]).await;
+                assert!(near.is_ok(), "a peer on 127.0.0.1 is served");
+                let outside = SocketAddr::from(([198, 51, 100, 7], seeder.port()));
+                let far = PeerLink::connect(outside, &t, [3; 20]).await;
+                // The control: with everyone, the same peer is served.
+                assert_eq!(
+                    far.is_ok(),
+                    !local_only,
+                    "198.51.100.7, local only: {local_only}"
+                );
+            }
+        });
     }
 
     #[tokio::test]
