@@ -24,7 +24,13 @@ async fn paused_seeding_stops_serving_survives_a_restart_and_resumes() {
     let seeder = Engine::start(EngineConfig::loopback(seeder_state.path()))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The first snapshot that lists the journalled job shows it paused.
+    wait_for(
+        "the restarted engine lists the job",
+        Duration::from_secs(30),
+        || seeder.snapshot().jobs.iter().any(|j| j.id == sid),
+    )
+    .await;
     assert_eq!(job_snapshot(&seeder, sid).state, JobState::Paused);
 
     let fetch = Fetching::start(&torrent).await;
@@ -44,12 +50,9 @@ async fn paused_seeding_stops_serving_survives_a_restart_and_resumes() {
         sha256(&dest.path().join("os-1.01.iso")),
         sha256(distro.image("1.01"))
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(
-        uploaded(&seeder) >= torrent.total_length(),
-        "{} uploaded",
-        uploaded(&seeder)
-    );
+    // The client has it all, so it all left the seeder.
+    let sent = uploaded_now(&seeder).await;
+    assert!(sent >= torrent.total_length(), "{sent} uploaded");
     client.shutdown().await;
     seeder.shutdown().await;
 }
@@ -71,7 +74,13 @@ async fn the_ledger_counts_what_the_downloader_received() {
         .unwrap();
     let received = done.bytes_received;
     assert!(received >= torrent.total_length());
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The seeder's shutdown writes what its counters hold: wait until they hold all it sent.
+    wait_for(
+        "the seeder's count of what it sent",
+        Duration::from_secs(30),
+        || uploaded(&seeder) >= received,
+    )
+    .await;
     client.shutdown().await;
     seeder.shutdown().await;
     drop(seeder);

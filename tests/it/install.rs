@@ -121,13 +121,14 @@ fn another_package_managers_lock_is_waited_for() {
     assert!(err.to_string().contains("another package manager"), "{err}");
     assert_eq!(told, 1, "the user is told once that we wait");
 
-    // It lets go while we wait: we go on.
+    // It lets go while we wait (once we say so): we go on.
+    let (waiting, told_waiting) = std::sync::mpsc::channel();
     let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(500));
+        told_waiting.recv().unwrap();
         drop(holder.stdin.take());
         holder.wait().unwrap();
     });
-    wait_for_rpm_lock(&root, Duration::from_secs(20), || {}).unwrap();
+    wait_for_rpm_lock(&root, Duration::from_secs(20), || waiting.send(()).unwrap()).unwrap();
     release.join().unwrap();
     assert!(!rpm_lock_held(&root));
 }

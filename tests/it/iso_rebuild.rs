@@ -405,8 +405,8 @@ async fn switch_through_the_chain(mode: &str) {
             "switch to {target}: {:?}\n{}",
             run.events, run.stderr
         );
-        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-        let sent = crate::support::uploaded(&seeder) - before;
+        // The client has exited: everything it got has left the seeder.
+        let sent = crate::support::uploaded_now(&seeder).await - before;
         eprintln!(
             "{mode} {current} → {target}: seeder sent {sent}, new content {least}, bound {most}"
         );
@@ -530,18 +530,18 @@ async fn switches_across_a_rebuild_with_a_transmission_seeder_alone() {
             sha256(distro.image(target)),
             "image after switching to {target}"
         );
-        // Its counters lag: wait for the least, then let them settle.
+        // Its counters lag: wait until they cover what the client counted from it, its only peer
+        // (the directory pieces included), and at least the new content.
+        let got = run.summary()["fetched_bytes"].as_u64().unwrap().max(least);
         let read = sent_so_far.clone();
         let total = tokio::task::spawn_blocking(move || {
             wait_until(
                 "transmission's upload count",
                 Duration::from_secs(30),
                 &read,
-                |&n| n >= before + least,
+                |&n| n >= before + got,
             )
-            .unwrap();
-            std::thread::sleep(Duration::from_secs(3));
-            read().unwrap()
+            .unwrap()
         })
         .await
         .unwrap();

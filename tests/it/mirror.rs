@@ -55,6 +55,7 @@ async fn with_a_seeding_peer_the_mirror_serves_almost_nothing() {
     let origin = d.origin(origin_state.path()).await;
     let client = d.client();
     let root = d.root("root");
+    let before = installed_in(&root);
     let run = client
         .run_async(&["update", "--root", root.to_str().unwrap(), "--yes"])
         .await;
@@ -62,6 +63,16 @@ async fn with_a_seeding_peer_the_mirror_serves_almost_nothing() {
     let s = run.summary();
     let payload = s["download_bytes"].as_u64().unwrap();
     let served = mirror.bytes_served();
+    // Something came, and it is what was installed: the root holds exactly the expected set,
+    // the new builds in it are the summary's changes, and the payload is their files.
+    let now = installed_in(&root);
+    assert_eq!(now, d.expected_after_update());
+    let (changed, bytes) = d.changes(s);
+    assert_eq!(changed, now.difference(&before).cloned().collect());
+    assert!(
+        payload > 0 && payload == bytes,
+        "payload {payload}, files {bytes}"
+    );
     // Counted at the mirror itself, not from our own figures.
     assert!(
         (served as f64) <= 0.1 * payload as f64,

@@ -171,8 +171,7 @@ async fn selected_packages_enter_the_store_verified_and_are_seeded_from_it() {
         .iter()
         .map(|&i| repo.index.packages[i].size)
         .sum();
-    tokio::time::sleep(Duration::from_millis(600)).await; // two snapshots
-    let sent = uploaded(&origin);
+    let sent = uploaded_now(&origin).await;
     assert!(
         sent >= data_bytes && sent <= pieces_bytes,
         "origin sent {sent}, data {data_bytes}, pieces {pieces_bytes}"

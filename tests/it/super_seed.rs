@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use swarmdate::bench::third_party::QBittorrent;
+use swarmdate::bench::third_party::{Counters, QBittorrent};
 use swarmdate::engine::{Engine, EngineConfig, JobId, JobSpec, JobState, Payload};
 use swarmdate::torrent::{Torrent, TorrentBuilder};
 
@@ -46,8 +46,15 @@ async fn origin(
     (Arc::new(torrent), engine, job)
 }
 
-fn origin_bytes(engine: &Engine, job: JobId) -> u64 {
-    job_snapshot(engine, job).bytes_uploaded
+/// What the origin counts as sent, from a snapshot computed after this call.
+async fn origin_bytes(engine: &Engine, job: JobId) -> u64 {
+    fresh_snapshot(engine)
+        .await
+        .jobs
+        .into_iter()
+        .find(|j| j.id == job)
+        .unwrap()
+        .bytes_uploaded
 }
 
 /// A fresh engine on loopback fetches the image whole; its copy's SHA-256 is the image's.
@@ -68,13 +75,17 @@ async fn resuming_a_running_super_seeder_changes_nothing_and_a_paused_one_serves
     let (torrent, origin, job) = origin(dir.path(), &tracker.announce_url(), None).await;
     let image = dir.path().join("image.iso");
     fetch_once(&torrent, &image).await;
-    let sent = origin_bytes(&origin, job);
+    let sent = origin_bytes(&origin, job).await;
     assert!(sent >= SIZE as u64, "the origin counted {sent} bytes");
 
     // A running seeder keeps its peers and its count (a restart would start from zero).
     origin.resume(job).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let snap = job_snapshot(&origin, job);
+    let snap = fresh_snapshot(&origin)
+        .await
+        .jobs
+        .into_iter()
+        .find(|j| j.id == job)
+        .unwrap();
     assert_eq!(snap.state, JobState::Seeding);
     assert_eq!(snap.bytes_uploaded, sent);
 
@@ -84,7 +95,7 @@ async fn resuming_a_running_super_seeder_changes_nothing_and_a_paused_one_serves
     origin.resume(job).await.unwrap();
     assert_eq!(job_snapshot(&origin, job).state, JobState::Seeding);
     fetch_once(&torrent, &image).await;
-    let again = origin_bytes(&origin, job);
+    let again = origin_bytes(&origin, job).await;
     assert!(
         again >= SIZE as u64,
         "the resumed seeder counted {again} bytes"
@@ -122,8 +133,8 @@ async fn a_super_seeding_origin_sends_about_one_copy_to_swarmdate_clients() {
     for (_, _, dest) in &clients {
         assert_eq!(sha256(&dest.join("image.iso")), sha256(&image));
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let copies = origin_bytes(&origin, job) as f64 / SIZE as f64;
+    // Every client has it all, so all the origin sent has left it.
+    let copies = origin_bytes(&origin, job).await as f64 / SIZE as f64;
     eprintln!("the origin sent {copies:.2} copies");
     // Every piece left the origin once at least; five clients of a plain seeder take several
     // copies (the benchmark's reference run: 2.5 of 20 clients' 20).
@@ -159,24 +170,40 @@ async fn qbittorrent_clients_count_about_one_copy_from_a_super_seeding_origin() 
     });
     let deadline = Instant::now() + Duration::from_secs(240);
     let (counters, wasted) = tokio::task::block_in_place(|| {
-        while !peers
-            .iter()
-            .all(|(q, _)| q.counters(&hash).unwrap().done >= 1.0)
-        {
+        let read = || {
+            let c: Vec<_> = peers
+                .iter()
+                .map(|(q, _)| q.counters(&hash).unwrap())
+                .collect();
+            let w: u64 = peers.iter().map(|(q, _)| q.wasted(&hash).unwrap()).sum();
+            (c, w)
+        };
+        let key = |(c, w): &(Vec<Counters>, u64)| {
+            let c: Vec<_> = c.iter().map(|c| (c.downloaded, c.uploaded)).collect();
+            (c, *w)
+        };
+        // Their counters lag by about 1.5 s behind the transfer: wait until every client is done
+        // and counts the whole image received, and no counter has moved for longer than the lag.
+        let (mut last, mut since) = (read(), Instant::now());
+        loop {
+            let complete = last
+                .0
+                .iter()
+                .all(|c| c.done >= 1.0 && c.downloaded >= SIZE as u64);
+            if complete && since.elapsed() >= Duration::from_secs(2) {
+                break last;
+            }
             assert!(
                 Instant::now() < deadline,
-                "qBittorrent clients still downloading"
+                "qBittorrent clients still downloading or counting: {:?}",
+                key(&last)
             );
             std::thread::sleep(Duration::from_millis(250));
+            let now = read();
+            if key(&now) != key(&last) || !complete {
+                (last, since) = (now, Instant::now());
+            }
         }
-        // Their counters lag by about 1.5 s.
-        std::thread::sleep(Duration::from_secs(3));
-        let c: Vec<_> = peers
-            .iter()
-            .map(|(q, _)| q.counters(&hash).unwrap())
-            .collect();
-        let w: u64 = peers.iter().map(|(q, _)| q.wasted(&hash).unwrap()).sum();
-        (c, w)
     });
     for (_, dest) in &peers {
         assert_eq!(
@@ -194,7 +221,7 @@ async fn qbittorrent_clients_count_about_one_copy_from_a_super_seeding_origin() 
         (1.0..=2.0).contains(&(from_origin / SIZE as f64)),
         "qBittorrent counted {from_origin} bytes from the origin"
     );
-    let counted = origin_bytes(&origin, job) as f64;
+    let counted = origin_bytes(&origin, job).await as f64;
     eprintln!("origin {counted}, qBittorrent {from_origin}, wasted {wasted}");
     assert!(
         (counted - from_origin).abs() <= 0.05 * from_origin,

@@ -875,3 +875,89 @@ pub fn installed_in(root: &Path) -> std::collections::BTreeSet<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// Polls `cond` every 50 ms until it holds; `limit` is only a hang guard, past it the test fails
+/// naming `what`.
+pub async fn wait_for(what: &str, limit: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A snapshot of `engine` computed after this call: the second one published from now, since the
+/// first may have been under way already. Counters read from it include every byte that had
+/// left the engine when this was called (a peer that exited got all it asked for).
+pub async fn fresh_snapshot(engine: &Engine) -> swarmdate::engine::Snapshot {
+    let mut rx = engine.subscribe();
+    rx.borrow_and_update();
+    for _ in 0..2 {
+        tokio::time::timeout(std::time::Duration::from_secs(30), rx.changed())
+            .await
+            .expect("the engine publishes snapshots")
+            .expect("the engine runs");
+    }
+    rx.borrow().clone()
+}
+
+/// Total bytes an engine has uploaded, from a snapshot computed after this call.
+pub async fn uploaded_now(engine: &Engine) -> u64 {
+    fresh_snapshot(engine)
+        .await
+        .jobs
+        .iter()
+        .map(|j| j.bytes_uploaded)
+        .sum()
+}
+
+impl PackageDistro {
+    /// What an update of the generated installed set must leave: every installed name at its
+    /// newest build, kernels side by side, legacy-tool replaced by modern-tool, the new library
+    /// pulled in.
+    pub fn expected_after_update(&self) -> std::collections::BTreeSet<String> {
+        let newest = |n: &Nevra| {
+            self.repos
+                .update_packages
+                .iter()
+                .find(|u| u.name == n.name && u.arch == n.arch)
+                .unwrap_or(n)
+                .to_string()
+        };
+        let mut want: std::collections::BTreeSet<String> = self
+            .repos
+            .installed
+            .iter()
+            .filter(|n| n.name != "legacy-tool" && n.name != "kernel")
+            .map(newest)
+            .collect();
+        for n in &self.repos.update_packages {
+            if ["kernel", "modern-tool", "libnew"].contains(&n.name.as_str()) {
+                want.insert(n.to_string());
+            }
+        }
+        want.insert("kernel-6.11.4-301.fc41.x86_64".into());
+        want
+    }
+
+    /// The builds an update's summary says it installed, and the bytes of their files.
+    pub fn changes(&self, summary: &Value) -> (std::collections::BTreeSet<String>, u64) {
+        let mut bytes = 0;
+        let builds = summary["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let n: Nevra = serde_json::from_value(c["package"].clone()).unwrap();
+                bytes += std::fs::metadata(self.repos.file(&n).unwrap())
+                    .unwrap()
+                    .len();
+                n.to_string()
+            })
+            .collect();
+        (builds, bytes)
+    }
+}
