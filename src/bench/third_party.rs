@@ -3,7 +3,7 @@
 //! with its own folder, its own 127.0.0.N address and every discovery feature off. Their own
 //! counters (RPC and Web API) are read with curl.
 //!
-//! Facts that shape these helpers (measured on Debian 12, see PLATFORM.md):
+//! Facts that shape these helpers (measured on Debian 12, see docs/platform.md §5):
 //! - Transmission 3.00 never dials a peer on 127/8 and keeps one connection per IP address: the
 //!   other side must dial it, from an address of its own. So it announces first.
 //! - Debian's opentracker serves whitelisted info hashes only, reads its whitelist after

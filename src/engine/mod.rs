@@ -171,7 +171,7 @@ pub struct Engine {
     order_streams: Arc<tokio::sync::Semaphore>,
 }
 
-/// Limits below this make peers drop the connection (PLATFORM.md §2).
+/// Limits below this make peers drop the connection (docs/platform.md §2).
 pub const MIN_RATE_LIMIT: u32 = 16 << 10;
 
 fn limit(bps: Option<u32>) -> Option<NonZeroU32> {
@@ -202,7 +202,7 @@ impl Engine {
         let listen = match cfg.listen {
             Some(mut addr) => {
                 if addr.port() == 0 {
-                    // The announced port must be known up front (PLATFORM.md §6), so pick it here.
+                    // The announced port must be known up front (docs/platform.md §2), so pick it here.
                     addr.set_port(std::net::TcpListener::bind(addr)?.local_addr()?.port());
                 }
                 Some(ListenerOptions {
@@ -666,7 +666,7 @@ impl Engine {
                 task.abort();
             }
             if let Some(h) = live.handle {
-                // Never delete files through librqbit: other torrents may use them (PLATFORM.md §6).
+                // Never delete files through librqbit: other torrents may use them (docs/platform.md §6).
                 self.session.delete(h.id().into(), false).await?;
             }
         }

@@ -1,6 +1,6 @@
 //! A client-specific piece order for downloads. librqbit asks for pieces in index order, so
 //! clients that start together all want the same pieces from the origin and have nothing to trade
-//! (PLATFORM.md §6). Its public lever: a stream's read position makes the pieces ahead of it
+//! (docs/platform.md §6). Its public lever: a stream's read position makes the pieces ahead of it
 //! priority pieces, and the windows of several streams are interleaved in a random order.
 //!
 //! So a few streams each wait for one randomly chosen missing piece and then jump to another one.

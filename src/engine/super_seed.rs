@@ -1,7 +1,7 @@
 //! Initial seeding (BEP 16, "super-seeding") for an origin whose upload is its swarm's bottleneck.
 //!
 //! librqbit's clients ask every peer for the next piece of their own order whether or not another
-//! peer has it (PLATFORM.md §6), so an origin that shows all its pieces serves many of them to
+//! peer has it (docs/platform.md §6), so an origin that shows all its pieces serves many of them to
 //! several clients. This seeder shows each peer only a few pieces, those the swarm has least of (it
 //! learns who has what from the peers' bitfields and haves), and a new one each time the peer has
 //! one of them; the peers trade the rest among themselves. It serves one torrent on a listener of

@@ -1,5 +1,5 @@
 //! The contribution ledger: lifetime bytes per torrent, peers served, and a time series, in SQLite
-//! (WAL). librqbit's counters restart on pause and are not persisted (PLATFORM.md §6): the engine
+//! (WAL). librqbit's counters restart on pause and are not persisted (docs/platform.md §2): the engine
 //! feeds deltas here every few seconds, so a SIGKILL loses at most that much.
 
 use std::path::Path;

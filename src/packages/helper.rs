@@ -7,8 +7,9 @@
 //!   checked against its digest and its signature against the keys the system's rpm database
 //!   trusts, by the same rule as every other install (`PackageKeys::of_root`) and by `rpmkeys`;
 //! - `install` never takes a build older than an installed one; `downgrade` (its own polkit
-//!   action, always authenticated) takes exactly the builds the user confirmed, each named by its
-//!   NEVRA on the command line that the authentication dialog shows.
+//!   action, always authenticated, chosen by pkexec from the verb: docs/platform.md §8) takes
+//!   exactly the builds the user confirmed, each named by its NEVRA on the command line that the
+//!   authentication dialog shows.
 
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};

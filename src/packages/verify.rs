@@ -109,7 +109,7 @@ pub struct PackageKeys {
 impl PackageKeys {
     /// The keys `root`'s rpm database trusts: its `gpg-pubkey` entries, as `rpm -q gpg-pubkey`
     /// lists them, and the armored keys of rpm's file keystore (`pubkeys/` in the database
-    /// folder) where the root's rpm keeps them there.
+    /// folder) where the root's rpm keeps them there (docs/platform.md §8).
     pub fn of_root(root: &Path) -> Result<Self, PackageError> {
         let bad = |reason: String| PackageError::Keys {
             root: root.display().to_string(),

@@ -1,5 +1,5 @@
 //! Images made with xorriso: a fresh build, and a respin that appends a session to a copy of the
-//! old image so every old byte stays at its offset (PLATFORM.md §4).
+//! old image so every old byte stays at its offset (docs/platform.md §4).
 
 use std::ffi::OsStr;
 use std::path::Path;

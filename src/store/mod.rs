@@ -1,7 +1,7 @@
 //! The package store: verified package files shared by every repository torrent, addressed by
 //! their SHA-256 so the same package is one file whatever torrent or offset it comes from.
 //!
-//! librqbit writes peers' data before checking it (PLATFORM.md §6), so downloads land in staging
+//! librqbit writes peers' data before checking it (docs/platform.md §6), so downloads land in staging
 //! (`staging/<info hash>/<file index>`) and enter `objects/` only when their digest matches the
 //! index. Objects leave only when no torrent references them.
 

@@ -1,7 +1,7 @@
 //! A repository torrent seen through the store: librqbit reads packages from `objects/` (or from
 //! staging while they arrive, or from inside an image that holds them) and writes only into
 //! staging. Nothing is created for files the torrent does not download, and descriptors are
-//! opened on first use (PLATFORM.md §6).
+//! opened on first use (docs/platform.md §6).
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};

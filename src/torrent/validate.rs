@@ -1,7 +1,7 @@
 //! Validation of torrent contents before anything touches the disk.
 //!
 //! librqbit rejects some unsafe names itself, but not drive prefixes or Windows reserved names
-//! (PLATFORM.md §2), and a torrent we seed may reach other operating systems: every rule is ours.
+//! (docs/platform.md §2), and a torrent we seed may reach other operating systems: every rule is ours.
 
 use std::collections::HashSet;
 

@@ -137,7 +137,8 @@ impl Gpg {
         out.stdout
     }
 
-    /// Signs an RPM in place as a distribution does (`rpmsign --addsign`).
+    /// Signs an RPM in place as a distribution does (`rpmsign --addsign`; its gpg and key name
+    /// must be given on Debian: docs/platform.md §8).
     pub fn rpmsign(&self, uid: &str, rpm: &Path) {
         ok(
             Command::new("rpmsign")

@@ -1,4 +1,4 @@
-//! Integration tests, in one binary so GTK and librqbit link once (PLATFORM.md §7).
+//! Integration tests, in one binary so GTK and librqbit link once (docs/platform.md §7).
 
 mod demo;
 mod desktop_data;
