@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
+use swarmdate::engine::Engine;
 use swarmdate::feed::{KeyPair, RepoKind, SignError, TrustedKeys};
 use swarmdate::openpgp::{Fingerprint, KeyUnusable};
 use swarmdate::publish::{MasterOptions, publish_feed, publish_master};
@@ -88,21 +88,11 @@ impl RealDistro {
         std::fs::write(dir.path().join("publisher.asc"), publisher.public_armored()).unwrap();
 
         let origin_state = tempfile::tempdir().unwrap();
-        let origin = Engine::start(EngineConfig::loopback(origin_state.path()))
-            .await
-            .unwrap();
-        let mut ids = Vec::new();
-        for (r, d) in [(&release, &release_dir), (&updates, &updates_dir)] {
-            let payload = Payload::Folder(d.parent().unwrap().to_owned());
-            ids.push(
-                origin
-                    .add_job(&r.torrent, JobSpec::Seed { payload })
-                    .unwrap(),
-            );
-        }
-        for id in ids {
-            origin.wait(id).await.unwrap();
-        }
+        let origin = repository_origin(
+            origin_state.path(),
+            &[(&release, &release_dir), (&updates, &updates_dir)],
+        )
+        .await;
         RealDistro {
             dir,
             gpg,

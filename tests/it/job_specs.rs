@@ -118,12 +118,7 @@ async fn a_wanted_index_out_of_range_is_refused_in_process_and_over_the_bus_and_
 async fn a_journal_entry_that_cannot_run_is_reported_without_a_panic_and_the_others_resume() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    std::fs::create_dir_all(home.join("config")).unwrap();
-    std::fs::write(
-        home.join("config/settings.json"),
-        r#"{"loopback_only": true, "listen_port": 0}"#,
-    )
-    .unwrap();
+    loopback_settings(&home);
     // A journal as an older version, or a hand, may have left it: a bad repository job beside a
     // good seeding job.
     let engine_dir = home.join("data/engine");

@@ -34,21 +34,23 @@ fn private_network() {
     }
 }
 
-fn handshake(torrent: &Torrent) -> Vec<u8> {
+/// A handshake from a peer whose id ends with `who` (each probe its own peer).
+fn handshake(torrent: &Torrent, who: u8) -> Vec<u8> {
     let mut h = vec![19u8];
     h.extend_from_slice(b"BitTorrent protocol");
     h.extend_from_slice(&[0; 8]);
     h.extend_from_slice(&torrent.info_hash().0);
-    h.extend_from_slice(b"-TS0001-localnetwork");
+    h.extend_from_slice(b"-TS0001-localnetwor");
+    h.push(who);
     h
 }
 
 /// Whether the engine at `to` answers a handshake from `from` (false: closed unanswered).
-async fn answers(from: &str, to: SocketAddr, torrent: &Torrent) -> bool {
+async fn answers(from: &str, to: SocketAddr, torrent: &Torrent, who: u8) -> bool {
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
     let mut s = socket.connect(to).await.unwrap();
-    s.write_all(&handshake(torrent)).await.unwrap();
+    s.write_all(&handshake(torrent, who)).await.unwrap();
     let mut reply = [0u8; 68];
     // A hang guard only: either side decides at once.
     match tokio::time::timeout(Duration::from_secs(20), s.read_exact(&mut reply)).await {
@@ -103,18 +105,23 @@ fn run(local_network_only: bool) -> (bool, bool, usize, usize) {
             )
             .unwrap();
         let port = engine.listen_port().unwrap();
-        let from_near = answers(
-            "127.0.0.1",
-            SocketAddr::from(([127, 0, 0, 1], port)),
-            &torrent,
-        )
-        .await;
-        let from_far = answers(
-            OUTSIDE,
-            format!("{OUTSIDE}:{port}").parse().unwrap(),
-            &torrent,
-        )
-        .await;
+        // The session answers once the torrent is live: a local peer is answered within the
+        // hang guard (each try a new peer); then the outside one is asked once.
+        let near_addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut who = 0;
+        let from_near = loop {
+            who += 1;
+            if answers("127.0.0.1", near_addr, &torrent, who).await {
+                break true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let far_addr = format!("{OUTSIDE}:{port}").parse().unwrap();
+        let from_far = answers(OUTSIDE, far_addr, &torrent, 255).await;
 
         // librqbit dials the known peers in their order, the far one first: once the near one
         // is dialled, a dial to the far one has been made or never will be.

@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime};
 
 use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
 use swarmdate::torrent::{Torrent, TorrentBuilder};
-use tokio::io::AsyncBufReadExt;
 
 use crate::support::*;
 
@@ -16,13 +15,7 @@ const PIECE: u32 = 16 << 10;
 /// A home for the binary on 127.0.0.1, with no feed.
 fn home() -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("settings.json"),
-        r#"{"loopback_only": true, "listen_port": 0}"#,
-    )
-    .unwrap();
+    loopback_settings(home.path());
     home
 }
 
@@ -182,20 +175,4 @@ async fn a_file_with_wrong_pieces_is_refused_untouched_and_the_right_one_seeds_t
     assert_eq!(state(&right), right_before);
     fetch.engine.shutdown().await;
     seeding.kill().await.unwrap();
-}
-
-/// Reads `seed`'s events until its job seeds.
-async fn wait_seeding(stdout: tokio::process::ChildStdout) {
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["event"] == "seed" && v["state"]["state"] == "seeding" {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("the seeder seeds within a minute");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 }

@@ -97,18 +97,7 @@ async fn commands_started_later_use_the_running_engine_over_the_session_bus() {
     );
     first.stdout(Stdio::piped());
     let mut first = first.spawn().unwrap();
-    let mut lines = tokio::io::BufReader::new(first.stdout.take().unwrap()).lines();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["event"] == "seed" && v["state"]["state"] == "seeding" {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("the first process seeds within a minute");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    wait_seeding(first.stdout.take().unwrap()).await;
 
     // Without the bus, a second engine on the same state is refused (the positive control below
     // shows the same command works through the bus).

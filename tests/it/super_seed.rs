@@ -346,7 +346,6 @@ impl Hostile {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_peer_cannot_grow_a_super_seeding_origin_and_an_honest_client_still_fetches() {
     use librqbit_peer_protocol::{Message, Request};
-    use tokio::io::AsyncBufReadExt;
     use tokio::io::AsyncReadExt;
 
     const PIECES: u32 = 512;
@@ -362,12 +361,7 @@ async fn a_hostile_peer_cannot_grow_a_super_seeding_origin_and_an_honest_client_
     let torrent_file = dir.path().join("image.torrent");
     std::fs::write(&torrent_file, torrent.bytes()).unwrap();
     let home = dir.path().join("home");
-    std::fs::create_dir_all(home.join("config")).unwrap();
-    std::fs::write(
-        home.join("config/settings.json"),
-        r#"{"loopback_only": true, "listen_port": 0}"#,
-    )
-    .unwrap();
+    loopback_settings(&home);
 
     // The origin is the binary, so that its memory and CPU time are its own.
     let mut origin = tokio::process::Command::new(env!("CARGO_BIN_EXE_swarmdate"));
@@ -383,18 +377,7 @@ async fn a_hostile_peer_cannot_grow_a_super_seeding_origin_and_an_honest_client_
         .kill_on_drop(true);
     let mut origin = origin.spawn().unwrap();
     let pid = origin.id().unwrap();
-    let mut lines = tokio::io::BufReader::new(origin.stdout.take().unwrap()).lines();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["event"] == "seed" && v["state"]["state"] == "seeding" {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("the origin seeds within a minute");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    wait_seeding(origin.stdout.take().unwrap()).await;
     let addr = std::net::SocketAddr::from((
         [127, 0, 0, 1],
         origin_port(&tracker.announce_url(), &torrent).await,

@@ -205,6 +205,16 @@ pub async fn tracker() -> Tracker {
         .unwrap()
 }
 
+/// Settings in a home for the binary (`--home`): 127.0.0.1 only, any free port.
+pub fn loopback_settings(home: &Path) {
+    std::fs::create_dir_all(home.join("config")).unwrap();
+    std::fs::write(
+        home.join("config/settings.json"),
+        r#"{"loopback_only": true, "listen_port": 0}"#,
+    )
+    .unwrap();
+}
+
 /// A client's home folder: loopback only, trusting the distribution's key.
 pub struct Client {
     pub home: tempfile::TempDir,
@@ -225,13 +235,7 @@ impl Client {
     /// The same, with its home in a new folder under `dir`.
     pub fn of_in(feed_url: String, key: PathBuf, dir: &Path) -> Client {
         let home = tempfile::tempdir_in(dir).unwrap();
-        let config = home.path().join("config");
-        std::fs::create_dir_all(&config).unwrap();
-        std::fs::write(
-            config.join("settings.json"),
-            r#"{"loopback_only": true, "listen_port": 0}"#,
-        )
-        .unwrap();
+        loopback_settings(home.path());
         Client {
             home,
             feed_url,
@@ -739,23 +743,14 @@ impl PackageDistro {
 
     /// An engine seeding both repositories from the mirror folder, ready when this returns.
     pub async fn origin(&self, state: &Path) -> Arc<Engine> {
-        let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
-        let mut ids = Vec::new();
-        for (r, dir) in [
-            (&self.release, &self.repos.release),
-            (&self.updates, &self.repos.updates),
-        ] {
-            let payload = Payload::Folder(dir.parent().unwrap().to_owned());
-            ids.push(
-                engine
-                    .add_job(&r.torrent, JobSpec::Seed { payload })
-                    .unwrap(),
-            );
-        }
-        for id in ids {
-            engine.wait(id).await.unwrap();
-        }
-        engine
+        repository_origin(
+            state,
+            &[
+                (&self.release, &self.repos.release),
+                (&self.updates, &self.repos.updates),
+            ],
+        )
+        .await
     }
 
     /// Publishes a second updates snapshot (snapshot 1's packages and `n` newer builds) at the
@@ -960,4 +955,42 @@ impl PackageDistro {
             .collect();
         (builds, bytes)
     }
+}
+
+/// Reads `seed --json`'s events until its job seeds (within a minute), then drains the rest.
+pub async fn wait_seeding(stdout: tokio::process::ChildStdout) {
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["event"] == "seed" && v["state"]["state"] == "seeding" {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the seeder seeds within a minute");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+}
+
+/// An engine on 127.0.0.1 seeding published repositories, each from its mirror folder (the
+/// repository's own folder; the torrent's name is that folder's name), ready when this returns.
+pub async fn repository_origin(
+    state: &Path,
+    repos: &[(&swarmdate::publish::PublishedRepo, &PathBuf)],
+) -> Arc<Engine> {
+    let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
+    let mut ids = Vec::new();
+    for (r, dir) in repos {
+        let payload = Payload::Folder(dir.parent().unwrap().to_owned());
+        ids.push(
+            engine
+                .add_job(&r.torrent, JobSpec::Seed { payload })
+                .unwrap(),
+        );
+    }
+    for id in ids {
+        engine.wait(id).await.unwrap();
+    }
+    engine
 }
