@@ -39,6 +39,9 @@ pub enum SwitchError {
     /// The user interrupted the command; the engine's journal keeps the switch.
     #[error("interrupted; the job resumes where it stopped the next time the engine runs")]
     Interrupted,
+    /// An abort came after the new version was complete: it stays.
+    #[error("the switch to {0} had already completed; switch back to the old version instead")]
+    Complete(String),
     /// The engine went away before the job ended.
     #[error("the engine stopped before job {0} ended")]
     EngineStopped(JobId),
@@ -274,7 +277,11 @@ impl Unfinished {
             seen_running: !self.stopped,
             already: None,
         };
-        following.follow(engine, on, cancel).await
+        Ok(match following.follow(engine, on, cancel).await? {
+            // Too late to undo: the engine kept the new version, seeded.
+            Ended::Switched(done) => Ended::Failed(SwitchError::Complete(done.version)),
+            ended => ended,
+        })
     }
 }
 
@@ -510,4 +517,96 @@ pub async fn stop(engine: &EngineHandle, job: JobId) -> anyhow::Result<()> {
 /// shared on its own then.
 pub async fn is_switching(engine: &EngineHandle, image: &Path) -> anyhow::Result<bool> {
     Ok(Unfinished::of_image(engine, image).await?.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn switch() -> Switch {
+        Switch {
+            job: Some(JobId(7)),
+            to: "1.02".into(),
+            from: "/images/os-1.00.iso".into(),
+            from_version: Some("1.00".into()),
+            target: "/images/os-1.02.iso".into(),
+            planned: 0,
+            image_size: 0,
+            seen_running: true,
+            already: None,
+        }
+    }
+
+    fn job(state: JobState) -> JobSnapshot {
+        serde_json::from_value(serde_json::json!({
+            "id": 7, "kind": "switch", "name": "os-1.02.iso", "info_hash": "00".repeat(20),
+            "state": state, "bytes_wanted": 1000, "bytes_had": 600, "bytes_fetched": 150,
+            "bytes_uploaded": 0, "bytes_received": 170, "bytes_discarded": 0,
+            "down_speed": 0, "up_speed": 0, "peers": [], "pieces": "",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_jobs_last_state_says_how_the_switch_ended() {
+        let s = switch();
+        for running in [
+            JobState::Preparing,
+            JobState::Checking,
+            JobState::Downloading,
+            JobState::Finalizing,
+            JobState::RollingBack,
+        ] {
+            assert!(s.ended(&job(running.clone())).is_none(), "{running:?}");
+        }
+        let Some(Ended::Switched(done)) = s.ended(&job(JobState::Seeding)) else {
+            panic!("seeding is switched");
+        };
+        assert_eq!((done.version.as_str(), done.fetched_bytes), ("1.02", 150));
+        // Resumed: what was left is read off the job.
+        assert_eq!((done.planned_bytes, done.image_size), (400, 1000));
+        let Some(Ended::Stopped(kept)) = s.ended(&job(JobState::Paused)) else {
+            panic!("paused is stopped");
+        };
+        assert_eq!(
+            kept,
+            Stopped {
+                to: "1.02".into(),
+                image: "/images/os-1.00.iso".into(),
+                version: Some("1.00".into()),
+                kept_bytes: 150,
+                left_bytes: 250,
+                rolled_back: false,
+            }
+        );
+        let Some(Ended::Stopped(undone)) = s.ended(&job(JobState::Done)) else {
+            panic!("done is rolled back");
+        };
+        assert!(undone.rolled_back && undone.kept_bytes == 0);
+        let failed = s.ended(&job(JobState::Failed("disk full".into())));
+        assert!(matches!(failed, Some(Ended::Failed(SwitchError::Job(e))) if e == "disk full"));
+    }
+
+    #[test]
+    fn the_stop_message_names_the_image_its_version_and_what_is_kept() {
+        let mut s = Stopped {
+            to: "1.02".into(),
+            image: "/images/os-1.00.iso".into(),
+            version: Some("1.00".into()),
+            kept_bytes: 150,
+            left_bytes: 250,
+            rolled_back: false,
+        };
+        let size = |n: u64| format!("{n} B");
+        assert_eq!(
+            s.message(size),
+            "Stopped: os-1.00.iso is still 1.00; 150 B fetched for 1.02 are kept for the next try."
+        );
+        s.rolled_back = true;
+        s.version = None;
+        assert_eq!(
+            s.message(size),
+            "Stopped: os-1.00.iso is an unpublished version again; the switch to 1.02 was undone, nothing fetched is kept."
+        );
+    }
 }
