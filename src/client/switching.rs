@@ -266,7 +266,7 @@ impl Unfinished {
             }
         }
         let following = Switch {
-            job: Some(self.job),
+            work: Work::Job(self.job),
             to: self.name.clone(),
             from: self.image.clone(),
             from_version: None,
@@ -275,7 +275,6 @@ impl Unfinished {
             image_size: 0,
             // A stopped switch's last snapshot says so until the rollback runs.
             seen_running: !self.stopped,
-            already: None,
         };
         Ok(match following.follow(engine, on, cancel).await? {
             // Too late to undo: the engine kept the new version, seeded.
@@ -289,8 +288,7 @@ impl Unfinished {
 /// end by [`Switch::follow`], stopped from anywhere by [`stop`].
 #[derive(Debug, Clone)]
 pub struct Switch {
-    /// `None` when the image already is the version.
-    job: Option<JobId>,
+    work: Work,
     to: String,
     from: PathBuf,
     from_version: Option<String>,
@@ -299,8 +297,15 @@ pub struct Switch {
     image_size: u64,
     /// A resumed job's snapshot may still say it is stopped: only a stop after it ran counts.
     seen_running: bool,
-    /// The image already is the version: nothing runs.
-    already: Option<Switched>,
+}
+
+/// What a switch runs.
+#[derive(Debug, Clone)]
+enum Work {
+    /// The engine's job.
+    Job(JobId),
+    /// Nothing: the image already is the version.
+    Nothing(Box<Switched>),
 }
 
 /// What to do with an unfinished switch of the image to another version.
@@ -326,7 +331,7 @@ impl Switch {
     ) -> anyhow::Result<Switch> {
         let version = versions.versions[to].clone();
         let mut switch = Switch {
-            job: None,
+            work: Work::Nothing(Box::new(Switched::unchanged(versions, to, plan))),
             to: version.version().to_owned(),
             from: versions.image.clone(),
             from_version: plan.from.clone(),
@@ -334,10 +339,8 @@ impl Switch {
             planned: plan.fetch_bytes,
             image_size: plan.target_size,
             seen_running: false,
-            already: None,
         };
         if plan.is_noop() {
-            switch.already = Some(Switched::unchanged(versions, to, plan));
             return Ok(switch);
         }
         if let Some(u) = Unfinished::of_image(engine, &versions.image).await? {
@@ -362,12 +365,12 @@ impl Switch {
                 keep_old,
             )
             .await?;
-        switch.job = Some(id);
+        switch.work = Work::Job(id);
         Ok(switch)
     }
 
-    /// Takes up an unfinished switch: a stopped one runs again, keeping what it fetched; one the
-    /// engine resumed at its start is followed as it is.
+    /// Takes up an unfinished switch as it was started: a stopped one runs again, keeping what it
+    /// fetched; one the engine resumed at its start is followed as it is.
     pub async fn resume(
         engine: &EngineHandle,
         unfinished: &Unfinished,
@@ -382,7 +385,7 @@ impl Switch {
             engine.resume(unfinished.job).await?;
         }
         Ok(Switch {
-            job: Some(unfinished.job),
+            work: Work::Job(unfinished.job),
             to: unfinished.to_version(versions),
             from: unfinished.image.clone(),
             from_version,
@@ -391,13 +394,15 @@ impl Switch {
             // Both read off the job at its end.
             image_size: 0,
             seen_running: !unfinished.stopped,
-            already: None,
         })
     }
 
     /// The engine's job (`None` when there is nothing to do).
     pub fn job(&self) -> Option<JobId> {
-        self.job
+        match &self.work {
+            Work::Job(id) => Some(*id),
+            Work::Nothing(_) => None,
+        }
     }
 
     /// The version it goes to.
@@ -413,11 +418,9 @@ impl Switch {
         on: &mut (dyn FnMut(Step<'_>) + Send),
         cancel: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<Ended> {
-        if let Some(done) = self.already.take() {
-            return Ok(Ended::Switched(done));
-        }
-        let Some(id) = self.job else {
-            unreachable!("a switch has a job unless it has nothing to do")
+        let id = match &self.work {
+            Work::Job(id) => *id,
+            Work::Nothing(done) => return Ok(Ended::Switched((**done).clone())),
         };
         let mut rx = engine.subscribe();
         let mut cancel = std::pin::pin!(cancel);
@@ -525,7 +528,7 @@ mod tests {
 
     fn switch() -> Switch {
         Switch {
-            job: Some(JobId(7)),
+            work: Work::Job(JobId(7)),
             to: "1.02".into(),
             from: "/images/os-1.00.iso".into(),
             from_version: Some("1.00".into()),
@@ -533,7 +536,6 @@ mod tests {
             planned: 0,
             image_size: 0,
             seen_running: true,
-            already: None,
         }
     }
 
