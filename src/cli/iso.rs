@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
-use swarmdate::client::versions::{Versions, unfinished_switch};
-use swarmdate::engine::{JobId, JobRecord, JobSnapshot, JobSpec};
-use swarmdate::fsutil;
+use swarmdate::client::switching::{
+    Ended, OtherSwitch, Step as SwitchStep, Switch, SwitchError, Switched, Unfinished,
+};
+use swarmdate::client::versions::Versions;
 use swarmdate::i18n::{tr, trf};
 use swarmdate::iso::{Plan, SwitchMode};
 
@@ -260,18 +261,7 @@ fn say_plan(ctx: &Ctx, local: &Versions, plan: &Plan) {
 }
 
 /// What a switch did, for the summary and the demo's table.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SwitchOutcome {
-    pub version: String,
-    pub image: PathBuf,
-    pub planned_bytes: u64,
-    pub fetched_bytes: u64,
-    pub received_bytes: u64,
-    pub had_bytes: u64,
-    /// What the pre-fill from local files did (a rebuilt image's moved files).
-    pub rebuilt: Option<swarmdate::engine::Rebuilt>,
-    pub image_size: u64,
-}
+pub type SwitchOutcome = Switched;
 
 /// Switches the local image and reports what it took; the summary is left to the caller.
 pub async fn switch(
@@ -281,8 +271,8 @@ pub async fn switch(
     keep_old: bool,
     prefer: Option<SwitchMode>,
 ) -> anyhow::Result<SwitchOutcome> {
-    if let Some(rec) = unfinished_switch(ctx, image)? {
-        return resume(ctx, version, rec).await;
+    if let Some(u) = Unfinished::find(ctx, image)? {
+        return resume(ctx, version, u).await;
     }
     let local = Versions::load(ctx, image).await?;
     let to_idx = local.find(version)?;
@@ -292,67 +282,60 @@ pub async fn switch(
     if plan.is_noop() {
         ctx.out
             .say(tr("Nothing to do: the image already is this version."));
-        return Ok(SwitchOutcome {
-            version: version.to_owned(),
-            image: local.image.clone(),
-            planned_bytes: 0,
-            fetched_bytes: 0,
-            received_bytes: 0,
-            had_bytes: plan.target_size,
-            rebuilt: None,
-            image_size: plan.target_size,
-        });
+        return Ok(Switched::unchanged(&local, to_idx, &plan));
     }
-    let to = &local.versions[to_idx];
-    let target = fsutil::parent_dir(&local.image).join(&to.torrent.name);
     let engine = ctx.engine().await?;
-    let id = match engine
-        .switch_image(
-            &local.image,
-            &to.torrent,
-            plan.mode,
-            plan.space_needed,
-            keep_old,
-        )
-        .await
+    match Switch::start(
+        &engine,
+        &local,
+        to_idx,
+        &plan,
+        keep_old,
+        OtherSwitch::Refuse,
+    )
+    .await
     {
-        Ok(id) => id,
+        Ok(started) => follow_switch(ctx, &engine, started).await,
         Err(e) => {
             engine.shutdown().await;
-            return Err(e);
+            Err(e)
         }
-    };
-    let done = follow_switch(ctx, &engine, id, version).await?;
-    Ok(SwitchOutcome {
-        version: version.to_owned(),
-        image: target,
-        planned_bytes: plan.fetch_bytes,
-        fetched_bytes: done.bytes_fetched,
-        received_bytes: done.bytes_received,
-        had_bytes: done.bytes_had,
-        rebuilt: done.rebuilt,
-        image_size: plan.target_size,
-    })
+    }
 }
 
-/// Follows a switch job to its end, then stops the engine.
+/// Follows a switch to its end, then stops the engine; says how it ended.
 async fn follow_switch(
     ctx: &Ctx,
     engine: &swarmdate::service::EngineHandle,
-    id: JobId,
-    version: &str,
-) -> anyhow::Result<JobSnapshot> {
-    let result = ctx
-        .follow(engine, id, &trf("to {v}", &[("v", &version)]))
+    switch: Switch,
+) -> anyhow::Result<SwitchOutcome> {
+    let version = switch.version().to_owned();
+    let mut progress = ctx.out.job_progress(&trf("to {v}", &[("v", &version)]));
+    let ended = switch
+        .follow(
+            engine,
+            &mut |s: SwitchStep<'_>| progress.update(s.job),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        )
         .await;
+    progress.finish();
     engine.shutdown().await;
-    let done = result?;
+    let done = match ended? {
+        Ended::Switched(done) => done,
+        Ended::Stopped(stopped) => {
+            ctx.out.summary(&stopped);
+            anyhow::bail!(stopped.message(bytes));
+        }
+        Ended::Failed(e) => return Err(e.into()),
+    };
     ctx.out.say(trf(
         "Switched to {v}. Fetched {fetched} ({received} received from peers).",
         &[
             ("v", &version),
-            ("fetched", &bytes(done.bytes_fetched)),
-            ("received", &bytes(done.bytes_received)),
+            ("fetched", &bytes(done.fetched_bytes)),
+            ("received", &bytes(done.received_bytes)),
         ],
     ));
     if let Some(r) = done.rebuilt.filter(|r| r.from_image + r.from_store > 0) {
@@ -368,77 +351,54 @@ async fn follow_switch(
     Ok(done)
 }
 
-/// Finishes a switch the journal holds, if it goes to `version`.
-async fn resume(ctx: &Ctx, version: &str, rec: JobRecord) -> anyhow::Result<SwitchOutcome> {
-    let JobSpec::Switch(spec) = &rec.spec else {
-        unreachable!("unfinished_switch finds switches only")
-    };
+/// Finishes a switch the journal holds (stopped, interrupted or killed), if it goes to `version`.
+async fn resume(ctx: &Ctx, version: &str, u: Unfinished) -> anyhow::Result<SwitchOutcome> {
     let feed = ctx.feed().await?;
     let versions = ctx.iso_versions(&feed).await?;
-    let pending = versions
-        .iter()
-        .find(|v| v.torrent.info_hash() == rec.info_hash);
-    let pending_name = pending.map_or(rec.name.clone(), |v| v.version().to_owned());
-    anyhow::ensure!(
-        pending.is_some_and(|v| v.version() == version),
-        "{} has an unfinished switch to {pending_name}: run `swarmdate iso switch {pending_name}` to finish it, or `swarmdate iso switch --abort` to put the old version back",
-        spec.from.display()
-    );
+    u.check_goes_to(&versions, version)?;
     ctx.out.say(trf(
         "Resuming the interrupted switch of {path} to {v}",
-        &[("path", &spec.from.display()), ("v", &version)],
+        &[("path", &u.image.display()), ("v", &version)],
     ));
     let engine = ctx.engine().await?;
-    let done = follow_switch(ctx, &engine, rec.id, version).await?;
-    Ok(SwitchOutcome {
-        version: version.to_owned(),
-        image: spec.target.clone(),
-        planned_bytes: done.bytes_wanted.saturating_sub(done.bytes_had),
-        fetched_bytes: done.bytes_fetched,
-        received_bytes: done.bytes_received,
-        had_bytes: done.bytes_had,
-        rebuilt: done.rebuilt,
-        image_size: done.bytes_wanted,
-    })
+    let switch = match Switch::resume(&engine, &u, &versions).await {
+        Ok(s) => s,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e);
+        }
+    };
+    follow_switch(ctx, &engine, switch).await
 }
 
 /// `iso switch --abort`: the old version back under its name.
 async fn abort(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<()> {
-    let rec = unfinished_switch(ctx, image)?.with_context(|| {
-        format!(
-            "no unfinished switch of {}",
-            image.map_or(ctx.images_dir().display().to_string(), |i| i
-                .display()
-                .to_string())
-        )
+    let u = Unfinished::find(ctx, image)?.ok_or_else(|| {
+        SwitchError::NoneUnfinished(image.map_or(ctx.images_dir(), Path::to_path_buf))
     })?;
-    let JobSpec::Switch(spec) = &rec.spec else {
-        unreachable!("unfinished_switch finds switches only")
-    };
     // Started here, the engine rolls the switch back at once instead of resuming it first.
-    let mut cfg = ctx.engine_config();
-    cfg.abort_on_start = vec![rec.id];
-    let engine = ctx.engine_with(cfg).await?;
-    let result = async {
-        if let Err(e) = engine.abort_switch(rec.id).await {
-            // Started here with the abort applied first, the engine may have finished the
-            // rollback before this call reached it.
-            let gone = !engine.jobs().await?.iter().any(|j| j.id == rec.id);
-            if engine.is_remote() || !gone {
-                return Err(e);
-            }
-        }
-        ctx.follow(&engine, rec.id, &tr("rolling back")).await
-    }
-    .await;
+    let engine = ctx.engine_with(u.abort_config(ctx)).await?;
+    let mut progress = ctx.out.job_progress(&tr("rolling back"));
+    let ended = u
+        .abort(
+            &engine,
+            &mut |s: SwitchStep<'_>| progress.update(s.job),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        )
+        .await;
+    progress.finish();
     engine.shutdown().await;
-    result?;
+    if let Ended::Failed(e) = ended? {
+        return Err(e.into());
+    }
     ctx.out.say(trf(
         "Aborted: {path} is the old version again.",
-        &[("path", &spec.from.display())],
+        &[("path", &u.image.display())],
     ));
     ctx.out
-        .summary(json!({ "aborted": true, "image": spec.from }));
+        .summary(json!({ "aborted": true, "image": u.image }));
     Ok(())
 }
 

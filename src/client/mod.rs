@@ -1,8 +1,10 @@
 //! One user of a distribution, as both faces see it: folders, settings, trusted keys, the feed,
-//! the engine, the package updates they run (`updates`) and the ISO versions (`versions`).
+//! the engine, the package updates they run (`updates`), the ISO versions (`versions`) and switching
+//! between them (`switching`).
 
 pub mod autostart;
 pub mod subset;
+pub mod switching;
 pub mod updates;
 pub mod versions;
 

@@ -1,12 +1,11 @@
 //! The ISO versions a client sees: the feed's versions, the local image and which of them it is,
-//! the plan of a switch to another, and the switch the engine's journal holds unfinished.
+//! and the plan of a switch to another (`switching` runs it).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use super::Client;
-use crate::engine::{JobRecord, JobSpec, read_journal};
 use crate::fsutil;
 use crate::iso::{Identified, Plan, PublishedIso, Room, SwitchMode, identify, plan_switch};
 
@@ -111,21 +110,4 @@ impl Versions {
     pub fn target_path(&self, to: usize) -> PathBuf {
         fsutil::parent_dir(&self.image).join(&self.versions[to].torrent.name)
     }
-}
-
-/// The image's switch the engine's journal holds unfinished (killed, interrupted, or failing):
-/// of `image`, or of any image in the images folder.
-pub fn unfinished_switch(
-    client: &Client,
-    image: Option<&Path>,
-) -> anyhow::Result<Option<JobRecord>> {
-    let image = image.map(std::path::absolute).transpose()?;
-    let images_dir = client.images_dir();
-    Ok(read_journal(&client.dirs.engine())?
-        .into_iter()
-        .find(|r| match (&r.spec, &image) {
-            (JobSpec::Switch(s), Some(i)) => s.from == *i,
-            (JobSpec::Switch(s), None) => fsutil::parent_dir(&s.from) == images_dir,
-            _ => false,
-        }))
 }

@@ -31,7 +31,7 @@ impl Engine {
             if c.goal_met && !c.met {
                 self.update_record(c.id, |r| r.goal_met = false)?;
                 if c.paused {
-                    self.resume(c.id).await?;
+                    self.resume_torrent(c.id).await?;
                 }
             }
         }
@@ -45,7 +45,7 @@ impl Engine {
             if c.met && !c.goal_met && !c.paused {
                 tracing::info!(job = %c.id, "the seeding goal is met: pausing");
                 self.update_record(c.id, |r| r.goal_met = true)?;
-                self.pause(c.id).await?;
+                self.pause_torrent(c.id).await?;
             }
         }
         Ok(())

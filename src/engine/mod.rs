@@ -608,8 +608,17 @@ impl Engine {
         self.save_journal(&jobs)
     }
 
-    /// Pauses a job's torrent (it keeps its place in the journal).
-    pub async fn pause(&self, id: JobId) -> anyhow::Result<()> {
+    /// Pauses a job's torrent (it keeps its place in the journal). A switch beside the image
+    /// stops with its working copy kept, and stays stopped across restarts until resumed.
+    pub async fn pause(self: &Arc<Self>, id: JobId) -> anyhow::Result<()> {
+        if let JobSpec::Switch(s) = self.record(id)?.spec {
+            return self.stop_switch(id, &s).await;
+        }
+        self.pause_torrent(id).await
+    }
+
+    /// Pauses a job's torrent (the seeding goal's way; it pauses complete jobs only).
+    pub(super) async fn pause_torrent(&self, id: JobId) -> anyhow::Result<()> {
         if self.take_super_seeder(id).is_none() {
             self.session.pause(&self.handle(id)?).await?;
         }
@@ -618,8 +627,55 @@ impl Engine {
         Ok(())
     }
 
+    /// Stops a switch keeping what it built: its working copy (with every piece fetched so far)
+    /// stays in staging and its record in the journal, marked paused, for [`Engine::resume`].
+    /// An in-place switch cannot stop half-way: its image is the working file (abort it instead).
+    async fn stop_switch(self: &Arc<Self>, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
+        if spec.aborting {
+            anyhow::bail!("the switch (job {id}) is being rolled back already");
+        }
+        if spec.mode == SwitchMode::InPlace {
+            return Err(SwitchStopError::InPlace.into());
+        }
+        stop_task(self.take_task(id)).await;
+        // A step on disk outlives its task: once the lock is ours, none runs, and a rename
+        // that happened before is seen below.
+        let disk = self.disk.clone().lock_owned().await;
+        if !matches!(self.record(id)?.spec, JobSpec::Switch(s) if !s.renamed()) {
+            drop(disk);
+            // Too late: the new version is in place; the job runs on to seed it.
+            self.spawn_job(id)?;
+            return Err(SwitchStopError::Complete.into());
+        }
+        self.freeze(id);
+        self.stop_torrent(id).await?;
+        self.update_record(id, |r| r.paused = true)?;
+        self.set_state(id, JobState::Paused);
+        Ok(())
+    }
+
     /// Resumes a paused job.
-    pub async fn resume(&self, id: JobId) -> anyhow::Result<()> {
+    pub async fn resume(self: &Arc<Self>, id: JobId) -> anyhow::Result<()> {
+        if let JobRecord {
+            spec: JobSpec::Switch(_),
+            paused,
+            ..
+        } = self.record(id)?
+        {
+            // A running switch goes on as it is; a stopped one runs again from its record.
+            if paused {
+                // The runner that found it stopped at the start may still be about to say so.
+                stop_task(self.take_task(id)).await;
+                self.update_record(id, |r| r.paused = false)?;
+                self.spawn_job(id)?;
+            }
+            return Ok(());
+        }
+        self.resume_torrent(id).await
+    }
+
+    /// Resumes a paused torrent (the seeding goal's way, and every job's but a switch).
+    pub(super) async fn resume_torrent(&self, id: JobId) -> anyhow::Result<()> {
         if let JobSpec::SuperSeed { payload } = self.record(id)?.spec {
             // A seeder that runs (or is checking its payload) goes on; a second would hash the
             // payload again and drop every peer.
@@ -739,6 +795,17 @@ impl Engine {
         }
         self.session.stop().await;
     }
+}
+
+/// Why a switch could not stop with its work kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SwitchStopError {
+    /// The image itself is being rewritten: only a rollback leaves it whole.
+    #[error("an in-place switch cannot stop half-way: abort it to put the old version back")]
+    InPlace,
+    /// The new version was already in place.
+    #[error("the switch had already completed; switch back to the old version instead")]
+    Complete,
 }
 
 /// Stops a job's runner and waits until it has (an abort takes effect at its next await).

@@ -31,6 +31,11 @@ impl Engine {
                     seed_after,
                     replace,
                 } => self.run_fetch(id, &dest, seed_after, replace).await,
+                // Stopped by the user: it waits, its working copy kept, until resumed.
+                JobSpec::Switch(spec) if rec.paused && !spec.aborting => {
+                    self.set_state(id, JobState::Paused);
+                    Ok(())
+                }
                 JobSpec::Switch(spec) => self.run_switch(id, spec).await,
                 JobSpec::Repository(spec) => self.run_repository(id, &spec).await,
             }

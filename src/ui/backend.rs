@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use swarmdate::client::Client;
+use swarmdate::client::switching::{self, Ended, OtherSwitch, Switch};
 use swarmdate::client::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
 use swarmdate::client::versions::Versions;
-use swarmdate::engine::{JobId, JobSpec, JobState, Payload};
+use swarmdate::engine::{JobId, JobKind, JobSpec, JobState, Payload};
 use swarmdate::plan::{ChangeKind, Goal};
 use swarmdate::service::EngineHandle;
 
@@ -403,67 +404,55 @@ impl Backend {
         })
     }
 
-    /// Switches the local image to version `to`, reporting progress; returns the bytes fetched.
+    /// Switches the local image to version `to` (resuming its stopped switch to it, rolling
+    /// back one to another version), reporting progress; returns how the switch ended.
     pub fn switch(
         self: &Arc<Self>,
         versions: Versions,
         to: usize,
         progress: impl Fn(SwitchProgress) + Send + Sync + 'static,
-    ) -> impl Future<Output = Result<u64, String>> + Send + 'static {
+    ) -> impl Future<Output = Result<Ended, String>> + Send + 'static {
         let me = self.clone();
         self.run(async move {
-            let r: anyhow::Result<u64> = async {
+            let r: anyhow::Result<Ended> = async {
                 let plan = versions.plan(to, None).await?;
-                if plan.is_noop() {
-                    return Ok(0);
-                }
                 let engine = me.engine().await?;
-                let torrent = &versions.versions[to].torrent;
-                let id = engine
-                    .switch_image(
-                        &versions.image,
-                        torrent,
-                        plan.mode,
-                        plan.space_needed,
-                        false,
-                    )
-                    .await?;
-                let mut rx = engine.subscribe();
-                let wait = engine.wait(id);
-                tokio::pin!(wait);
-                loop {
-                    tokio::select! {
-                        done = &mut wait => return Ok(done?.bytes_fetched),
-                        changed = rx.changed() => {
-                            changed?;
-                            let snap = rx.borrow_and_update().clone();
-                            if let Some(j) = snap.jobs.iter().find(|j| j.id == id) {
-                                progress(SwitchProgress {
-                                    job: id,
-                                    fetched: j.bytes_fetched,
-                                    total: plan.fetch_bytes,
-                                    speed: j.down_speed,
-                                    peers: j.peers.len(),
-                                });
-                            }
-                        }
-                    }
-                }
+                let switch =
+                    Switch::start(engine, &versions, to, &plan, false, OtherSwitch::RollBack)
+                        .await?;
+                let mut on = |step: switching::Step<'_>| {
+                    let j = step.job;
+                    progress(SwitchProgress {
+                        job: j.id,
+                        fetched: j.bytes_fetched,
+                        // A resumed switch counts what is left from what it had.
+                        total: match step.planned {
+                            0 => j.bytes_wanted.saturating_sub(j.bytes_had),
+                            p => p,
+                        },
+                        speed: j.down_speed,
+                        peers: j.peers.len(),
+                    })
+                };
+                switch.follow(engine, &mut on, std::future::pending()).await
             }
             .await;
             r.map_err(|e| format!("{e:#}"))
         })
     }
 
-    /// Stops a running switch and puts the old version back.
-    pub fn abort_switch(
+    /// Stops a running switch, keeping what it fetched where it can (see
+    /// [`switching::stop`]); the switch's own result says how it ended.
+    pub fn stop_switch(
         self: &Arc<Self>,
         job: JobId,
     ) -> impl Future<Output = Result<(), String>> + Send + 'static {
         let me = self.clone();
         self.run(async move {
             let engine = me.engine().await.map_err(|e| format!("{e:#}"))?;
-            engine.abort_switch(job).await.map_err(|e| format!("{e:#}"))
+            switching::stop(engine, job)
+                .await
+                .map_err(|e| format!("{e:#}"))
         })
     }
 }
@@ -545,7 +534,9 @@ impl Backend {
                 let items = snap
                     .jobs
                     .iter()
+                    // A stopped switch is paused too, but shares nothing.
                     .filter(|j| j.state.is_complete() || j.state == JobState::Paused)
+                    .filter(|j| j.kind != JobKind::Switch)
                     .map(|j| {
                         let lifetime = totals.iter().find(|t| t.info_hash == j.info_hash);
                         SeedItem {
@@ -585,10 +576,12 @@ impl Backend {
             return Ok(());
         };
         let torrent = &versions.versions[i].torrent;
-        let busy = engine.jobs().await?.iter().any(|j| {
-            j.info_hash == torrent.info_hash()
-                || matches!(&j.spec, JobSpec::Switch(s) if s.from == versions.image)
-        });
+        let busy = engine
+            .jobs()
+            .await?
+            .iter()
+            .any(|j| j.info_hash == torrent.info_hash())
+            || switching::is_switching(engine, &versions.image).await?;
         if !busy {
             let payload = Payload::Image(versions.image.clone());
             engine.add_job(torrent, JobSpec::Seed { payload }).await?;

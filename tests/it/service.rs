@@ -227,3 +227,168 @@ async fn the_process_running_the_engine_waits_for_its_clients() {
     assert_eq!(sha256(&b.join("os-1.01.iso")), sha256(distro.image("1.01")));
     seeder.shutdown().await;
 }
+
+/// A world where `iso switch 1.02 --mode MODE` runs slowly in a process that owns the engine.
+struct SlowSwitch {
+    _tracker: swarmdate::tracker::Tracker,
+    distro: Distro,
+    seeder: std::sync::Arc<swarmdate::engine::Engine>,
+    _state: tempfile::TempDir,
+    bus: Bus,
+    client: Client,
+    image: std::path::PathBuf,
+}
+
+impl SlowSwitch {
+    async fn new() -> SlowSwitch {
+        let (tracker, distro) = distro_with_tracker(6).await;
+        let state = tempfile::tempdir().unwrap();
+        let seeder = seed_all(&distro, state.path()).await;
+        // Slow enough to be stopped half-way.
+        seeder.set_limits(Some(64 << 10), None);
+        let client = Client::new(&distro);
+        let images = client.images();
+        std::fs::create_dir_all(&images).unwrap();
+        let image = images.join("os-1.00.iso");
+        std::fs::copy(distro.image("1.00"), &image).unwrap();
+        SlowSwitch {
+            _tracker: tracker,
+            distro,
+            seeder,
+            _state: state,
+            bus: Bus::start(),
+            client,
+            image,
+        }
+    }
+
+    /// Runs the switch in a process of its own and stops it from this one, through the same use
+    /// case as the window's Stop, once pieces arrive; returns how the command ended.
+    async fn stopped(&self, mode: &str) -> Run {
+        use swarmdate::client::switching;
+        use swarmdate::engine::{JobKind, JobState};
+        use swarmdate::service::{EngineHandle, Remote};
+
+        let switch = ["iso", "switch", "1.02", "--mode", mode];
+        let mut first = on_bus(&self.client, &switch, Some(&self.bus));
+        first.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut first = first.spawn().unwrap();
+        let mut lines = tokio::io::BufReader::new(first.stdout.take().unwrap()).lines();
+        let mut events = Vec::new();
+        let name = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                events.push(v.clone());
+                if v["event"] == "engine" {
+                    return v["bus_name"].as_str().unwrap().to_owned();
+                }
+            }
+            panic!("the switch ended without an engine");
+        })
+        .await
+        .expect("the switch has its engine within a minute");
+        let rest = tokio::spawn(async move {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                events.extend(serde_json::from_str::<serde_json::Value>(&line).ok());
+            }
+            events
+        });
+        let conn = zbus::connection::Builder::address(self.bus.address.as_str())
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        // The name is owned before the command says it has its engine.
+        let engine = EngineHandle::Remote(Remote::connect(&conn, &name).await.unwrap());
+        let mut rx = engine.subscribe();
+        let job = tokio::time::timeout(Duration::from_secs(120), async {
+            loop {
+                let fetching = rx.borrow_and_update().jobs.iter().find_map(|j| {
+                    let arriving = j.kind == JobKind::Switch
+                        && j.state == JobState::Downloading
+                        && j.bytes_fetched > 0;
+                    arriving.then_some(j.id)
+                });
+                if let Some(id) = fetching {
+                    break id;
+                }
+                rx.changed().await.unwrap();
+            }
+        })
+        .await
+        .expect("pieces arrive");
+        switching::stop(&engine, job).await.unwrap();
+        // Released: the engine's process waits for the processes that hold it.
+        engine.shutdown().await;
+        let out = tokio::time::timeout(Duration::from_secs(60), first.wait_with_output())
+            .await
+            .expect("the command ends once stopped")
+            .unwrap();
+        let mut stopped = Run::from(out);
+        stopped.events = rest.await.unwrap();
+        stopped
+    }
+}
+
+/// A switch stopped from another process (as the window's Stop does) ends the command with what
+/// the window says too: stopped, the image still 1.00 (its bytes unchanged), what was fetched kept;
+/// the same command again resumes it and fetches only what was left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_stopped_from_another_process_says_so_and_the_next_try_keeps_its_pieces() {
+    let w = SlowSwitch::new().await;
+    let before = sha256(&w.image);
+    let stopped = w.stopped("copy").await;
+    assert_eq!(stopped.code, 1, "{:?}\n{}", stopped.events, stopped.stderr);
+    let said = stopped.error();
+    assert!(
+        said.starts_with("Stopped: os-1.00.iso is still 1.00; ")
+            && said.contains("kept for the next try"),
+        "{said}"
+    );
+    let summary = stopped.summary().clone();
+    let kept = summary["kept_bytes"].as_u64().unwrap();
+    let left = summary["left_bytes"].as_u64().unwrap();
+    assert!(kept > 0 && summary["rolled_back"] == false, "{summary}");
+    assert_eq!(summary["version"], "1.00");
+    // The image, not the message, says which version it is.
+    assert_eq!(sha256(&w.image), before);
+    let images = w.client.images();
+    assert!(!images.join("os-1.02.iso").exists());
+
+    // The same command again resumes it: only what was left comes over the wire.
+    w.seeder.set_limits(None, None);
+    let switch = ["iso", "switch", "1.02", "--mode", "copy"];
+    let again = output(on_bus(&w.client, &switch, Some(&w.bus))).await;
+    assert_eq!(again.code, 0, "{:?}\n{}", again.events, again.stderr);
+    let done = again.summary();
+    let piece = u64::from(w.distro.torrent("1.02").piece_length);
+    let received = done["received_bytes"].as_u64().unwrap();
+    assert!(received <= left + piece, "{done} after {summary}");
+    assert_eq!(
+        sha256(&images.join("os-1.02.iso")),
+        sha256(w.distro.image("1.02"))
+    );
+    w.seeder.shutdown().await;
+}
+
+/// An in-place switch cannot stop half-way: stopped from another process, it is rolled back, and
+/// the command says the image is 1.00 again and that nothing was kept; the image's bytes agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_in_place_switch_is_rolled_back_and_says_nothing_was_kept() {
+    let w = SlowSwitch::new().await;
+    let before = sha256(&w.image);
+    let stopped = w.stopped("in-place").await;
+    assert_eq!(stopped.code, 1, "{:?}\n{}", stopped.events, stopped.stderr);
+    let said = stopped.error();
+    assert!(
+        said.starts_with("Stopped: os-1.00.iso is 1.00 again; ")
+            && said.contains("nothing fetched is kept"),
+        "{said}"
+    );
+    let summary = stopped.summary();
+    assert_eq!(summary["rolled_back"], true, "{summary}");
+    assert_eq!(summary["kept_bytes"], 0, "{summary}");
+    assert_eq!(sha256(&w.image), before);
+    assert_eq!(names(&w.client.images()), ["os-1.00.iso"]);
+    w.seeder.shutdown().await;
+}

@@ -13,6 +13,7 @@ use gtk::glib;
 use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
+use swarmdate::client::switching::Ended;
 use swarmdate::client::versions::Versions;
 use swarmdate::i18n::{tr, trf};
 
@@ -52,8 +53,10 @@ pub struct VersionsPage {
     progress: Option<SwitchProgress>,
     /// What the last switch did, for the line above the list.
     last: Option<String>,
-    /// The user stopped the running switch.
-    aborting: bool,
+    /// How the last switch ended.
+    ended: Option<Ended>,
+    /// The user asked the running switch to stop.
+    stopping: bool,
     /// The open file chooser, kept until it answers.
     chooser: Option<gtk::FileChooserNative>,
     /// The open transfer view.
@@ -71,8 +74,8 @@ pub enum Input {
     Confirm(usize),
     /// Switch to it (confirmed).
     Switch(usize),
-    /// Stop the running switch and put the old version back.
-    Abort,
+    /// Stop the running switch; the image stays the old version, what was fetched is kept.
+    Stop,
     /// Show the running switch's transfer (piece map, peers, speeds).
     ShowTransfer,
     /// Ask for an image file.
@@ -88,10 +91,10 @@ pub enum Cmd {
     Loaded(Result<VersionsView, String>),
     /// The switch moved on.
     Progress(SwitchProgress),
-    /// The switch ended: the version, and the bytes fetched or why not.
-    Switched(String, Result<u64, String>),
-    /// The abort ended.
-    Aborted(Result<(), String>),
+    /// The switch ended: the version, and how (switched, stopped, failed) or why it could not run.
+    Switched(String, Result<Ended, String>),
+    /// The stop was handed to the engine (the switch's own end follows), or refused.
+    Stopping(Result<(), String>),
 }
 
 impl VersionsPage {
@@ -282,8 +285,8 @@ impl Component for VersionsPage {
                                 #[watch]
                                 set_visible: model.is_switching(),
                                 #[watch]
-                                set_sensitive: model.progress.is_some(),
-                                connect_clicked => Input::Abort,
+                                set_sensitive: model.progress.is_some() && !model.stopping,
+                                connect_clicked => Input::Stop,
                             },
                         },
                     },
@@ -325,7 +328,8 @@ impl Component for VersionsPage {
             chosen: None,
             progress: None,
             last: None,
-            aborting: false,
+            ended: None,
+            stopping: false,
             chooser: None,
             transfer: None,
             downgrade: DowngradePanel::builder().launch(backend.clone()).detach(),
@@ -378,18 +382,18 @@ impl Component for VersionsPage {
                 let version = versions.versions[i].version().to_owned();
                 self.phase = Phase::Switching(version.clone());
                 self.progress = None;
-                self.aborting = false;
+                self.stopping = false;
                 let progress = sender.command_sender().clone();
                 let switch = self
                     .backend
                     .switch(versions, i, move |p| progress.emit(Cmd::Progress(p)));
                 sender.oneshot_command(async move { Cmd::Switched(version, switch.await) });
             }
-            Input::Abort => {
+            Input::Stop => {
                 if let Some(p) = self.progress {
-                    self.aborting = true;
-                    let abort = self.backend.abort_switch(p.job);
-                    sender.oneshot_command(async move { Cmd::Aborted(abort.await) });
+                    self.stopping = true;
+                    let stop = self.backend.stop_switch(p.job);
+                    sender.oneshot_command(async move { Cmd::Stopping(stop.await) });
                 }
             }
             Input::ShowTransfer => {
@@ -434,6 +438,9 @@ impl Component for VersionsPage {
     }
 
     fn update_cmd(&mut self, cmd: Cmd, sender: ComponentSender<Self>, _: &Self::Root) {
+        if let Cmd::Switched(_, Ok(ended)) = &cmd {
+            self.ended = Some(ended.clone());
+        }
         match cmd {
             Cmd::Loaded(Ok(view)) => {
                 let mut rows = self.rows.guard();
@@ -454,36 +461,37 @@ impl Component for VersionsPage {
                     self.progress = Some(p);
                 }
             }
-            Cmd::Switched(version, Ok(fetched)) => {
+            Cmd::Switched(version, Ok(Ended::Switched(done))) => {
                 self.last = Some(trf(
                     "Switched to {version}: {fetched} downloaded.",
                     &[
                         ("version", &version),
-                        ("fetched", &glib::format_size(fetched)),
+                        ("fetched", &glib::format_size(done.fetched_bytes)),
                     ],
                 ));
                 self.phase = Phase::Ready;
                 self.progress = None;
                 sender.input(Input::Refresh);
             }
-            // An abort ends the switch with an error; the abort's own result says more.
-            Cmd::Switched(_, Err(_)) if self.aborting => {}
+            Cmd::Switched(_, Ok(Ended::Stopped(stopped))) => {
+                self.last = Some(stopped.message(|n| glib::format_size(n).to_string()));
+                self.phase = Phase::Ready;
+                self.progress = None;
+                sender.input(Input::Refresh);
+            }
+            Cmd::Switched(_, Ok(Ended::Failed(e))) => {
+                self.phase = Phase::Failed(e.to_string());
+                self.progress = None;
+            }
             Cmd::Switched(_, Err(e)) => {
                 self.phase = Phase::Failed(e);
                 self.progress = None;
             }
-            Cmd::Aborted(r) => {
-                self.progress = None;
-                match r {
-                    Ok(()) => {
-                        self.last = Some(tr(
-                            "The switch was stopped; the image is the old version again.",
-                        ));
-                        self.phase = Phase::Ready;
-                        sender.input(Input::Refresh);
-                    }
-                    Err(e) => self.phase = Phase::Failed(e),
-                }
+            Cmd::Stopping(Ok(())) => {}
+            // Too late to stop (the new version is in place): the switch's end says so.
+            Cmd::Stopping(Err(e)) => {
+                tracing::info!("the switch did not stop: {e}");
+                self.stopping = false;
             }
         }
     }

@@ -126,3 +126,106 @@ fn an_updated_package_goes_back_to_its_older_build_and_an_unknown_one_is_refused
     backend.shutdown();
     stop(&rt, world);
 }
+
+/// Stop during a switch: the page says it stopped and that the image is still 1.00 (and the image
+/// on disk is, byte for byte), what was fetched stays for the next try, and switching again
+/// fetches only what was left.
+#[gtk::test]
+fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_keeps_its_pieces() {
+    use swarmdate::client::switching::Ended;
+    use swarmdate::hash::Sha256;
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    // Slow enough to be stopped half-way (the engine's floor is 16 KiB/s).
+    let mut settings = client.settings.clone();
+    settings.download_limit = Some(16 << 10);
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    backend.save_settings(&settings).unwrap();
+    let page = VersionsPage::builder().launch(backend.clone()).detach();
+    page.emit(Input::Refresh);
+    pump_until("the versions", || page.model().phase == Phase::Ready);
+    let version_path = |v: &str| &world.versions.iter().find(|(n, _)| n == v).unwrap().1;
+    let images = world.client_home.join("data/images");
+    let old = images.join(version_path("1.00").file_name().unwrap());
+    let new = images.join(version_path("1.02").file_name().unwrap());
+    let old_sha = Sha256::of_file(&old).unwrap();
+
+    let to = page
+        .model()
+        .rows
+        .iter()
+        .find(|r| r.item.version == "1.02")
+        .unwrap()
+        .item
+        .index;
+    page.emit(Input::Switch(to));
+    // A piece from the swarm, besides the directory pieces the pre-fill fetched to learn the
+    // layout: both must be kept.
+    pump_until("a piece from the swarm", || {
+        let Some(p) = page.model().progress else {
+            return false;
+        };
+        let snap = backend.snapshot().unwrap_or_default();
+        let job = snap.jobs.iter().find(|j| j.id == p.job);
+        job.and_then(|j| j.rebuilt.map(|r| j.bytes_fetched > r.layout_fetched))
+            .unwrap_or(false)
+    });
+    page.emit(Input::Stop);
+    pump_until("the stop", || page.model().ended.is_some());
+    let Some(Ended::Stopped(stopped)) = page.model().ended.clone() else {
+        panic!("{:?}", page.model().ended);
+    };
+    assert!(
+        !stopped.rolled_back && stopped.kept_bytes > 0,
+        "{stopped:?}"
+    );
+    assert_eq!(stopped.version.as_deref(), Some("1.00"));
+    let said = page.widgets().switch_line.label();
+    assert!(
+        said.starts_with("Stopped: ") && said.contains("is still 1.00"),
+        "{said}"
+    );
+    // The disk, not the page, says which version the image is.
+    assert_eq!(Sha256::of_file(&old).unwrap(), old_sha);
+    assert!(!new.exists());
+    pump_until("the reload", || {
+        page.model().phase == Phase::Ready
+            && page
+                .model()
+                .rows
+                .iter()
+                .any(|r| r.item.current && r.item.version == "1.00")
+    });
+
+    // Again, at full speed: the stopped switch resumes with what it kept.
+    settings.download_limit = None;
+    backend.save_settings(&settings).unwrap();
+    page.emit(Input::Switch(to));
+    pump_until("the switch to end", || {
+        matches!(
+            page.model().ended,
+            Some(Ended::Switched(_) | Ended::Failed(_))
+        )
+    });
+    let Some(Ended::Switched(done)) = page.model().ended.clone() else {
+        panic!("{:?}", page.model().ended);
+    };
+    // Only what was left came over the wire (a piece of slack for blocks that arrived twice).
+    let i = world
+        .versions
+        .iter()
+        .position(|(v, _)| v == "1.02")
+        .unwrap();
+    let piece = u64::from(world.torrents[i].piece_length);
+    assert!(
+        done.received_bytes <= stopped.left_bytes + piece,
+        "{done:?} after {stopped:?}"
+    );
+    assert_eq!(
+        Sha256::of_file(&new).unwrap(),
+        Sha256::of_file(version_path("1.02")).unwrap()
+    );
+    backend.shutdown();
+    stop(&rt, world);
+}
