@@ -91,6 +91,10 @@ impl Ctx {
         let mut rx = engine.subscribe();
         let waiter = engine.wait(id);
         tokio::pin!(waiter);
+        // One listener, made before the first turn, for the whole wait: a Ctrl+C between two
+        // turns is not lost.
+        let mut interrupted =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         loop {
             tokio::select! {
                 r = &mut waiter => {
@@ -103,7 +107,7 @@ impl Ctx {
                         progress.update(j);
                     }
                 }
-                _ = tokio::signal::ctrl_c() => {
+                _ = interrupted.recv() => {
                     progress.finish();
                     anyhow::bail!("interrupted; the job resumes where it stopped the next time the engine runs");
                 }

@@ -115,6 +115,10 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     // interval, holding what the store has.
     let follow = ctx.feed_url().is_some();
     let mut refresh = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+    // One listener, made before the loop, for the whole loop: a Ctrl+C that comes while a
+    // branch runs (say, printing) would be lost by a listener made anew in each turn.
+    let mut interrupted =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
         tokio::select! {
             _ = &mut refresh, if follow => {
@@ -148,7 +152,7 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
                         &[("n", &snap.jobs.len()), ("peers", &peers), ("up", &bytes(up))]));
                 }
             }
-            _ = tokio::signal::ctrl_c() => break,
+            _ = interrupted.recv() => break,
         }
     }
     engine.shutdown().await;
