@@ -175,18 +175,7 @@ async fn the_process_running_the_engine_waits_for_its_clients() {
     // The second starts once the first owns the engine: it has said so and its bus name is taken.
     let mut lines = tokio::io::BufReader::new(first.stdout.take().unwrap()).lines();
     let mut first_events = Vec::new();
-    let name = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            first_events.push(v.clone());
-            if v["event"] == "engine" {
-                return v["bus_name"].as_str().unwrap().to_owned();
-            }
-        }
-        panic!("the first process ended without an engine");
-    })
-    .await
-    .expect("the first process has its engine within a minute");
+    let name = engine_bus_name(&mut lines, &mut first_events).await;
     let conn = zbus::connection::Builder::address(bus.address.as_str())
         .unwrap()
         .build()
@@ -275,18 +264,7 @@ impl SlowSwitch {
         let mut first = first.spawn().unwrap();
         let mut lines = tokio::io::BufReader::new(first.stdout.take().unwrap()).lines();
         let mut events = Vec::new();
-        let name = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-                events.push(v.clone());
-                if v["event"] == "engine" {
-                    return v["bus_name"].as_str().unwrap().to_owned();
-                }
-            }
-            panic!("the switch ended without an engine");
-        })
-        .await
-        .expect("the switch has its engine within a minute");
+        let name = engine_bus_name(&mut lines, &mut events).await;
         let rest = tokio::spawn(async move {
             while let Some(line) = lines.next_line().await.unwrap() {
                 events.extend(serde_json::from_str::<serde_json::Value>(&line).ok());
@@ -391,4 +369,24 @@ async fn a_stopped_in_place_switch_is_rolled_back_and_says_nothing_was_kept() {
     assert_eq!(sha256(&w.image), before);
     assert_eq!(names(&w.client.images()), ["os-1.00.iso"]);
     w.seeder.shutdown().await;
+}
+
+/// Reads a command's JSON events (kept in `events`) until it says it runs the engine; returns
+/// the engine's bus name.
+async fn engine_bus_name(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    events: &mut Vec<serde_json::Value>,
+) -> String {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            events.push(v.clone());
+            if v["event"] == "engine" {
+                return v["bus_name"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("the command ended without an engine");
+    })
+    .await
+    .expect("the command has its engine within a minute")
 }
