@@ -109,6 +109,9 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         }
     }
     ctx.out.say(tr("Seeding; press Ctrl+C to stop."));
+    // Listening from here on, not per turn of the loop: a Ctrl+C between two turns (right after
+    // a tick printed that the job seeds) would otherwise be lost and the command never end.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     // With a feed, its repositories are followed: newer snapshots joined within the refresh
     // interval, holding what the store has.
@@ -147,7 +150,7 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
                         &[("n", &snap.jobs.len()), ("peers", &peers), ("up", &bytes(up))]));
                 }
             }
-            _ = tokio::signal::ctrl_c() => break,
+            _ = interrupt.recv() => break,
         }
     }
     engine.shutdown().await;
