@@ -99,7 +99,7 @@ impl Ctx {
             tokio::select! {
                 r = &mut waiter => {
                     progress.finish();
-                    return r;
+                    return Ok(r?);
                 }
                 changed = rx.changed() => {
                     changed?;

@@ -99,7 +99,7 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         Ok(id) => id,
         Err(e) => {
             engine.shutdown().await;
-            return Err(e);
+            return Err(e.into());
         }
     };
     let result = ctx.follow(&engine, id, &torrent.name).await;

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde_json::json;
-use swarmdate::engine::{JobId, JobSpec, JobState, Payload, read_journal};
+use swarmdate::engine::{EngineError, JobId, JobSpec, JobState, Payload, read_journal};
 use swarmdate::i18n::{tr, trf, trn};
 
 use super::context::Ctx;
@@ -106,19 +105,18 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
                 let _ = engine.remove(id).await;
             }
             engine.shutdown().await;
-            return Err(e);
+            return Err(e.into());
         }
     }
     ctx.out.say(tr("Seeding; press Ctrl+C to stop."));
+    // Listening from here on, not per turn of the loop: a Ctrl+C between two turns (right after
+    // a tick printed that the job seeds) would otherwise be lost and the command never end.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     // With a feed, its repositories are followed: newer snapshots joined within the refresh
     // interval, holding what the store has.
     let follow = ctx.feed_url().is_some();
     let mut refresh = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
-    // One listener, made before the loop, for the whole loop: a Ctrl+C that comes while a
-    // branch runs (say, printing) would be lost by a listener made anew in each turn.
-    let mut interrupted =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
         tokio::select! {
             _ = &mut refresh, if follow => {
@@ -152,7 +150,7 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
                         &[("n", &snap.jobs.len()), ("peers", &peers), ("up", &bytes(up))]));
                 }
             }
-            _ = interrupted.recv() => break,
+            _ = interrupt.recv() => break,
         }
     }
     engine.shutdown().await;
@@ -160,24 +158,27 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits until a seeding job has checked its payload: seeding (or paused), or its refusal.
-async fn checked(engine: &swarmdate::service::EngineHandle, id: JobId) -> anyhow::Result<()> {
+/// Waits until a seeding job has checked its payload: seeding (or paused), or its refusal (typed,
+/// so a payload that is not the torrent's is a trust refusal wherever the engine runs).
+async fn checked(engine: &swarmdate::service::EngineHandle, id: JobId) -> Result<(), EngineError> {
     let mut rx = engine.subscribe();
     loop {
-        let state = rx
+        let job = rx
             .borrow_and_update()
             .jobs
             .iter()
             .find(|j| j.id == id)
-            .map(|j| j.state.clone());
-        match state {
-            Some(JobState::Failed(e)) => anyhow::bail!(e),
-            Some(s) if s.is_complete() || s == JobState::Paused => return Ok(()),
+            .cloned();
+        match job {
+            Some(j) if matches!(j.state, JobState::Failed(_)) => return Err(j.failure_error()),
+            Some(j) if j.state.is_complete() || j.state == JobState::Paused => return Ok(()),
             _ => {}
         }
-        rx.changed()
-            .await
-            .context("the engine stopped while it checked the data")?;
+        if let Err(e) = rx.changed().await {
+            return Err(EngineError::Other(format!(
+                "the engine stopped while it checked the data: {e}"
+            )));
+        }
     }
 }
 

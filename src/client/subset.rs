@@ -248,7 +248,7 @@ async fn share(
         mirrors: mirrors.to_vec(),
         images: Vec::new(),
     };
-    engine.add_job(torrent, JobSpec::Repository(spec)).await
+    Ok(engine.add_job(torrent, JobSpec::Repository(spec)).await?)
 }
 
 /// Where a subset's index is kept.

@@ -262,7 +262,7 @@ impl Unfinished {
             // before this call reached it.
             let gone = !engine.jobs().await?.iter().any(|j| j.id == self.job);
             if engine.is_remote() || !gone {
-                return Err(e);
+                return Err(e.into());
             }
         }
         let following = Switch {
@@ -511,8 +511,8 @@ pub async fn stop(engine: &EngineHandle, job: JobId) -> anyhow::Result<()> {
         return Ok(());
     };
     match u.mode {
-        SwitchMode::InPlace => engine.abort_switch(job).await,
-        SwitchMode::Reflink | SwitchMode::Copy => engine.pause(job).await,
+        SwitchMode::InPlace => Ok(engine.abort_switch(job).await?),
+        SwitchMode::Reflink | SwitchMode::Copy => Ok(engine.pause(job).await?),
     }
 }
 

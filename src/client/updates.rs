@@ -131,9 +131,9 @@ async fn join_repository(
         mirrors: mirrors.to_vec(),
         images,
     };
-    engine
+    Ok(engine
         .add_job(&repo.torrent, JobSpec::Repository(spec))
-        .await
+        .await?)
 }
 
 /// Joins every repository of the feed that carries a package the store or a local image holds,
@@ -179,9 +179,9 @@ async fn trim(client: &Client, engine: &EngineHandle, root: &Path) -> anyhow::Re
         .into_iter()
         .map(|p| p.nevra)
         .collect();
-    engine
+    Ok(engine
         .trim_store(client.settings.store_cap(), &installed)
-        .await
+        .await?)
 }
 
 /// The keys each download must be signed with: the root's, narrowed to those the feed names for

@@ -2,6 +2,7 @@
 //! runs (seed, fetch, switch), their journal, and the snapshots it publishes for the faces.
 
 mod discover;
+mod error;
 mod fault;
 mod goal;
 mod holdings;
@@ -23,6 +24,7 @@ mod undo;
 mod verify;
 
 pub use discover::Swarm;
+pub use error::{EngineError, is_trust_refusal};
 pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SpecError, SwitchSpec};
 pub use lock::{EngineBusy, StateLock};
 pub use rebuild::{LAYOUT_CACHE, Rebuilt, refined_fetch};
@@ -129,6 +131,8 @@ struct LiveJob {
     undo: Option<Arc<UndoLog>>,
     /// A super-seeding job's server (it stops when dropped).
     super_seeder: Option<super_seed::SuperSeeder>,
+    /// Why the job failed, typed, while its state is failed.
+    failure: Option<EngineError>,
 }
 
 struct Jobs {
@@ -341,11 +345,11 @@ impl Engine {
                     self.restart_job(id);
                     return Ok(id);
                 }
-                anyhow::bail!(
+                return Err(EngineError::Busy(format!(
                     "job {} already holds torrent {hash} ({}); remove it first",
-                    existing.id,
-                    existing.name
-                );
+                    existing.id, existing.name
+                ))
+                .into());
             }
             crate::fsutil::write_atomic(&self.torrent_path(&hash), torrent.bytes())?;
             let id = jobs.journal.take_id();
@@ -395,12 +399,13 @@ impl Engine {
                 frozen: None,
                 undo: None,
                 super_seeder: None,
+                failure: None,
             },
         );
         drop(jobs);
         if let Some(e) = invalid {
             tracing::warn!(job = %id, "the journal's job cannot run: {e}");
-            self.set_state(id, JobState::Failed(e.to_string()));
+            self.fail(id, &e.into());
             return Ok(());
         }
         let engine = self.clone();
@@ -414,9 +419,9 @@ impl Engine {
                     .map(String::as_str)
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("no message");
-                engine.set_state(
+                engine.fail(
                     id,
-                    JobState::Failed(format!("the job stopped on an internal error: {what}")),
+                    &anyhow::anyhow!("the job stopped on an internal error: {what}"),
                 );
             }
         });
@@ -433,7 +438,7 @@ impl Engine {
         tokio::spawn(async move {
             stop_task(old).await;
             if let Err(e) = engine.spawn_job(id) {
-                engine.set_state(id, JobState::Failed(format!("{e:#}")));
+                engine.fail(id, &e);
             }
         });
     }
@@ -456,7 +461,7 @@ impl Engine {
             .jobs
             .get(&id)
             .cloned()
-            .with_context(|| format!("no job {id}"))
+            .ok_or_else(|| anyhow::Error::from(EngineError::no_job(id)))
     }
 
     fn update_record(&self, id: JobId, f: impl FnOnce(&mut JobRecord)) -> anyhow::Result<()> {
@@ -465,7 +470,7 @@ impl Engine {
             .journal
             .jobs
             .get_mut(&id)
-            .with_context(|| format!("no job {id}"))?;
+            .ok_or_else(|| anyhow::Error::from(EngineError::no_job(id)))?;
         f(rec);
         self.save_journal(&jobs)
     }
@@ -474,6 +479,19 @@ impl Engine {
         tracing::debug!(job = %id, ?state, "job state");
         if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
             job.state = state;
+            job.failure = None;
+        }
+        self.publish();
+    }
+
+    /// Marks a job failed: its state says why in words, its failure says what kind (so that a
+    /// face in another process tells a trust refusal from a full disk).
+    fn fail(&self, id: JobId, e: &anyhow::Error) {
+        let failure = EngineError::from(e);
+        tracing::debug!(job = %id, ?failure, "job failed");
+        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+            job.state = JobState::Failed(failure.message().to_owned());
+            job.failure = Some(failure);
         }
         self.publish();
     }
@@ -516,7 +534,11 @@ impl Engine {
             {
                 Ok(r.id)
             }
-            Some(r) => anyhow::bail!("job {} already uses the torrent of {}", r.id, to.name),
+            Some(r) => Err(EngineError::Busy(format!(
+                "job {} already uses the torrent of {}",
+                r.id, to.name
+            ))
+            .into()),
             None => {
                 anyhow::ensure!(
                     !(mode == SwitchMode::InPlace && keep_old),
@@ -556,15 +578,15 @@ impl Engine {
     /// an in-place switch). Safe to repeat; a killed rollback continues at the next start.
     pub async fn abort_switch(self: &Arc<Self>, id: JobId) -> anyhow::Result<()> {
         let rec = self.record(id).map_err(|_| {
-            anyhow::anyhow!(
+            EngineError::NotFound(format!(
                 "the switch (job {id}) finished before the abort reached it; switch back to the previous version instead"
-            )
+            ))
         })?;
         match &rec.spec {
             // Already rolling back (resumed at start): let that run finish.
             JobSpec::Switch(s) if s.aborting => return Ok(()),
             JobSpec::Switch(_) => {}
-            _ => anyhow::bail!("job {id} is not a switch"),
+            _ => return Err(EngineError::NotFound(format!("job {id} is not a switch")).into()),
         }
         self.update_record(id, |r| {
             if let JobSpec::Switch(s) = &mut r.spec {
@@ -632,7 +654,10 @@ impl Engine {
     /// An in-place switch cannot stop half-way: its image is the working file (abort it instead).
     async fn stop_switch(self: &Arc<Self>, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
         if spec.aborting {
-            anyhow::bail!("the switch (job {id}) is being rolled back already");
+            return Err(EngineError::Busy(format!(
+                "the switch (job {id}) is being rolled back already"
+            ))
+            .into());
         }
         if spec.mode == SwitchMode::InPlace {
             return Err(SwitchStopError::InPlace.into());
@@ -772,7 +797,7 @@ impl Engine {
 
     /// Waits until a job is complete (seeding or done) or has failed; returns its last snapshot.
     pub async fn wait(&self, id: JobId) -> anyhow::Result<JobSnapshot> {
-        wait_for_job(self.subscribe(), id).await
+        Ok(wait_for_job(self.subscribe(), id).await?)
     }
 
     /// Stops the session; the journal keeps the jobs for the next start.
@@ -820,7 +845,7 @@ async fn stop_task(task: Option<tokio::task::JoinHandle<()>>) {
 pub async fn wait_for_job(
     mut rx: watch::Receiver<Snapshot>,
     id: JobId,
-) -> anyhow::Result<JobSnapshot> {
+) -> Result<JobSnapshot, EngineError> {
     loop {
         let found = rx
             .borrow_and_update()
@@ -830,14 +855,18 @@ pub async fn wait_for_job(
             .cloned();
         match found {
             Some(j) if j.state.is_complete() => return Ok(j),
-            Some(JobSnapshot {
-                state: JobState::Failed(e),
-                ..
-            }) => anyhow::bail!(e),
+            Some(
+                j @ JobSnapshot {
+                    state: JobState::Failed(_),
+                    ..
+                },
+            ) => return Err(j.failure_error()),
             _ => {}
         }
         if rx.changed().await.is_err() {
-            anyhow::bail!("the engine stopped before job {id} ended");
+            return Err(EngineError::Other(format!(
+                "the engine stopped before job {id} ended"
+            )));
         }
     }
 }

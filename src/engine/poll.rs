@@ -63,7 +63,7 @@ impl Engine {
                         kind,
                         j.torrent.clone(),
                         j.handle.clone(),
-                        j.state.clone(),
+                        (j.state.clone(), j.failure.clone()),
                         j.log.clone(),
                         j.frozen.clone(),
                         goal_met,
@@ -78,9 +78,12 @@ impl Engine {
             listen_port: self.listen_port,
             jobs: Vec::with_capacity(jobs.len()),
         };
-        for (id, kind, torrent, handle, state, log, frozen, goal_met, super_seeded) in jobs {
+        for (id, kind, torrent, handle, (state, failure), log, frozen, goal_met, super_seeded) in
+            jobs
+        {
             if let Some(mut f) = frozen {
                 f.state = state;
+                f.failure = failure;
                 f.kind = kind;
                 snap.jobs.push(f);
                 continue;
@@ -91,6 +94,7 @@ impl Engine {
                 name: torrent.name.clone(),
                 info_hash: torrent.info_hash(),
                 state,
+                failure,
                 bytes_wanted: log.wanted_bytes().unwrap_or_else(|| torrent.data_length()),
                 bytes_had: 0,
                 bytes_fetched: 0,

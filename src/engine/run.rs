@@ -9,6 +9,7 @@ use librqbit::storage::filesystem::FilesystemStorageFactory;
 use librqbit::storage::{BoxStorageFactory, StorageFactoryExt};
 use librqbit::{AddTorrent, AddTorrentOptions, AddTorrentResponse};
 
+use super::EngineError;
 use super::job::{JobId, JobSpec, Payload};
 use super::snapshot::JobState;
 use super::storage::{ImageStorageFactory, PieceLog, ReadOnlyFactory, RecordingFactory};
@@ -43,7 +44,7 @@ impl Engine {
         .await;
         if let Err(e) = result {
             tracing::warn!(job = %id, "job failed: {e:#}");
-            self.set_state(id, JobState::Failed(format!("{e:#}")));
+            self.fail(id, &e);
         }
     }
 
@@ -54,7 +55,7 @@ impl Engine {
             .live
             .get(&id)
             .map(|j| j.torrent.clone())
-            .with_context(|| format!("no job {id}"))
+            .ok_or_else(|| anyhow::Error::from(EngineError::no_job(id)))
     }
 
     /// What the job's storage has seen so far.

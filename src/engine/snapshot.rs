@@ -78,6 +78,9 @@ pub struct JobSnapshot {
     pub info_hash: InfoHash,
     /// Where it is.
     pub state: JobState,
+    /// What kind of failure stopped it, when its state is failed (the text is the state's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<super::EngineError>,
     /// Payload bytes the job must end up with (pad bytes excluded).
     pub bytes_wanted: u64,
     /// Payload bytes that were already right locally before any transfer.
@@ -176,5 +179,16 @@ impl PieceMap {
     /// How many pieces are in `state`.
     pub fn count(&self, state: PieceState) -> usize {
         self.0.iter().filter(|s| **s == state).count()
+    }
+}
+
+impl JobSnapshot {
+    /// The error a failed job stopped with: its typed failure, or its words as another error.
+    pub fn failure_error(&self) -> super::EngineError {
+        match (&self.failure, &self.state) {
+            (Some(f), _) => f.clone(),
+            (None, JobState::Failed(m)) => super::EngineError::Other(m.clone()),
+            (None, s) => super::EngineError::Other(format!("the job is {s:?}, not failed")),
+        }
     }
 }

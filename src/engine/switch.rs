@@ -58,7 +58,7 @@ impl Engine {
                 let mut spec = spec.clone();
                 spec.aborting = true;
                 self.roll_back(id, &spec).await?;
-                self.set_state(id, JobState::Failed(format!("{err:#}")));
+                self.fail(id, &err);
                 Ok(())
             }
             other => other,

@@ -7,8 +7,9 @@ use std::path::Path;
 use futures::StreamExt;
 use tokio::sync::watch;
 
+use super::error::BusError;
 use crate::config::SeedGoal;
-use crate::engine::{JobId, JobRecord, JobSpec, Snapshot};
+use crate::engine::{EngineError, JobId, JobRecord, JobSpec, Snapshot};
 use crate::iso::SwitchMode;
 use crate::packages::Nevra;
 use crate::store::TrimReport;
@@ -19,9 +20,9 @@ use crate::torrent::Torrent;
     default_path = "/org/swarmdate/Engine"
 )]
 trait Engine1 {
-    fn snapshot(&self) -> zbus::Result<String>;
-    fn jobs(&self) -> zbus::Result<String>;
-    fn add_job(&self, torrent_bytes: &[u8], spec: &str) -> zbus::Result<u64>;
+    fn snapshot(&self) -> Result<String, BusError>;
+    fn jobs(&self) -> Result<String, BusError>;
+    fn add_job(&self, torrent_bytes: &[u8], spec: &str) -> Result<u64, BusError>;
     fn switch_image(
         &self,
         image: &[u8],
@@ -29,16 +30,16 @@ trait Engine1 {
         mode: &str,
         space_needed: u64,
         keep_old: bool,
-    ) -> zbus::Result<u64>;
-    fn abort_switch(&self, id: u64) -> zbus::Result<()>;
-    fn pause(&self, id: u64) -> zbus::Result<()>;
-    fn resume(&self, id: u64) -> zbus::Result<()>;
-    fn remove(&self, id: u64) -> zbus::Result<()>;
-    fn trim_store(&self, cap: u64, installed: Vec<String>) -> zbus::Result<String>;
-    fn set_limits(&self, upload: u32, download: u32) -> zbus::Result<()>;
-    fn set_seed_goal(&self, goal: &str) -> zbus::Result<()>;
-    fn hold(&self) -> zbus::Result<()>;
-    fn release(&self) -> zbus::Result<()>;
+    ) -> Result<u64, BusError>;
+    fn abort_switch(&self, id: u64) -> Result<(), BusError>;
+    fn pause(&self, id: u64) -> Result<(), BusError>;
+    fn resume(&self, id: u64) -> Result<(), BusError>;
+    fn remove(&self, id: u64) -> Result<(), BusError>;
+    fn trim_store(&self, cap: u64, installed: Vec<String>) -> Result<String, BusError>;
+    fn set_limits(&self, upload: u32, download: u32) -> Result<(), BusError>;
+    fn set_seed_goal(&self, goal: &str) -> Result<(), BusError>;
+    fn hold(&self) -> Result<(), BusError>;
+    fn release(&self) -> Result<(), BusError>;
     #[zbus(signal)]
     fn changed(&self, snapshot: String) -> zbus::Result<()>;
 }
@@ -51,16 +52,10 @@ pub(super) async fn name_has_owner(conn: &zbus::Connection, name: &str) -> anyho
         .await?)
 }
 
-/// The engine's own message for a failed call, without the D-Bus wrapping.
-fn remote(e: zbus::Error) -> anyhow::Error {
-    match e {
-        zbus::Error::MethodError(_, Some(msg), _) => anyhow::anyhow!(msg),
-        zbus::Error::FDO(f) => match *f {
-            zbus::fdo::Error::Failed(msg) => anyhow::anyhow!(msg),
-            other => anyhow::anyhow!("the engine's process: {other}"),
-        },
-        other => anyhow::anyhow!("the engine's process: {other}"),
-    }
+/// A failure on this side of the bus (a value that does not serialize, a reply that does not
+/// parse), as an engine error.
+fn local(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Other(format!("the engine's process: {e}"))
 }
 
 /// The user's engine in another process.
@@ -77,10 +72,10 @@ impl Remote {
             .destination(name.to_owned())?
             .build()
             .await?;
-        proxy.hold().await.map_err(remote)?;
+        proxy.hold().await?;
         // Subscribed before the first snapshot is read, so no change falls between the two.
         let mut changes = proxy.receive_changed().await?;
-        let first: Snapshot = serde_json::from_str(&proxy.snapshot().await.map_err(remote)?)?;
+        let first: Snapshot = serde_json::from_str(&proxy.snapshot().await?)?;
         let (tx, snapshots) = watch::channel(first);
         let task = tokio::spawn(async move {
             while let Some(signal) = changes.next().await {
@@ -106,13 +101,17 @@ impl Remote {
         self.snapshots.clone()
     }
 
-    pub(super) async fn add_job(&self, torrent: &Torrent, spec: &JobSpec) -> anyhow::Result<JobId> {
-        let spec = serde_json::to_string(spec)?;
+    pub(super) async fn add_job(
+        &self,
+        torrent: &Torrent,
+        spec: &JobSpec,
+    ) -> Result<JobId, EngineError> {
+        let spec = serde_json::to_string(spec).map_err(local)?;
         let id = self
             .proxy
             .add_job(torrent.bytes(), &spec)
             .await
-            .map_err(remote)?;
+            .map_err(EngineError::from)?;
         Ok(JobId(id))
     }
 
@@ -123,8 +122,8 @@ impl Remote {
         mode: SwitchMode,
         space_needed: u64,
         keep_old: bool,
-    ) -> anyhow::Result<JobId> {
-        let mode = serde_json::to_value(mode)?;
+    ) -> Result<JobId, EngineError> {
+        let mode = serde_json::to_value(mode).map_err(local)?;
         let id = self
             .proxy
             .switch_image(
@@ -135,58 +134,66 @@ impl Remote {
                 keep_old,
             )
             .await
-            .map_err(remote)?;
+            .map_err(EngineError::from)?;
         Ok(JobId(id))
     }
 
-    pub(super) async fn abort_switch(&self, id: JobId) -> anyhow::Result<()> {
-        self.proxy.abort_switch(id.0).await.map_err(remote)
+    pub(super) async fn abort_switch(&self, id: JobId) -> Result<(), EngineError> {
+        self.proxy
+            .abort_switch(id.0)
+            .await
+            .map_err(EngineError::from)
     }
 
-    pub(super) async fn pause(&self, id: JobId) -> anyhow::Result<()> {
-        self.proxy.pause(id.0).await.map_err(remote)
+    pub(super) async fn pause(&self, id: JobId) -> Result<(), EngineError> {
+        self.proxy.pause(id.0).await.map_err(EngineError::from)
     }
 
-    pub(super) async fn resume(&self, id: JobId) -> anyhow::Result<()> {
-        self.proxy.resume(id.0).await.map_err(remote)
+    pub(super) async fn resume(&self, id: JobId) -> Result<(), EngineError> {
+        self.proxy.resume(id.0).await.map_err(EngineError::from)
     }
 
-    pub(super) async fn remove(&self, id: JobId) -> anyhow::Result<()> {
-        self.proxy.remove(id.0).await.map_err(remote)
+    pub(super) async fn remove(&self, id: JobId) -> Result<(), EngineError> {
+        self.proxy.remove(id.0).await.map_err(EngineError::from)
     }
 
     pub(super) async fn set_limits(
         &self,
         upload: Option<u32>,
         download: Option<u32>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), EngineError> {
         let (up, down) = (upload.unwrap_or(0), download.unwrap_or(0));
-        self.proxy.set_limits(up, down).await.map_err(remote)
+        self.proxy
+            .set_limits(up, down)
+            .await
+            .map_err(EngineError::from)
     }
 
-    pub(super) async fn set_seed_goal(&self, goal: SeedGoal) -> anyhow::Result<()> {
-        let goal = serde_json::to_string(&goal)?;
-        self.proxy.set_seed_goal(&goal).await.map_err(remote)
+    pub(super) async fn set_seed_goal(&self, goal: SeedGoal) -> Result<(), EngineError> {
+        let goal = serde_json::to_string(&goal).map_err(local)?;
+        self.proxy
+            .set_seed_goal(&goal)
+            .await
+            .map_err(EngineError::from)
     }
 
     pub(super) async fn trim_store(
         &self,
         cap: u64,
         installed: &HashSet<Nevra>,
-    ) -> anyhow::Result<TrimReport> {
+    ) -> Result<TrimReport, EngineError> {
         let installed = installed.iter().map(|n| n.to_string()).collect();
         let json = self
             .proxy
             .trim_store(cap, installed)
             .await
-            .map_err(remote)?;
-        Ok(serde_json::from_str(&json)?)
+            .map_err(EngineError::from)?;
+        serde_json::from_str(&json).map_err(local)
     }
 
-    pub(super) async fn jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
-        Ok(serde_json::from_str(
-            &self.proxy.jobs().await.map_err(remote)?,
-        )?)
+    pub(super) async fn jobs(&self) -> Result<Vec<JobRecord>, EngineError> {
+        let json = self.proxy.jobs().await.map_err(EngineError::from)?;
+        serde_json::from_str(&json).map_err(local)
     }
 
     pub(super) async fn release(&self) {

@@ -3,6 +3,7 @@
 //! snapshots. With no session bus, the engine runs in-process under the state directory's lock.
 
 mod client;
+mod error;
 mod server;
 
 use std::collections::HashSet;
@@ -14,14 +15,15 @@ use tokio::sync::watch;
 
 use crate::config::SeedGoal;
 use crate::engine::{
-    Engine, EngineBusy, EngineConfig, JobId, JobRecord, JobSnapshot, JobSpec, Snapshot,
-    wait_for_job,
+    Engine, EngineBusy, EngineConfig, EngineError, JobId, JobRecord, JobSnapshot, JobSpec,
+    Snapshot, wait_for_job,
 };
 use crate::iso::SwitchMode;
 use crate::packages::Nevra;
 use crate::store::TrimReport;
 use crate::torrent::Torrent;
 pub use client::Remote;
+pub use error::{BusError, ERROR_PREFIX};
 pub use server::Host;
 
 /// The engine's object path.
@@ -102,9 +104,11 @@ impl EngineHandle {
     }
 
     /// Adds a job (see [`Engine::add_job`]).
-    pub async fn add_job(&self, torrent: &Torrent, spec: JobSpec) -> anyhow::Result<JobId> {
+    pub async fn add_job(&self, torrent: &Torrent, spec: JobSpec) -> Result<JobId, EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => engine.add_job(torrent, spec),
+            EngineHandle::Local { engine, .. } => {
+                engine.add_job(torrent, spec).map_err(EngineError::from)
+            }
             EngineHandle::Remote(r) => r.add_job(torrent, &spec).await,
         }
     }
@@ -117,11 +121,11 @@ impl EngineHandle {
         mode: SwitchMode,
         space_needed: u64,
         keep_old: bool,
-    ) -> anyhow::Result<JobId> {
+    ) -> Result<JobId, EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => {
-                engine.switch_image(image, to, mode, space_needed, keep_old)
-            }
+            EngineHandle::Local { engine, .. } => engine
+                .switch_image(image, to, mode, space_needed, keep_old)
+                .map_err(EngineError::from),
             EngineHandle::Remote(r) => {
                 r.switch_image(image, to, mode, space_needed, keep_old)
                     .await
@@ -130,33 +134,39 @@ impl EngineHandle {
     }
 
     /// Aborts a switch (see [`Engine::abort_switch`]).
-    pub async fn abort_switch(&self, id: JobId) -> anyhow::Result<()> {
+    pub async fn abort_switch(&self, id: JobId) -> Result<(), EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => engine.abort_switch(id).await,
+            EngineHandle::Local { engine, .. } => {
+                engine.abort_switch(id).await.map_err(EngineError::from)
+            }
             EngineHandle::Remote(r) => r.abort_switch(id).await,
         }
     }
 
     /// Pauses a job (see [`Engine::pause`]).
-    pub async fn pause(&self, id: JobId) -> anyhow::Result<()> {
+    pub async fn pause(&self, id: JobId) -> Result<(), EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => engine.pause(id).await,
+            EngineHandle::Local { engine, .. } => engine.pause(id).await.map_err(EngineError::from),
             EngineHandle::Remote(r) => r.pause(id).await,
         }
     }
 
     /// Stops a job and forgets it (see [`Engine::remove`]).
-    pub async fn remove(&self, id: JobId) -> anyhow::Result<()> {
+    pub async fn remove(&self, id: JobId) -> Result<(), EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => engine.remove(id).await,
+            EngineHandle::Local { engine, .. } => {
+                engine.remove(id).await.map_err(EngineError::from)
+            }
             EngineHandle::Remote(r) => r.remove(id).await,
         }
     }
 
     /// Resumes a paused job (see [`Engine::resume`]).
-    pub async fn resume(&self, id: JobId) -> anyhow::Result<()> {
+    pub async fn resume(&self, id: JobId) -> Result<(), EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => engine.resume(id).await,
+            EngineHandle::Local { engine, .. } => {
+                engine.resume(id).await.map_err(EngineError::from)
+            }
             EngineHandle::Remote(r) => r.resume(id).await,
         }
     }
@@ -166,7 +176,7 @@ impl EngineHandle {
         &self,
         upload: Option<u32>,
         download: Option<u32>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), EngineError> {
         match self {
             EngineHandle::Local { engine, .. } => {
                 engine.set_limits(upload, download);
@@ -177,9 +187,11 @@ impl EngineHandle {
     }
 
     /// Changes the seeding goal (see [`Engine::set_seed_goal`]).
-    pub async fn set_seed_goal(&self, goal: SeedGoal) -> anyhow::Result<()> {
+    pub async fn set_seed_goal(&self, goal: SeedGoal) -> Result<(), EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => engine.set_seed_goal(goal).await,
+            EngineHandle::Local { engine, .. } => {
+                engine.set_seed_goal(goal).await.map_err(EngineError::from)
+            }
             EngineHandle::Remote(r) => r.set_seed_goal(goal).await,
         }
     }
@@ -189,15 +201,18 @@ impl EngineHandle {
         &self,
         cap: u64,
         installed: &HashSet<Nevra>,
-    ) -> anyhow::Result<TrimReport> {
+    ) -> Result<TrimReport, EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => engine.trim_store(cap, installed).await,
+            EngineHandle::Local { engine, .. } => engine
+                .trim_store(cap, installed)
+                .await
+                .map_err(EngineError::from),
             EngineHandle::Remote(r) => r.trim_store(cap, installed).await,
         }
     }
 
     /// The jobs in the engine's journal.
-    pub async fn jobs(&self) -> anyhow::Result<Vec<JobRecord>> {
+    pub async fn jobs(&self) -> Result<Vec<JobRecord>, EngineError> {
         match self {
             EngineHandle::Local { engine, .. } => Ok(engine.jobs()),
             EngineHandle::Remote(r) => r.jobs().await,
@@ -218,7 +233,7 @@ impl EngineHandle {
     }
 
     /// Waits until a job is complete or has failed; returns its last snapshot.
-    pub async fn wait(&self, id: JobId) -> anyhow::Result<JobSnapshot> {
+    pub async fn wait(&self, id: JobId) -> Result<JobSnapshot, EngineError> {
         wait_for_job(self.subscribe(), id).await
     }
 

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use zbus::fdo;
 use zbus::message::Header;
 
+use super::error::BusError;
 use super::{INTERFACE, OBJECT_PATH};
 use crate::engine::{Engine, JobId, JobSpec};
 use crate::iso::SwitchMode;
@@ -22,33 +22,35 @@ struct EngineBus {
     clients: Clients,
 }
 
-fn failed(e: impl std::fmt::Display) -> fdo::Error {
-    fdo::Error::Failed(e.to_string())
+/// An argument that does not parse: the caller's build does not match this one.
+fn failed(e: impl std::fmt::Display) -> BusError {
+    BusError::Other(e.to_string())
 }
 
-fn torrent(bytes: Vec<u8>) -> fdo::Result<Torrent> {
-    Torrent::from_bytes(bytes).map_err(|e| failed(format!("{e:#}")))
+/// The torrent's bytes, checked as any torrent is (an unsafe one is a trust refusal).
+fn torrent(bytes: Vec<u8>) -> Result<Torrent, BusError> {
+    Torrent::from_bytes(bytes).map_err(|e| anyhow::Error::from(e).into())
 }
 
 #[zbus::interface(name = "org.swarmdate.Engine1")]
 impl EngineBus {
     /// The latest snapshot, as JSON.
-    fn snapshot(&self) -> fdo::Result<String> {
+    fn snapshot(&self) -> Result<String, BusError> {
         serde_json::to_string(&self.engine.snapshot()).map_err(failed)
     }
 
     /// The journal's jobs, as JSON.
-    fn jobs(&self) -> fdo::Result<String> {
+    fn jobs(&self) -> Result<String, BusError> {
         serde_json::to_string(&self.engine.jobs()).map_err(failed)
     }
 
     /// Adds a job: the .torrent's bytes and the job's spec as JSON.
-    fn add_job(&self, torrent_bytes: Vec<u8>, spec: String) -> fdo::Result<u64> {
+    fn add_job(&self, torrent_bytes: Vec<u8>, spec: String) -> Result<u64, BusError> {
         let spec: JobSpec = serde_json::from_str(&spec).map_err(failed)?;
         let id = self
             .engine
             .add_job(&torrent(torrent_bytes)?, spec)
-            .map_err(|e| failed(format!("{e:#}")))?;
+            .map_err(BusError::from)?;
         Ok(id.0)
     }
 
@@ -60,7 +62,7 @@ impl EngineBus {
         mode: String,
         space_needed: u64,
         keep_old: bool,
-    ) -> fdo::Result<u64> {
+    ) -> Result<u64, BusError> {
         let image = Path::new(std::ffi::OsStr::from_bytes(&image));
         let mode: SwitchMode = serde_json::from_value(mode.into()).map_err(failed)?;
         let id = self
@@ -72,16 +74,16 @@ impl EngineBus {
                 space_needed,
                 keep_old,
             )
-            .map_err(|e| failed(format!("{e:#}")))?;
+            .map_err(BusError::from)?;
         Ok(id.0)
     }
 
     /// Stops a switch and puts the old version back.
-    async fn abort_switch(&self, id: u64) -> fdo::Result<()> {
+    async fn abort_switch(&self, id: u64) -> Result<(), BusError> {
         self.engine
             .abort_switch(JobId(id))
             .await
-            .map_err(|e| failed(format!("{e:#}")))
+            .map_err(BusError::from)
     }
 
     /// Changes the upload and download limits in bytes/s (0: none).
@@ -91,41 +93,32 @@ impl EngineBus {
     }
 
     /// Changes the seeding goal (JSON, as in the settings file).
-    async fn set_seed_goal(&self, goal: String) -> fdo::Result<()> {
+    async fn set_seed_goal(&self, goal: String) -> Result<(), BusError> {
         let goal = serde_json::from_str(&goal).map_err(failed)?;
         self.engine
             .set_seed_goal(goal)
             .await
-            .map_err(|e| failed(format!("{e:#}")))
+            .map_err(BusError::from)
     }
 
     /// Pauses a job's torrent.
-    async fn pause(&self, id: u64) -> fdo::Result<()> {
-        self.engine
-            .pause(JobId(id))
-            .await
-            .map_err(|e| failed(format!("{e:#}")))
+    async fn pause(&self, id: u64) -> Result<(), BusError> {
+        self.engine.pause(JobId(id)).await.map_err(BusError::from)
     }
 
     /// Resumes a paused job.
-    async fn resume(&self, id: u64) -> fdo::Result<()> {
-        self.engine
-            .resume(JobId(id))
-            .await
-            .map_err(|e| failed(format!("{e:#}")))
+    async fn resume(&self, id: u64) -> Result<(), BusError> {
+        self.engine.resume(JobId(id)).await.map_err(BusError::from)
     }
 
     /// Stops a job and forgets it; its files stay on disk.
-    async fn remove(&self, id: u64) -> fdo::Result<()> {
-        self.engine
-            .remove(JobId(id))
-            .await
-            .map_err(|e| failed(format!("{e:#}")))
+    async fn remove(&self, id: u64) -> Result<(), BusError> {
+        self.engine.remove(JobId(id)).await.map_err(BusError::from)
     }
 
     /// Evicts superseded builds until the store fits `cap` bytes, keeping the `installed` NEVRAs;
     /// returns the report as JSON.
-    async fn trim_store(&self, cap: u64, installed: Vec<String>) -> fdo::Result<String> {
+    async fn trim_store(&self, cap: u64, installed: Vec<String>) -> Result<String, BusError> {
         let installed = installed
             .iter()
             .map(|n| n.parse())
@@ -135,7 +128,7 @@ impl EngineBus {
             .engine
             .trim_store(cap, &installed)
             .await
-            .map_err(|e| failed(format!("{e:#}")))?;
+            .map_err(BusError::from)?;
         Ok(serde_json::to_string(&report).expect("reports always serialize"))
     }
 

@@ -294,7 +294,7 @@ impl Backend {
             .engine
             .get()
             .ok_or_else(|| anyhow::anyhow!("the engine has not started"))?;
-        self.rt.block_on(engine.add_job(torrent, spec))
+        Ok(self.rt.block_on(engine.add_job(torrent, spec))?)
     }
 
     /// The engine's latest snapshot, once started here (tests).
@@ -698,7 +698,7 @@ impl Backend {
                     seed_after: true,
                     replace: false,
                 };
-                engine.add_job(&torrent, spec).await
+                Ok(engine.add_job(&torrent, spec).await?)
             }
             .await;
             r.map_err(|e| format!("{e:#}"))

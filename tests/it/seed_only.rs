@@ -93,7 +93,7 @@ async fn a_file_longer_than_its_torrent_is_refused_and_never_cut_while_a_peer_of
 
     let home = home();
     let run = refused(home.path(), &torrent_file, &file).await;
-    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 3, "refused for trust: {}", run.stderr);
     let msg = run.error();
     assert!(
         msg.contains("has 1048576 bytes where the torrent has 300000"),
@@ -150,7 +150,7 @@ async fn a_file_with_wrong_pieces_is_refused_untouched_and_the_right_one_seeds_t
 
     let home = home();
     let run = refused(home.path(), &torrent_file, &file).await;
-    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 3, "refused for trust: {}", run.stderr);
     let msg = run.error();
     assert!(msg.contains("3 of 40 pieces differ"), "{msg}");
     assert!(!msg.contains("bytes where"), "no length differs: {msg}");

@@ -390,3 +390,99 @@ async fn engine_bus_name(
     .await
     .expect("the command has its engine within a minute")
 }
+
+/// A payload that is not its torrent's data is refused for trust (exit 3) with the same words
+/// whether the engine runs in the command's process or in another one on the bus; the right data
+/// is seeded both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_refusal_is_the_same_in_process_and_over_the_bus() {
+    let (_tracker, distro) = distro_with_tracker(6).await;
+    let bus = Bus::start();
+    let client = Client::new(&distro);
+    let data = client.home.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let copy = |v: &str, name: &str| {
+        let p = data.join(name);
+        std::fs::copy(distro.image(v), &p).unwrap();
+        p
+    };
+    let (good100, good101) = (copy("1.00", "os-1.00.iso"), copy("1.01", "os-1.01.iso"));
+    // 1.01's bytes under another name, given as 1.00's data.
+    let wrong = copy("1.01", "not-1.00.iso");
+    let torrent = |v: &str| distro.publish_dir().join(format!("os-{v}.iso.torrent"));
+    let (t100, t101) = (torrent("1.00"), torrent("1.01"));
+    let bad = ["seed", "--torrent", path(&t100), "--data", path(&wrong)];
+    let remote = |r: &Run| {
+        r.events
+            .iter()
+            .find(|e| e["event"] == "engine")
+            .map(|e| e["remote"] == true)
+    };
+
+    // In this process (no bus).
+    let here = output(on_bus(&client, &bad, None)).await;
+    assert_eq!(here.code, 3, "{:?}\n{}", here.events, here.stderr);
+    assert_eq!(remote(&here), Some(false), "{:?}", here.events);
+    assert!(
+        here.error().contains("is not this torrent's data"),
+        "{}",
+        here.error()
+    );
+
+    // Positive control in a process that owns the engine on the bus: the right data seeds.
+    let mut first = on_bus(
+        &client,
+        &["seed", "--torrent", path(&t101), "--data", path(&good101)],
+        Some(&bus),
+    );
+    first.stdout(Stdio::piped());
+    let mut first = first.spawn().unwrap();
+    wait_seeding(first.stdout.take().unwrap()).await;
+
+    // Over the bus: the same refusal, the same code, the same words.
+    let there = output(on_bus(&client, &bad, Some(&bus))).await;
+    assert_eq!(remote(&there), Some(true), "{:?}", there.events);
+    assert_eq!(there.code, 3, "{:?}\n{}", there.events, there.stderr);
+    assert_eq!(there.error(), here.error());
+
+    // Positive control over the bus: 1.00's own data is accepted and seeded by the remote engine.
+    let mut good = on_bus(
+        &client,
+        &["seed", "--torrent", path(&t100), "--data", path(&good100)],
+        Some(&bus),
+    );
+    good.stdout(Stdio::piped());
+    let mut good = good.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(good.stdout.take().unwrap()).lines();
+    let mut remote_seen = None;
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["event"] == "engine" {
+                remote_seen = Some(v["remote"] == true);
+            }
+            if v["event"] == "seed"
+                && v["name"] == "os-1.00.iso"
+                && v["state"]["state"] == "seeding"
+            {
+                return;
+            }
+        }
+        panic!("the remote seed ended before 1.00 seeded");
+    })
+    .await
+    .expect("1.00 seeds within a minute");
+    assert_eq!(remote_seen, Some(true));
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    kill(Pid::from_raw(good.id().unwrap() as i32), Signal::SIGINT).unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(60), good.wait()).await;
+    assert!(ended.expect("Ctrl+C ends it").unwrap().success());
+
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the engine's process runs on"
+    );
+    kill(Pid::from_raw(first.id().unwrap() as i32), Signal::SIGINT).unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(60), first.wait()).await;
+    assert!(ended.expect("Ctrl+C ends it").unwrap().success());
+}
