@@ -103,7 +103,7 @@ impl Ctx {
                 }
                 changed = rx.changed() => {
                     changed?;
-                    if let Some(j) = rx.borrow_and_update().jobs.iter().find(|j| j.id == id) {
+                    if let Some(j) = rx.borrow_and_update().job(id) {
                         progress.update(j);
                     }
                 }

@@ -163,12 +163,7 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
 async fn checked(engine: &swarmdate::service::EngineHandle, id: JobId) -> Result<(), EngineError> {
     let mut rx = engine.subscribe();
     loop {
-        let job = rx
-            .borrow_and_update()
-            .jobs
-            .iter()
-            .find(|j| j.id == id)
-            .cloned();
+        let job = rx.borrow_and_update().job(id).cloned();
         match job {
             Some(j) if matches!(j.state, JobState::Failed(_)) => return Err(j.failure_error()),
             Some(j) if j.state.is_complete() || j.state == JobState::Paused => return Ok(()),

@@ -425,12 +425,7 @@ impl Switch {
         let mut rx = engine.subscribe();
         let mut cancel = std::pin::pin!(cancel);
         loop {
-            let job = rx
-                .borrow_and_update()
-                .jobs
-                .iter()
-                .find(|j| j.id == id)
-                .cloned();
+            let job = rx.borrow_and_update().job(id).cloned();
             if let Some(j) = job {
                 if j.state != JobState::Paused {
                     self.seen_running = true;
@@ -570,17 +565,7 @@ mod tests {
         let Some(Ended::Stopped(kept)) = s.ended(&job(JobState::Paused)) else {
             panic!("paused is stopped");
         };
-        assert_eq!(
-            kept,
-            Stopped {
-                to: "1.02".into(),
-                image: "/images/os-1.00.iso".into(),
-                version: Some("1.00".into()),
-                kept_bytes: 150,
-                left_bytes: 250,
-                rolled_back: false,
-            }
-        );
+        assert_eq!(kept, stopped_at_100());
         let Some(Ended::Stopped(undone)) = s.ended(&job(JobState::Done)) else {
             panic!("done is rolled back");
         };
@@ -589,16 +574,21 @@ mod tests {
         assert!(matches!(failed, Some(Ended::Failed(SwitchError::Job(e))) if e == "disk full"));
     }
 
-    #[test]
-    fn the_stop_message_names_the_image_its_version_and_what_is_kept() {
-        let mut s = Stopped {
+    /// A switch to 1.02 stopped with the image still 1.00, 150 of 400 bytes kept.
+    fn stopped_at_100() -> Stopped {
+        Stopped {
             to: "1.02".into(),
             image: "/images/os-1.00.iso".into(),
             version: Some("1.00".into()),
             kept_bytes: 150,
             left_bytes: 250,
             rolled_back: false,
-        };
+        }
+    }
+
+    #[test]
+    fn the_stop_message_names_the_image_its_version_and_what_is_kept() {
+        let mut s = stopped_at_100();
         let size = |n: u64| format!("{n} B");
         assert_eq!(
             s.message(size),

@@ -212,12 +212,21 @@ async fn install_plan(
     keys: &PackageKeys,
     privileged: bool,
 ) -> anyhow::Result<usize> {
-    for d in &planned.plan.downloads {
-        keys_for(d, repos, keys)?
-            .verify(&store.object_path(&d.sha256))
-            .map_err(crate::packages::InstallError::Refused)?;
-    }
+    let keys: Vec<PackageKeys> = planned
+        .plan
+        .downloads
+        .iter()
+        .map(|d| keys_for(d, repos, keys))
+        .collect::<Result<_, _>>()?;
     Ok(if privileged {
+        let objects: Vec<_> = planned
+            .plan
+            .downloads
+            .iter()
+            .map(|d| store.object_path(&d.sha256))
+            .zip(keys)
+            .collect();
+        crate::packages::check_all(&objects)?;
         // A plan that takes any package to an older build needs the downgrade action, which
         // names every build on the command line the authentication dialog shows.
         let downgrade = planned
@@ -256,7 +265,7 @@ async fn install_plan(
         // dnf takes local packages by their .rpm names: link the store's objects under them.
         let links = tempfile::tempdir()?;
         let mut files = Vec::new();
-        for d in &planned.plan.downloads {
+        for (d, keys) in planned.plan.downloads.iter().zip(keys) {
             let object = store.object_path(&d.sha256);
             anyhow::ensure!(
                 object.is_file(),
@@ -265,10 +274,10 @@ async fn install_plan(
             );
             let link = links.path().join(d.package.file_name());
             std::os::unix::fs::symlink(&object, &link)?;
-            files.push(link);
+            files.push((link, keys));
         }
         let r = root.to_owned();
-        tokio::task::spawn_blocking(move || crate::packages::transaction(&r, &files)).await??;
+        tokio::task::spawn_blocking(move || crate::packages::install(&r, &files)).await??;
         planned.plan.downloads.len()
     })
 }

@@ -383,6 +383,16 @@ mod tests {
         kb << 10
     }
 
+    /// Fetches file 0 of `t`, which must fail; returns the error's text and the process's size
+    /// before and its peak during the fetch (hold [`MEASURING`]).
+    async fn failed_fetch(mirrors: &Mirrors, t: &Torrent, dest: &Path) -> (String, u64, u64) {
+        // Resets the peak (VmHWM) to the current size, so the peak read after is this fetch's.
+        std::fs::write("/proc/self/clear_refs", "5").unwrap();
+        let idle = status_bytes("VmRSS:");
+        let err = mirrors.fetch_file(t, 0, dest).await.unwrap_err();
+        (format!("{err:#}"), idle, status_bytes("VmHWM:"))
+    }
+
     #[test]
     fn content_ranges_parse() {
         assert_eq!(content_range("bytes 0-99/100"), Some((0, 99, Some(100))));
@@ -428,15 +438,7 @@ mod tests {
         // (16 KiB) is answered with 2 GiB under the right Content-Range.
         server.corrupt_next_range("a.bin");
         server.overserve_ranges("a.bin", 2 << 30);
-        // Resets the peak (VmHWM) to the current size, so the peak read after is this attack's.
-        std::fs::write("/proc/self/clear_refs", "5").unwrap();
-        let idle = status_bytes("VmRSS:");
-        let err = mirrors
-            .fetch_file(&t, 0, &dir.path().join("hostile"))
-            .await
-            .unwrap_err();
-        let peak = status_bytes("VmHWM:");
-        let msg = format!("{err:#}");
+        let (msg, idle, peak) = failed_fetch(&mirrors, &t, &dir.path().join("hostile")).await;
         eprintln!(
             "hostile mirror: idle {} MiB, peak {} MiB; {} bytes sent before the hang-up; {msg}",
             idle >> 20,
@@ -543,14 +545,7 @@ mod tests {
         ] {
             let (url, task) = liar(data.clone(), lie).await;
             let mirrors = Mirrors::new(vec![url]).unwrap();
-            std::fs::write("/proc/self/clear_refs", "5").unwrap();
-            let idle = status_bytes("VmRSS:");
-            let err = mirrors
-                .fetch_file(&t, 0, &dir.path().join("lied"))
-                .await
-                .unwrap_err();
-            let peak = status_bytes("VmHWM:");
-            let msg = format!("{err:#}");
+            let (msg, idle, peak) = failed_fetch(&mirrors, &t, &dir.path().join("lied")).await;
             assert!(msg.contains(says), "{msg}");
             assert!(peak.saturating_sub(idle) < 100 << 20, "{idle} to {peak}");
             task.abort();

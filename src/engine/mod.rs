@@ -847,12 +847,7 @@ pub async fn wait_for_job(
     id: JobId,
 ) -> Result<JobSnapshot, EngineError> {
     loop {
-        let found = rx
-            .borrow_and_update()
-            .jobs
-            .iter()
-            .find(|j| j.id == id)
-            .cloned();
+        let found = rx.borrow_and_update().job(id).cloned();
         match found {
             Some(j) if j.state.is_complete() => return Ok(j),
             Some(

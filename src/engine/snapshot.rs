@@ -18,6 +18,13 @@ pub struct Snapshot {
     pub listen_port: Option<u16>,
 }
 
+impl Snapshot {
+    /// The job with this id, if the engine has it.
+    pub fn job(&self, id: JobId) -> Option<&JobSnapshot> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+}
+
 /// Where a job is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "detail", rename_all = "snake_case")]

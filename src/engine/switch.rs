@@ -315,9 +315,7 @@ impl Engine {
     /// Bytes a failed job still had to write.
     fn bytes_still_needed(&self, id: JobId) -> u64 {
         self.snapshot()
-            .jobs
-            .iter()
-            .find(|j| j.id == id)
+            .job(id)
             .map(|j| {
                 let done = j.bytes_had + j.bytes_fetched;
                 j.bytes_wanted.saturating_sub(done)

@@ -98,19 +98,25 @@ pub struct InstallReport {
     pub output: String,
 }
 
-/// Checks every file, then installs them all in one dnf transaction into `root`.
+/// Checks every file against the keys it must be signed with; one that fails refuses them all.
+pub fn check_all(files: &[(PathBuf, PackageKeys)]) -> Result<Vec<Nevra>, InstallError> {
+    files
+        .iter()
+        .map(|(f, keys)| keys.verify(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(InstallError::Refused)
+}
+
+/// Checks every file (each against its keys), then installs them all in one dnf transaction
+/// into `root`.
 pub fn install(
     root: &Path,
-    files: &[PathBuf],
-    keys: &PackageKeys,
+    files: &[(PathBuf, PackageKeys)],
 ) -> Result<InstallReport, InstallError> {
     // Every signature before anything runs: one bad package refuses the whole transaction.
-    let packages = files
-        .iter()
-        .map(|f| keys.verify(f))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(InstallError::Refused)?;
-    let output = transaction(root, files)?;
+    let packages = check_all(files)?;
+    let paths: Vec<PathBuf> = files.iter().map(|(f, _)| f.clone()).collect();
+    let output = transaction(root, &paths)?;
     Ok(InstallReport { packages, output })
 }
 

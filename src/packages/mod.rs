@@ -17,7 +17,7 @@ pub use evr::{Evr, EvrError, Nevra};
 pub use helper::{HELPER_USAGE, HelperError, HelperPackage, HelperRequest, HelperVerb, run_helper};
 pub use index::{INDEX_FORMAT, IndexError, IndexedPackage, PackageIndex};
 pub use install::{
-    InstallError, InstallReport, install, rpm_lock_held, rpm_lock_path, transaction,
+    InstallError, InstallReport, check_all, install, rpm_lock_held, rpm_lock_path, transaction,
     wait_for_rpm_lock,
 };
 pub(crate) use inventory::installed_from_header;

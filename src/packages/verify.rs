@@ -143,15 +143,11 @@ impl PackageKeys {
                 }
             }
         }
-        Self::from_text(root, &text)
+        Self::from_armored(root, &text)
     }
 
     /// Keys given as armored text (several blocks may follow one another), as trusted by `root`.
-    pub fn from_armored(root: &Path, armored: &str) -> Result<Self, PackageError> {
-        Self::from_text(root, armored)
-    }
-
-    fn from_text(root: &Path, text: &str) -> Result<Self, PackageError> {
+    pub fn from_armored(root: &Path, text: &str) -> Result<Self, PackageError> {
         const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
         let mut keys = Vec::new();
         for block in text.split_inclusive(END).filter(|b| b.contains(END)) {
@@ -192,6 +188,12 @@ impl PackageKeys {
     }
 
     fn load_verifier(&mut self) -> Result<(), PackageError> {
+        if self.keys.is_empty() {
+            return Err(PackageError::NoKeys {
+                root: self.root.display().to_string(),
+                import: import_command(&self.root),
+            });
+        }
         let now = chrono::Utc::now();
         let mut verifier = Verifier::new();
         let mut allowed = 0;
@@ -213,12 +215,6 @@ impl PackageKeys {
             if verifier.load_from_asc(&armored).is_ok() {
                 allowed += 1;
             }
-        }
-        if self.keys.is_empty() {
-            return Err(PackageError::NoKeys {
-                root: self.root.display().to_string(),
-                import: import_command(&self.root),
-            });
         }
         self.verifier = verifier;
         self.allowed = allowed;

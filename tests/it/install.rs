@@ -53,7 +53,7 @@ fn a_package_signed_by_another_key_refuses_the_whole_transaction() {
     files[k] = bad.clone();
 
     let before = rpm_qa(&root);
-    let err = install(&root, &files, &w.keys(&root)).unwrap_err();
+    let err = install(&root, &w.keyed(&root, &files)).unwrap_err();
     assert!(err.is_trust(), "{err}");
     let msg = err.to_string();
     assert!(
@@ -70,7 +70,7 @@ fn a_package_signed_by_another_key_refuses_the_whole_transaction() {
 
     // Positive control: the same set without the bad package installs.
     files.remove(k);
-    let report = install(&root, &files, &w.keys(&root)).unwrap();
+    let report = install(&root, &w.keyed(&root, &files)).unwrap();
     assert_eq!(report.packages.len(), 4);
     let after = rpm_qa(&root);
     assert!(
@@ -84,7 +84,7 @@ fn a_package_signed_by_another_key_refuses_the_whole_transaction() {
     // A set dnf's own check refuses (app 2.0 without the library it needs) changes nothing.
     let root2 = w.root("base2", BASE);
     let before = rpm_qa(&root2);
-    let err = install(&root2, &[w.file("app-2.0-1.fc41.x86_64")], &w.keys(&root2)).unwrap_err();
+    let err = install(&root2, &w.keyed(&root2, &[w.file("app-2.0-1.fc41.x86_64")])).unwrap_err();
     assert!(matches!(err, InstallError::Transaction(_)), "{err}");
     assert!(err.to_string().contains("libnew.so.1"), "{err}");
     assert_eq!(rpm_qa(&root2), before);

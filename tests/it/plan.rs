@@ -153,10 +153,11 @@ impl World {
         }
     }
 
-    /// The keys packages going into `root` are checked against: those its rpm database
-    /// imported (the distribution's, as [`World::root`] makes them).
-    pub fn keys(&self, root: &Path) -> PackageKeys {
-        PackageKeys::of_root(root).unwrap()
+    /// `files` with the keys they are checked against going into `root`: those its rpm
+    /// database imported (the distribution's, as [`World::root`] makes them).
+    pub fn keyed(&self, root: &Path, files: &[PathBuf]) -> Vec<(PathBuf, PackageKeys)> {
+        let keys = PackageKeys::of_root(root).unwrap();
+        files.iter().map(|f| (f.clone(), keys.clone())).collect()
     }
 
     /// The update plan of a root, nothing held.
@@ -272,7 +273,7 @@ fn an_update_pulls_in_new_dependencies_replaces_obsoleted_packages_and_keeps_old
     // Installed for real in one transaction: the kernels side by side, oldtool replaced, nothing
     // else touched.
     let all: Vec<PathBuf> = files(&|_| true).into_iter().map(PathBuf::from).collect();
-    install(&root, &all, &w.keys(&root)).unwrap();
+    install(&root, &w.keyed(&root, &all)).unwrap();
     let after = Inventory::read(&root).unwrap();
     let names: Vec<String> = after.packages.iter().map(|p| p.nevra.to_string()).collect();
     assert_eq!(

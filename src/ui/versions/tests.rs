@@ -9,6 +9,16 @@ use super::{Input, Phase, VersionsPage};
 use crate::ui::backend::Backend;
 use crate::ui::test_support::{demo, pump_until, runtime, stop};
 
+/// Whether the page has loaded again and marks `version` as the image's.
+fn reloaded_at(page: &relm4::Controller<VersionsPage>, version: &str) -> bool {
+    page.model().phase == Phase::Ready
+        && page
+            .model()
+            .rows
+            .iter()
+            .any(|r| r.item.current && r.item.version == version)
+}
+
 #[gtk::test]
 fn the_page_lists_versions_with_their_downloads_and_switches_the_image() {
     let rt = runtime();
@@ -52,14 +62,7 @@ fn the_page_lists_versions_with_their_downloads_and_switches_the_image() {
         swarmdate::hash::Sha256::of_file(published_102).unwrap()
     );
     // Reloaded: now 1.02 is marked, and going back to 1.00 is a downgrade.
-    pump_until("the reload", || {
-        page.model().phase == Phase::Ready
-            && page
-                .model()
-                .rows
-                .iter()
-                .any(|r| r.item.current && r.item.version == "1.02")
-    });
+    pump_until("the reload", || reloaded_at(&page, "1.02"));
     let back = page
         .model()
         .rows
@@ -167,7 +170,7 @@ fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_kee
             return false;
         };
         let snap = backend.snapshot().unwrap_or_default();
-        let job = snap.jobs.iter().find(|j| j.id == p.job);
+        let job = snap.job(p.job);
         job.and_then(|j| j.rebuilt.map(|r| j.bytes_fetched > r.layout_fetched))
             .unwrap_or(false)
     });
@@ -189,14 +192,7 @@ fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_kee
     // The disk, not the page, says which version the image is.
     assert_eq!(Sha256::of_file(&old).unwrap(), old_sha);
     assert!(!new.exists());
-    pump_until("the reload", || {
-        page.model().phase == Phase::Ready
-            && page
-                .model()
-                .rows
-                .iter()
-                .any(|r| r.item.current && r.item.version == "1.00")
-    });
+    pump_until("the reload", || reloaded_at(&page, "1.00"));
 
     // Again, at full speed: the stopped switch resumes with what it kept.
     settings.download_limit = None;
