@@ -7,10 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 results="${1:-tests/bench-results}"
 scripts/setup.sh
-cargo build --release --locked --bin swarmdate
-bin=target/release/swarmdate
+cargo build --release --locked -p swarmdate -p swarmdate-bench
+bin=target/release/swarmdate-bench
 mkdir -p "$results"
-"$bin" bench clients --results "$results"
-"$bin" bench swarm --clients 20 --size-mb 200 --results "$results"
-"$bin" bench swarm --clients 20 --size-mb 200 --files 400 --runs random-pieces,super-seed,qbittorrent --results "$results"
+"$bin" clients --results "$results"
+"$bin" swarm --clients 20 --size-mb 200 --results "$results"
+"$bin" swarm --clients 20 --size-mb 200 --files 400 --runs random-pieces,super-seed,qbittorrent --results "$results"
 echo "Results in $results"

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # The window's tests need a display and a session bus: a virtual one of each. The cairo renderer
 # spares the CPU that GL emulation would take (docs/platform.md §1).
-GSK_RENDERER=cairo xvfb-run -a dbus-run-session -- cargo test --locked --all-targets
+GSK_RENDERER=cairo xvfb-run -a dbus-run-session -- cargo test --locked --workspace --all-targets

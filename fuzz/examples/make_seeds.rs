@@ -6,11 +6,11 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::{TimeZone, Utc};
-use swarmdate::feed::{
+use swarmdate_core::feed::{
     FORMAT_VERSION, Feed, IsoVersion, KeyPair, RepoKind, Repository, sign_detached,
 };
-use swarmdate::hash::Sha256;
-use swarmdate::torrent::{InfoHash, SourceFile, TorrentBuilder};
+use swarmdate_core::hash::Sha256;
+use swarmdate_core::torrent::{InfoHash, SourceFile, TorrentBuilder};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let corpus = Path::new("corpus");
@@ -167,7 +167,7 @@ fn write_images(dir: &Path, payload: &Path) -> Result<(), Box<dyn std::error::Er
             return Err(format!("xorriso failed for {name}").into());
         }
         // A seed our reader cannot list would only exercise the refusal path.
-        let listed = swarmdate::iso::list_files(&dir.join(name))?;
+        let listed = swarmdate_core::iso::list_files(&dir.join(name))?;
         if listed.len() != 4 {
             return Err(format!("{name}: listed {listed:?}").into());
         }
@@ -179,10 +179,10 @@ fn write_images(dir: &Path, payload: &Path) -> Result<(), Box<dyn std::error::Er
 /// the one the target trusts: every input ends in a refusal, parsed as far as it goes), and a
 /// package index of them for the `index` target.
 fn write_packages(pkg_dir: &Path, index_dir: &Path, work: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    use swarmdate::feed::RepoKind;
-    use swarmdate::packages::synth::{PackageFactory, PackageSpec};
-    use swarmdate::packages::{Dep, Op};
-    use swarmdate::publish::{MasterOptions, publish_master};
+    use swarmdate_core::feed::RepoKind;
+    use swarmdate_core::packages::synth::{PackageFactory, PackageSpec};
+    use swarmdate_core::packages::{Dep, Op};
+    use swarmdate_core::publish::{MasterOptions, publish_master};
     fs::create_dir_all(pkg_dir)?;
     fs::create_dir_all(index_dir)?;
     let key = KeyPair::generate("Fuzz <fuzz@example.org>")?;

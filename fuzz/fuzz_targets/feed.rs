@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use swarmdate::feed::{Feed, KeyPair, SeenSerials, TrustedKeys, sign_detached, verify_feed};
+use swarmdate_core::feed::{Feed, KeyPair, SeenSerials, TrustedKeys, sign_detached, verify_feed};
 
 struct Keys {
     signer: KeyPair,

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use swarmdate::packages::{HelperRequest, HelperVerb};
+use swarmdate_core::packages::{HelperRequest, HelperVerb};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

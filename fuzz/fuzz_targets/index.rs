@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use swarmdate::feed::RepoKind;
-use swarmdate::packages::PackageIndex;
-use swarmdate::plan::{Catalogue, Repo};
+use swarmdate_core::feed::RepoKind;
+use swarmdate_core::packages::PackageIndex;
+use swarmdate_core::plan::{Catalogue, Repo};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(index) = PackageIndex::from_json(data) else {

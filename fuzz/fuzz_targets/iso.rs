@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use swarmdate::iso::{extract, list_files};
+use swarmdate_core::iso::{extract, list_files};
 
 struct Scratch {
     image: PathBuf,

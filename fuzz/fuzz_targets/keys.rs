@@ -5,15 +5,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use swarmdate::packages::PackageKeys;
+use swarmdate_core::packages::PackageKeys;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     if let Ok(keys) = PackageKeys::from_armored(std::path::Path::new("/"), &text) {
         for f in keys.fingerprints() {
             assert!(f.as_str().len() == 40 || f.as_str().len() == 64);
-            assert_eq!(f.as_str().parse::<swarmdate::openpgp::Fingerprint>().unwrap(), f);
+            assert_eq!(f.as_str().parse::<swarmdate_core::openpgp::Fingerprint>().unwrap(), f);
         }
     }
-    let _ = text.parse::<swarmdate::openpgp::Fingerprint>();
+    let _ = text.parse::<swarmdate_core::openpgp::Fingerprint>();
 });

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use swarmdate::feed::Location;
+use swarmdate_core::feed::Location;
 
 fn http_base() -> &'static Location {
     static BASE: OnceLock<Location> = OnceLock::new();

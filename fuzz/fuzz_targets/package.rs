@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use swarmdate::feed::KeyPair;
-use swarmdate::packages::PackageKeys;
+use swarmdate_core::feed::KeyPair;
+use swarmdate_core::packages::PackageKeys;
 
 struct Scratch {
     file: PathBuf,

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use swarmdate::torrent::Torrent;
+use swarmdate_core::torrent::Torrent;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(t) = Torrent::from_bytes(data.to_vec()) else {

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use swarmdate::client::{Client, Overrides};
-use swarmdate::engine::{EngineConfig, JobId};
-use swarmdate::service::EngineHandle;
+use swarmdate_engine::service::EngineHandle;
+use swarmdate_engine::{EngineConfig, JobId};
+use swarmdate_usecases::{Client, Overrides};
 
 use super::output::Out;
 
@@ -86,7 +86,7 @@ impl Ctx {
         engine: &EngineHandle,
         id: JobId,
         label: &str,
-    ) -> anyhow::Result<swarmdate::engine::JobSnapshot> {
+    ) -> anyhow::Result<swarmdate_engine::JobSnapshot> {
         let mut progress = self.out.job_progress(label);
         let mut rx = engine.subscribe();
         let waiter = engine.wait(id);

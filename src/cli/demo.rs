@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate::demo::DemoWorld;
-use swarmdate::i18n::{tr, trf};
+use swarmdate_core::i18n::{tr, trf};
+use swarmdate_testkit::demo::DemoWorld;
 
 use super::context::{Ctx, Global};
 use super::iso::switch;
@@ -135,7 +135,7 @@ fn window_possible() -> bool {
 /// The window on the demo's client, until the user closes it; then the demo's peers stop.
 #[cfg(feature = "gui")]
 async fn open_window(world: &DemoWorld) -> anyhow::Result<()> {
-    let client = swarmdate::client::Client::new(swarmdate::client::Overrides {
+    let client = swarmdate_usecases::Client::new(swarmdate_usecases::Overrides {
         home: Some(world.client_home.clone()),
         ..Default::default()
     })?;

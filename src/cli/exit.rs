@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use swarmdate::engine::is_trust_refusal;
+use swarmdate_engine::is_trust_refusal;
 
 /// Documented in `--help`.
 pub const EXIT_CODES: &str = "Exit codes:
@@ -19,7 +19,7 @@ pub const EXIT_CODES: &str = "Exit codes:
 pub struct NeedsConfirmation(pub String);
 
 /// The process exit code for an error. Trust is judged as the engine judges it
-/// ([`is_trust_refusal`]), so an [`EngineError::Trust`](swarmdate::engine::EngineError) from an
+/// ([`is_trust_refusal`]), so an [`EngineError::Trust`](swarmdate_engine::EngineError) from an
 /// engine in another process gives the same code as the refusal raised in this one.
 pub fn code_for(err: &anyhow::Error) -> u8 {
     let trust = err

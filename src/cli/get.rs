@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate::engine::JobSpec;
-use swarmdate::feed::Location;
-use swarmdate::i18n::trf;
+use swarmdate_core::feed::Location;
+use swarmdate_core::i18n::trf;
+use swarmdate_engine::JobSpec;
 
-use swarmdate::client::subset;
-use swarmdate::store::PackageStore;
-use swarmdate::torrent::Torrent;
+use swarmdate_core::store::PackageStore;
+use swarmdate_core::torrent::Torrent;
+use swarmdate_usecases::subset;
 
 use super::context::Ctx;
 use super::exit::NeedsConfirmation;
@@ -76,14 +76,14 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         );
         if !ctx.out.confirm(&format!(
             "{what} {}",
-            swarmdate::i18n::tr("Fetch it anyway?")
+            swarmdate_core::i18n::tr("Fetch it anyway?")
         )) {
             return Err(NeedsConfirmation(format!("{what} Pass --yes to fetch it anyway.")).into());
         }
     }
     std::fs::create_dir_all(&dir)?;
     // Checked before anything is written: a download that cannot fit touches nothing.
-    swarmdate::fsutil::ensure_space(&dir, torrent.data_length())?;
+    swarmdate_core::fsutil::ensure_space(&dir, torrent.data_length())?;
     let engine = ctx.engine().await?;
     let added = engine
         .add_job(

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
-use swarmdate::client::switching::{
+use swarmdate_core::i18n::{tr, trf};
+use swarmdate_core::iso::{Plan, SwitchMode};
+use swarmdate_usecases::switching::{
     Ended, OtherSwitch, Step as SwitchStep, Switch, SwitchError, Switched, Unfinished,
 };
-use swarmdate::client::versions::Versions;
-use swarmdate::i18n::{tr, trf};
-use swarmdate::iso::{Plan, SwitchMode};
+use swarmdate_usecases::versions::Versions;
 
 use super::context::Ctx;
 use super::output::bytes;
@@ -306,7 +306,7 @@ pub async fn switch(
 /// Follows a switch to its end, then stops the engine; says how it ended.
 async fn follow_switch(
     ctx: &Ctx,
-    engine: &swarmdate::service::EngineHandle,
+    engine: &swarmdate_engine::service::EngineHandle,
     switch: Switch,
 ) -> anyhow::Result<SwitchOutcome> {
     let version = switch.version().to_owned();
@@ -421,8 +421,8 @@ async fn packages(
         let dest = dir.join(name);
         anyhow::ensure!(!dest.exists(), "{} exists already", dest.display());
         let (img, d) = (image.clone(), dest.clone());
-        let n =
-            tokio::task::spawn_blocking(move || swarmdate::iso::extract(&img, &path, &d)).await??;
+        let n = tokio::task::spawn_blocking(move || swarmdate_core::iso::extract(&img, &path, &d))
+            .await??;
         ctx.out.say(trf(
             "Extracted {path} ({size})",
             &[("path", &dest.display()), ("size", &bytes(n))],
@@ -431,7 +431,8 @@ async fn packages(
         return Ok(());
     }
     let img = image.clone();
-    let files = tokio::task::spawn_blocking(move || swarmdate::iso::list_files(&img)).await??;
+    let files =
+        tokio::task::spawn_blocking(move || swarmdate_core::iso::list_files(&img)).await??;
     let shown: Vec<_> = files
         .into_iter()
         .filter(|f| all || f.is_package())

@@ -1,6 +1,5 @@
 //! The command line: one binary, subcommands for headless users and distributors.
 
-mod bench;
 mod context;
 mod demo;
 mod exit;
@@ -17,7 +16,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use context::{Ctx, Global};
+pub use context::{Ctx, Global};
+pub use output::{Out, bytes};
 
 #[derive(Parser)]
 #[command(
@@ -51,7 +51,8 @@ fn take_link(args: &mut Vec<String>) -> Option<String> {
             i += 1;
             continue;
         }
-        let link = a.starts_with(swarmdate::feed::BITTORRENT_PREFIX) || a.ends_with(".torrent");
+        let link =
+            a.starts_with(swarmdate_core::feed::BITTORRENT_PREFIX) || a.ends_with(".torrent");
         return link.then(|| args.remove(i));
     }
     None
@@ -92,9 +93,6 @@ enum Command {
     /// The distributor's side: keys, image torrents, respins, the signed feed.
     #[command(subcommand)]
     Publish(publish::PublishCmd),
-    /// Benchmarks that print figures against references measured in the same run.
-    #[command(subcommand)]
-    Bench(bench::BenchCmd),
 }
 
 /// Parses the arguments, runs the command and returns the documented exit code.
@@ -118,6 +116,11 @@ pub fn run() -> ExitCode {
         Some(command) => rt.block_on(dispatch(cli.global, command)),
         None => open_window(rt.handle().clone(), cli.global, open),
     });
+    finish(result, json)
+}
+
+/// The documented exit code for a command's result, its error printed (as JSON with `json`).
+pub fn finish(result: anyhow::Result<()>, json: bool) -> ExitCode {
     match result {
         Ok(()) => exit::exit(0),
         Err(err) => {
@@ -128,7 +131,8 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs to stderr, filtered by `SWARMDATE_LOG` (default: warnings).
+pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMDATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librqbit=error"));
     let _ = tracing_subscriber::fmt()
@@ -144,7 +148,7 @@ fn open_window(
     global: Global,
     open: Option<String>,
 ) -> anyhow::Result<()> {
-    let client = swarmdate::client::Client::new(global.overrides())?;
+    let client = swarmdate_usecases::Client::new(global.overrides())?;
     crate::ui::run(rt, client, "/".into(), open)
 }
 
@@ -165,7 +169,6 @@ async fn dispatch(global: Global, command: Command) -> anyhow::Result<()> {
         Command::Seed(a) => seed::run(&ctx, a).await,
         Command::Subset(a) => subset::run(&ctx, a).await,
         Command::Publish(c) => publish::run(&ctx, c).await,
-        Command::Bench(c) => bench::run(&ctx, c).await,
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Value, json};
-use swarmdate::engine::{JobSnapshot, JobState};
-use swarmdate::text::escape_controls;
+use swarmdate_core::text::escape_controls;
+use swarmdate_engine::{JobSnapshot, JobState};
 
 /// Where output goes and in which form.
 pub struct Out {

@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use serde_json::json;
-use swarmdate::feed::{KeyPair, RepoKind};
-use swarmdate::fsutil;
-use swarmdate::i18n::trf;
-use swarmdate::publish::{
+use swarmdate_core::feed::{KeyPair, RepoKind};
+use swarmdate_core::fsutil;
+use swarmdate_core::i18n::trf;
+use swarmdate_core::publish::{
     FeedSpec, IsoPublishOptions, MasterOptions, publish_feed, publish_iso, publish_master, respin,
 };
-use swarmdate::torrent::InfoHash;
+use swarmdate_core::torrent::InfoHash;
 
 use super::context::Ctx;
 use super::output::bytes;
@@ -95,7 +95,7 @@ pub enum PublishCmd {
         /// Fingerprint of a key the packages are signed with (repeatable): clients then refuse
         /// a package signed by any other key, even one their system trusts.
         #[arg(long, value_name = "FINGERPRINT")]
-        signing_key: Vec<swarmdate::openpgp::Fingerprint>,
+        signing_key: Vec<swarmdate_core::openpgp::Fingerprint>,
         /// Folder for the outputs (the feed's folder).
         #[arg(long)]
         out_dir: PathBuf,

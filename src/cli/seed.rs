@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
-use swarmdate::engine::{EngineError, JobId, JobSpec, JobState, Payload, read_journal};
-use swarmdate::i18n::{tr, trf, trn};
+use swarmdate_core::i18n::{tr, trf, trn};
+use swarmdate_engine::{EngineError, JobId, JobSpec, JobState, Payload, read_journal};
 
 use super::context::Ctx;
 use super::output::bytes;
-use swarmdate::client::updates::follow_feed;
+use swarmdate_usecases::updates::follow_feed;
 
 #[derive(clap::Args)]
 pub struct SeedArgs {
@@ -31,7 +31,8 @@ pub struct SeedArgs {
 pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     if args.status {
         let jobs = read_journal(&ctx.dirs.engine())?;
-        let ledger = swarmdate::ledger::Ledger::open(&ctx.dirs.engine().join("ledger.sqlite"))?;
+        let ledger =
+            swarmdate_core::ledger::Ledger::open(&ctx.dirs.engine().join("ledger.sqlite"))?;
         let totals = ledger.totals()?;
         let mut in_images = serde_json::Map::new();
         for j in &jobs {
@@ -84,7 +85,7 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     for (t, data) in args.torrent.iter().zip(&args.data) {
         // Through the fetcher: only a regular file, within the size any torrent may have.
         let torrent = ctx
-            .torrent_at(&swarmdate::feed::Location::File(t.clone()))
+            .torrent_at(&swarmdate_core::feed::Location::File(t.clone()))
             .await?;
         let payload = if data.is_file() {
             Payload::Image(data.canonicalize()?)
@@ -160,7 +161,10 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
 
 /// Waits until a seeding job has checked its payload: seeding (or paused), or its refusal (typed,
 /// so a payload that is not the torrent's is a trust refusal wherever the engine runs).
-async fn checked(engine: &swarmdate::service::EngineHandle, id: JobId) -> Result<(), EngineError> {
+async fn checked(
+    engine: &swarmdate_engine::service::EngineHandle,
+    id: JobId,
+) -> Result<(), EngineError> {
     let mut rx = engine.subscribe();
     loop {
         let job = rx.borrow_and_update().job(id).cloned();
@@ -178,17 +182,17 @@ async fn checked(engine: &swarmdate::service::EngineHandle, id: JobId) -> Result
 }
 
 /// How many packages a repository job seeds from inside images (those the store lacks).
-fn packages_from_images(ctx: &Ctx, job: &swarmdate::engine::JobRecord) -> anyhow::Result<u64> {
+fn packages_from_images(ctx: &Ctx, job: &swarmdate_engine::JobRecord) -> anyhow::Result<u64> {
     let JobSpec::Repository(spec) = &job.spec else {
         return Ok(0);
     };
     if spec.images.is_empty() {
         return Ok(0);
     }
-    let index = swarmdate::packages::PackageIndex::from_json(&std::fs::read(&spec.index)?)?;
+    let index = swarmdate_core::packages::PackageIndex::from_json(&std::fs::read(&spec.index)?)?;
     let cache = ctx.dirs.engine().join("image-packages.json");
-    let inside = swarmdate::iso::packages_in_images(&spec.images, &cache)?;
-    let store = swarmdate::store::PackageStore::open(&ctx.dirs.store())?;
+    let inside = swarmdate_core::iso::packages_in_images(&spec.images, &cache)?;
+    let store = swarmdate_core::store::PackageStore::open(&ctx.dirs.store())?;
     Ok(index
         .packages
         .iter()

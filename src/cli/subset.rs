@@ -5,11 +5,11 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate::client::subset;
-use swarmdate::client::updates::Transaction;
-use swarmdate::i18n::trf;
-use swarmdate::plan::Goal;
-use swarmdate::store::PackageStore;
+use swarmdate_core::i18n::trf;
+use swarmdate_core::plan::Goal;
+use swarmdate_core::store::PackageStore;
+use swarmdate_usecases::subset;
+use swarmdate_usecases::updates::Transaction;
 
 use super::context::Ctx;
 use super::output::bytes;
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Ctx, args: SubsetArgs) -> anyhow::Result<()> {
     let exported = subset::export(ctx, &engine, args.repo.as_deref(), &wanted).await;
     engine.shutdown().await;
     let exported = exported?;
-    swarmdate::fsutil::write_atomic(&args.export, exported.torrent.bytes())?;
+    swarmdate_core::fsutil::write_atomic(&args.export, exported.torrent.bytes())?;
     let payload = match &args.payload {
         Some(dir) => Some(subset::lay_out(
             &exported,

@@ -1,8 +1,8 @@
 //! `swarmdate torrent show`.
 
 use serde_json::json;
-use swarmdate::feed::Location;
-use swarmdate::i18n::trf;
+use swarmdate_core::feed::Location;
+use swarmdate_core::i18n::trf;
 
 use super::context::Ctx;
 use super::output::bytes;

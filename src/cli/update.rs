@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate::client::updates::{Step, Transaction};
-use swarmdate::i18n::{tr, trf};
-use swarmdate::plan::{ChangeKind, Goal, Plan};
+use swarmdate_core::i18n::{tr, trf};
+use swarmdate_core::plan::{ChangeKind, Goal, Plan};
+use swarmdate_usecases::updates::{Step, Transaction};
 
 use super::context::Ctx;
 use super::output::bytes;
@@ -65,7 +65,7 @@ pub async fn downgrade(ctx: &Ctx, a: DowngradeArgs) -> anyhow::Result<()> {
     run_goal(ctx, goal, &a.tx).await
 }
 
-fn list(packages: &[swarmdate::packages::Nevra]) -> String {
+fn list(packages: &[swarmdate_core::packages::Nevra]) -> String {
     packages
         .iter()
         .map(|p| p.to_string())

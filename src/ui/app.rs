@@ -9,8 +9,8 @@ use adw::prelude::*;
 use gtk::{gio, glib};
 use relm4::prelude::*;
 
-use swarmdate::config::Sharing;
-use swarmdate::i18n::{tr, trn};
+use swarmdate_core::config::Sharing;
+use swarmdate_core::i18n::{tr, trn};
 
 use super::backend::Backend;
 use super::open::OpenTorrent;
@@ -40,7 +40,7 @@ pub struct App {
     metered: bool,
     on_battery: bool,
     /// The torrents paused for those, to resume the same ones.
-    auto_paused: Option<Vec<swarmdate::engine::JobId>>,
+    auto_paused: Option<Vec<swarmdate_engine::JobId>>,
     toasts: adw::ToastOverlay,
 }
 
@@ -68,9 +68,9 @@ pub enum Input {
     /// The connection became metered or not, the machine went on battery or off it.
     Conditions { metered: bool, on_battery: bool },
     /// The torrents paused for those conditions (or why not).
-    AutoPaused(Result<Vec<swarmdate::engine::JobId>, String>),
+    AutoPaused(Result<Vec<swarmdate_engine::JobId>, String>),
     /// Those torrents were resumed (or why not).
-    AutoResumed(Result<Vec<swarmdate::engine::JobId>, String>),
+    AutoResumed(Result<Vec<swarmdate_engine::JobId>, String>),
 }
 
 impl App {

@@ -5,13 +5,13 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use swarmdate::client::Client;
-use swarmdate::client::switching::{self, Ended, OtherSwitch, Switch};
-use swarmdate::client::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
-use swarmdate::client::versions::Versions;
-use swarmdate::engine::{JobId, JobKind, JobSpec, JobState, Payload};
-use swarmdate::plan::{ChangeKind, Goal};
-use swarmdate::service::EngineHandle;
+use swarmdate_core::plan::{ChangeKind, Goal};
+use swarmdate_engine::service::EngineHandle;
+use swarmdate_engine::{JobId, JobKind, JobSpec, JobState, Payload};
+use swarmdate_usecases::Client;
+use swarmdate_usecases::switching::{self, Ended, OtherSwitch, Switch};
+use swarmdate_usecases::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
+use swarmdate_usecases::versions::Versions;
 
 /// One update as the Updates page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +243,7 @@ impl Backend {
     /// network choices at its next start.
     pub fn save_settings(
         self: &Arc<Self>,
-        settings: &swarmdate::config::Settings,
+        settings: &swarmdate_core::config::Settings,
     ) -> anyhow::Result<()> {
         let client = self.client();
         settings.save(&client.dirs.config)?;
@@ -287,8 +287,8 @@ impl Backend {
     #[cfg(test)]
     pub fn add_job(
         &self,
-        torrent: &swarmdate::torrent::Torrent,
-        spec: swarmdate::engine::JobSpec,
+        torrent: &swarmdate_core::torrent::Torrent,
+        spec: swarmdate_engine::JobSpec,
     ) -> anyhow::Result<JobId> {
         let engine = self
             .engine
@@ -299,7 +299,7 @@ impl Backend {
 
     /// The engine's latest snapshot, once started here (tests).
     #[cfg(test)]
-    pub fn snapshot(&self) -> Option<swarmdate::engine::Snapshot> {
+    pub fn snapshot(&self) -> Option<swarmdate_engine::Snapshot> {
         self.engine.get().map(|e| e.snapshot())
     }
 
@@ -520,7 +520,7 @@ impl Backend {
             }
             // Opened once: opening sets the tables up (a write), not worth doing every second.
             let ledger_path = me.client().dirs.engine().join("ledger.sqlite");
-            let ledger = swarmdate::ledger::Ledger::open(&ledger_path).ok();
+            let ledger = swarmdate_core::ledger::Ledger::open(&ledger_path).ok();
             loop {
                 let totals = ledger
                     .as_ref()
@@ -614,7 +614,7 @@ impl Backend {
     pub fn watch_job(
         self: &Arc<Self>,
         job: JobId,
-        show: impl Fn(swarmdate::engine::JobSnapshot) -> bool + Send + 'static,
+        show: impl Fn(swarmdate_engine::JobSnapshot) -> bool + Send + 'static,
     ) -> impl Future<Output = ()> + Send + 'static {
         let me = self.clone();
         self.run(async move {
@@ -646,7 +646,7 @@ impl Backend {
 #[derive(Debug, Clone)]
 pub struct TorrentInfo {
     /// The parsed, validated torrent.
-    pub torrent: swarmdate::torrent::Torrent,
+    pub torrent: swarmdate_core::torrent::Torrent,
     /// Where it came from, for people.
     pub from: String,
 }
@@ -660,7 +660,7 @@ impl Backend {
         let me = self.clone();
         self.run(async move {
             let r: anyhow::Result<TorrentInfo> = async {
-                let loc = swarmdate::feed::Location::parse_torrent_ref(&reference)?;
+                let loc = swarmdate_core::feed::Location::parse_torrent_ref(&reference)?;
                 let torrent = me.client().torrent_at(&loc).await?;
                 Ok(TorrentInfo {
                     torrent,
@@ -675,7 +675,7 @@ impl Backend {
     /// Downloads `torrent` into `dir` (built in staging, then renamed) and shares it after.
     pub fn download(
         self: &Arc<Self>,
-        torrent: swarmdate::torrent::Torrent,
+        torrent: swarmdate_core::torrent::Torrent,
         dir: PathBuf,
     ) -> impl Future<Output = Result<JobId, String>> + Send + 'static {
         let me = self.clone();
@@ -690,7 +690,7 @@ impl Backend {
                     target.display()
                 );
                 // Refused up front when it cannot fit: nothing is written then.
-                swarmdate::fsutil::ensure_space(&dir, torrent.data_length())?;
+                swarmdate_core::fsutil::ensure_space(&dir, torrent.data_length())?;
                 let engine = me.engine().await?;
                 // The engine builds the payload in a staging folder inside `dest`, then renames.
                 let spec = JobSpec::Fetch {

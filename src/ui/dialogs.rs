@@ -17,7 +17,7 @@ pub fn confirm(
         Some(heading),
         Some(body),
     );
-    dialog.add_response("cancel", &swarmdate::i18n::tr("Cancel"));
+    dialog.add_response("cancel", &swarmdate_core::i18n::tr("Cancel"));
     dialog.add_response("confirm", verb);
     dialog.set_response_appearance("confirm", appearance);
     dialog.set_default_response(Some("confirm"));

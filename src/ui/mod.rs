@@ -2,9 +2,8 @@
 //! through [`backend::Backend`] and never blocking the GTK thread.
 
 mod a11y;
-mod app;
-mod backend;
-pub mod bench;
+pub mod app;
+pub mod backend;
 mod dialogs;
 mod open;
 mod preferences;
@@ -16,15 +15,15 @@ mod seeding;
 mod templates;
 #[cfg(test)]
 mod test_support;
-mod transfer;
-mod updates;
-mod versions;
+pub mod transfer;
+pub mod updates;
+pub mod versions;
 
 use std::path::PathBuf;
 
 use gtk::gio::prelude::*;
 use relm4::RelmApp;
-use swarmdate::client::Client;
+use swarmdate_usecases::Client;
 
 /// The application id (desktop file, metainfo, GResource prefix).
 pub const APP_ID: &str = "org.swarmdate.Swarmdate";

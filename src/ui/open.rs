@@ -9,9 +9,9 @@ use adw::prelude::*;
 use gtk::glib;
 use relm4::prelude::*;
 
-use swarmdate::engine::JobId;
-use swarmdate::i18n::{tr, trn};
-use swarmdate::text::escape_controls;
+use swarmdate_core::i18n::{tr, trn};
+use swarmdate_core::text::escape_controls;
+use swarmdate_engine::JobId;
 
 use super::backend::{Backend, TorrentInfo};
 use super::transfer::TransferView;
@@ -241,8 +241,8 @@ mod tests {
         let arrived = downloads.path().join(&name);
         pump_until("the image to arrive", || arrived.is_file());
         assert_eq!(
-            swarmdate::hash::Sha256::of_file(&arrived).unwrap(),
-            swarmdate::hash::Sha256::of_file(image).unwrap()
+            swarmdate_core::hash::Sha256::of_file(&arrived).unwrap(),
+            swarmdate_core::hash::Sha256::of_file(image).unwrap()
         );
         backend.shutdown();
         stop(&rt, world);

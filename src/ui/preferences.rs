@@ -7,9 +7,9 @@ use std::sync::Arc;
 use adw::prelude::*;
 use relm4::prelude::*;
 
-use swarmdate::client::autostart;
-use swarmdate::config::{DEFAULT_STORE_SIZE, Settings, Sharing};
-use swarmdate::i18n::tr;
+use swarmdate_core::config::{DEFAULT_STORE_SIZE, Settings, Sharing};
+use swarmdate_core::i18n::tr;
+use swarmdate_usecases::autostart;
 
 use super::backend::Backend;
 
@@ -245,7 +245,7 @@ impl Component for Preferences {
 mod tests {
     use super::*;
     use crate::ui::test_support::{pump_until, runtime};
-    use swarmdate::client::{Client, Overrides};
+    use swarmdate_usecases::{Client, Overrides};
 
     #[gtk::test]
     fn the_choices_are_saved_and_sharing_after_login_writes_the_autostart_entry() {

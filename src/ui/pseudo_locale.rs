@@ -70,7 +70,7 @@ fn use_pseudo_locale(dir: &Path) {
         std::env::set_var("LANGUAGE", "xx");
         std::env::set_var("LANG", "C.UTF-8");
     }
-    swarmdate::i18n::init();
+    swarmdate_core::i18n::init();
 }
 
 /// The user-visible texts of `w` and its descendants, with where they are.
@@ -127,7 +127,7 @@ fn every_string_of_the_window_is_translatable() {
     let locale = tempfile::tempdir().unwrap();
     use_pseudo_locale(locale.path());
     // No feed: every page has its first state quickly, with the core's English error as data.
-    let client = swarmdate::client::Client::new(swarmdate::client::Overrides {
+    let client = swarmdate_usecases::Client::new(swarmdate_usecases::Overrides {
         home: Some(home.path().to_owned()),
         ..Default::default()
     })
@@ -137,7 +137,7 @@ fn every_string_of_the_window_is_translatable() {
     let window = app.widget().clone();
     window.present();
     app.emit(super::app::Input::Consent(
-        swarmdate::config::Sharing::Nobody,
+        swarmdate_core::config::Sharing::Nobody,
     ));
     pump_until("the pages to settle", || app.model().loaded());
 
@@ -171,6 +171,6 @@ fn every_string_of_the_window_is_translatable() {
         std::env::remove_var("SWARMDATE_LOCALEDIR");
         std::env::set_var("LANGUAGE", "en");
     }
-    swarmdate::i18n::init();
+    swarmdate_core::i18n::init();
     backend.shutdown();
 }

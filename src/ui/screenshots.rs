@@ -33,7 +33,7 @@ fn use_language(lang: &str) {
         std::env::set_var("LANG", "C.UTF-8");
         gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
     }
-    swarmdate::i18n::init();
+    swarmdate_core::i18n::init();
 }
 
 #[gtk::test]
@@ -53,7 +53,7 @@ fn every_page_renders_in_light_and_dark_in_english_and_german() {
         window.set_default_size(800, 600);
         window.present();
         app.emit(super::app::Input::Consent(
-            swarmdate::config::Sharing::Everyone,
+            swarmdate_core::config::Sharing::Everyone,
         ));
         pump_until("the pages to load", || app.model().loaded());
         for page in PAGES {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use gtk::prelude::*;
 
-use swarmdate::client::{Client, Overrides};
-use swarmdate::demo::DemoWorld;
+use swarmdate_testkit::demo::DemoWorld;
+use swarmdate_usecases::{Client, Overrides};
 
 /// A runtime for the backend, and libadwaita started on this (the GTK) thread.
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use swarmdate::engine::Engine;
-use swarmdate::feed::{KeyPair, RepoKind, SignError, TrustedKeys};
-use swarmdate::openpgp::{Fingerprint, KeyUnusable};
-use swarmdate::publish::{MasterOptions, publish_feed, publish_master};
+use swarmdate_core::feed::{KeyPair, RepoKind, SignError, TrustedKeys};
+use swarmdate_core::openpgp::{Fingerprint, KeyUnusable};
+use swarmdate_core::publish::{MasterOptions, publish_feed, publish_master};
+use swarmdate_engine::Engine;
 
 use crate::distro_tools::{Gpg, Spec, rpmbuild};
 use crate::packages::rpm;
@@ -30,7 +30,7 @@ struct RealDistro {
     publisher: KeyPair,
     origin: Arc<Engine>,
     _origin_state: tempfile::TempDir,
-    _tracker: swarmdate::tracker::Tracker,
+    _tracker: swarmdate_testkit::tracker::Tracker,
     release_dir: PathBuf,
 }
 
@@ -146,7 +146,7 @@ impl RealDistro {
     /// Signs the feed again with the updates repository naming `keys` for its packages.
     fn name_signing_keys(&self, keys: &[&str]) {
         let path = self.dir.path().join("publish/feed.json");
-        let mut feed: swarmdate::feed::Feed =
+        let mut feed: swarmdate_core::feed::Feed =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         feed.serial += 1;
         for r in &mut feed.repositories {
@@ -154,7 +154,7 @@ impl RealDistro {
         }
         let bytes = serde_json::to_vec_pretty(&feed).unwrap();
         std::fs::write(&path, &bytes).unwrap();
-        let sig = swarmdate::feed::sign_detached(&self.publisher, &bytes).unwrap();
+        let sig = swarmdate_core::feed::sign_detached(&self.publisher, &bytes).unwrap();
         std::fs::write(self.dir.path().join("publish/feed.json.sig"), sig).unwrap();
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use swarmdate::engine::{Engine, EngineConfig, JobState};
+use swarmdate_engine::{Engine, EngineConfig, JobState};
 
 use crate::support::*;
 
@@ -86,7 +86,7 @@ async fn the_ledger_counts_what_the_downloader_received() {
     drop(seeder);
 
     let ledger =
-        swarmdate::ledger::Ledger::open(&seeder_state.path().join("ledger.sqlite")).unwrap();
+        swarmdate_core::ledger::Ledger::open(&seeder_state.path().join("ledger.sqlite")).unwrap();
     let totals = ledger.totals().unwrap();
     let t = totals
         .iter()
@@ -98,7 +98,7 @@ async fn the_ledger_counts_what_the_downloader_received() {
     );
     assert_eq!(t.peers_served, 1);
     let minutes = ledger
-        .series(swarmdate::ledger::Resolution::Minute)
+        .series(swarmdate_core::ledger::Resolution::Minute)
         .unwrap();
     assert_eq!(minutes.iter().map(|b| b.uploaded).sum::<u64>(), received);
 }
@@ -107,7 +107,7 @@ async fn the_ledger_counts_what_the_downloader_received() {
 /// slow seeder sends them, and none once the download is done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_piece_map_shows_pieces_in_flight_while_their_blocks_arrive() {
-    use swarmdate::engine::{MIN_RATE_LIMIT, PieceState};
+    use swarmdate_engine::{MIN_RATE_LIMIT, PieceState};
     let (_tracker, distro) = distro_with_tracker(6).await;
     let torrent = distro.torrent("1.02");
     let seeder_state = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 //! unsafe torrents and unsupported URLs. Each stands beside a positive control, exits with the
 //! trust code (3), names what is wrong, and leaves the user's folders byte-identical.
 
-use swarmdate::feed::KeyPair;
+use swarmdate_core::feed::KeyPair;
 
 use crate::support::*;
 
@@ -92,7 +92,7 @@ fn a_torrent_that_differs_from_its_pin_is_refused() {
     assert_accepted(&client);
     // Serve another torrent of the same image (other piece length) under 1.01's name.
     let other =
-        swarmdate::torrent::TorrentBuilder::single_file("os-1.01.iso", distro.image("1.01"))
+        swarmdate_core::torrent::TorrentBuilder::single_file("os-1.01.iso", distro.image("1.01"))
             .piece_length(128 << 10)
             .build()
             .unwrap();
@@ -154,10 +154,11 @@ fn get_refuses_unsafe_torrents_unpinned_ones_and_other_url_schemes() {
     );
 
     // Unpinned and not confirmed; the positive control shows the same torrent is readable.
-    let other = swarmdate::torrent::TorrentBuilder::single_file("other.iso", distro.image("1.00"))
-        .piece_length(32 << 10)
-        .build()
-        .unwrap();
+    let other =
+        swarmdate_core::torrent::TorrentBuilder::single_file("other.iso", distro.image("1.00"))
+            .piece_length(32 << 10)
+            .build()
+            .unwrap();
     let other_path = client.home.path().join("other.torrent");
     std::fs::write(&other_path, other.bytes()).unwrap();
     refused(

@@ -6,9 +6,9 @@ use crate::support::*;
 const FAILED: i32 = 1;
 
 async fn world() -> (
-    swarmdate::tracker::Tracker,
+    swarmdate_testkit::tracker::Tracker,
     Distro,
-    std::sync::Arc<swarmdate::engine::Engine>,
+    std::sync::Arc<swarmdate_engine::Engine>,
     tempfile::TempDir,
 ) {
     let (tracker, distro) = distro_with_tracker(20).await;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
-use swarmdate::torrent::{SourceFile, TorrentBuilder};
+use swarmdate_core::torrent::{SourceFile, TorrentBuilder};
+use swarmdate_engine::{Engine, EngineConfig, JobSpec, Payload};
 
 use crate::support::*;
 

@@ -8,10 +8,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use swarmdate::feed::KeyPair;
-use swarmdate::hash::Sha256;
-use swarmdate::packages::synth::{PackageFactory, PackageSpec};
-use swarmdate::store::PackageStore;
+use swarmdate_core::feed::KeyPair;
+use swarmdate_core::hash::Sha256;
+use swarmdate_core::store::PackageStore;
+use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
 
 use crate::distro_tools::{Gpg, Spec, rpmbuild};
 use crate::packages::rpm;
@@ -27,7 +27,7 @@ fn helper_cmd(mut c: Command) -> (i32, String) {
 }
 
 fn helper_args(verb: &str, store: &Path, root: &Path, packages: &[String]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_swarmdate-helper"));
+    let mut c = Command::new(crate::support::helper_exe());
     c.args([verb, "--store"])
         .arg(store)
         .arg("--root")
@@ -311,7 +311,7 @@ fn under_pkexec_a_users_own_root_is_refused_before_anything_is_read() {
     let mut c = Command::new("strace");
     c.args(["-f", "-qq", "-e", "trace=%file", "-o"])
         .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_swarmdate-helper"))
+        .arg(crate::support::helper_exe())
         .args(["install", "--store"])
         .arg(store.root())
         .arg("--root")

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, RepoSpec};
-use swarmdate::hash::Sha256;
-use swarmdate::packages::Nevra;
-use swarmdate::store::PackageStore;
+use swarmdate_core::hash::Sha256;
+use swarmdate_core::packages::Nevra;
+use swarmdate_core::store::PackageStore;
+use swarmdate_engine::{Engine, EngineConfig, JobSpec, RepoSpec};
 
 use crate::support::*;
 
@@ -49,11 +49,11 @@ async fn over_its_cap_the_store_evicts_superseded_builds_and_keeps_installed_one
     }
 
     let next = d.next_snapshot(&tracker, &mirror, 4, 12).await;
-    let payload = swarmdate::engine::Payload::Folder(next.folder.parent().unwrap().to_owned());
+    let payload = swarmdate_engine::Payload::Folder(next.folder.parent().unwrap().to_owned());
     let id = origin
         .add_job(
             &next.published.torrent,
-            swarmdate::engine::JobSpec::Seed { payload },
+            swarmdate_engine::JobSpec::Seed { payload },
         )
         .unwrap();
     origin.wait(id).await.unwrap();
@@ -143,7 +143,7 @@ async fn a_package_one_job_admits_is_seeded_by_the_other_torrents_that_have_it()
     let origin_state = tempfile::tempdir().unwrap();
     let origin = d.origin(origin_state.path()).await;
     let next = d.next_snapshot(&tracker, &mirror, 2, 5).await;
-    let payload = swarmdate::engine::Payload::Folder(next.folder.parent().unwrap().to_owned());
+    let payload = swarmdate_engine::Payload::Folder(next.folder.parent().unwrap().to_owned());
     let seeding = origin
         .add_job(&next.published.torrent, JobSpec::Seed { payload })
         .unwrap();
@@ -161,7 +161,7 @@ async fn a_package_one_job_admits_is_seeded_by_the_other_torrents_that_have_it()
         .unwrap()
         .file_index;
     let indexes = tempfile::tempdir().unwrap();
-    let spec = |repo: &swarmdate::publish::PublishedRepo, wanted: &[usize]| {
+    let spec = |repo: &swarmdate_core::publish::PublishedRepo, wanted: &[usize]| {
         let path = indexes
             .path()
             .join(format!("{}.json", repo.torrent.info_hash()));

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use swarmdate::engine::{Engine, JobSpec, Payload};
-use swarmdate::iso::SwitchMode;
+use swarmdate_core::iso::SwitchMode;
+use swarmdate_engine::{Engine, JobSpec, Payload};
 
 use crate::support::*;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use swarmdate::feed::{Fetcher, Location, LocationError};
+use swarmdate_core::feed::{Fetcher, Location, LocationError};
 
 use crate::support::*;
 
@@ -120,7 +120,7 @@ async fn local_documents_are_read_only_from_regular_files_within_the_limit() {
     // Positive control: a real torrent file shows.
     let data = dir.path().join("payload.bin");
     random_file(&data, 100_000, 7);
-    let t = swarmdate::torrent::TorrentBuilder::single_file("payload.bin", &data)
+    let t = swarmdate_core::torrent::TorrentBuilder::single_file("payload.bin", &data)
         .build()
         .unwrap();
     let file = dir.path().join("x.torrent");

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use swarmdate::feed::KeyPair;
-use swarmdate::packages::synth::{PackageFactory, PackageSpec};
-use swarmdate::packages::{InstallError, install, rpm_lock_held, rpm_lock_path, wait_for_rpm_lock};
+use swarmdate_core::feed::KeyPair;
+use swarmdate_core::packages::{
+    InstallError, install, rpm_lock_held, rpm_lock_path, wait_for_rpm_lock,
+};
+use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
 
 use crate::packages::rpm;
 use crate::plan::{BASE, World};

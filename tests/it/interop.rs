@@ -5,10 +5,10 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use swarmdate::torrent::Torrent;
+use swarmdate_core::torrent::Torrent;
 
 use crate::support::*;
-use swarmdate::bench::third_party::*;
+use swarmdate_testkit::third_party::*;
 
 const TRANSMISSION_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const QBITTORRENT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);

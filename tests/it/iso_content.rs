@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use swarmdate::iso::{ImageFile, extract, list_files};
-use swarmdate::publish::{build_image, respin};
+use swarmdate_core::iso::{ImageFile, extract, list_files};
+use swarmdate_core::publish::{build_image, respin};
 
 use crate::support::random_file;
 

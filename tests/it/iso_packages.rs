@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, RepoSpec};
-use swarmdate::store::PackageStore;
+use swarmdate_core::store::PackageStore;
+use swarmdate_engine::{Engine, EngineConfig, JobSpec, RepoSpec};
 
 use crate::support::*;
 

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use swarmdate::hash::PieceHash;
-use swarmdate::iso::{AtHand, Layout, prefill, read_layout};
-use swarmdate::publish::respin;
-use swarmdate::torrent::{PieceIndex, Torrent, TorrentBuilder};
+use swarmdate_core::hash::PieceHash;
+use swarmdate_core::iso::{AtHand, Layout, prefill, read_layout};
+use swarmdate_core::publish::respin;
+use swarmdate_core::torrent::{PieceIndex, Torrent, TorrentBuilder};
 
 use crate::support::{mkisofs, random_file, sha256};
 
@@ -238,7 +238,7 @@ fn a_rebuilt_image_is_prefilled_from_the_old_image_and_the_store() {
 }
 
 /// The files of an image by content: (path, SHA-256, size).
-fn files_by_content(image: &Path) -> Vec<(String, swarmdate::hash::Sha256, u64)> {
+fn files_by_content(image: &Path) -> Vec<(String, swarmdate_core::hash::Sha256, u64)> {
     let bytes = std::fs::read(image).unwrap();
     read_layout(image)
         .unwrap()
@@ -251,7 +251,7 @@ fn files_by_content(image: &Path) -> Vec<(String, swarmdate::hash::Sha256, u64)>
             }
             (
                 f.path.clone(),
-                swarmdate::hash::Sha256::of(&content),
+                swarmdate_core::hash::Sha256::of(&content),
                 f.size,
             )
         })
@@ -261,7 +261,7 @@ fn files_by_content(image: &Path) -> Vec<(String, swarmdate::hash::Sha256, u64)>
 /// What a switch from `old` to `new` must fetch at least (the bytes of files whose content
 /// neither `old` nor the store holds), and at most (that, two pieces per file changed, added or
 /// moved to another name, and the pieces holding `new`'s metadata).
-fn switch_bounds(old: &Path, new: &Path, store: &[swarmdate::hash::Sha256]) -> (u64, u64) {
+fn switch_bounds(old: &Path, new: &Path, store: &[swarmdate_core::hash::Sha256]) -> (u64, u64) {
     let had = files_by_content(old);
     let contents: BTreeSet<_> = had
         .iter()
@@ -331,10 +331,10 @@ fn rebuilt_chain(tracker: &str) -> crate::support::Distro {
 
 /// The rebuilt chain (over 50 MB each), a tracker, and a Swarmdate seeder of every version.
 async fn seeded_chain() -> (
-    swarmdate::tracker::Tracker,
+    swarmdate_testkit::tracker::Tracker,
     crate::support::Distro,
     tempfile::TempDir,
-    std::sync::Arc<swarmdate::engine::Engine>,
+    std::sync::Arc<swarmdate_engine::Engine>,
 ) {
     let tracker = crate::support::tracker().await;
     let url = tracker.announce_url();
@@ -373,7 +373,7 @@ async fn switch_through_the_chain(mode: &str) {
         .path()
         .join("tree/Packages/fresh-1.0-1.noarch.rpm");
     let stored_sha = sha256(&stored);
-    swarmdate::store::PackageStore::open(&client.home.path().join("data/store"))
+    swarmdate_core::store::PackageStore::open(&client.home.path().join("data/store"))
         .unwrap()
         .import(&stored, &stored_sha)
         .unwrap();
@@ -460,7 +460,7 @@ async fn switch_through_the_chain(mode: &str) {
 async fn switches_across_a_rebuild_with_a_transmission_seeder_alone() {
     use std::net::Ipv4Addr;
     use std::time::Duration;
-    use swarmdate::bench::third_party::{OpenTracker, Transmission, free_port, wait_until};
+    use swarmdate_testkit::third_party::{OpenTracker, Transmission, free_port, wait_until};
 
     let port = free_port(Ipv4Addr::LOCALHOST).unwrap();
     let url = OpenTracker::url_on(port);

@@ -7,17 +7,17 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use swarmdate::engine::{
+use swarmdate_core::torrent::{Torrent, TorrentBuilder};
+use swarmdate_engine::service::{EngineHandle, bus_name};
+use swarmdate_engine::{
     EngineConfig, JobId, JobRecord, JobSpec, Payload, RepoSpec, SpecError, read_journal,
 };
-use swarmdate::service::{EngineHandle, bus_name};
-use swarmdate::torrent::{Torrent, TorrentBuilder};
 use tokio::io::AsyncBufReadExt;
 
 use crate::support::*;
 
 /// A generated package distribution (release and updates repositories, their indexes).
-async fn packages() -> (swarmdate::tracker::Tracker, PackageDistro) {
+async fn packages() -> (swarmdate_testkit::tracker::Tracker, PackageDistro) {
     let tracker = tracker().await;
     let url = tracker.announce_url();
     let distro = tokio::task::spawn_blocking(move || PackageDistro::build(20, 2000..4000, &url))

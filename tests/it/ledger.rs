@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use swarmdate::engine::{JobId, JobSpec};
+use swarmdate_engine::{JobId, JobSpec};
 use tokio::io::AsyncBufReadExt;
 
 use crate::support::*;
@@ -51,7 +51,7 @@ async fn leecher(
     distro: &Distro,
     versions: &[&str],
     dirs: &[tempfile::TempDir; 2],
-) -> (std::sync::Arc<swarmdate::engine::Engine>, Vec<JobId>) {
+) -> (std::sync::Arc<swarmdate_engine::Engine>, Vec<JobId>) {
     let engine = engine_on(ip, dirs[0].path(), true, Vec::new()).await;
     let jobs = versions
         .iter()
@@ -67,7 +67,7 @@ async fn leecher(
     (engine, jobs)
 }
 
-fn received(engine: &swarmdate::engine::Engine, jobs: &[JobId]) -> u64 {
+fn received(engine: &swarmdate_engine::Engine, jobs: &[JobId]) -> u64 {
     engine
         .snapshot()
         .jobs

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec};
-use swarmdate::torrent::{Torrent, TorrentBuilder};
+use swarmdate_core::torrent::{Torrent, TorrentBuilder};
+use swarmdate_engine::{Engine, EngineConfig, JobSpec};
 
 const OUTSIDE: &str = "198.51.100.7";
 

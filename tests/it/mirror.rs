@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use swarmdate::hash::Sha256;
-use swarmdate::packages::Nevra;
-use swarmdate::store::PackageStore;
+use swarmdate_core::hash::Sha256;
+use swarmdate_core::packages::Nevra;
+use swarmdate_core::store::PackageStore;
 
 use crate::support::*;
 

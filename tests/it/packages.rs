@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use swarmdate::feed::KeyPair;
-use swarmdate::packages::synth::{PackageFactory, PackageSpec};
-use swarmdate::packages::{
+use swarmdate_core::feed::KeyPair;
+use swarmdate_core::packages::{
     DB_PATH, Dep, Evr, Inventory, InventorySource, Nevra, Op, PackageError, PackageKeys,
 };
+use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
 
 /// Runs rpm (or rpmkeys) on `root` with Fedora's database path; returns stdout, asserting success.
 pub fn rpm(tool: &str, root: &Path, args: &[&str]) -> String {

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
-use swarmdate::demo::repository::package_path;
-use swarmdate::feed::{KeyPair, RepoKind};
-use swarmdate::hash::Sha256;
-use swarmdate::packages::synth::{PackageFactory, PackageSpec};
-use swarmdate::packages::{DB_PATH, Dep, Inventory, Nevra, Op, PackageKeys, install};
-use swarmdate::plan::{Catalogue, ChangeKind, Goal, Plan, PlanError, Repo, plan};
-use swarmdate::publish::{MasterOptions, publish_master};
+use swarmdate_core::feed::{KeyPair, RepoKind};
+use swarmdate_core::hash::Sha256;
+use swarmdate_core::packages::{DB_PATH, Dep, Inventory, Nevra, Op, PackageKeys, install};
+use swarmdate_core::plan::{Catalogue, ChangeKind, Goal, Plan, PlanError, Repo, plan};
+use swarmdate_core::publish::{MasterOptions, publish_master};
+use swarmdate_testkit::demo::repository::package_path;
+use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
 
 use crate::packages::{rpm, rpm_root};
 

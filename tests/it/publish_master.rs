@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use swarmdate::feed::{KeyPair, RepoKind, SeenSerials, TrustedKeys, verify_feed};
-use swarmdate::hash::Sha256;
-use swarmdate::packages::PackageIndex;
-use swarmdate::publish::{MasterOptions, publish_feed, publish_master};
+use swarmdate_core::feed::{KeyPair, RepoKind, SeenSerials, TrustedKeys, verify_feed};
+use swarmdate_core::hash::Sha256;
+use swarmdate_core::packages::PackageIndex;
+use swarmdate_core::publish::{MasterOptions, publish_feed, publish_master};
 
 use crate::support::*;
 
@@ -213,7 +213,7 @@ fn publish_master_runs_from_the_command_line_and_refuses_a_folder_without_packag
 /// a time per worker (a Fedora repository has tens of thousands).
 #[test]
 fn publishing_does_not_need_a_descriptor_per_package() {
-    use swarmdate::packages::synth::{PackageFactory, PackageSpec};
+    use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
     let dir = tempfile::tempdir().unwrap();
     let key = KeyPair::generate("Distro <distro@example.org>").unwrap();
     let factory = PackageFactory::new(&key).unwrap();

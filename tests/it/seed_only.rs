@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
-use swarmdate::torrent::{Torrent, TorrentBuilder};
+use swarmdate_core::torrent::{Torrent, TorrentBuilder};
+use swarmdate_engine::{Engine, EngineConfig, JobSpec, Payload};
 
 use crate::support::*;
 
@@ -109,11 +109,7 @@ async fn a_file_longer_than_its_torrent_is_refused_and_never_cut_while_a_peer_of
     assert_eq!(uploaded(&peer), 0, "nothing was fetched from the peer");
     // Refused, not kept: no job is left to fail at every start.
     let journal = home.path().join("data/engine");
-    assert!(
-        swarmdate::engine::read_journal(&journal)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(swarmdate_engine::read_journal(&journal).unwrap().is_empty());
 
     // Positive control: the peer's own bytes, given as the data, seed.
     let copy = dir.path().join("copy/image.iso");

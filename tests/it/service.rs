@@ -219,9 +219,9 @@ async fn the_process_running_the_engine_waits_for_its_clients() {
 
 /// A world where `iso switch 1.02 --mode MODE` runs slowly in a process that owns the engine.
 struct SlowSwitch {
-    _tracker: swarmdate::tracker::Tracker,
+    _tracker: swarmdate_testkit::tracker::Tracker,
     distro: Distro,
-    seeder: std::sync::Arc<swarmdate::engine::Engine>,
+    seeder: std::sync::Arc<swarmdate_engine::Engine>,
     _state: tempfile::TempDir,
     bus: Bus,
     client: Client,
@@ -254,9 +254,9 @@ impl SlowSwitch {
     /// Runs the switch in a process of its own and stops it from this one, through the same use
     /// case as the window's Stop, once pieces arrive; returns how the command ended.
     async fn stopped(&self, mode: &str) -> Run {
-        use swarmdate::client::switching;
-        use swarmdate::engine::{JobKind, JobState};
-        use swarmdate::service::{EngineHandle, Remote};
+        use swarmdate_engine::service::{EngineHandle, Remote};
+        use swarmdate_engine::{JobKind, JobState};
+        use swarmdate_usecases::switching;
 
         let switch = ["iso", "switch", "1.02", "--mode", mode];
         let mut first = on_bus(&self.client, &switch, Some(&self.bus));

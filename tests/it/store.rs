@@ -10,11 +10,12 @@ use std::time::Duration;
 use librqbit::{
     AddTorrent, AddTorrentOptions, ListenerMode, ListenerOptions, Session, SessionOptions,
 };
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
-use swarmdate::feed::{KeyPair, RepoKind};
-use swarmdate::hash::Sha256;
-use swarmdate::publish::{MasterOptions, PublishedRepo, publish_master};
-use swarmdate::store::{PackageStore, StoreError, StoreTorrent};
+use swarmdate_core::feed::{KeyPair, RepoKind};
+use swarmdate_core::hash::Sha256;
+use swarmdate_core::publish::{MasterOptions, PublishedRepo, publish_master};
+use swarmdate_core::store::{PackageStore, StoreError};
+use swarmdate_engine::StoreTorrent;
+use swarmdate_engine::{Engine, EngineConfig, JobSpec, Payload};
 
 use crate::support::*;
 
@@ -200,7 +201,7 @@ fn only_matching_bytes_enter_and_only_unreferenced_objects_leave() {
     let store = PackageStore::open(dir.path()).unwrap();
     let good = b"a real package".to_vec();
     let sha = Sha256::of(&good);
-    let torrent = swarmdate::torrent::InfoHash([7; 20]);
+    let torrent = swarmdate_core::torrent::InfoHash([7; 20]);
 
     // A staged file with other bytes is refused and discarded; nothing enters.
     let staged = store.staging_path(&torrent, 0);
@@ -230,7 +231,7 @@ fn only_matching_bytes_enter_and_only_unreferenced_objects_leave() {
     store.set_refs(&torrent, [sha]).unwrap();
     std::fs::create_dir_all(
         store
-            .staging_path(&swarmdate::torrent::InfoHash([9; 20]), 0)
+            .staging_path(&swarmdate_core::torrent::InfoHash([9; 20]), 0)
             .parent()
             .unwrap(),
     )

@@ -5,10 +5,10 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use swarmdate::torrent::Torrent;
+use swarmdate_core::torrent::Torrent;
 
 use crate::support::*;
-use swarmdate::bench::third_party::*;
+use swarmdate_testkit::third_party::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
@@ -52,7 +52,7 @@ async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
     let n = s["packages"].as_u64().unwrap() as usize;
     assert!(n > 0 && n == subset.files.iter().filter(|f| !f.pad).count());
     // Its pieces are the master's: every file is a master file whose pieces hash the same.
-    assert!(swarmdate::torrent::match_subset(&subset, &master).is_some());
+    assert!(swarmdate_core::torrent::match_subset(&subset, &master).is_some());
     // The laid-out payload is what a third-party client seeds from disk: packages and pad files.
     for f in &subset.files {
         let p = payload.join(&subset.name).join(f.display_path());
@@ -131,7 +131,7 @@ async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
     let r = Run::from(out);
     assert_eq!(r.code, 0, "{:?}\n{}", r.events, r.stderr);
     assert_eq!(r.summary()["packages"], n);
-    let index: swarmdate::packages::PackageIndex = serde_json::from_slice(
+    let index: swarmdate_core::packages::PackageIndex = serde_json::from_slice(
         &std::fs::read(
             b.home
                 .path()
@@ -142,7 +142,7 @@ async fn a_subset_goes_through_qbittorrent_to_another_swarmdate_client() {
     .unwrap();
     let store = b.home.path().join("data/store");
     for p in &index.packages {
-        let object = swarmdate::store::PackageStore::open(&store)
+        let object = swarmdate_core::store::PackageStore::open(&store)
             .unwrap()
             .object_path(&p.sha256);
         assert_eq!(sha256(&object), p.sha256, "{}", p.path);

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use swarmdate::bench::third_party::{Counters, QBittorrent};
-use swarmdate::engine::{Engine, EngineConfig, JobId, JobSpec, JobState, Payload};
-use swarmdate::torrent::{Torrent, TorrentBuilder};
+use swarmdate_core::torrent::{Torrent, TorrentBuilder};
+use swarmdate_engine::{Engine, EngineConfig, JobId, JobSpec, JobState, Payload};
+use swarmdate_testkit::third_party::{Counters, QBittorrent};
 
 use crate::support::*;
 

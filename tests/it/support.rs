@@ -11,13 +11,25 @@ use bencode::{BencodeValue, ByteBufOwned};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::Value;
 use std::collections::HashMap;
-use swarmdate::demo::repository::package_path;
-use swarmdate::engine::{Engine, EngineConfig, JobSpec, Payload};
-use swarmdate::feed::KeyPair;
-use swarmdate::packages::synth::{PackageFactory, PackageSpec};
-use swarmdate::packages::{Dep, Nevra, Op};
-use swarmdate::publish::{FeedSpec, IsoPublishOptions, publish_feed, publish_iso, respin};
-use swarmdate::tracker::Tracker;
+use swarmdate_core::feed::KeyPair;
+use swarmdate_core::packages::{Dep, Nevra, Op};
+use swarmdate_core::publish::{FeedSpec, IsoPublishOptions, publish_feed, publish_iso, respin};
+use swarmdate_engine::{Engine, EngineConfig, JobSpec, Payload};
+use swarmdate_testkit::demo::repository::package_path;
+use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
+use swarmdate_testkit::tracker::Tracker;
+
+/// The `swarmdate-helper` binary, built beside `swarmdate` by `cargo test --workspace` (it is the
+/// helper crate's; cargo names only a package's own binaries to its tests).
+pub fn helper_exe() -> std::path::PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_swarmdate")).with_file_name("swarmdate-helper");
+    assert!(
+        exe.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        exe.display()
+    );
+    exe
+}
 
 /// Writes `len` pseudo-random bytes (deterministic per seed).
 pub fn random_file(path: &Path, len: usize, seed: u64) {
@@ -188,8 +200,8 @@ pub fn uploaded(engine: &Engine) -> u64 {
 /// The engine's snapshot of one job.
 pub fn job_snapshot(
     engine: &Engine,
-    job: swarmdate::engine::JobId,
-) -> swarmdate::engine::JobSnapshot {
+    job: swarmdate_engine::JobId,
+) -> swarmdate_engine::JobSnapshot {
     engine
         .snapshot()
         .jobs
@@ -330,8 +342,8 @@ impl Run {
 }
 
 /// The SHA-256 of a file.
-pub fn sha256(path: &Path) -> swarmdate::hash::Sha256 {
-    swarmdate::hash::Sha256::of_file(path).unwrap()
+pub fn sha256(path: &Path) -> swarmdate_core::hash::Sha256 {
+    swarmdate_core::hash::Sha256::of_file(path).unwrap()
 }
 
 /// Counts, from the two files alone, the bytes of `new`'s pieces that differ from `old` at the
@@ -425,7 +437,7 @@ pub fn multi(paths: &[Vec<&str>]) -> Vec<u8> {
 }
 
 /// Every file below `dir` with its digest: to show a refusal touched nothing.
-pub fn tree_state(dir: &Path) -> Vec<(PathBuf, swarmdate::hash::Sha256)> {
+pub fn tree_state(dir: &Path) -> Vec<(PathBuf, swarmdate_core::hash::Sha256)> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries {
@@ -443,14 +455,14 @@ pub fn tree_state(dir: &Path) -> Vec<(PathBuf, swarmdate::hash::Sha256)> {
 
 impl Distro {
     /// Rewrites the feed through `edit` and signs it with `key`.
-    pub fn resign(&self, key: &KeyPair, edit: impl FnOnce(&mut swarmdate::feed::Feed)) {
+    pub fn resign(&self, key: &KeyPair, edit: impl FnOnce(&mut swarmdate_core::feed::Feed)) {
         let path = self.publish_dir().join("feed.json");
-        let mut feed: swarmdate::feed::Feed =
+        let mut feed: swarmdate_core::feed::Feed =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         edit(&mut feed);
         let bytes = serde_json::to_vec_pretty(&feed).unwrap();
         std::fs::write(&path, &bytes).unwrap();
-        let sig = swarmdate::feed::sign_detached(key, &bytes).unwrap();
+        let sig = swarmdate_core::feed::sign_detached(key, &bytes).unwrap();
         std::fs::write(self.publish_dir().join("feed.json.sig"), sig).unwrap();
     }
 }
@@ -537,7 +549,7 @@ pub async fn seed_one(
     distro: &Distro,
     version: &str,
     state: &Path,
-) -> (Arc<Engine>, swarmdate::engine::JobId) {
+) -> (Arc<Engine>, swarmdate_engine::JobId) {
     let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
     let payload = Payload::Image(distro.image(version).to_owned());
     let id = engine
@@ -549,22 +561,22 @@ pub async fn seed_one(
 
 impl Distro {
     /// The published torrent of a version.
-    pub fn torrent(&self, version: &str) -> swarmdate::torrent::Torrent {
+    pub fn torrent(&self, version: &str) -> swarmdate_core::torrent::Torrent {
         let path = format!("{}.torrent", self.image(version).display());
-        swarmdate::torrent::Torrent::from_bytes(std::fs::read(path).unwrap()).unwrap()
+        swarmdate_core::torrent::Torrent::from_bytes(std::fs::read(path).unwrap()).unwrap()
     }
 }
 
 /// A client engine on 127.0.0.1 fetching a torrent into a folder of its own.
 pub struct Fetching {
     pub engine: Arc<Engine>,
-    pub job: swarmdate::engine::JobId,
+    pub job: swarmdate_engine::JobId,
     pub dest: tempfile::TempDir,
     _state: tempfile::TempDir,
 }
 
 impl Fetching {
-    pub async fn start(torrent: &swarmdate::torrent::Torrent) -> Fetching {
+    pub async fn start(torrent: &swarmdate_core::torrent::Torrent) -> Fetching {
         let state = tempfile::tempdir().unwrap();
         let dest = tempfile::tempdir().unwrap();
         let engine = Engine::start(EngineConfig::loopback(state.path()))
@@ -663,9 +675,9 @@ pub fn mirror_repo(repo: &Path, key: &KeyPair, n: usize, seed: u64) -> Vec<Packa
 pub struct PackageDistro {
     pub dir: tempfile::TempDir,
     pub key: KeyPair,
-    pub repos: swarmdate::demo::repository::GeneratedRepos,
-    pub release: swarmdate::publish::PublishedRepo,
-    pub updates: swarmdate::publish::PublishedRepo,
+    pub repos: swarmdate_testkit::demo::repository::GeneratedRepos,
+    pub release: swarmdate_core::publish::PublishedRepo,
+    pub updates: swarmdate_core::publish::PublishedRepo,
 }
 
 impl PackageDistro {
@@ -682,12 +694,17 @@ impl PackageDistro {
         tracker: &str,
         mirror_url: Option<&str>,
     ) -> PackageDistro {
-        use swarmdate::feed::RepoKind;
-        use swarmdate::publish::{MasterOptions, publish_master};
+        use swarmdate_core::feed::RepoKind;
+        use swarmdate_core::publish::{MasterOptions, publish_master};
         let key = KeyPair::generate("Distro <distro@example.org>").unwrap();
-        let repos =
-            swarmdate::demo::repository::generate(&dir.path().join("mirror"), &key, n, payload, 41)
-                .unwrap();
+        let repos = swarmdate_testkit::demo::repository::generate(
+            &dir.path().join("mirror"),
+            &key,
+            n,
+            payload,
+            41,
+        )
+        .unwrap();
         let publish = dir.path().join("publish");
         let opts = |kind, id: &str, days: i64| MasterOptions {
             kind,
@@ -758,12 +775,12 @@ impl PackageDistro {
     pub async fn next_snapshot(
         &self,
         tracker: &Tracker,
-        mirror: &swarmdate::mirror::MirrorServer,
+        mirror: &swarmdate_testkit::mirror::MirrorServer,
         n: usize,
         seed: u64,
     ) -> NextSnapshot {
-        use swarmdate::feed::RepoKind;
-        use swarmdate::publish::{MasterOptions, publish_master};
+        use swarmdate_core::feed::RepoKind;
+        use swarmdate_core::publish::{MasterOptions, publish_master};
         let (repos, key, url, m) = (
             self.repos.clone(),
             self.key.clone(),
@@ -773,9 +790,10 @@ impl PackageDistro {
         let publish = self.dir.path().join("publish");
         let similar = self.updates.torrent.info_hash();
         tokio::task::spawn_blocking(move || {
-            let (folder, new) =
-                swarmdate::demo::repository::next_snapshot(&repos, &key, "updates2", n, seed)
-                    .unwrap();
+            let (folder, new) = swarmdate_testkit::demo::repository::next_snapshot(
+                &repos, &key, "updates2", n, seed,
+            )
+            .unwrap();
             let r = publish_master(
                 &folder,
                 &MasterOptions {
@@ -837,17 +855,21 @@ pub struct NextSnapshot {
     /// Their bytes.
     pub new_bytes: u64,
     /// Its torrent, index and feed entry.
-    pub published: swarmdate::publish::PublishedRepo,
+    pub published: swarmdate_core::publish::PublishedRepo,
 }
 
 /// A package distribution whose repositories a mirror on 127.0.0.1 serves as their web seed.
 pub async fn distro_with_mirror(
     n: usize,
     payload: std::ops::Range<usize>,
-) -> (Tracker, swarmdate::mirror::MirrorServer, PackageDistro) {
+) -> (
+    Tracker,
+    swarmdate_testkit::mirror::MirrorServer,
+    PackageDistro,
+) {
     let tracker = tracker().await;
     let dir = tempfile::tempdir().unwrap();
-    let mirror = swarmdate::mirror::MirrorServer::start(
+    let mirror = swarmdate_testkit::mirror::MirrorServer::start(
         &dir.path().join("mirror"),
         ([127, 0, 0, 1], 0).into(),
     )
@@ -887,7 +909,7 @@ pub async fn wait_for(what: &str, limit: std::time::Duration, mut cond: impl FnM
 /// A snapshot of `engine` computed after this call: the second one published from now, since the
 /// first may have been under way already. Counters read from it include every byte that had
 /// left the engine when this was called (a peer that exited got all it asked for).
-pub async fn fresh_snapshot(engine: &Engine) -> swarmdate::engine::Snapshot {
+pub async fn fresh_snapshot(engine: &Engine) -> swarmdate_engine::Snapshot {
     let mut rx = engine.subscribe();
     rx.borrow_and_update();
     for _ in 0..2 {
@@ -977,7 +999,7 @@ pub async fn wait_seeding(stdout: tokio::process::ChildStdout) {
 /// repository's own folder; the torrent's name is that folder's name), ready when this returns.
 pub async fn repository_origin(
     state: &Path,
-    repos: &[(&swarmdate::publish::PublishedRepo, &PathBuf)],
+    repos: &[(&swarmdate_core::publish::PublishedRepo, &PathBuf)],
 ) -> Arc<Engine> {
     let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
     let mut ids = Vec::new();

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use swarmdate::torrent::{InfoHash, SourceFile, Torrent, TorrentBuilder, TorrentError};
+use swarmdate_core::torrent::{InfoHash, SourceFile, Torrent, TorrentBuilder, TorrentError};
 
 use crate::support::{V, b, dict, encode, multi, random_file, raw};
 

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use swarmdate::hash::Sha256;
-use swarmdate::packages::Nevra;
-use swarmdate::store::PackageStore;
+use swarmdate_core::hash::Sha256;
+use swarmdate_core::packages::Nevra;
+use swarmdate_core::store::PackageStore;
 
 use crate::support::*;
 
@@ -159,11 +159,11 @@ async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() 
         new_bytes,
         published,
     } = d.next_snapshot(&tracker, &mirror, 5, 9).await;
-    let payload = swarmdate::engine::Payload::Folder(folder.parent().unwrap().to_owned());
+    let payload = swarmdate_engine::Payload::Folder(folder.parent().unwrap().to_owned());
     let id = origin
         .add_job(
             &published.torrent,
-            swarmdate::engine::JobSpec::Seed { payload },
+            swarmdate_engine::JobSpec::Seed { payload },
         )
         .unwrap();
     origin.wait(id).await.unwrap();
@@ -335,9 +335,9 @@ async fn two_clients_update_from_a_third_and_spare_the_mirror() {
         // The update brings every name still installed to its newest build, and no other.
         let gone: BTreeSet<String> = apps
             .iter()
-            .map(|p| p.parse::<swarmdate::packages::Nevra>().unwrap().name)
+            .map(|p| p.parse::<swarmdate_core::packages::Nevra>().unwrap().name)
             .collect();
-        let name = |p: &String| p.parse::<swarmdate::packages::Nevra>().unwrap().name;
+        let name = |p: &String| p.parse::<swarmdate_core::packages::Nevra>().unwrap().name;
         let want: BTreeSet<String> = expected
             .iter()
             .filter(|p| !gone.contains(&name(p)))

@@ -40,7 +40,7 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
     // A .torrent opened while the window runs (as a file manager would run `swarmdate FILE`)
     // goes to that window: the second process hands it over and ends.
     let torrent = published_torrent(dir.path());
-    let name = swarmdate::torrent::Torrent::from_bytes(std::fs::read(&torrent).unwrap())
+    let name = swarmdate_core::torrent::Torrent::from_bytes(std::fs::read(&torrent).unwrap())
         .unwrap()
         .name;
     let mut second = Command::new(env!("CARGO_BIN_EXE_swarmdate"))

@@ -1,7 +1,7 @@
 //! The seeding goals the Seeding page offers, and how each reads.
 
-use swarmdate::config::SeedGoal;
-use swarmdate::i18n::{tr, trf, trn};
+use swarmdate_core::config::SeedGoal;
+use swarmdate_core::i18n::{tr, trf, trn};
 
 /// The goals offered, in the order the combo row lists them.
 const OFFERED: [SeedGoal; 5] = [

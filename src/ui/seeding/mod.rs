@@ -14,8 +14,8 @@ use gtk::glib;
 use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
-use swarmdate::config::SeedGoal;
-use swarmdate::i18n::{tr, trf, trn};
+use swarmdate_core::config::SeedGoal;
+use swarmdate_core::i18n::{tr, trf, trn};
 
 use crate::ui::backend::{Backend, SeedingView};
 use crate::ui::preferences::{kib, limit};
@@ -52,7 +52,7 @@ pub enum Input {
     /// Start the engine and show its figures (once the user agreed whom to share with).
     Start,
     /// Pause (true) or resume (false) a torrent.
-    Pause(swarmdate::engine::JobId, bool),
+    Pause(swarmdate_engine::JobId, bool),
     /// Show the last hour (0), day (1) or month (2) in the chart.
     Span(usize),
     /// The user chose the goal at this place in the list.
@@ -119,7 +119,7 @@ impl SeedingPage {
     }
 
     /// Saves a change of the settings; the engine follows at once.
-    fn change(&mut self, edit: impl FnOnce(&mut swarmdate::config::Settings)) {
+    fn change(&mut self, edit: impl FnOnce(&mut swarmdate_core::config::Settings)) {
         let mut settings = self.backend.client().settings.clone();
         edit(&mut settings);
         self.not_saved = self

@@ -5,9 +5,9 @@ use adw::prelude::*;
 use gtk::glib;
 use relm4::prelude::*;
 
-use swarmdate::engine::JobId;
-use swarmdate::i18n::{tr, trf, trn};
-use swarmdate::text::escape_controls;
+use swarmdate_core::i18n::{tr, trf, trn};
+use swarmdate_core::text::escape_controls;
+use swarmdate_engine::JobId;
 
 use crate::ui::backend::SeedItem;
 

@@ -4,7 +4,7 @@
 
 use adw::prelude::*;
 use relm4::prelude::*;
-use swarmdate::engine::{Engine, EngineConfig, JobSpec};
+use swarmdate_engine::{Engine, EngineConfig, JobSpec};
 
 use super::SeedingPage;
 use crate::ui::backend::Backend;
@@ -65,7 +65,7 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
     });
     let pieces = view.model().snapshot.as_ref().unwrap().pieces.clone();
     assert_eq!(pieces.0.len(), torrent.pieces().len());
-    use swarmdate::engine::PieceState;
+    use swarmdate_engine::PieceState;
     assert_eq!(pieces.count(PieceState::Missing), 0);
     assert!(pieces.count(PieceState::HadBefore) > 0 && pieces.count(PieceState::Fetched) > 0);
     let map = view
@@ -166,14 +166,14 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
     // file, which nobody fetched, keeps sharing.
     let other = peer_dir.path().join("other.bin");
     std::fs::write(&other, vec![7u8; 300_000]).unwrap();
-    let other_torrent = swarmdate::torrent::TorrentBuilder::single_file("other.bin", &other)
+    let other_torrent = swarmdate_core::torrent::TorrentBuilder::single_file("other.bin", &other)
         .build()
         .unwrap();
     backend
         .add_job(
             &other_torrent,
             JobSpec::Seed {
-                payload: swarmdate::engine::Payload::Image(other),
+                payload: swarmdate_engine::Payload::Image(other),
             },
         )
         .unwrap();
@@ -193,10 +193,10 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
     };
     page.widgets().goal.set_selected(1);
     pump_until("the goal to be saved", || {
-        swarmdate::config::Settings::load(&backend.client().dirs.config)
+        swarmdate_core::config::Settings::load(&backend.client().dirs.config)
             .unwrap()
             .seed_goal
-            == swarmdate::config::SeedGoal::Ratio(1.0)
+            == swarmdate_core::config::SeedGoal::Ratio(1.0)
     });
     pump_until("the goal to pause the image", || {
         let r = row(&torrent.name);

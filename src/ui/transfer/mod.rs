@@ -10,9 +10,9 @@ use adw::prelude::*;
 use gtk::glib;
 use relm4::prelude::*;
 
-use swarmdate::engine::{JobId, JobSnapshot, PieceState};
-use swarmdate::i18n::{tr, trf};
-use swarmdate::text::escape_controls;
+use swarmdate_core::i18n::{tr, trf};
+use swarmdate_core::text::escape_controls;
+use swarmdate_engine::{JobId, JobSnapshot, PieceState};
 
 use super::backend::Backend;
 use speed_chart::History;

@@ -3,7 +3,7 @@
 //! texture upload, not 400,000 rectangles.
 
 use gtk::{gdk, glib};
-use swarmdate::engine::{PieceMap, PieceState};
+use swarmdate_engine::{PieceMap, PieceState};
 
 /// About how many pixels the image has: enough for a crisp map at any window size.
 const TARGET_PIXELS: usize = 160_000;

@@ -10,8 +10,8 @@ use gtk::glib;
 use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
-use swarmdate::client::updates::{Outcome, Transaction};
-use swarmdate::i18n::{tr, trf, trn};
+use swarmdate_core::i18n::{tr, trf, trn};
+use swarmdate_usecases::updates::{Outcome, Transaction};
 
 use crate::ui::backend::{Available, Backend, Progress};
 use crate::ui::templates::{ActionPage, PageColumn, SpinnerPage};

@@ -4,9 +4,9 @@ use adw::prelude::*;
 use gtk::glib;
 use relm4::prelude::*;
 
-use swarmdate::i18n::{tr, trf};
-use swarmdate::plan::ChangeKind;
-use swarmdate::text::escape_controls;
+use swarmdate_core::i18n::{tr, trf};
+use swarmdate_core::plan::ChangeKind;
+use swarmdate_core::text::escape_controls;
 
 use crate::ui::backend::UpdateItem;
 

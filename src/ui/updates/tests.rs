@@ -3,7 +3,7 @@
 
 use gtk::prelude::*;
 use relm4::prelude::*;
-use swarmdate::client::{Client, Overrides};
+use swarmdate_usecases::{Client, Overrides};
 
 use super::{Input, Phase, UpdatesPage};
 use crate::ui::backend::Backend;
@@ -62,7 +62,7 @@ fn the_page_lists_the_updates_and_the_update_button_installs_them() {
         assert!(widgets.update_button.is_sensitive());
     }
     for r in &rows {
-        if r.kind == swarmdate::plan::ChangeKind::Upgrade {
+        if r.kind == swarmdate_core::plan::ChangeKind::Upgrade {
             assert!(installed(&world.package_root).contains(&format!("{} {}", r.name, r.from)));
         }
     }

@@ -8,8 +8,8 @@ use adw::prelude::*;
 use gtk::glib;
 use relm4::prelude::*;
 
-use swarmdate::client::updates::{OlderBuild, Outcome};
-use swarmdate::i18n::{tr, trf};
+use swarmdate_core::i18n::{tr, trf};
+use swarmdate_usecases::updates::{OlderBuild, Outcome};
 
 use crate::ui::backend::{Backend, Progress};
 use crate::ui::dialogs;

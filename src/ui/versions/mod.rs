@@ -13,9 +13,9 @@ use gtk::glib;
 use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
-use swarmdate::client::switching::Ended;
-use swarmdate::client::versions::Versions;
-use swarmdate::i18n::{tr, trf};
+use swarmdate_core::i18n::{tr, trf};
+use swarmdate_usecases::switching::Ended;
+use swarmdate_usecases::versions::Versions;
 
 use crate::ui::backend::{Backend, SwitchProgress, VersionsView};
 use crate::ui::dialogs;

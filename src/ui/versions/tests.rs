@@ -58,8 +58,8 @@ fn the_page_lists_versions_with_their_downloads_and_switches_the_image() {
     let images = world.client_home.join("data/images");
     let name = published_102.file_name().unwrap();
     assert_eq!(
-        swarmdate::hash::Sha256::of_file(&images.join(name)).unwrap(),
-        swarmdate::hash::Sha256::of_file(published_102).unwrap()
+        swarmdate_core::hash::Sha256::of_file(&images.join(name)).unwrap(),
+        swarmdate_core::hash::Sha256::of_file(published_102).unwrap()
     );
     // Reloaded: now 1.02 is marked, and going back to 1.00 is a downgrade.
     pump_until("the reload", || reloaded_at(&page, "1.02"));
@@ -135,8 +135,8 @@ fn an_updated_package_goes_back_to_its_older_build_and_an_unknown_one_is_refused
 /// fetches only what was left.
 #[gtk::test]
 fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_keeps_its_pieces() {
-    use swarmdate::client::switching::Ended;
-    use swarmdate::hash::Sha256;
+    use swarmdate_core::hash::Sha256;
+    use swarmdate_usecases::switching::Ended;
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let (world, client) = demo(&rt, dir.path());

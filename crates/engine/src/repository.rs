@@ -1,0 +1,215 @@
+//! Repository jobs: a release master or updates snapshot on the package store. The wanted
+//! packages arrive through staging and enter the store as each completes; every package the
+//! store holds stays selected, so it is seeded. A package the swarm does not deliver comes from
+//! the mirrors (`mirror.rs`).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::Engine;
+use super::job::{JobId, RepoSpec};
+use super::mirror::Mirrors;
+use super::snapshot::JobState;
+use crate::{Slot, StoreTorrent};
+use swarmdate_core::packages::PackageIndex;
+
+/// How often a running repository job moves completed files into the store.
+const ADMIT_EVERY: Duration = Duration::from_millis(200);
+/// A wanted file whose bytes have not grown for this long, with peers connected, goes to a mirror.
+const STALL: Duration = Duration::from_secs(5);
+/// With no peer connected for this long after the check, every wanted file goes to a mirror.
+const NO_PEERS: Duration = Duration::from_secs(2);
+/// Files fetched from mirrors at once.
+const MIRROR_FILES: usize = 4;
+
+impl Engine {
+    pub(super) async fn run_repository(
+        self: &Arc<Self>,
+        id: JobId,
+        spec: &RepoSpec,
+    ) -> anyhow::Result<()> {
+        let torrent = self.torrent_of(id)?;
+        let index_bytes = std::fs::read(&spec.index)
+            .with_context(|| format!("reading the package index {}", spec.index.display()))?;
+        let index = PackageIndex::from_json(&index_bytes)?;
+        let inside = if spec.images.is_empty() {
+            Default::default()
+        } else {
+            let (images, cache) = (
+                spec.images.clone(),
+                self.state_dir.join("image-packages.json"),
+            );
+            tokio::task::spawn_blocking(move || {
+                swarmdate_core::iso::packages_in_images(&images, &cache)
+            })
+            .await??
+        };
+        let st = StoreTorrent::new(self.store.clone(), &torrent, &index)?.with_images(inside);
+        if let Some(log) = self.log_of(id) {
+            log.set_files_in_images(st.files_in_images().len());
+        }
+        let sha_of = |i: usize| match &st.slots()[i] {
+            Slot::Package { sha256, .. } => Some(*sha256),
+            Slot::Pad => None,
+        };
+        let held: BTreeSet<usize> = st.held_files().into_iter().collect();
+        let selected: BTreeSet<usize> = held.union(&spec.wanted).copied().collect();
+        self.store.set_refs(
+            &torrent.info_hash(),
+            selected.iter().filter_map(|&i| sha_of(i)),
+        )?;
+        let log = self.log_of(id).unwrap_or_default();
+        log.set_wanted_bytes(spec.wanted.iter().map(|&i| torrent.files[i].length).sum());
+        // librqbit gets a folder it never writes to: the storage maps every file to the store.
+        let folder = self.state_dir.join("repositories");
+        let files = Some(selected.iter().copied().collect());
+        let handle = self
+            .add_selected(id, st.factory(), &folder, false, files.clone())
+            .await?;
+        self.set_state(id, JobState::Checking);
+        handle.wait_until_initialized().await?;
+
+        let mut roots = torrent.web_seeds.clone();
+        roots.extend(spec.mirrors.iter().cloned());
+        let mirrors = Mirrors::new(roots);
+        let torrent = Arc::new((*torrent).clone());
+        let mut from_mirror: tokio::task::JoinSet<(usize, anyhow::Result<()>)> = Default::default();
+        let mut at_mirror: HashSet<usize> = HashSet::new();
+        let mut mirrored = 0usize;
+        let mut admitted_here = HashSet::new();
+        let mut finished = None;
+        let mut last: HashMap<usize, (u64, Instant)> = HashMap::new();
+        let started = Instant::now();
+        // With no way to find a peer at all, the mirrors start at once.
+        let grace = if torrent.trackers.is_empty() && !self.discovery && self.known_peers.is_empty()
+        {
+            Duration::ZERO
+        } else {
+            NO_PEERS
+        };
+        loop {
+            let stats = handle.stats();
+            let (admitted, refused) = st.admit_complete(&stats.file_progress);
+            admitted_here.extend(admitted.into_iter().filter_map(sha_of));
+            if let Some(e) = refused.into_iter().next() {
+                return Err(e.into());
+            }
+            while let Some(done) = finished.take().or_else(|| from_mirror.try_join_next()) {
+                let (i, r) = done.context("a mirror download stopped")?;
+                match r {
+                    Ok(()) => {
+                        mirrored += 1;
+                        admitted_here.extend(sha_of(i));
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %id, file = i, "mirror download failed: {e:#}");
+                        at_mirror.remove(&i);
+                        last.insert(i, (0, Instant::now()));
+                    }
+                }
+            }
+            let missing: Vec<usize> = spec
+                .wanted
+                .iter()
+                .copied()
+                .filter(|&i| sha_of(i).is_some_and(|s| !self.store.holds(&s)))
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            self.set_state(id, JobState::Downloading);
+            if let Some(e) = log.write_error() {
+                return Err(e.context("writing packages into the store's staging folder"));
+            }
+            if let Some(e) = stats.error {
+                anyhow::bail!("the repository torrent stopped: {e}");
+            }
+            if let Some(m) = &mirrors {
+                let peers = stats
+                    .live
+                    .as_ref()
+                    .map_or(0, |l| l.snapshot.peer_stats.live);
+                let now = Instant::now();
+                for &i in &missing {
+                    let got = stats.file_progress.get(i).copied().unwrap_or(0);
+                    let (was, since) = last.entry(i).or_insert((got, started));
+                    if got != *was {
+                        (*was, *since) = (got, now);
+                    }
+                    let stalled = if peers == 0 {
+                        now - started >= grace && now - *since >= grace
+                    } else {
+                        now - *since >= STALL
+                    };
+                    if stalled && !at_mirror.contains(&i) && from_mirror.len() < MIRROR_FILES {
+                        at_mirror.insert(i);
+                        let (m, t, store, log) =
+                            (m.clone(), torrent.clone(), self.store.clone(), log.clone());
+                        let sha = sha_of(i).expect("a package");
+                        let dest = store
+                            .staging_path(&t.info_hash(), i)
+                            .with_extension("mirror");
+                        from_mirror.spawn(async move {
+                            let r = async {
+                                std::fs::create_dir_all(swarmdate_core::fsutil::parent_dir(&dest))?;
+                                let cost = m.fetch_file(&t, i, &dest).await?;
+                                let d = dest.clone();
+                                // Counted before the package shows in the store, so whoever
+                                // sees it there also sees where it came from.
+                                let len = t.files[i].length;
+                                log.note_mirror(len);
+                                let admitted =
+                                    tokio::task::spawn_blocking(move || store.admit(&d, &sha))
+                                        .await
+                                        .map_err(anyhow::Error::from)
+                                        .and_then(|r| r.map_err(anyhow::Error::from));
+                                if let Err(e) = admitted {
+                                    log.unnote_mirror(len);
+                                    return Err(e);
+                                }
+                                tracing::debug!(file = i, ?cost, "fetched from a mirror");
+                                Ok(())
+                            }
+                            .await;
+                            if r.is_err() {
+                                let _ = std::fs::remove_file(&dest);
+                            }
+                            (i, r)
+                        });
+                    }
+                }
+            }
+            // A mirror download that ends makes room for the next one at once.
+            if from_mirror.is_empty() {
+                tokio::time::sleep(ADMIT_EVERY).await;
+            } else if let Ok(done) =
+                tokio::time::timeout(ADMIT_EVERY, from_mirror.join_next()).await
+            {
+                finished = done;
+            }
+        }
+        from_mirror.abort_all();
+        // Everything wanted is in the store: whoever waits for it may go on.
+        self.set_state(id, JobState::Seeding);
+        if mirrored > 0 {
+            // librqbit does not know what entered the store beside it: a new check (re-adding
+            // the torrent) shows it has those pieces, so it seeds them.
+            self.session.delete(handle.id().into(), false).await?;
+            let handle = self
+                .add_selected(id, st.factory(), &folder, false, files)
+                .await?;
+            handle.wait_until_initialized().await?;
+        }
+        // Outside this job's task: sharing may re-check jobs that are sharing in turn.
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.share_admitted(id, &admitted_here).await {
+                tracing::warn!(job = %id, "sharing new packages with other jobs: {e:#}");
+            }
+        });
+        Ok(())
+    }
+}

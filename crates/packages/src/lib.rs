@@ -1,0 +1,26 @@
+//! RPM packages as rpm and dnf see them: names and versions compared as rpm does, dependencies, the
+//! installed inventory, signature checks against a root's keys, and transactions through rpm and
+//! dnf. The privileged helper links only this crate.
+
+pub mod hash;
+pub mod openpgp;
+
+mod dep;
+mod evr;
+mod header_check;
+mod helper;
+mod install;
+mod inventory;
+mod tool;
+mod verify;
+
+pub use dep::{Dep, Op, Relations};
+pub use evr::{Evr, EvrError, Nevra};
+pub use helper::{HELPER_USAGE, HelperError, HelperPackage, HelperRequest, HelperVerb, run_helper};
+pub use install::{
+    InstallError, InstallReport, check_all, install, rpm_lock_held, rpm_lock_path, transaction,
+    wait_for_rpm_lock,
+};
+pub use inventory::installed_from_header;
+pub use inventory::{DB_PATH, Installed, Inventory, InventoryError, InventorySource};
+pub use verify::{PackageError, PackageKeys};

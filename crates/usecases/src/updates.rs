@@ -1,0 +1,506 @@
+//! Package updates and downgrades as a client runs them: plan against the feed's repositories,
+//! join their swarms for the packages the store lacks, install in one transaction, trim the
+//! store. Each face drives these steps and shows their progress its own way.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+
+use super::Client;
+use swarmdate_core::fsutil;
+use swarmdate_core::packages::{HelperPackage, HelperVerb, Inventory, Nevra, PackageKeys};
+use swarmdate_core::plan::{Catalogue, Goal, LoadedRepo, Plan, plan};
+use swarmdate_core::store::{PackageStore, TrimReport};
+use swarmdate_engine::service::EngineHandle;
+use swarmdate_engine::{JobId, JobSpec, JobState, RepoSpec, Snapshot};
+
+/// The privileged installer, as the polkit policy in `data/` names it.
+pub const HELPER: &str = "/usr/libexec/swarmdate-helper";
+
+/// A plan and the catalogue it was made from.
+struct Planned {
+    /// What to install and download.
+    plan: Plan,
+    /// The packages of every repository the plan may take from.
+    catalogue: Catalogue,
+}
+
+/// Plans `goal` for the system in `root` over `repos`, counting what `store` holds as held.
+fn make_plan(
+    root: &Path,
+    repos: &[LoadedRepo],
+    goal: &Goal,
+    store: &PackageStore,
+) -> anyhow::Result<Planned> {
+    let inventory = Inventory::read(root)?;
+    let catalogue = Catalogue::new(repos.iter().map(|r| r.repo.clone()).collect());
+    let held = |sha: &swarmdate_core::hash::Sha256| store.holds(sha);
+    let plan = plan(&inventory, &catalogue, goal, &held, &AtomicBool::new(false))?;
+    Ok(Planned { plan, catalogue })
+}
+
+/// The files to fetch, per repository (by its place in `repos`): the plan's downloads the store
+/// lacks, each from its newest swarm.
+fn wanted_files(planned: &Planned, store: &PackageStore) -> BTreeMap<usize, BTreeSet<usize>> {
+    let mut wanted: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+    for d in planned
+        .plan
+        .downloads
+        .iter()
+        .filter(|d| !store.holds(&d.sha256))
+    {
+        let s = d.sources[0];
+        wanted
+            .entry(s.repo)
+            .or_default()
+            .insert(planned.catalogue.package(&s).file_index);
+    }
+    wanted
+}
+
+/// Where a run's packages came from.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Fetched {
+    /// Bytes from peers.
+    pub from_peers: u64,
+    /// Bytes from the mirrors.
+    pub from_mirrors: u64,
+}
+
+/// How the fetch of a plan's packages stands in an engine snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FetchStatus {
+    /// Still fetching.
+    Running,
+    /// A job stopped with this error.
+    Failed(String),
+    /// The store holds every planned package.
+    Done(Fetched),
+}
+
+/// Reads the fetch's state off a snapshot of the engine running `jobs`.
+fn fetch_status(
+    snap: &Snapshot,
+    jobs: &[JobId],
+    planned: &Planned,
+    store: &PackageStore,
+) -> FetchStatus {
+    let mine: Vec<_> = snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect();
+    if let Some(e) = mine.iter().find_map(|j| match &j.state {
+        JobState::Failed(e) => Some(e.clone()),
+        _ => None,
+    }) {
+        return FetchStatus::Failed(e);
+    }
+    // The jobs say they are done only after counting where every package came from.
+    let done = mine.len() == jobs.len() && mine.iter().all(|j| j.state.is_complete());
+    if done
+        && planned
+            .plan
+            .downloads
+            .iter()
+            .all(|d| store.holds(&d.sha256))
+    {
+        FetchStatus::Done(Fetched {
+            from_peers: mine.iter().map(|j| j.bytes_fetched).sum(),
+            from_mirrors: mine.iter().map(|j| j.bytes_from_mirrors).sum(),
+        })
+    } else {
+        FetchStatus::Running
+    }
+}
+
+/// Adds the repository's job to the engine, or extends it with `wanted` files.
+async fn join_repository(
+    client: &Client,
+    engine: &EngineHandle,
+    repo: &LoadedRepo,
+    mirrors: &[String],
+    wanted: BTreeSet<usize>,
+    images: Vec<std::path::PathBuf>,
+) -> anyhow::Result<JobId> {
+    let indexes = client.dirs.engine().join("indexes");
+    std::fs::create_dir_all(&indexes)?;
+    let index = indexes.join(format!("{}.json", repo.torrent.info_hash()));
+    fsutil::write_atomic(&index, &repo.index_bytes)?;
+    let spec = RepoSpec {
+        index,
+        wanted,
+        mirrors: mirrors.to_vec(),
+        images,
+    };
+    Ok(engine
+        .add_job(&repo.torrent, JobSpec::Repository(spec))
+        .await?)
+}
+
+/// Joins every repository of the feed that carries a package the store or a local image holds,
+/// so it is seeded there too: a newer snapshot as soon as the feed lists it, older ones while they
+/// still carry superseded builds, the release while an image carries its packages (seeded from
+/// the image itself). Returns how many repositories were joined, and the feed's refresh interval.
+pub async fn follow_feed(client: &Client, engine: &EngineHandle) -> anyhow::Result<(usize, u64)> {
+    let feed = client.feed().await?;
+    let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
+    let store = PackageStore::open(&client.dirs.store())?;
+    let images = swarmdate_core::iso::images_in(&client.dirs.images());
+    let cache = client.dirs.engine().join("image-packages.json");
+    let imgs = images.clone();
+    let inside =
+        tokio::task::spawn_blocking(move || swarmdate_core::iso::packages_in_images(&imgs, &cache))
+            .await??;
+    let have: BTreeSet<String> = engine
+        .jobs()
+        .await?
+        .into_iter()
+        .map(|j| j.info_hash.to_string())
+        .collect();
+    let mut joined = 0;
+    for repo in &repos {
+        let holds = repo
+            .repo
+            .index
+            .packages
+            .iter()
+            .any(|p| store.holds(&p.sha256) || inside.contains_key(&p.sha256));
+        if holds && !have.contains(&repo.torrent.info_hash().to_string()) {
+            let (mirrors, images) = (&feed.feed.web_seeds, images.clone());
+            join_repository(client, engine, repo, mirrors, BTreeSet::new(), images).await?;
+            joined += 1;
+        }
+    }
+    Ok((joined, feed.feed.refresh_interval_secs))
+}
+
+/// Evicts superseded builds the store no longer has room for, keeping what `root` has installed.
+async fn trim(client: &Client, engine: &EngineHandle, root: &Path) -> anyhow::Result<TrimReport> {
+    let installed: HashSet<Nevra> = Inventory::read(root)?
+        .packages
+        .into_iter()
+        .map(|p| p.nevra)
+        .collect();
+    Ok(engine
+        .trim_store(client.settings.store_cap(), &installed)
+        .await?)
+}
+
+/// The keys each download must be signed with: the root's, narrowed to those the feed names for
+/// the repositories that carry it (the union, when several do).
+fn keys_for(
+    d: &swarmdate_core::plan::Download,
+    repos: &[LoadedRepo],
+    keys: &PackageKeys,
+) -> Result<PackageKeys, swarmdate_core::packages::PackageError> {
+    let named: BTreeSet<_> = d
+        .sources
+        .iter()
+        .filter_map(|s| repos.get(s.repo))
+        .flat_map(|r| r.signing_keys.iter().cloned())
+        .collect();
+    keys.restricted_to(&named.into_iter().collect::<Vec<_>>())
+}
+
+/// Installs the planned packages from the store in one transaction: through the privileged
+/// helper into the running system, or with dnf into another root. Returns how many. Every
+/// package is checked first against the keys the root's rpm database trusts (the helper checks
+/// again, as root, against the system's).
+async fn install_plan(
+    root: &Path,
+    planned: &Planned,
+    repos: &[LoadedRepo],
+    store: &PackageStore,
+    keys: &PackageKeys,
+    privileged: bool,
+) -> anyhow::Result<usize> {
+    let keys: Vec<PackageKeys> = planned
+        .plan
+        .downloads
+        .iter()
+        .map(|d| keys_for(d, repos, keys))
+        .collect::<Result<_, _>>()?;
+    Ok(if privileged {
+        let objects: Vec<_> = planned
+            .plan
+            .downloads
+            .iter()
+            .map(|d| store.object_path(&d.sha256))
+            .zip(keys)
+            .collect();
+        swarmdate_core::packages::check_all(&objects)?;
+        // A plan that takes any package to an older build needs the downgrade action, which
+        // names every build on the command line the authentication dialog shows.
+        let downgrade = planned
+            .plan
+            .changes
+            .iter()
+            .any(|c| c.kind == swarmdate_core::plan::ChangeKind::Downgrade);
+        let verb = if downgrade {
+            HelperVerb::Downgrade
+        } else {
+            HelperVerb::Install
+        };
+        let args = planned.plan.downloads.iter().map(|d| {
+            HelperPackage {
+                sha256: d.sha256,
+                size: d.size,
+                nevra: downgrade.then(|| d.package.clone()),
+            }
+            .arg()
+        });
+        let out = tokio::process::Command::new("pkexec")
+            .arg(HELPER)
+            .args([verb.word(), "--store"])
+            .arg(store.root())
+            .args(args)
+            .output()
+            .await
+            .context("running pkexec")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "the privileged helper refused or failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        planned.plan.downloads.len()
+    } else {
+        // dnf takes local packages by their .rpm names: link the store's objects under them.
+        let links = tempfile::tempdir()?;
+        let mut files = Vec::new();
+        for (d, keys) in planned.plan.downloads.iter().zip(keys) {
+            let object = store.object_path(&d.sha256);
+            anyhow::ensure!(
+                object.is_file(),
+                "{} is not in the store after the download",
+                d.package
+            );
+            let link = links.path().join(d.package.file_name());
+            std::os::unix::fs::symlink(&object, &link)?;
+            files.push((link, keys));
+        }
+        let r = root.to_owned();
+        tokio::task::spawn_blocking(move || swarmdate_core::packages::install(&r, &files))
+            .await??;
+        planned.plan.downloads.len()
+    })
+}
+
+/// How long to wait for another package manager to finish.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A step of a running transaction, for the face to show.
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// The engine's jobs for this transaction, as the latest snapshot has them.
+    Fetching(Vec<&'a swarmdate_engine::JobSnapshot>),
+    /// Another package manager holds the rpm lock.
+    WaitingForLock,
+    /// What is installed changed while waiting: this is the new plan.
+    Replanned(&'a Plan),
+    /// The packages are being checked and installed.
+    Installing,
+}
+
+/// What a transaction did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The plan that was carried out (empty when waiting made it moot).
+    pub plan: Plan,
+    /// Packages installed.
+    pub installed: usize,
+    /// Where the fetched bytes came from.
+    pub fetched: Fetched,
+    /// What the store's trim removed afterwards.
+    pub trim: Option<TrimReport>,
+}
+
+/// A planned package transaction: made by [`Transaction::prepare`], carried out by
+/// [`Transaction::run`].
+pub struct Transaction {
+    root: std::path::PathBuf,
+    goal: Goal,
+    planned: Planned,
+    repos: Vec<LoadedRepo>,
+    web_seeds: Vec<String>,
+    store: std::sync::Arc<PackageStore>,
+}
+
+impl Transaction {
+    /// Reads the feed, its repositories and what `root` has installed, and plans `goal`.
+    pub async fn prepare(client: &Client, goal: Goal, root: &Path) -> anyhow::Result<Self> {
+        let feed = client.feed().await?;
+        let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
+        let store = PackageStore::open(&client.dirs.store())?;
+        let planned = make_plan(root, &repos, &goal, &store)?;
+        Ok(Transaction {
+            root: root.to_owned(),
+            goal,
+            planned,
+            repos,
+            web_seeds: feed.feed.web_seeds.clone(),
+            store,
+        })
+    }
+
+    /// What it will do.
+    pub fn plan(&self) -> &Plan {
+        &self.planned.plan
+    }
+
+    /// The one-line summary the index gives for a change's package.
+    pub fn summary(&self, change: &swarmdate_core::plan::Change) -> &str {
+        &self.planned.catalogue.build(change.build).summary
+    }
+
+    /// Whether installing needs the privileged helper (the running system, not as root).
+    pub fn needs_helper(&self) -> bool {
+        self.root == Path::new("/") && !nix::unistd::geteuid().is_root()
+    }
+
+    /// Fetches what the store lacks over the repositories' swarms, waits for the rpm lock,
+    /// installs in one transaction and trims the store. `cancel` stops it while fetching, before
+    /// anything is installed.
+    pub async fn run(
+        mut self,
+        client: &Client,
+        engine: &EngineHandle,
+        on: &mut (dyn FnMut(Step<'_>) + Send),
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<Outcome> {
+        anyhow::ensure!(
+            !self.needs_helper() || Path::new(HELPER).is_file(),
+            "installing into this system needs administrator rights, and the privileged helper {HELPER} is not installed: run the command as root, or install Swarmdate's helper and polkit policy"
+        );
+        let mut cancel = std::pin::pin!(cancel);
+        let mut fetched = Fetched::default();
+        loop {
+            let f = self.fetch(client, engine, on, cancel.as_mut()).await?;
+            fetched.from_peers += f.from_peers;
+            fetched.from_mirrors += f.from_mirrors;
+            if !swarmdate_core::packages::rpm_lock_held(&self.root) {
+                break;
+            }
+            on(Step::WaitingForLock);
+            let r = self.root.clone();
+            tokio::task::spawn_blocking(move || {
+                swarmdate_core::packages::wait_for_rpm_lock(&r, LOCK_PATIENCE, || {})
+            })
+            .await??;
+            // It may have changed what is installed: plan again.
+            let again = make_plan(&self.root, &self.repos, &self.goal, &self.store)?;
+            let same = again.plan.changes == self.planned.plan.changes;
+            self.planned = again;
+            if same {
+                break;
+            }
+            on(Step::Replanned(&self.planned.plan));
+            if self.planned.plan.is_empty() {
+                return Ok(Outcome {
+                    plan: self.planned.plan,
+                    installed: 0,
+                    fetched,
+                    trim: None,
+                });
+            }
+        }
+        on(Step::Installing);
+        let privileged = self.needs_helper();
+        // Packages are trusted as rpm and dnf trust them: by the keys the root's rpm database
+        // has imported, read now (the feed's keys sign feeds only).
+        let keys = PackageKeys::of_root(&self.root)?;
+        let installed = install_plan(
+            &self.root,
+            &self.planned,
+            &self.repos,
+            &self.store,
+            &keys,
+            privileged,
+        )
+        .await?;
+        let trim = Some(trim(client, engine, &self.root).await?);
+        Ok(Outcome {
+            plan: self.planned.plan,
+            installed,
+            fetched,
+            trim,
+        })
+    }
+
+    /// Fetches the plan's packages the store lacks, each from its newest swarm.
+    async fn fetch(
+        &self,
+        client: &Client,
+        engine: &EngineHandle,
+        on: &mut (dyn FnMut(Step<'_>) + Send),
+        mut cancel: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> anyhow::Result<Fetched> {
+        let wanted = wanted_files(&self.planned, &self.store);
+        if wanted.is_empty() {
+            return Ok(Fetched::default());
+        }
+        let mut jobs = Vec::new();
+        for (r, files) in wanted {
+            let repo = &self.repos[r];
+            let images = swarmdate_core::iso::images_in(&client.dirs.images());
+            jobs.push(join_repository(client, engine, repo, &self.web_seeds, files, images).await?);
+        }
+        let mut rx = engine.subscribe();
+        loop {
+            let snap = rx.borrow_and_update().clone();
+            on(Step::Fetching(
+                snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect(),
+            ));
+            match fetch_status(&snap, &jobs, &self.planned, &self.store) {
+                FetchStatus::Running => {}
+                FetchStatus::Failed(e) => anyhow::bail!("fetching packages: {e}"),
+                FetchStatus::Done(fetched) => return Ok(fetched),
+            }
+            tokio::select! {
+                changed = rx.changed() => changed.context("the engine stopped")?,
+                _ = cancel.as_mut() => anyhow::bail!(
+                    "interrupted before anything was installed; what arrived stays in the store"
+                ),
+            }
+        }
+    }
+}
+
+/// An older build of an installed package that the feed's repositories offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OlderBuild {
+    /// The build.
+    pub nevra: Nevra,
+    /// Its size.
+    pub size: u64,
+}
+
+/// The builds of `name` older than the newest one installed in `root`, newest first.
+pub async fn older_builds(
+    client: &Client,
+    root: &Path,
+    name: &str,
+) -> anyhow::Result<Vec<OlderBuild>> {
+    let feed = client.feed().await?;
+    let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
+    let inventory = Inventory::read(root)?;
+    let installed = inventory
+        .named(name)
+        .map(|i| &i.nevra)
+        .max_by(|a, b| a.evr.rpm_cmp(&b.evr))
+        .with_context(|| format!("{name} is not installed"))?
+        .clone();
+    let catalogue = Catalogue::new(repos.into_iter().map(|r| r.repo).collect());
+    let mut older: Vec<OlderBuild> = catalogue
+        .builds
+        .iter()
+        .enumerate()
+        .filter(|(_, (n, _))| {
+            n.name == name && n.arch == installed.arch && n.evr.rpm_cmp(&installed.evr).is_lt()
+        })
+        .map(|(b, (n, _))| OlderBuild {
+            nevra: n.clone(),
+            size: catalogue.build(b).size,
+        })
+        .collect();
+    older.sort_by(|a, b| b.nevra.evr.rpm_cmp(&a.nevra.evr));
+    Ok(older)
+}
