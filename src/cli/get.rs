@@ -3,13 +3,11 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate_core::feed::Location;
 use swarmdate_core::i18n::trf;
-use swarmdate_engine::JobSpec;
 
 use swarmdate_core::store::PackageStore;
 use swarmdate_core::torrent::Torrent;
-use swarmdate_usecases::subset;
+use swarmdate_usecases::{download, subset};
 
 use super::context::Ctx;
 use super::exit::NeedsConfirmation;
@@ -35,8 +33,7 @@ pub struct GetArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
-    let loc = Location::parse_torrent_ref(&args.source)?;
-    let torrent = ctx.torrent_at(&loc).await?;
+    let download::Opened { torrent, from } = download::inspect(ctx, &args.source).await?;
     let hash = torrent.info_hash();
     let pinned = match ctx.feed_url() {
         Some(_) => ctx.feed().await?.feed.pins(&hash),
@@ -53,7 +50,7 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => std::env::current_dir()?,
     };
-    let dest = dir.join(&torrent.name);
+    let dest = download::destination(&torrent, &dir);
     anyhow::ensure!(
         args.update || !dest.exists(),
         "{} exists already; pass --update to update it, or move it away or choose another --dir",
@@ -61,7 +58,7 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
     );
     ctx.out.event(
         "torrent",
-        json!({ "name": torrent.name, "info_hash": hash, "origin": loc.display(), "pinned": pinned,
+        json!({ "name": torrent.name, "info_hash": hash, "origin": from, "pinned": pinned,
                 "data_length": torrent.data_length() }),
     );
     if !pinned && !args.yes {
@@ -70,7 +67,7 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
             &[
                 ("name", &torrent.name),
                 ("size", &bytes(torrent.data_length())),
-                ("origin", &loc.display()),
+                ("origin", &from),
                 ("hash", &hash),
             ],
         );
@@ -81,25 +78,17 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
             return Err(NeedsConfirmation(format!("{what} Pass --yes to fetch it anyway.")).into());
         }
     }
-    std::fs::create_dir_all(&dir)?;
-    // Checked before anything is written: a download that cannot fit touches nothing.
-    swarmdate_core::fsutil::ensure_space(&dir, torrent.data_length())?;
     let engine = ctx.engine().await?;
-    let added = engine
-        .add_job(
-            &torrent,
-            JobSpec::Fetch {
-                dest: std::path::absolute(&dir)?,
-                seed_after: args.seed,
-                replace: args.update,
-            },
-        )
-        .await;
+    let options = download::Options {
+        seed_after: args.seed,
+        replace: args.update,
+    };
+    let added = download::start(&engine, &torrent, &dir, options).await;
     let id = match added {
         Ok(id) => id,
         Err(e) => {
             engine.shutdown().await;
-            return Err(e.into());
+            return Err(e);
         }
     };
     let result = ctx.follow(&engine, id, &torrent.name).await;

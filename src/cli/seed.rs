@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use swarmdate_core::i18n::{tr, trf, trn};
-use swarmdate_engine::{EngineError, JobId, JobSpec, JobState, Payload, read_journal};
 
 use super::context::Ctx;
 use super::output::bytes;
+use swarmdate_usecases::seeding;
 use swarmdate_usecases::updates::follow_feed;
 
 #[derive(clap::Args)]
@@ -30,20 +30,15 @@ pub struct SeedArgs {
 
 pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     if args.status {
-        let jobs = read_journal(&ctx.dirs.engine())?;
-        let ledger =
-            swarmdate_core::ledger::Ledger::open(&ctx.dirs.engine().join("ledger.sqlite"))?;
-        let totals = ledger.totals()?;
-        let mut in_images = serde_json::Map::new();
-        for j in &jobs {
+        let status = seeding::status(ctx)?;
+        for j in &status.jobs {
             let mut state = match (j.goal_met, j.paused) {
                 (true, true) => tr("goal reached, paused"),
                 (_, true) => tr("paused"),
                 _ => String::new(),
             };
-            let n = packages_from_images(ctx, j)?;
+            let n = j.packages_in_images;
             if n > 0 {
-                in_images.insert(j.id.to_string(), n.into());
                 state = trn(
                     "{state} ({n} package from your images)",
                     "{state} ({n} packages from your images)",
@@ -54,10 +49,10 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
             ctx.out
                 .say(format!("{:>4}  {}  {}  {state}", j.id, j.info_hash, j.name).trim_end());
         }
-        if jobs.is_empty() {
+        if status.jobs.is_empty() {
             ctx.out.say(tr("Nothing is seeded yet."));
         }
-        for t in &totals {
+        for t in &status.contribution {
             ctx.out.say(trf(
                 "{name}: {up} uploaded to {peers} peers, {down} downloaded",
                 &[
@@ -68,11 +63,17 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
                 ],
             ));
         }
-        let up: u64 = totals.iter().map(|t| t.uploaded).sum();
+        let up = status.uploaded();
         ctx.out
             .say(trf("In all: {up} uploaded", &[("up", &bytes(up))]));
+        let in_images: serde_json::Map<String, serde_json::Value> = status
+            .jobs
+            .iter()
+            .filter(|j| j.packages_in_images > 0)
+            .map(|j| (j.id.to_string(), j.packages_in_images.into()))
+            .collect();
         ctx.out.summary(json!({
-            "jobs": jobs, "contribution": totals, "uploaded": up,
+            "jobs": status.jobs, "contribution": status.contribution, "uploaded": up,
             "packages_in_images": in_images,
         }));
         return Ok(());
@@ -87,24 +88,7 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
         let torrent = ctx
             .torrent_at(&swarmdate_core::feed::Location::File(t.clone()))
             .await?;
-        let payload = if data.is_file() {
-            Payload::Image(data.canonicalize()?)
-        } else {
-            Payload::Folder(data.canonicalize()?)
-        };
-        let spec = match args.super_seed {
-            true => JobSpec::SuperSeed { payload },
-            false => JobSpec::Seed { payload },
-        };
-        let added = match engine.add_job(&torrent, spec).await {
-            Ok(id) => checked(&engine, id).await.map_err(|e| (Some(id), e)),
-            Err(e) => Err((None, e)),
-        };
-        if let Err((id, e)) = added {
-            // A payload that is not the torrent's is refused, not kept as a failing job.
-            if let Some(id) = id {
-                let _ = engine.remove(id).await;
-            }
+        if let Err(e) = seeding::share(&engine, &torrent, data, args.super_seed).await {
             engine.shutdown().await;
             return Err(e.into());
         }
@@ -157,47 +141,4 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
     engine.shutdown().await;
     ctx.out.say("");
     Ok(())
-}
-
-/// Waits until a seeding job has checked its payload: seeding (or paused), or its refusal (typed,
-/// so a payload that is not the torrent's is a trust refusal wherever the engine runs).
-async fn checked(
-    engine: &swarmdate_engine::service::EngineHandle,
-    id: JobId,
-) -> Result<(), EngineError> {
-    let mut rx = engine.subscribe();
-    loop {
-        let job = rx.borrow_and_update().job(id).cloned();
-        match job {
-            Some(j) if matches!(j.state, JobState::Failed(_)) => return Err(j.failure_error()),
-            Some(j) if j.state.is_complete() || j.state == JobState::Paused => return Ok(()),
-            _ => {}
-        }
-        if let Err(e) = rx.changed().await {
-            return Err(EngineError::Other(format!(
-                "the engine stopped while it checked the data: {e}"
-            )));
-        }
-    }
-}
-
-/// How many packages a repository job seeds from inside images (those the store lacks).
-fn packages_from_images(ctx: &Ctx, job: &swarmdate_engine::JobRecord) -> anyhow::Result<u64> {
-    let JobSpec::Repository(spec) = &job.spec else {
-        return Ok(0);
-    };
-    if spec.images.is_empty() {
-        return Ok(0);
-    }
-    let index = swarmdate_core::packages::PackageIndex::from_json(&std::fs::read(&spec.index)?)?;
-    let cache = ctx.dirs.engine().join("image-packages.json");
-    let inside = swarmdate_core::iso::packages_in_images(&spec.images, &cache)?;
-    let store = swarmdate_core::store::PackageStore::open(&ctx.dirs.store())?;
-    Ok(index
-        .packages
-        .iter()
-        .filter(|p| {
-            !store.holds(&p.sha256) && inside.get(&p.sha256).is_some_and(|i| i.size == p.size)
-        })
-        .count() as u64)
 }

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use swarmdate_core::plan::{ChangeKind, Goal};
+use swarmdate_engine::JobId;
 use swarmdate_engine::service::EngineHandle;
-use swarmdate_engine::{JobId, JobKind, JobSpec, JobState, Payload};
 use swarmdate_usecases::Client;
 use swarmdate_usecases::switching::{self, Ended, OtherSwitch, Switch};
 use swarmdate_usecases::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
 use swarmdate_usecases::versions::Versions;
+use swarmdate_usecases::{download, seeding};
 
 /// One update as the Updates page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -457,44 +458,7 @@ impl Backend {
     }
 }
 
-/// One seeded torrent as the Seeding page lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeedItem {
-    /// The engine's job.
-    pub job: JobId,
-    /// Its name.
-    pub name: String,
-    /// Bytes uploaded over its lifetime (the ledger), or since it started when the ledger has none.
-    pub uploaded: u64,
-    /// Payload bytes it holds.
-    pub size: u64,
-    /// Distinct peers it has served.
-    pub peers_served: u64,
-    /// Peers connected now.
-    pub peers: usize,
-    /// Upload speed in bytes/s.
-    pub up_speed: u64,
-    /// Paused by the user or the goal.
-    pub paused: bool,
-    /// The seeding goal was met.
-    pub goal_met: bool,
-    /// Packages it seeds straight from inside the user's images.
-    pub packages_in_images: u64,
-}
-
-/// What this machine seeds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SeedingView {
-    /// The torrents.
-    pub items: Vec<SeedItem>,
-    /// Bytes uploaded in all (the ledger).
-    pub uploaded: u64,
-    /// Peers served in all.
-    pub peers_served: u64,
-    /// Bytes uploaded per minute over the last hour, per hour over the last day, per day over
-    /// the last month (oldest first).
-    pub chart: [Vec<u64>; 3],
-}
+pub use swarmdate_usecases::seeding::{SeedItem, SeedingView};
 
 /// How often the Seeding page's figures are refreshed.
 const SEEDING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -515,78 +479,20 @@ impl Backend {
                     return;
                 }
             };
-            if let Err(e) = me.seed_local_image(engine).await {
+            if let Err(e) = seeding::share_local_image(&me.client(), engine).await {
                 tracing::info!("not sharing the local image: {e:#}");
             }
             // Opened once: opening sets the tables up (a write), not worth doing every second.
             let ledger_path = me.client().dirs.engine().join("ledger.sqlite");
             let ledger = swarmdate_core::ledger::Ledger::open(&ledger_path).ok();
             loop {
-                let totals = ledger
-                    .as_ref()
-                    .and_then(|l| l.totals().ok())
-                    .unwrap_or_default();
-                let chart = ledger
-                    .as_ref()
-                    .and_then(|l| l.upload_charts(chrono::Utc::now()).ok())
-                    .unwrap_or_default();
-                let snap = engine.snapshot();
-                let items = snap
-                    .jobs
-                    .iter()
-                    // A stopped switch is paused too, but shares nothing.
-                    .filter(|j| j.state.is_complete() || j.state == JobState::Paused)
-                    .filter(|j| j.kind != JobKind::Switch)
-                    .map(|j| {
-                        let lifetime = totals.iter().find(|t| t.info_hash == j.info_hash);
-                        SeedItem {
-                            job: j.id,
-                            name: j.name.clone(),
-                            // The ledger is written every 10 s: the live count may be ahead.
-                            uploaded: lifetime
-                                .map_or(j.bytes_uploaded, |t| t.uploaded.max(j.bytes_uploaded)),
-                            size: j.bytes_wanted,
-                            peers_served: lifetime.map_or(0, |t| t.peers_served),
-                            peers: j.peers.len(),
-                            up_speed: j.up_speed,
-                            paused: j.state == JobState::Paused,
-                            goal_met: j.goal_met,
-                            packages_in_images: j.packages_in_images,
-                        }
-                    })
-                    .collect();
-                let view = SeedingView {
-                    items,
-                    uploaded: totals.iter().map(|t| t.uploaded).sum(),
-                    peers_served: totals.iter().map(|t| t.peers_served).sum(),
-                    chart,
-                };
+                let view = seeding::view(engine, ledger.as_ref());
                 if !show(Ok(view)) {
                     return;
                 }
                 tokio::time::sleep(SEEDING_EVERY).await;
             }
         })
-    }
-
-    /// Shares the local image when it is a published version and nothing else uses it.
-    async fn seed_local_image(&self, engine: &EngineHandle) -> anyhow::Result<()> {
-        let versions = Versions::load(&self.client(), None).await?;
-        let Some(i) = versions.current else {
-            return Ok(());
-        };
-        let torrent = &versions.versions[i].torrent;
-        let busy = engine
-            .jobs()
-            .await?
-            .iter()
-            .any(|j| j.info_hash == torrent.info_hash())
-            || switching::is_switching(engine, &versions.image).await?;
-        if !busy {
-            let payload = Payload::Image(versions.image.clone());
-            engine.add_job(torrent, JobSpec::Seed { payload }).await?;
-        }
-        Ok(())
     }
 
     /// Pauses or resumes a seeded torrent.
@@ -598,12 +504,9 @@ impl Backend {
         let me = self.clone();
         self.run(async move {
             let engine = me.engine().await.map_err(|e| format!("{e:#}"))?;
-            let r = if paused {
-                engine.pause(job).await
-            } else {
-                engine.resume(job).await
-            };
-            r.map_err(|e| format!("{e:#}"))
+            seeding::set_paused(engine, job, paused)
+                .await
+                .map_err(|e| format!("{e:#}"))
         })
     }
 }
@@ -642,14 +545,7 @@ impl Backend {
     }
 }
 
-/// A torrent someone asked to open (`bittorrent://` link or `.torrent` file).
-#[derive(Debug, Clone)]
-pub struct TorrentInfo {
-    /// The parsed, validated torrent.
-    pub torrent: swarmdate_core::torrent::Torrent,
-    /// Where it came from, for people.
-    pub from: String,
-}
+pub use swarmdate_usecases::download::Opened as TorrentInfo;
 
 impl Backend {
     /// Fetches and checks the torrent a link or path names.
@@ -659,16 +555,9 @@ impl Backend {
     ) -> impl Future<Output = Result<TorrentInfo, String>> + Send + 'static {
         let me = self.clone();
         self.run(async move {
-            let r: anyhow::Result<TorrentInfo> = async {
-                let loc = swarmdate_core::feed::Location::parse_torrent_ref(&reference)?;
-                let torrent = me.client().torrent_at(&loc).await?;
-                Ok(TorrentInfo {
-                    torrent,
-                    from: loc.display(),
-                })
-            }
-            .await;
-            r.map_err(|e| format!("{e:#}"))
+            download::inspect(&me.client(), &reference)
+                .await
+                .map_err(|e| format!("{e:#}"))
         })
     }
 
@@ -681,24 +570,12 @@ impl Backend {
         let me = self.clone();
         self.run(async move {
             let r: anyhow::Result<JobId> = async {
-                std::fs::create_dir_all(&dir)?;
-                let dir = std::path::absolute(&dir)?;
-                let target = dir.join(&torrent.name);
-                anyhow::ensure!(
-                    !target.exists(),
-                    "{} exists already: move it away first",
-                    target.display()
-                );
-                // Refused up front when it cannot fit: nothing is written then.
-                swarmdate_core::fsutil::ensure_space(&dir, torrent.data_length())?;
                 let engine = me.engine().await?;
-                // The engine builds the payload in a staging folder inside `dest`, then renames.
-                let spec = JobSpec::Fetch {
-                    dest: dir,
+                let options = download::Options {
                     seed_after: true,
                     replace: false,
                 };
-                Ok(engine.add_job(&torrent, spec).await?)
+                download::start(engine, &torrent, &dir, options).await
             }
             .await;
             r.map_err(|e| format!("{e:#}"))
@@ -718,22 +595,10 @@ impl Backend {
             let r: anyhow::Result<Vec<JobId>> = async {
                 let engine = me.engine().await?;
                 if let Some(jobs) = resume {
-                    for j in &jobs {
-                        engine.resume(*j).await?;
-                    }
+                    seeding::resume_all(engine, &jobs).await?;
                     return Ok(jobs);
                 }
-                let sharing: Vec<JobId> = engine
-                    .snapshot()
-                    .jobs
-                    .iter()
-                    .filter(|j| j.state == JobState::Seeding)
-                    .map(|j| j.id)
-                    .collect();
-                for j in &sharing {
-                    engine.pause(*j).await?;
-                }
-                Ok(sharing)
+                Ok(seeding::pause_all(engine).await?)
             }
             .await;
             r.map_err(|e| format!("{e:#}"))

@@ -3,6 +3,8 @@
 //! between them (`switching`).
 
 pub mod autostart;
+pub mod download;
+pub mod seeding;
 pub mod subset;
 pub mod switching;
 pub mod updates;
