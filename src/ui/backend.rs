@@ -512,12 +512,15 @@ impl Backend {
 }
 
 impl Backend {
-    /// Sends the job's snapshot to `show` whenever the engine publishes one, until it returns
-    /// false or the job is gone.
+    /// Sends the job's snapshot and its piece map (asked of the engine each time: snapshots
+    /// carry none) to `show` whenever the engine publishes one, until it returns false or the job
+    /// is gone.
     pub fn watch_job(
         self: &Arc<Self>,
         job: JobId,
-        show: impl Fn(swarmdate_engine::JobSnapshot) -> bool + Send + 'static,
+        show: impl Fn(swarmdate_engine::JobSnapshot, swarmdate_engine::PieceMap) -> bool
+        + Send
+        + 'static,
     ) -> impl Future<Output = ()> + Send + 'static {
         let me = self.clone();
         self.run(async move {
@@ -532,10 +535,17 @@ impl Backend {
                     let Some(j) = snap.jobs.into_iter().find(|j| j.id == job) else {
                         return;
                     };
-                    if !show(j) {
-                        return;
+                    match engine.piece_map(job).await {
+                        Ok(map) => {
+                            if !show(j, map) {
+                                return;
+                            }
+                            last = std::time::Instant::now();
+                        }
+                        Err(swarmdate_engine::EngineError::NotFound(_)) => return,
+                        // A call that failed on the bus skips this update; the next one asks again.
+                        Err(e) => tracing::debug!("no piece map for job {job}: {e}"),
                     }
-                    last = std::time::Instant::now();
                 }
                 if rx.changed().await.is_err() {
                     return;

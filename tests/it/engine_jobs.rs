@@ -119,12 +119,11 @@ async fn the_piece_map_shows_pieces_in_flight_while_their_blocks_arrive() {
     let mut rx = fetch.engine.subscribe();
     let seen = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            let in_flight = rx
-                .borrow_and_update()
-                .jobs
-                .iter()
-                .find(|j| j.id == fetch.job)
-                .map_or(0, |j| j.pieces.count(PieceState::InFlight));
+            rx.borrow_and_update();
+            let in_flight = fetch
+                .engine
+                .piece_map(fetch.job)
+                .map_or(0, |m| m.count(PieceState::InFlight));
             if in_flight > 0 {
                 return in_flight;
             }
@@ -140,9 +139,11 @@ async fn the_piece_map_shows_pieces_in_flight_while_their_blocks_arrive() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(done.pieces.count(PieceState::InFlight), 0);
+    assert!(done.state.is_complete());
+    let pieces = fetch.engine.piece_map(fetch.job).unwrap();
+    assert_eq!(pieces.count(PieceState::InFlight), 0);
     assert_eq!(
-        done.pieces.count(PieceState::Fetched),
+        pieces.count(PieceState::Fetched),
         torrent.pieces().len(),
         "every piece came from the seeder"
     );

@@ -486,3 +486,289 @@ async fn a_trust_refusal_is_the_same_in_process_and_over_the_bus() {
     let ended = tokio::time::timeout(Duration::from_secs(60), first.wait()).await;
     assert!(ended.expect("Ctrl+C ends it").unwrap().success());
 }
+
+/// Pieces of the large job the signal-size tests use.
+const MANY_PIECES: usize = 100_000;
+
+/// A single-file torrent of `MANY_PIECES` 16 KiB pieces whose hashes match nothing: fetched into an
+/// empty folder with no peers, its job stays downloading with every piece missing.
+fn many_pieces_torrent() -> swarmdate_core::torrent::Torrent {
+    let hashes: Vec<u8> = (0..MANY_PIECES * 20).map(|i| (i % 251) as u8).collect();
+    let info = dict(vec![
+        ("length", V::Integer((MANY_PIECES as i64) << 14)),
+        ("name", b("many.iso")),
+        ("piece length", V::Integer(16 << 10)),
+        ("pieces", raw(hashes)),
+    ]);
+    swarmdate_core::torrent::Torrent::from_bytes(encode(&dict(vec![("info", info)]))).unwrap()
+}
+
+/// The engine of this test process, offered on `bus` under `name`.
+async fn served_engine(
+    bus: &Bus,
+    state: &Path,
+    name: &str,
+) -> (
+    std::sync::Arc<swarmdate_engine::Engine>,
+    swarmdate_engine::service::Host,
+) {
+    let mut cfg = swarmdate_engine::EngineConfig::loopback(state);
+    cfg.trackers = false;
+    let engine = swarmdate_engine::Engine::start(cfg).await.unwrap();
+    let conn = connect(bus).await;
+    let host = swarmdate_engine::service::Host::serve(&conn, name, engine.clone())
+        .await
+        .unwrap();
+    (engine, host)
+}
+
+/// A plain connection to `bus`, as another process of the user would open.
+async fn connect(bus: &Bus) -> zbus::Connection {
+    zbus::connection::Builder::address(bus.address.as_str())
+        .unwrap()
+        .build()
+        .await
+        .unwrap()
+}
+
+/// The largest `Changed` body an independent observer receives over `signals` signals.
+async fn largest_changed_body(bus: &Bus, signals: usize) -> usize {
+    use futures::StreamExt;
+    let observer = connect(bus).await;
+    let rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .interface(swarmdate_engine::service::INTERFACE)
+        .unwrap()
+        .member("Changed")
+        .unwrap()
+        .build();
+    let mut stream = zbus::MessageStream::for_match_rule(rule, &observer, None)
+        .await
+        .unwrap();
+    let mut largest = 0;
+    for _ in 0..signals {
+        let msg = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("the engine signals within 30 s")
+            .unwrap()
+            .unwrap();
+        largest = largest.max(msg.body().data().len());
+    }
+    largest
+}
+
+/// Adds the many-pieces fetch job to `engine` and waits until it is downloading.
+async fn many_pieces_job(
+    engine: &std::sync::Arc<swarmdate_engine::Engine>,
+    dest: &Path,
+) -> swarmdate_engine::JobId {
+    use swarmdate_engine::{JobSpec, JobState};
+    let spec = JobSpec::Fetch {
+        dest: dest.to_owned(),
+        seed_after: false,
+        replace: false,
+    };
+    let job = engine.add_job(&many_pieces_torrent(), spec).unwrap();
+    let mut rx = engine.subscribe();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while rx
+            .borrow_and_update()
+            .job(job)
+            .is_none_or(|j| j.state != JobState::Downloading)
+        {
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the job is downloading within a minute");
+    job
+}
+
+/// The `Changed` signal carries no piece map: for a 100,000-piece job its body, as an independent
+/// observer on the bus receives it, stays far below one byte per piece, while `PieceMap` returns
+/// every piece's state. (Measured: 206 bytes; with the JSON snapshot and its maps, 100,451.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_changed_signal_stays_small_for_a_job_of_many_pieces() {
+    use swarmdate_engine::PieceState;
+    use swarmdate_engine::service::{EngineHandle, Remote};
+    let bus = Bus::start();
+    let (state, dest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let name = "org.swarmdate.Engine.test";
+    let (engine, host) = served_engine(&bus, state.path(), name).await;
+    let job = many_pieces_job(&engine, dest.path()).await;
+
+    let size = largest_changed_body(&bus, 4).await;
+    println!("Changed signal body for a {MANY_PIECES}-piece job: {size} bytes");
+    assert!(size < 16 << 10, "{size} bytes");
+
+    let remote = EngineHandle::Remote(Remote::connect(&connect(&bus).await, name).await.unwrap());
+    let map = remote.piece_map(job).await.unwrap();
+    assert_eq!(map.0.len(), MANY_PIECES);
+    assert_eq!(map.count(PieceState::Missing), MANY_PIECES);
+    remote.shutdown().await;
+    host.release().await;
+    engine.shutdown().await;
+}
+
+/// A client over the bus sees the same snapshot fields and the same piece maps as the engine's
+/// own process: a seeded payload (every piece had before) and a fetch with every piece missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_client_sees_the_same_snapshot_and_piece_map_as_in_process() {
+    use swarmdate_engine::service::{EngineHandle, Remote};
+    use swarmdate_engine::{JobSpec, JobState, Payload, PieceState};
+    let bus = Bus::start();
+    let (state, dest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let name = "org.swarmdate.Engine.test";
+    let (engine, host) = served_engine(&bus, state.path(), name).await;
+    let data = dest.path().join("seeded.iso");
+    random_file(&data, 40 << 14, 7);
+    let torrent = swarmdate_core::torrent::TorrentBuilder::single_file("seeded.iso", &data)
+        .piece_length(16 << 10)
+        .build()
+        .unwrap();
+    let seeded = engine
+        .add_job(
+            &torrent,
+            JobSpec::Seed {
+                payload: Payload::Image(data.clone()),
+            },
+        )
+        .unwrap();
+    engine.wait(seeded).await.unwrap();
+    let fetching = many_pieces_job(&engine, &dest.path().join("many")).await;
+
+    let remote = EngineHandle::Remote(Remote::connect(&connect(&bus).await, name).await.unwrap());
+    // Both sides read their latest snapshot once the remote one has followed a change; nothing
+    // moves in this engine (no peers), so they agree at once.
+    let mut rx = remote.subscribe();
+    rx.changed().await.unwrap();
+    let there = serde_json::to_value(&*rx.borrow_and_update()).unwrap();
+    let here = serde_json::to_value(engine.snapshot()).unwrap();
+    assert_eq!(there, here);
+    let jobs = there["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{there}");
+    assert_eq!(
+        remote.snapshot().job(seeded).unwrap().state,
+        JobState::Seeding
+    );
+
+    for (job, state, n) in [
+        (seeded, PieceState::HadBefore, 40),
+        (fetching, PieceState::Missing, MANY_PIECES),
+    ] {
+        let (remote_map, local_map) = (
+            remote.piece_map(job).await.unwrap(),
+            engine.piece_map(job).unwrap(),
+        );
+        assert_eq!(remote_map, local_map);
+        assert_eq!(remote_map.count(state), n);
+    }
+    assert_eq!(remote.jobs().await.unwrap(), engine.jobs());
+    remote.shutdown().await;
+    host.release().await;
+    engine.shutdown().await;
+}
+
+/// What the engine's bus answers a raw call (as any local process may send), by error name.
+async fn call<B>(conn: &zbus::Connection, method: &str, body: &B) -> Result<(), String>
+where
+    B: serde::Serialize + zbus::zvariant::DynamicType,
+{
+    use swarmdate_engine::service::{INTERFACE, OBJECT_PATH};
+    match conn
+        .call_method(
+            Some("org.swarmdate.Engine.test"),
+            OBJECT_PATH,
+            Some(INTERFACE),
+            method,
+            body,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(zbus::Error::MethodError(name, _, _)) => Err(name.to_string()),
+        Err(e) => panic!("{method}: not a named error: {e}"),
+    }
+}
+
+/// Malformed and oversized arguments from another process get named errors before the engine
+/// acts on them; the same calls well formed (the positive controls) succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_or_oversized_argument_over_the_bus_gets_a_named_error() {
+    use swarmdate_engine::service::wire::{MAX_PATH_BYTES, WireGoal, WireSpec};
+    use swarmdate_engine::{JobSpec, Payload};
+    let bus = Bus::start();
+    let (state, dest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (engine, host) = served_engine(&bus, state.path(), "org.swarmdate.Engine.test").await;
+    let conn = connect(&bus).await;
+    let spec_error = Err("org.swarmdate.Engine.Error.Spec".to_owned());
+    let torrent = many_pieces_torrent();
+    let bytes = &torrent.bytes()[..];
+    let fetch = |dest: std::path::PathBuf| {
+        WireSpec::from(&JobSpec::Fetch {
+            dest,
+            seed_after: false,
+            replace: false,
+        })
+    };
+
+    // Positive controls: a well-formed job and seeding goal are taken.
+    let good = fetch(dest.path().to_owned());
+    assert_eq!(call(&conn, "AddJob", &(bytes, &good)).await, Ok(()));
+    assert_eq!(engine.jobs().len(), 1);
+    let ratio = WireGoal::from(swarmdate_core::config::SeedGoal::Ratio(2.0));
+    assert_eq!(call(&conn, "SetSeedGoal", &(&ratio,)).await, Ok(()));
+
+    // A spec of two variants, a path past PATH_MAX, a relative path.
+    let mut two = good.clone();
+    two.seed.push(
+        WireSpec::from(&JobSpec::Seed {
+            payload: Payload::Folder(dest.path().to_owned()),
+        })
+        .seed[0]
+            .clone(),
+    );
+    assert_eq!(call(&conn, "AddJob", &(bytes, &two)).await, spec_error);
+    let long = dest.path().join("d".repeat(MAX_PATH_BYTES));
+    let long = fetch(long);
+    assert_eq!(call(&conn, "AddJob", &(bytes, &long)).await, spec_error);
+    let relative = fetch("downloads".into());
+    assert_eq!(call(&conn, "AddJob", &(bytes, &relative)).await, spec_error);
+    // A seeding ratio that is no number, a switch mode that does not exist, a package that is no
+    // NEVRA.
+    let nan = WireGoal {
+        kind: "ratio".into(),
+        ratio: f64::NAN,
+        hours: 0,
+    };
+    assert_eq!(call(&conn, "SetSeedGoal", &(&nan,)).await, spec_error);
+    let image = dest.path().join("a.iso");
+    let switch = (
+        image.as_os_str().as_encoded_bytes(),
+        bytes,
+        "sideways",
+        0u64,
+        false,
+    );
+    assert_eq!(call(&conn, "SwitchImage", &switch).await, spec_error);
+    let installed = vec!["not a package".to_owned()];
+    assert_eq!(
+        call(&conn, "TrimStore", &(1u64 << 30, installed)).await,
+        spec_error
+    );
+    // A job that does not exist; an argument of the wrong D-Bus type.
+    assert_eq!(
+        call(&conn, "PieceMap", &(99u64,)).await,
+        Err("org.swarmdate.Engine.Error.NotFound".to_owned())
+    );
+    // (zbus refuses a body that does not match the method's signature before the engine's code
+    // runs, with its own error name.)
+    assert_eq!(
+        call(&conn, "AddJob", &(bytes, "{\"kind\":\"fetch\"}")).await,
+        Err("org.freedesktop.zbus.Error".to_owned())
+    );
+    // None of them added a job.
+    assert_eq!(engine.jobs().len(), 1);
+    host.release().await;
+    engine.shutdown().await;
+}

@@ -153,6 +153,8 @@ pub struct Engine {
     _lock: StateLock,
     jobs: Mutex<Jobs>,
     snapshots: watch::Sender<Snapshot>,
+    /// Each live job's latest piece map, kept beside the snapshots (see [`Engine::piece_map`]).
+    piece_maps: Mutex<std::collections::HashMap<JobId, PieceMap>>,
     listen_port: Option<u16>,
     /// The address peers are accepted on (super-seeders listen there too).
     listen_ip: Option<std::net::IpAddr>,
@@ -267,6 +269,7 @@ impl Engine {
                 live: BTreeMap::new(),
             }),
             snapshots: watch::channel(Snapshot::default()).0,
+            piece_maps: Default::default(),
             listen_port,
             listen_ip,
             known_peers: cfg.known_peers.clone(),
@@ -798,6 +801,17 @@ impl Engine {
     /// The latest snapshot.
     pub fn snapshot(&self) -> Snapshot {
         self.snapshots.borrow().clone()
+    }
+
+    /// A job's piece map as of the latest snapshot: empty until its initial check is over.
+    pub fn piece_map(&self, id: JobId) -> Result<PieceMap, EngineError> {
+        if let Some(map) = self.piece_maps.lock().unwrap().get(&id) {
+            return Ok(map.clone());
+        }
+        match self.snapshots.borrow().job(id) {
+            Some(_) => Ok(PieceMap::default()),
+            None => Err(EngineError::no_job(id)),
+        }
     }
 
     /// Waits until a job is complete (seeding or done) or has failed; returns its last snapshot.

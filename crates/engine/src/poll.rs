@@ -78,6 +78,9 @@ impl Engine {
             listen_port: self.listen_port,
             jobs: Vec::with_capacity(jobs.len()),
         };
+        let live: HashSet<JobId> = jobs.iter().map(|j| j.0).collect();
+        // A frozen (finished) job keeps the last map it had; a job gone takes its map along.
+        let mut maps = HashMap::new();
         for (id, kind, torrent, handle, (state, failure), log, frozen, goal_met, super_seeded) in
             jobs
         {
@@ -107,7 +110,6 @@ impl Engine {
                 down_speed: 0,
                 up_speed: 0,
                 peers: Vec::new(),
-                pieces: PieceMap::default(),
                 goal_met,
             };
             if let Some((uploaded, served)) = super_seeded {
@@ -177,13 +179,18 @@ impl Engine {
                             _ => {}
                         }
                     }
-                    js.pieces = PieceMap(states);
+                    maps.insert(id, PieceMap(states));
                 }
                 // A torrent error while checking or downloading is not shown as the job's
                 // failure here: the job's runner decides (a full disk rolls a switch back first)
                 // and says so within 100 ms; a waiter that saw librqbit's text would quit early.
             }
             snap.jobs.push(js);
+        }
+        {
+            let mut kept = self.piece_maps.lock().unwrap();
+            kept.retain(|id, _| live.contains(id));
+            kept.extend(maps);
         }
         self.snapshots.send_replace(snap);
     }

@@ -27,7 +27,9 @@ use swarmdate_core::torrent::{PieceIndex, Torrent};
 
 /// What the pre-fill of a switch did (kept in the job journal, shown by `iso switch`): the
 /// refined plan, once the target's directories are known.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, zbus::zvariant::Type,
+)]
 pub struct Rebuilt {
     /// Bytes of the pieces fetched to read the target's directories.
     pub layout_fetched: u64,

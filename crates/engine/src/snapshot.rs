@@ -72,7 +72,8 @@ pub enum JobKind {
     Done,
 }
 
-/// One job's progress.
+/// One job's progress. It carries no piece map, in-process or over the bus: whoever draws one
+/// asks for it ([`crate::Engine::piece_map`]), so a snapshot stays small at 4 per second.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobSnapshot {
     /// The job.
@@ -115,8 +116,6 @@ pub struct JobSnapshot {
     pub up_speed: u64,
     /// Connected peers.
     pub peers: Vec<PeerSnapshot>,
-    /// Per-piece state; empty until the initial check is over.
-    pub pieces: PieceMap,
     /// The seeding goal was met (and paused the job unless the user resumed it).
     #[serde(default)]
     pub goal_met: bool,
@@ -154,7 +153,7 @@ pub enum PieceState {
 }
 
 /// Piece states, one byte each (a 400,000-piece map is 400 KB); serialized as a string of one digit
-/// per piece (the state's number), compact enough to send a few times a second.
+/// per piece (the state's number).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PieceMap(pub Vec<PieceState>);
 

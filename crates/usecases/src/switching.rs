@@ -539,7 +539,7 @@ mod tests {
             "id": 7, "kind": "switch", "name": "os-1.02.iso", "info_hash": "00".repeat(20),
             "state": state, "bytes_wanted": 1000, "bytes_had": 600, "bytes_fetched": 150,
             "bytes_uploaded": 0, "bytes_received": 170, "bytes_discarded": 0,
-            "down_speed": 0, "up_speed": 0, "peers": [], "pieces": "",
+            "down_speed": 0, "up_speed": 0, "peers": [],
         }))
         .unwrap()
     }

@@ -12,23 +12,25 @@ use relm4::prelude::*;
 
 use swarmdate_core::i18n::{tr, trf};
 use swarmdate_core::text::escape_controls;
-use swarmdate_engine::{JobId, JobSnapshot, PieceState};
+use swarmdate_engine::{JobId, JobSnapshot, PieceMap, PieceState};
 
 use super::backend::Backend;
 use speed_chart::History;
 
-/// The view's model: the job's latest snapshot.
+/// The view's model: the job's latest snapshot and piece map.
 pub struct TransferView {
     /// The latest snapshot of the job.
     pub snapshot: Option<JobSnapshot>,
+    /// The job's piece map, asked for with each snapshot while the view is open.
+    pub pieces: PieceMap,
     history: History,
 }
 
 /// Results of the view's background work.
 #[derive(Debug)]
 pub enum Cmd {
-    /// A new snapshot of the job.
-    Snapshot(Box<JobSnapshot>),
+    /// A new snapshot of the job and its piece map.
+    Snapshot(Box<(JobSnapshot, PieceMap)>),
     /// The job is gone (finished and forgotten, or the engine stopped).
     Gone,
 }
@@ -38,7 +40,7 @@ impl TransferView {
         let Some(j) = &self.snapshot else {
             return tr("Waiting for the engine…");
         };
-        let pieces = &j.pieces;
+        let pieces = &self.pieces;
         trf(
             "{fetched} fetched of {wanted} · {had} pieces already here, {new} fetched, {missing} missing",
             &[
@@ -172,12 +174,15 @@ impl Component for TransferView {
     ) -> ComponentParts<Self> {
         let model = TransferView {
             snapshot: None,
+            pieces: PieceMap::default(),
             history: Default::default(),
         };
         let chart = speed_chart::chart(model.history.clone());
         let widgets = view_output!();
         let out = sender.command_sender().clone();
-        let watch = backend.watch_job(job, move |j| out.send(Cmd::Snapshot(Box::new(j))).is_ok());
+        let watch = backend.watch_job(job, move |j, map| {
+            out.send(Cmd::Snapshot(Box::new((j, map)))).is_ok()
+        });
         sender.oneshot_command(async move {
             watch.await;
             Cmd::Gone
@@ -193,14 +198,14 @@ impl Component for TransferView {
         _: &Self::Root,
     ) {
         match cmd {
-            Cmd::Snapshot(j) => {
+            Cmd::Snapshot(update) => {
+                let (j, map) = *update;
                 speed_chart::push(&self.history, j.down_speed, j.up_speed);
                 widgets.chart.queue_draw();
-                if !j.pieces.0.is_empty() {
-                    widgets
-                        .map
-                        .set_paintable(Some(&piece_map::texture(&j.pieces)));
+                if !map.0.is_empty() {
+                    widgets.map.set_paintable(Some(&piece_map::texture(&map)));
                 }
+                self.pieces = map;
                 while let Some(row) = widgets.peers.first_child() {
                     widgets.peers.remove(&row);
                 }
@@ -227,7 +232,7 @@ impl Component for TransferView {
                         .build();
                     widgets.peers.append(&row);
                 }
-                self.snapshot = Some(*j);
+                self.snapshot = Some(j);
             }
             Cmd::Gone => {}
         }

@@ -5,6 +5,7 @@
 mod error;
 mod remote;
 mod server;
+pub mod wire;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::{
     Engine, EngineBusy, EngineConfig, EngineError, JobId, JobRecord, JobSnapshot, JobSpec,
-    Snapshot, wait_for_job,
+    PieceMap, Snapshot, wait_for_job,
 };
 pub use error::{BusError, ERROR_PREFIX};
 pub use remote::Remote;
@@ -216,6 +217,15 @@ impl EngineHandle {
         match self {
             EngineHandle::Local { engine, .. } => Ok(engine.jobs()),
             EngineHandle::Remote(r) => r.jobs().await,
+        }
+    }
+
+    /// A job's piece map as of the latest snapshot (snapshots carry none): asked for only by
+    /// whoever draws it.
+    pub async fn piece_map(&self, id: JobId) -> Result<PieceMap, EngineError> {
+        match self {
+            EngineHandle::Local { engine, .. } => engine.piece_map(id),
+            EngineHandle::Remote(r) => r.piece_map(id).await,
         }
     }
 

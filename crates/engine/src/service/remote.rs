@@ -8,7 +8,8 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::error::BusError;
-use crate::{EngineError, JobId, JobRecord, JobSpec, Snapshot};
+use super::wire::{self, WireGoal, WireRecord, WireSnapshot, WireSpec, WireTrim};
+use crate::{EngineError, JobId, JobRecord, JobSpec, PieceMap, Snapshot};
 use swarmdate_core::config::SeedGoal;
 use swarmdate_core::iso::SwitchMode;
 use swarmdate_core::packages::Nevra;
@@ -20,9 +21,10 @@ use swarmdate_core::torrent::Torrent;
     default_path = "/org/swarmdate/Engine"
 )]
 trait Engine1 {
-    fn snapshot(&self) -> Result<String, BusError>;
-    fn jobs(&self) -> Result<String, BusError>;
-    fn add_job(&self, torrent_bytes: &[u8], spec: &str) -> Result<u64, BusError>;
+    fn snapshot(&self) -> Result<WireSnapshot, BusError>;
+    fn piece_map(&self, job: u64) -> Result<Vec<u8>, BusError>;
+    fn jobs(&self) -> Result<Vec<WireRecord>, BusError>;
+    fn add_job(&self, torrent_bytes: &[u8], spec: &WireSpec) -> Result<u64, BusError>;
     fn switch_image(
         &self,
         image: &[u8],
@@ -35,13 +37,13 @@ trait Engine1 {
     fn pause(&self, id: u64) -> Result<(), BusError>;
     fn resume(&self, id: u64) -> Result<(), BusError>;
     fn remove(&self, id: u64) -> Result<(), BusError>;
-    fn trim_store(&self, cap: u64, installed: Vec<String>) -> Result<String, BusError>;
+    fn trim_store(&self, cap: u64, installed: Vec<String>) -> Result<WireTrim, BusError>;
     fn set_limits(&self, upload: u32, download: u32) -> Result<(), BusError>;
-    fn set_seed_goal(&self, goal: &str) -> Result<(), BusError>;
+    fn set_seed_goal(&self, goal: &WireGoal) -> Result<(), BusError>;
     fn hold(&self) -> Result<(), BusError>;
     fn release(&self) -> Result<(), BusError>;
     #[zbus(signal)]
-    fn changed(&self, snapshot: String) -> zbus::Result<()>;
+    fn changed(&self, snapshot: WireSnapshot) -> zbus::Result<()>;
 }
 
 /// Whether a process owns `name` on the bus.
@@ -52,8 +54,7 @@ pub(super) async fn name_has_owner(conn: &zbus::Connection, name: &str) -> anyho
         .await?)
 }
 
-/// A failure on this side of the bus (a value that does not serialize, a reply that does not
-/// parse), as an engine error.
+/// A reply from the engine that does not convert (another build's engine), as an engine error.
 fn local(e: impl std::fmt::Display) -> EngineError {
     EngineError::Other(format!("the engine's process: {e}"))
 }
@@ -75,12 +76,12 @@ impl Remote {
         proxy.hold().await?;
         // Subscribed before the first snapshot is read, so no change falls between the two.
         let mut changes = proxy.receive_changed().await?;
-        let first: Snapshot = serde_json::from_str(&proxy.snapshot().await?)?;
+        let first = Snapshot::try_from(proxy.snapshot().await?)?;
         let (tx, snapshots) = watch::channel(first);
         let task = tokio::spawn(async move {
             while let Some(signal) = changes.next().await {
                 let Ok(args) = signal.args() else { continue };
-                match serde_json::from_str::<Snapshot>(args.snapshot()) {
+                match Snapshot::try_from(args.snapshot().clone()) {
                     Ok(s) => {
                         if tx.send(s).is_err() {
                             break;
@@ -106,10 +107,9 @@ impl Remote {
         torrent: &Torrent,
         spec: &JobSpec,
     ) -> Result<JobId, EngineError> {
-        let spec = serde_json::to_string(spec).map_err(local)?;
         let id = self
             .proxy
-            .add_job(torrent.bytes(), &spec)
+            .add_job(torrent.bytes(), &WireSpec::from(spec))
             .await
             .map_err(EngineError::from)?;
         Ok(JobId(id))
@@ -123,13 +123,12 @@ impl Remote {
         space_needed: u64,
         keep_old: bool,
     ) -> Result<JobId, EngineError> {
-        let mode = serde_json::to_value(mode).map_err(local)?;
         let id = self
             .proxy
             .switch_image(
                 image.as_os_str().as_bytes(),
                 to.bytes(),
-                mode.as_str().unwrap_or_default(),
+                wire::mode_word(mode),
                 space_needed,
                 keep_old,
             )
@@ -170,9 +169,8 @@ impl Remote {
     }
 
     pub(super) async fn set_seed_goal(&self, goal: SeedGoal) -> Result<(), EngineError> {
-        let goal = serde_json::to_string(&goal).map_err(local)?;
         self.proxy
-            .set_seed_goal(&goal)
+            .set_seed_goal(&WireGoal::from(goal))
             .await
             .map_err(EngineError::from)
     }
@@ -183,17 +181,28 @@ impl Remote {
         installed: &HashSet<Nevra>,
     ) -> Result<TrimReport, EngineError> {
         let installed = installed.iter().map(|n| n.to_string()).collect();
-        let json = self
+        let report = self
             .proxy
             .trim_store(cap, installed)
             .await
             .map_err(EngineError::from)?;
-        serde_json::from_str(&json).map_err(local)
+        Ok(report.into())
     }
 
     pub(super) async fn jobs(&self) -> Result<Vec<JobRecord>, EngineError> {
-        let json = self.proxy.jobs().await.map_err(EngineError::from)?;
-        serde_json::from_str(&json).map_err(local)
+        let jobs = self.proxy.jobs().await.map_err(EngineError::from)?;
+        jobs.into_iter()
+            .map(|j| JobRecord::try_from(j).map_err(local))
+            .collect()
+    }
+
+    pub(super) async fn piece_map(&self, id: JobId) -> Result<PieceMap, EngineError> {
+        let bytes = self
+            .proxy
+            .piece_map(id.0)
+            .await
+            .map_err(EngineError::from)?;
+        wire::piece_map(bytes).map_err(local)
     }
 
     pub(super) async fn release(&self) {

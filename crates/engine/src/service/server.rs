@@ -1,17 +1,17 @@
-//! The engine offered on the session bus: intents as methods, snapshots as a `Changed` signal.
+//! The engine offered on the session bus: intents as methods, snapshots (without piece maps) as a
+//! `Changed` signal, a job's piece map on request.
 
 use std::collections::HashSet;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use zbus::message::Header;
 
 use super::error::BusError;
+use super::wire::{self, WireGoal, WireRecord, WireSnapshot, WireSpec, WireTrim};
 use super::{INTERFACE, OBJECT_PATH};
-use crate::{Engine, JobId, JobSpec};
-use swarmdate_core::iso::SwitchMode;
+use crate::{Engine, EngineError, JobId, JobSpec};
+use swarmdate_core::config::SeedGoal;
 use swarmdate_core::torrent::Torrent;
 
 /// Processes (unique bus names) that hold the engine: it stays up while any of them runs.
@@ -22,31 +22,39 @@ struct EngineBus {
     clients: Clients,
 }
 
-/// An argument that does not parse: the caller's build does not match this one.
-fn failed(e: impl std::fmt::Display) -> BusError {
-    BusError::Other(e.to_string())
-}
-
 /// The torrent's bytes, checked as any torrent is (an unsafe one is a trust refusal).
 fn torrent(bytes: Vec<u8>) -> Result<Torrent, BusError> {
     Torrent::from_bytes(bytes).map_err(|e| anyhow::Error::from(e).into())
 }
 
+/// A value from the bus the engine does not accept, as the named error `Spec`.
+fn malformed(e: wire::Malformed) -> BusError {
+    EngineError::from(e).into()
+}
+
 #[zbus::interface(name = "org.swarmdate.Engine1")]
 impl EngineBus {
-    /// The latest snapshot, as JSON.
-    fn snapshot(&self) -> Result<String, BusError> {
-        serde_json::to_string(&self.engine.snapshot()).map_err(failed)
+    /// The latest snapshot, without piece maps (ask `PieceMap`).
+    fn snapshot(&self) -> WireSnapshot {
+        WireSnapshot::from(&self.engine.snapshot())
     }
 
-    /// The journal's jobs, as JSON.
-    fn jobs(&self) -> Result<String, BusError> {
-        serde_json::to_string(&self.engine.jobs()).map_err(failed)
+    /// One job's piece map as of the latest snapshot: a byte per piece, the state's number
+    /// (0 missing, 1 had before, 2 fetched, 3 in flight); empty until its check is over.
+    fn piece_map(&self, job: u64) -> Result<Vec<u8>, BusError> {
+        let map = self.engine.piece_map(JobId(job)).map_err(BusError::from)?;
+        Ok(wire::piece_bytes(&map))
     }
 
-    /// Adds a job: the .torrent's bytes and the job's spec as JSON.
-    fn add_job(&self, torrent_bytes: Vec<u8>, spec: String) -> Result<u64, BusError> {
-        let spec: JobSpec = serde_json::from_str(&spec).map_err(failed)?;
+    /// The journal's jobs.
+    fn jobs(&self) -> Vec<WireRecord> {
+        self.engine.jobs().iter().map(WireRecord::from).collect()
+    }
+
+    /// Adds a job: the .torrent's bytes and what to do with it, checked against the torrent
+    /// as any spec is.
+    fn add_job(&self, torrent_bytes: Vec<u8>, spec: WireSpec) -> Result<u64, BusError> {
+        let spec = JobSpec::try_from(spec).map_err(malformed)?;
         let id = self
             .engine
             .add_job(&torrent(torrent_bytes)?, spec)
@@ -54,7 +62,8 @@ impl EngineBus {
         Ok(id.0)
     }
 
-    /// Starts or resumes switching the image at `image` (path bytes) to the torrent's version.
+    /// Starts or resumes switching the image at `image` (path bytes) to the torrent's version;
+    /// `mode` is `reflink`, `copy` or `in_place`.
     fn switch_image(
         &self,
         image: Vec<u8>,
@@ -63,12 +72,12 @@ impl EngineBus {
         space_needed: u64,
         keep_old: bool,
     ) -> Result<u64, BusError> {
-        let image = Path::new(std::ffi::OsStr::from_bytes(&image));
-        let mode: SwitchMode = serde_json::from_value(mode.into()).map_err(failed)?;
+        let image = wire::path(image, "the image").map_err(malformed)?;
+        let mode = wire::mode(&mode).map_err(malformed)?;
         let id = self
             .engine
             .switch_image(
-                image,
+                &image,
                 &torrent(torrent_bytes)?,
                 mode,
                 space_needed,
@@ -92,9 +101,9 @@ impl EngineBus {
         self.engine.set_limits(some(upload), some(download));
     }
 
-    /// Changes the seeding goal (JSON, as in the settings file).
-    async fn set_seed_goal(&self, goal: String) -> Result<(), BusError> {
-        let goal = serde_json::from_str(&goal).map_err(failed)?;
+    /// Changes the seeding goal.
+    async fn set_seed_goal(&self, goal: WireGoal) -> Result<(), BusError> {
+        let goal = SeedGoal::try_from(goal).map_err(malformed)?;
         self.engine
             .set_seed_goal(goal)
             .await
@@ -116,20 +125,15 @@ impl EngineBus {
         self.engine.remove(JobId(id)).await.map_err(BusError::from)
     }
 
-    /// Evicts superseded builds until the store fits `cap` bytes, keeping the `installed` NEVRAs;
-    /// returns the report as JSON.
-    async fn trim_store(&self, cap: u64, installed: Vec<String>) -> Result<String, BusError> {
-        let installed = installed
-            .iter()
-            .map(|n| n.parse())
-            .collect::<Result<_, _>>()
-            .map_err(|e| failed(format!("{e}")))?;
+    /// Evicts superseded builds until the store fits `cap` bytes, keeping the `installed` NEVRAs.
+    async fn trim_store(&self, cap: u64, installed: Vec<String>) -> Result<WireTrim, BusError> {
+        let installed = wire::nevras(installed).map_err(malformed)?;
         let report = self
             .engine
             .trim_store(cap, &installed)
             .await
             .map_err(BusError::from)?;
-        Ok(serde_json::to_string(&report).expect("reports always serialize"))
+        Ok(report.into())
     }
 
     /// The calling process uses the engine: it is not stopped before the caller releases it or
@@ -173,12 +177,9 @@ impl Host {
         let (conn2, mut rx) = (conn.clone(), engine.subscribe());
         let task = tokio::spawn(async move {
             while rx.changed().await.is_ok() {
-                let json = match serde_json::to_string(&*rx.borrow_and_update()) {
-                    Ok(j) => j,
-                    Err(_) => continue,
-                };
+                let snapshot = WireSnapshot::from(&*rx.borrow_and_update());
                 let sent = conn2
-                    .emit_signal(None::<()>, OBJECT_PATH, INTERFACE, "Changed", &(json,))
+                    .emit_signal(None::<()>, OBJECT_PATH, INTERFACE, "Changed", &(snapshot,))
                     .await;
                 if let Err(e) = sent {
                     tracing::debug!("cannot send a snapshot on the bus: {e}");
