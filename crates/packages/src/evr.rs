@@ -214,4 +214,32 @@ mod tests {
         assert!("1.0-".parse::<Evr>().is_err());
         assert_eq!(evr("2:1.0").to_string(), "2:1.0");
     }
+
+    #[test]
+    fn a_version_or_release_with_a_forbidden_character_is_refused() {
+        assert_eq!(evr("1.0-1"), Evr::new(0, "1.0", "1"));
+        assert_eq!(evr("1.0"), Evr::new(0, "1.0", ""));
+        // Each part is checked on its own: a bad version beside a good release, and the reverse.
+        for bad in ["1/0-1", "1 0-1", "1.0-1/2", "1.0-1 2", "-1", "x:1.0-1"] {
+            assert_eq!(bad.parse::<Evr>(), Err(EvrError(bad.into())));
+        }
+        assert_eq!(
+            "1/0-1".parse::<Evr>().unwrap_err().to_string(),
+            "\"1/0-1\" is not a package version of the form [epoch:]version[-release]"
+        );
+    }
+
+    #[test]
+    fn a_nevra_needs_a_name_a_release_and_an_architecture() {
+        let n: Nevra = "bash-5.2.32-1.fc41.noarch".parse().unwrap();
+        assert_eq!(n.name_arch(), ("bash", "noarch"));
+        // An empty architecture must not hide behind a present release, nor the reverse.
+        for bad in [
+            "bash-5.2.32-1.fc41.",
+            "bash-5.2.32-.noarch",
+            "-5.2.32-1.noarch",
+        ] {
+            assert_eq!(bad.parse::<Nevra>(), Err(EvrError(bad.into())));
+        }
+    }
 }

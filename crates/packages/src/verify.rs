@@ -328,3 +328,6 @@ impl PackageKeys {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
