@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use swarmdate_engine::service::EngineHandle;
 use swarmdate_engine::{EngineConfig, JobId};
-use swarmdate_usecases::{Client, Overrides};
+use swarmdate_usecases::{Overrides, User};
 
 use super::output::Out;
 
@@ -41,16 +41,16 @@ impl Global {
     }
 }
 
-/// A command's context: the user's [`Client`] and the command's output.
+/// A command's context: the [`User`] and the command's output.
 pub struct Ctx {
     pub out: Out,
-    client: Client,
+    client: User,
 }
 
 impl std::ops::Deref for Ctx {
-    type Target = Client;
+    type Target = User;
 
-    fn deref(&self) -> &Client {
+    fn deref(&self) -> &User {
         &self.client
     }
 }
@@ -60,7 +60,7 @@ impl Ctx {
     pub fn new(global: Global) -> anyhow::Result<Self> {
         Ok(Ctx {
             out: Out::new(global.json),
-            client: Client::new(global.overrides())?,
+            client: User::new(global.overrides())?,
         })
     }
 

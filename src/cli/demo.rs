@@ -135,7 +135,7 @@ fn window_possible() -> bool {
 /// The window on the demo's client, until the user closes it; then the demo's peers stop.
 #[cfg(feature = "gui")]
 async fn open_window(world: &DemoWorld) -> anyhow::Result<()> {
-    let client = swarmdate_usecases::Client::new(swarmdate_usecases::Overrides {
+    let client = swarmdate_usecases::User::new(swarmdate_usecases::Overrides {
         home: Some(world.client_home.clone()),
         ..Default::default()
     })?;

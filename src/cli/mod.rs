@@ -148,7 +148,7 @@ fn open_window(
     global: Global,
     open: Option<String>,
 ) -> anyhow::Result<()> {
-    let client = swarmdate_usecases::Client::new(global.overrides())?;
+    let client = swarmdate_usecases::User::new(global.overrides())?;
     crate::ui::run(rt, client, "/".into(), open)
 }
 

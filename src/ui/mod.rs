@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use gtk::gio::prelude::*;
 use relm4::RelmApp;
-use swarmdate_usecases::Client;
+use swarmdate_usecases::User;
 
 /// The application id (desktop file, metainfo, GResource prefix).
 pub const APP_ID: &str = "org.swarmdate.Swarmdate";
@@ -33,7 +33,7 @@ pub const APP_ID: &str = "org.swarmdate.Swarmdate";
 /// must outlive the call.
 pub fn run(
     rt: tokio::runtime::Handle,
-    client: Client,
+    client: User,
     root: PathBuf,
     open: Option<String>,
 ) -> anyhow::Result<()> {

@@ -245,13 +245,13 @@ impl Component for Preferences {
 mod tests {
     use super::*;
     use crate::ui::test_support::{pump_until, runtime};
-    use swarmdate_usecases::{Client, Overrides};
+    use swarmdate_usecases::{Overrides, User};
 
     #[gtk::test]
     fn the_choices_are_saved_and_sharing_after_login_writes_the_autostart_entry() {
         let rt = runtime();
         let home = tempfile::tempdir().unwrap();
-        let client = Client::new(Overrides {
+        let client = User::new(Overrides {
             home: Some(home.path().to_owned()),
             ..Default::default()
         })

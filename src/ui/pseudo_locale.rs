@@ -127,7 +127,7 @@ fn every_string_of_the_window_is_translatable() {
     let locale = tempfile::tempdir().unwrap();
     use_pseudo_locale(locale.path());
     // No feed: every page has its first state quickly, with the core's English error as data.
-    let client = swarmdate_usecases::Client::new(swarmdate_usecases::Overrides {
+    let client = swarmdate_usecases::User::new(swarmdate_usecases::Overrides {
         home: Some(home.path().to_owned()),
         ..Default::default()
     })

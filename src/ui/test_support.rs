@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use gtk::prelude::*;
 
 use swarmdate_testkit::demo::DemoWorld;
-use swarmdate_usecases::{Client, Overrides};
+use swarmdate_usecases::{Overrides, User};
 
 /// A runtime for the backend, and libadwaita started on this (the GTK) thread.
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -32,9 +32,9 @@ pub fn pump_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// The demo distribution in `dir` (4 MB images) and its client.
-pub fn demo(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> (DemoWorld, Client) {
+pub fn demo(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> (DemoWorld, User) {
     let world = rt.block_on(DemoWorld::build(dir, 4, |_| {})).unwrap();
-    let client = Client::new(Overrides {
+    let client = User::new(Overrides {
         home: Some(world.client_home.clone()),
         ..Default::default()
     })

@@ -106,8 +106,8 @@ impl RealDistro {
         }
     }
 
-    fn client(&self) -> Client {
-        Client::of(
+    fn client(&self) -> UserHome {
+        UserHome::of(
             format!(
                 "file://{}",
                 self.dir.path().join("publish/feed.json").display()
@@ -165,7 +165,7 @@ fn packages(root: &Path) -> Vec<String> {
     v
 }
 
-async fn update(client: &Client, root: &Path) -> Run {
+async fn update(client: &UserHome, root: &Path) -> Run {
     client
         .run_async(&["update", "--yes", "--root", root.to_str().unwrap()])
         .await

@@ -169,7 +169,7 @@ fn audit(trace: &str, images: &Path) -> Audit {
 }
 
 /// Runs a client command under strace; returns the run and the trace.
-async fn traced(client: &Client, args: &[&str], dir: &Path) -> (Run, String) {
+async fn traced(client: &UserHome, args: &[&str], dir: &Path) -> (Run, String) {
     let inner = client.command(args);
     let log = dir.join(format!("trace-{}.txt", args.join("-").replace('/', "_")));
     let mut cmd = tokio::process::Command::new("strace");

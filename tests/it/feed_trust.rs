@@ -8,15 +8,15 @@ use crate::support::*;
 
 const TRUST: i32 = 3;
 
-fn client_with_image(distro: &Distro) -> Client {
-    let client = Client::new(distro);
+fn client_with_image(distro: &Distro) -> UserHome {
+    let client = UserHome::new(distro);
     std::fs::create_dir_all(client.images()).unwrap();
     std::fs::copy(distro.image("1.00"), client.images().join("os-1.00.iso")).unwrap();
     client
 }
 
 /// Runs `iso list` and checks it is refused with `needle` in the message, touching nothing.
-fn assert_refused(client: &Client, needle: &str) {
+fn assert_refused(client: &UserHome, needle: &str) {
     let before = tree_state(client.home.path());
     let run = client.run(&["iso", "list"]);
     assert_eq!(
@@ -33,7 +33,7 @@ fn assert_refused(client: &Client, needle: &str) {
     );
 }
 
-fn assert_accepted(client: &Client) {
+fn assert_accepted(client: &UserHome) {
     let run = client.run(&["iso", "list"]);
     assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
     assert_eq!(run.summary()["versions"].as_array().unwrap().len(), 3);

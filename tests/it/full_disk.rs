@@ -27,7 +27,7 @@ fn fill(dir: &Path) -> PathBuf {
 }
 
 /// Runs a client command; once it reports fetched bytes, fills `fs`; returns the finished run.
-async fn fill_while_fetching(client: &Client, args: &[&str], fs: &Path) -> Run {
+async fn fill_while_fetching(client: &UserHome, args: &[&str], fs: &Path) -> Run {
     let mut cmd = tokio::process::Command::from(client.command(args));
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -113,7 +113,7 @@ async fn a_download_that_fills_the_disk_stops_cleanly_and_resumes_later() {
     seeder.set_limits(Some(1 << 20), None);
     let size = std::fs::metadata(distro.image("1.02")).unwrap().len();
     let fs = Mount::tmpfs(size / (1 << 20) + 8);
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     let torrent = distro.publish_dir().join("os-1.02.iso.torrent");
     let args = [
         "get",

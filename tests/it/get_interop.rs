@@ -13,7 +13,7 @@ async fn get_fetches_a_pinned_torrent_through_a_two_stage_url() {
     let (_tracker, distro) = distro_with_tracker(6).await;
     let state = tempfile::tempdir().unwrap();
     let seeder = seed_all(&distro, state.path()).await;
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     let dest = client.home.path().join("downloads");
     let torrent = distro.publish_dir().join("os-1.02.iso.torrent");
     let run = client
@@ -44,7 +44,7 @@ async fn get_update_reuses_the_older_payload_in_place_and_fetches_only_what_chan
     let (_tracker, distro) = distro_with_tracker(6).await;
     let state = tempfile::tempdir().unwrap();
     let seeder = seed_all(&distro, state.path()).await;
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     let dest = client.home.path().join("downloads");
     std::fs::create_dir_all(&dest).unwrap();
     // The older version under the newer one's name, as a file that keeps its name would be.

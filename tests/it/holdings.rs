@@ -38,7 +38,7 @@ async fn over_its_cap_the_store_evicts_superseded_builds_and_keeps_installed_one
     .unwrap();
     let roomy = d.client();
     let roots = [d.root("tight"), d.root("roomy")];
-    let update = |c: &Client, root: &std::path::Path| {
+    let update = |c: &UserHome, root: &std::path::Path| {
         c.command(&["update", "--root", root.to_str().unwrap(), "--yes"])
             .output()
             .map(Run::from)

@@ -33,7 +33,7 @@ async fn a_feed_and_torrents_load_over_http() {
             .await
             .unwrap();
     let base = serve(distro.publish_dir()).await;
-    let mut client = Client::new(&distro);
+    let mut client = UserHome::new(&distro);
     client.feed_url = format!("{base}/feed.json");
     std::fs::create_dir_all(client.images()).unwrap();
     std::fs::copy(distro.image("1.02"), client.images().join("os-1.02.iso")).unwrap();

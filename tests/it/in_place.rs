@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use crate::support::*;
 
 /// Runs a client command with `SWARMDATE_KILL_AT` set (or not).
-async fn run_with_kill(client: &Client, args: &[&str], kill_at: Option<&str>) -> Run {
+async fn run_with_kill(client: &UserHome, args: &[&str], kill_at: Option<&str>) -> Run {
     let mut cmd = client.command(args);
     if let Some(k) = kill_at {
         cmd.env("SWARMDATE_KILL_AT", k);

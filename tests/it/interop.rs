@@ -266,7 +266,7 @@ async fn a_switch_delta_comes_from_a_transmission_seeder_alone() {
     .await
     .unwrap();
 
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     std::fs::create_dir_all(client.images()).unwrap();
     std::fs::copy(distro.image("1.00"), client.images().join("os-1.00.iso")).unwrap();
     let plan = client.run_async(&["iso", "plan", "1.02"]).await;

@@ -19,7 +19,7 @@ async fn switch_chain_fetches_exactly_the_differing_pieces() {
     let seeder_state = tempfile::tempdir().unwrap();
     let seeder = seed_all(&distro, seeder_state.path()).await;
 
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     std::fs::create_dir_all(client.images()).unwrap();
     std::fs::copy(distro.image("1.00"), client.images().join("os-1.00.iso")).unwrap();
 
@@ -124,7 +124,7 @@ async fn a_killed_switch_resumes_and_fetches_only_the_rest() {
     let seeder = seed_all(&distro, seeder_state.path()).await;
     seeder.set_limits(Some(1 << 20), None);
 
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     std::fs::create_dir_all(client.images()).unwrap();
     let old = client.images().join("os-1.00.iso");
     std::fs::copy(distro.image("1.00"), &old).unwrap();

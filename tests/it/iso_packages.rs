@@ -19,7 +19,7 @@ async fn a_client_with_only_an_image_seeds_the_packages_inside_it() {
         .await
         .unwrap();
     let mount = Mount::tmpfs(64);
-    let a = Client::of_in(d.feed_url(), d.dir.path().join("key.asc"), &mount.path);
+    let a = UserHome::of_in(d.feed_url(), d.dir.path().join("key.asc"), &mount.path);
     std::fs::create_dir_all(a.images()).unwrap();
     let image = a.images().join("distro-41.iso");
     mkisofs(&d.repos.release, &image);

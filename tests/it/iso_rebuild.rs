@@ -363,7 +363,7 @@ async fn in_place_switches_across_a_rebuild_fetch_only_the_new_content() {
 
 async fn switch_through_the_chain(mode: &str) {
     let (_tracker, distro, _seeder_state, seeder) = seeded_chain().await;
-    let client = crate::support::Client::new(&distro);
+    let client = crate::support::UserHome::new(&distro);
     std::fs::create_dir_all(client.images()).unwrap();
     std::fs::copy(distro.image("1.00"), client.images().join("os-1.00.iso")).unwrap();
 
@@ -506,7 +506,7 @@ async fn switches_across_a_rebuild_with_a_transmission_seeder_alone() {
         move || -> anyhow::Result<u64> { hashes.iter().map(|h| Ok(t.counters(h)?.uploaded)).sum() }
     };
 
-    let client = crate::support::Client::new(&distro);
+    let client = crate::support::UserHome::new(&distro);
     std::fs::create_dir_all(client.images()).unwrap();
     std::fs::copy(distro.image("1.00"), client.images().join("os-1.00.iso")).unwrap();
     let mut current = "1.00";

@@ -21,7 +21,7 @@ const UPLOAD_SECS: u64 = 25;
 const SLACK: Duration = Duration::from_secs(3);
 
 /// Starts `swarmdate seed` with `args`; returns once it reports every job seeding.
-async fn start_seeder(client: &Client, args: &[&str], jobs: usize) -> tokio::process::Child {
+async fn start_seeder(client: &UserHome, args: &[&str], jobs: usize) -> tokio::process::Child {
     let mut cmd = tokio::process::Command::from(client.command(args));
     cmd.stdout(std::process::Stdio::piped()).kill_on_drop(true);
     let mut child = cmd.spawn().unwrap();
@@ -78,7 +78,7 @@ fn received(engine: &swarmdate_engine::Engine, jobs: &[JobId]) -> u64 {
 }
 
 /// The seeder's ledger, as `seed --status --json` reports it: (name → (uploaded, peers served)).
-fn ledger(client: &Client) -> std::collections::BTreeMap<String, (u64, u64)> {
+fn ledger(client: &UserHome) -> std::collections::BTreeMap<String, (u64, u64)> {
     let run = client.run(&["seed", "--status"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     run.summary()["contribution"]
@@ -104,7 +104,7 @@ fn tempdirs() -> [tempfile::TempDir; 2] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ledger_is_exact_after_a_stop_and_keeps_all_but_its_last_10_s_after_a_sigkill() {
     let (_tracker, distro) = distro_with_tracker(6).await;
-    let seeder = Client::new(&distro);
+    let seeder = UserHome::new(&distro);
     std::fs::write(
         seeder.home.path().join("config/settings.json"),
         format!(r#"{{"loopback_only": true, "listen_port": 0, "upload_limit": {CAP}}}"#),

@@ -53,7 +53,7 @@ impl Drop for Bus {
 }
 
 /// A client command on `bus` (or on none).
-fn on_bus(client: &Client, args: &[&str], bus: Option<&Bus>) -> tokio::process::Command {
+fn on_bus(client: &UserHome, args: &[&str], bus: Option<&Bus>) -> tokio::process::Command {
     let mut c = client.command(args);
     c.env(
         "DBUS_SESSION_BUS_ADDRESS",
@@ -82,7 +82,7 @@ async fn commands_started_later_use_the_running_engine_over_the_session_bus() {
     let state = tempfile::tempdir().unwrap();
     let seeder = seed_all(&distro, state.path()).await;
     let bus = Bus::start();
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     let images = client.images();
     std::fs::create_dir_all(&images).unwrap();
     std::fs::copy(distro.image("1.00"), images.join("os-1.00.iso")).unwrap();
@@ -162,7 +162,7 @@ async fn the_process_running_the_engine_waits_for_its_clients() {
     let seeder = seed_all(&distro, state.path()).await;
     seeder.set_limits(Some(2 << 20), None);
     let bus = Bus::start();
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     let (a, b) = (client.home.path().join("a"), client.home.path().join("b"));
     let torrent = |v: &str| distro.publish_dir().join(format!("os-{v}.iso.torrent"));
     let (t100, t101) = (torrent("1.00"), torrent("1.01"));
@@ -224,7 +224,7 @@ struct SlowSwitch {
     seeder: std::sync::Arc<swarmdate_engine::Engine>,
     _state: tempfile::TempDir,
     bus: Bus,
-    client: Client,
+    client: UserHome,
     image: std::path::PathBuf,
 }
 
@@ -235,7 +235,7 @@ impl SlowSwitch {
         let seeder = seed_all(&distro, state.path()).await;
         // Slow enough to be stopped half-way.
         seeder.set_limits(Some(64 << 10), None);
-        let client = Client::new(&distro);
+        let client = UserHome::new(&distro);
         let images = client.images();
         std::fs::create_dir_all(&images).unwrap();
         let image = images.join("os-1.00.iso");
@@ -398,7 +398,7 @@ async fn engine_bus_name(
 async fn a_trust_refusal_is_the_same_in_process_and_over_the_bus() {
     let (_tracker, distro) = distro_with_tracker(6).await;
     let bus = Bus::start();
-    let client = Client::new(&distro);
+    let client = UserHome::new(&distro);
     let data = client.home.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let copy = |v: &str, name: &str| {

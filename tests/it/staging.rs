@@ -9,7 +9,7 @@ use crate::support::*;
 /// `swarmdate get` of version 1.02 into `dest`, by a client of its own (a refused job stays out
 /// of the next case's engine).
 async fn get(distro: &Distro, dest: &Path) -> Run {
-    let client = Client::new(distro);
+    let client = UserHome::new(distro);
     let torrent = distro.publish_dir().join("os-1.02.iso.torrent");
     client
         .run_async(&[

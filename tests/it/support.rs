@@ -228,27 +228,27 @@ pub fn loopback_settings(home: &Path) {
 }
 
 /// A client's home folder: loopback only, trusting the distribution's key.
-pub struct Client {
+pub struct UserHome {
     pub home: tempfile::TempDir,
     pub feed_url: String,
     pub key: PathBuf,
 }
 
-impl Client {
-    pub fn new(distro: &Distro) -> Client {
-        Client::of(distro.feed_url(), distro.public_key())
+impl UserHome {
+    pub fn new(distro: &Distro) -> UserHome {
+        UserHome::of(distro.feed_url(), distro.public_key())
     }
 
     /// A client of the feed at `feed_url` signed by `key`, in a home of its own on 127.0.0.1.
-    pub fn of(feed_url: String, key: PathBuf) -> Client {
-        Client::of_in(feed_url, key, &std::env::temp_dir())
+    pub fn of(feed_url: String, key: PathBuf) -> UserHome {
+        UserHome::of_in(feed_url, key, &std::env::temp_dir())
     }
 
     /// The same, with its home in a new folder under `dir`.
-    pub fn of_in(feed_url: String, key: PathBuf, dir: &Path) -> Client {
+    pub fn of_in(feed_url: String, key: PathBuf, dir: &Path) -> UserHome {
         let home = tempfile::tempdir_in(dir).unwrap();
         loopback_settings(home.path());
-        Client {
+        UserHome {
             home,
             feed_url,
             key,
@@ -375,7 +375,7 @@ pub fn differing_pieces(old: &Path, new: &Path, piece: usize) -> Vec<usize> {
     pieces
 }
 
-impl Client {
+impl UserHome {
     /// Runs a command without blocking the test's runtime (seeders live on it).
     pub async fn run_async(&self, args: &[&str]) -> Run {
         let mut cmd = tokio::process::Command::from(self.command(args));
@@ -612,8 +612,8 @@ pub async fn engine_on(
 }
 
 /// A client whose images folder is `dir`, holding `version`'s image there.
-pub fn client_in(distro: &Distro, dir: &Path, version: &str) -> Client {
-    let client = Client::new(distro);
+pub fn client_in(distro: &Distro, dir: &Path, version: &str) -> UserHome {
+    let client = UserHome::new(distro);
     let settings = format!(
         r#"{{"loopback_only": true, "listen_port": 0, "images_dir": {:?}}}"#,
         dir.to_str().unwrap()
@@ -754,8 +754,8 @@ impl PackageDistro {
     }
 
     /// A client of this distribution (its own home) with `root` as its system.
-    pub fn client(&self) -> Client {
-        Client::of(self.feed_url(), self.dir.path().join("key.asc"))
+    pub fn client(&self) -> UserHome {
+        UserHome::of(self.feed_url(), self.dir.path().join("key.asc"))
     }
 
     /// An engine seeding both repositories from the mirror folder, ready when this returns.

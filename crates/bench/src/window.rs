@@ -116,7 +116,7 @@ pub fn run(
     adw::init()?;
     say("Building the demo distribution");
     let world = rt.block_on(swarmdate_testkit::demo::DemoWorld::build(dir, 16, |_| {}))?;
-    let client = swarmdate_usecases::Client::new(swarmdate_usecases::Overrides {
+    let client = swarmdate_usecases::User::new(swarmdate_usecases::Overrides {
         home: Some(world.client_home.clone()),
         ..Default::default()
     })?;

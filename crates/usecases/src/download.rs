@@ -8,7 +8,7 @@ use swarmdate_core::torrent::Torrent;
 use swarmdate_engine::service::EngineHandle;
 use swarmdate_engine::{JobId, JobSpec};
 
-use crate::Client;
+use crate::User;
 
 /// A torrent someone asked to open, fetched and checked.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct Opened {
 
 /// Fetches and checks the torrent `reference` names (a path, an http(s)/file URL or
 /// `bittorrent://<url>`); nothing is downloaded yet.
-pub async fn inspect(client: &Client, reference: &str) -> anyhow::Result<Opened> {
+pub async fn inspect(client: &User, reference: &str) -> anyhow::Result<Opened> {
     let loc = Location::parse_torrent_ref(reference)?;
     let torrent = client.torrent_at(&loc).await?;
     Ok(Opened {

@@ -45,7 +45,7 @@ pub struct Overrides {
 }
 
 /// A user's folders, settings and feed.
-pub struct Client {
+pub struct User {
     /// The user's folders.
     pub dirs: Dirs,
     /// The user's settings.
@@ -54,7 +54,7 @@ pub struct Client {
     fetcher: Fetcher,
 }
 
-impl Client {
+impl User {
     /// Reads folders and settings.
     pub fn new(overrides: Overrides) -> anyhow::Result<Self> {
         // Absolute: paths go into the engine's journal, which may live in another process.
@@ -63,7 +63,7 @@ impl Client {
             None => Dirs::for_user()?,
         };
         let settings = Settings::load(&dirs.config)?;
-        Ok(Client {
+        Ok(User {
             dirs,
             settings,
             overrides,
@@ -73,7 +73,7 @@ impl Client {
 
     /// The same user with the settings read again (after the window changed them).
     pub fn reload(&self) -> anyhow::Result<Self> {
-        Client::new(self.overrides.clone())
+        User::new(self.overrides.clone())
     }
 
     /// The keys trusted for feeds: the config folder's `trusted-keys/*.asc` and the overrides'.
@@ -213,14 +213,14 @@ impl Client {
 mod tests {
     use super::*;
 
-    fn client_with(sharing: Option<Sharing>) -> (tempfile::TempDir, Client) {
+    fn client_with(sharing: Option<Sharing>) -> (tempfile::TempDir, User) {
         let home = tempfile::tempdir().unwrap();
         let settings = Settings {
             sharing,
             ..Settings::default()
         };
         settings.save(&home.path().join("config")).unwrap();
-        let c = Client::new(Overrides {
+        let c = User::new(Overrides {
             home: Some(home.path().to_owned()),
             ..Default::default()
         })

@@ -11,7 +11,7 @@ use swarmdate_engine::{
     EngineError, JobId, JobKind, JobRecord, JobSpec, JobState, Payload, read_journal,
 };
 
-use crate::Client;
+use crate::User;
 use crate::switching;
 use crate::versions::Versions;
 
@@ -49,7 +49,7 @@ impl Status {
 }
 
 /// Reads what `client`'s engine seeds and has given.
-pub fn status(client: &Client) -> anyhow::Result<Status> {
+pub fn status(client: &User) -> anyhow::Result<Status> {
     let dir = client.dirs.engine();
     let ledger = Ledger::open(&dir.join("ledger.sqlite"))?;
     let jobs = read_journal(&dir)?
@@ -72,7 +72,7 @@ pub fn status(client: &Client) -> anyhow::Result<Status> {
 }
 
 /// How many packages a repository job seeds from inside images (those the store lacks).
-fn packages_from_images(client: &Client, job: &JobRecord) -> anyhow::Result<u64> {
+fn packages_from_images(client: &User, job: &JobRecord) -> anyhow::Result<u64> {
     let JobSpec::Repository(spec) = &job.spec else {
         return Ok(0);
     };
@@ -145,7 +145,7 @@ async fn checked(engine: &EngineHandle, id: JobId) -> Result<(), EngineError> {
 
 /// Shares the local image when it is a published version and nothing else uses it (no job for
 /// its torrent, no switch of it).
-pub async fn share_local_image(client: &Client, engine: &EngineHandle) -> anyhow::Result<()> {
+pub async fn share_local_image(client: &User, engine: &EngineHandle) -> anyhow::Result<()> {
     let versions = Versions::load(client, None).await?;
     let Some(i) = versions.current else {
         return Ok(());

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::Client;
+use super::User;
 use swarmdate_core::fsutil;
 use swarmdate_core::hash::Sha256;
 use swarmdate_core::packages::{IndexedPackage, PackageIndex};
@@ -44,7 +44,7 @@ impl SubsetJob {
 /// `wanted`: the repository whose torrent URL ends with `repo` (or whose info hash starts with
 /// it) when given, else the one that carries the most of them. The engine then seeds it.
 pub async fn export(
-    client: &Client,
+    client: &User,
     engine: &EngineHandle,
     repo: Option<&str>,
     wanted: &HashSet<Sha256>,
@@ -124,7 +124,7 @@ pub struct Recognised {
 
 /// Whether `candidate` is a subset of a repository the feed pins (it names the master as similar
 /// and every file has the master's pieces); `None` when it is not.
-pub async fn recognise(client: &Client, candidate: &Torrent) -> anyhow::Result<Option<Recognised>> {
+pub async fn recognise(client: &User, candidate: &Torrent) -> anyhow::Result<Option<Recognised>> {
     if candidate.similar.is_empty() {
         return Ok(None);
     }
@@ -169,7 +169,7 @@ pub async fn recognise(client: &Client, candidate: &Torrent) -> anyhow::Result<O
 /// Takes a recognised subset in: its packages the store lacks are fetched into it (each checked
 /// against its digest) and all are shared there.
 pub async fn take_in(
-    client: &Client,
+    client: &User,
     engine: &EngineHandle,
     candidate: &Torrent,
     found: Recognised,
@@ -221,7 +221,7 @@ pub async fn wait_held(
 /// Saves the subset's index beside the engine and adds its repository job; with `fetch`, the
 /// packages the store lacks are wanted.
 async fn share(
-    client: &Client,
+    client: &User,
     engine: &EngineHandle,
     torrent: &Torrent,
     index: &PackageIndex,

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Client;
+use super::User;
 use super::versions::Versions;
 use swarmdate_core::fsutil;
 use swarmdate_core::i18n::{tr, trf};
@@ -194,7 +194,7 @@ impl Unfinished {
 
     /// The unfinished switch of `image`, or of any image in the images folder, as the journal
     /// on disk has it (no engine is started to ask).
-    pub fn find(client: &Client, image: Option<&Path>) -> anyhow::Result<Option<Self>> {
+    pub fn find(client: &User, image: Option<&Path>) -> anyhow::Result<Option<Self>> {
         let image = image.map(std::path::absolute).transpose()?;
         let images_dir = client.images_dir();
         Ok(read_journal(&client.dirs.engine())?
@@ -244,7 +244,7 @@ impl Unfinished {
 
     /// The engine settings to abort it with: an engine started with them rolls the switch back
     /// at once instead of resuming it first.
-    pub fn abort_config(&self, client: &Client) -> EngineConfig {
+    pub fn abort_config(&self, client: &User) -> EngineConfig {
         let mut cfg = client.engine_config();
         cfg.abort_on_start = vec![self.job];
         cfg

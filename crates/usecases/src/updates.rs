@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 
-use super::Client;
+use super::User;
 use swarmdate_core::fsutil;
 use swarmdate_core::packages::{HelperPackage, HelperVerb, Inventory, Nevra, PackageKeys};
 use swarmdate_core::plan::{Catalogue, Goal, LoadedRepo, Plan, plan};
@@ -114,7 +114,7 @@ fn fetch_status(
 
 /// Adds the repository's job to the engine, or extends it with `wanted` files.
 async fn join_repository(
-    client: &Client,
+    client: &User,
     engine: &EngineHandle,
     repo: &LoadedRepo,
     mirrors: &[String],
@@ -140,7 +140,7 @@ async fn join_repository(
 /// so it is seeded there too: a newer snapshot as soon as the feed lists it, older ones while they
 /// still carry superseded builds, the release while an image carries its packages (seeded from
 /// the image itself). Returns how many repositories were joined, and the feed's refresh interval.
-pub async fn follow_feed(client: &Client, engine: &EngineHandle) -> anyhow::Result<(usize, u64)> {
+pub async fn follow_feed(client: &User, engine: &EngineHandle) -> anyhow::Result<(usize, u64)> {
     let feed = client.feed().await?;
     let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
     let store = PackageStore::open(&client.dirs.store())?;
@@ -174,7 +174,7 @@ pub async fn follow_feed(client: &Client, engine: &EngineHandle) -> anyhow::Resu
 }
 
 /// Evicts superseded builds the store no longer has room for, keeping what `root` has installed.
-async fn trim(client: &Client, engine: &EngineHandle, root: &Path) -> anyhow::Result<TrimReport> {
+async fn trim(client: &User, engine: &EngineHandle, root: &Path) -> anyhow::Result<TrimReport> {
     let installed: HashSet<Nevra> = Inventory::read(root)?
         .packages
         .into_iter()
@@ -326,7 +326,7 @@ pub struct Transaction {
 
 impl Transaction {
     /// Reads the feed, its repositories and what `root` has installed, and plans `goal`.
-    pub async fn prepare(client: &Client, goal: Goal, root: &Path) -> anyhow::Result<Self> {
+    pub async fn prepare(client: &User, goal: Goal, root: &Path) -> anyhow::Result<Self> {
         let feed = client.feed().await?;
         let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
         let store = PackageStore::open(&client.dirs.store())?;
@@ -361,7 +361,7 @@ impl Transaction {
     /// anything is installed.
     pub async fn run(
         mut self,
-        client: &Client,
+        client: &User,
         engine: &EngineHandle,
         on: &mut (dyn FnMut(Step<'_>) + Send),
         cancel: impl std::future::Future<Output = ()>,
@@ -428,7 +428,7 @@ impl Transaction {
     /// Fetches the plan's packages the store lacks, each from its newest swarm.
     async fn fetch(
         &self,
-        client: &Client,
+        client: &User,
         engine: &EngineHandle,
         on: &mut (dyn FnMut(Step<'_>) + Send),
         mut cancel: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
@@ -475,7 +475,7 @@ pub struct OlderBuild {
 
 /// The builds of `name` older than the newest one installed in `root`, newest first.
 pub async fn older_builds(
-    client: &Client,
+    client: &User,
     root: &Path,
     name: &str,
 ) -> anyhow::Result<Vec<OlderBuild>> {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::Client;
+use super::User;
 use swarmdate_core::fsutil;
 use swarmdate_core::iso::{
     Identified, Plan, PublishedIso, Room, SwitchMode, identify, plan_switch,
@@ -25,7 +25,7 @@ pub struct Versions {
 impl Versions {
     /// Reads the feed, finds the local image (`image`, or the one in the images folder) and
     /// identifies it.
-    pub async fn load(client: &Client, image: Option<&Path>) -> anyhow::Result<Self> {
+    pub async fn load(client: &User, image: Option<&Path>) -> anyhow::Result<Self> {
         let feed = client.feed().await?;
         let versions = client.iso_versions(&feed).await?;
         let image = client.local_image(image, &versions)?;
@@ -63,7 +63,7 @@ impl Versions {
     /// with nothing to fetch, or a layout that could not be learnt.
     pub async fn refine(
         &self,
-        client: &Client,
+        client: &User,
         to: usize,
         plan: &Plan,
     ) -> anyhow::Result<Option<swarmdate_engine::Rebuilt>> {

@@ -3,7 +3,7 @@
 
 use gtk::prelude::*;
 use relm4::prelude::*;
-use swarmdate_usecases::{Client, Overrides};
+use swarmdate_usecases::{Overrides, User};
 
 use super::{Input, Phase, UpdatesPage};
 use crate::ui::backend::Backend;
@@ -101,7 +101,7 @@ fn the_page_lists_the_updates_and_the_update_button_installs_them() {
 fn without_a_feed_the_page_says_what_to_do() {
     let rt = runtime();
     let home = tempfile::tempdir().unwrap();
-    let client = Client::new(Overrides {
+    let client = User::new(Overrides {
         home: Some(home.path().to_owned()),
         ..Default::default()
     })

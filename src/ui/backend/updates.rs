@@ -1,0 +1,197 @@
+//! The Updates page's calls: plan, apply, older builds and downgrades.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::Backend;
+
+use swarmdate_core::plan::{ChangeKind, Goal};
+use swarmdate_engine::JobId;
+use swarmdate_usecases::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
+
+/// One update as the Updates page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateItem {
+    /// The package name.
+    pub name: String,
+    /// The installed version(s) it replaces (with their name when it differs), or empty.
+    pub from: String,
+    /// The version it brings.
+    pub to: String,
+    /// Bytes to download (0 when the store holds it).
+    pub download: u64,
+    /// The index's one-line summary.
+    pub summary: String,
+    /// What happens to it.
+    pub kind: ChangeKind,
+}
+
+/// The updates on offer, and the transaction that installs them.
+pub struct Available {
+    /// The rows.
+    pub items: Vec<UpdateItem>,
+    /// Bytes to download in all.
+    pub download: u64,
+    /// Bytes the store already holds.
+    pub held: u64,
+    /// The planned transaction.
+    pub transaction: Option<Transaction>,
+}
+
+impl std::fmt::Debug for Available {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Available")
+            .field("items", &self.items)
+            .field("download", &self.download)
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a running update stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes the plan downloads.
+    pub total: u64,
+    /// Bytes from peers so far.
+    pub from_peers: u64,
+    /// Bytes from mirrors so far.
+    pub from_mirrors: u64,
+    /// Bytes the store held before.
+    pub held: u64,
+    /// Download speed in bytes/s.
+    pub speed: u64,
+    /// The packages are being checked and installed.
+    pub installing: bool,
+    /// Another package manager holds the rpm lock.
+    pub waiting_for_lock: bool,
+    /// The engine's job fetching the packages (the first, when there are several).
+    pub job: Option<JobId>,
+}
+
+impl Backend {
+    /// Plans an update of every installed package against the feed.
+    pub fn check_updates(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = Result<Available, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let tx = Transaction::prepare(&me.client(), Goal::Update, &me.root)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            let plan = tx.plan();
+            let items = plan
+                .changes
+                .iter()
+                .map(|c| UpdateItem {
+                    name: c.package.name.clone(),
+                    from: c
+                        .replaces
+                        .iter()
+                        // An obsoleted package keeps its own name in the row.
+                        .map(|r| match r.name == c.package.name {
+                            true => r.evr.to_string(),
+                            false => format!("{} {}", r.name, r.evr),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    to: c.package.evr.to_string(),
+                    download: plan
+                        .downloads
+                        .iter()
+                        .find(|d| d.package == c.package && !d.held)
+                        .map_or(0, |d| d.size),
+                    summary: tx.summary(c).to_owned(),
+                    kind: c.kind,
+                })
+                .collect();
+            Ok(Available {
+                items,
+                download: plan.download_bytes,
+                held: plan.held_bytes,
+                transaction: (!plan.is_empty()).then_some(tx),
+            })
+        })
+    }
+
+    /// Carries out `tx`, reporting its progress to `progress`; the engine stays up afterwards to
+    /// seed what arrived.
+    pub fn apply(
+        self: &Arc<Self>,
+        tx: Transaction,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> impl Future<Output = Result<Outcome, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move { me.carry_out(tx, progress).await })
+    }
+
+    /// The builds of `name` older than the installed one, newest first.
+    pub fn older_builds(
+        self: &Arc<Self>,
+        name: String,
+    ) -> impl Future<Output = Result<Vec<OlderBuild>, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            older_builds(&me.client(), &me.root, &name)
+                .await
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+
+    /// Downgrades `name` to `version` (and what must come down with it), reporting progress.
+    pub fn downgrade(
+        self: &Arc<Self>,
+        name: String,
+        version: String,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> impl Future<Output = Result<Outcome, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let goal = Goal::Downgrade {
+                name,
+                version: Some(version),
+            };
+            let tx = Transaction::prepare(&me.client(), goal, &me.root)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            me.carry_out(tx, progress).await
+        })
+    }
+
+    /// Runs a transaction on the engine, turning its steps into [`Progress`].
+    async fn carry_out(
+        &self,
+        tx: Transaction,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> Result<Outcome, String> {
+        let total = tx.plan().download_bytes;
+        let held = tx.plan().held_bytes;
+        let engine = self.engine().await.map_err(|e| format!("{e:#}"))?;
+        let mut p = Progress {
+            total,
+            held,
+            ..Progress::default()
+        };
+        let mut on = |step: Step<'_>| {
+            p.waiting_for_lock = false;
+            match step {
+                Step::Fetching(jobs) => {
+                    p.from_peers = jobs.iter().map(|j| j.bytes_fetched).sum();
+                    p.from_mirrors = jobs.iter().map(|j| j.bytes_from_mirrors).sum();
+                    p.speed = jobs.iter().map(|j| j.down_speed).sum();
+                    p.job = jobs.first().map(|j| j.id);
+                }
+                Step::WaitingForLock => p.waiting_for_lock = true,
+                Step::Replanned(_) => {}
+                Step::Installing => {
+                    p.installing = true;
+                    p.speed = 0;
+                }
+            }
+            progress(p);
+        };
+        tx.run(&self.client(), engine, &mut on, std::future::pending())
+            .await
+            .map_err(|e| format!("{e:#}"))
+    }
+}
