@@ -4,6 +4,7 @@
 
 mod discover;
 mod error;
+mod fallback;
 mod fault;
 mod goal;
 mod holdings;

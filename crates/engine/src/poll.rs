@@ -112,6 +112,7 @@ impl Engine {
                 bytes_received: 0,
                 bytes_discarded: log.discarded_bytes(),
                 bytes_from_mirrors: log.mirror_bytes(),
+                mirror_error: log.mirror_error(),
                 rebuilt: log.rebuilt(),
                 packages_in_images: log.files_in_images(),
                 down_speed: 0,
