@@ -197,18 +197,8 @@ impl Engine {
         let lock = StateLock::acquire(&cfg.state_dir)?;
         std::fs::create_dir_all(cfg.state_dir.join("torrents"))?;
         let journal = JournalFile::open(cfg.state_dir.join("jobs.json")).await?;
-        let abort = |j: &Journal| {
-            cfg.abort_on_start.iter().any(|id| {
-                matches!(
-                    j.jobs.get(id),
-                    Some(JobRecord {
-                        spec: JobSpec::Switch(_),
-                        ..
-                    })
-                )
-            })
-        };
-        if journal.read(abort) {
+        // Marked before anything resumes them (see `EngineConfig::abort_on_start`).
+        if !cfg.abort_on_start.is_empty() {
             journal
                 .change(|j| {
                     for id in &cfg.abort_on_start {
@@ -317,10 +307,10 @@ impl Engine {
                 let Some(engine) = weak.upgrade() else { break };
                 engine.publish();
                 n += 1;
-                if n.is_multiple_of(GOALS_EVERY) {
-                    if let Err(e) = engine.check_goals().await {
-                        tracing::warn!("checking the seeding goal: {e:#}");
-                    }
+                if n.is_multiple_of(GOALS_EVERY)
+                    && let Err(e) = engine.check_goals().await
+                {
+                    tracing::warn!("checking the seeding goal: {e:#}");
                 }
             }
         });
