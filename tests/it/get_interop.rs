@@ -134,6 +134,7 @@ async fn aria2c_downloads_a_padded_torrent_from_our_seeder() {
                 payload: Payload::Folder(src.path().to_owned()),
             },
         )
+        .await
         .unwrap();
     seeder.wait(id).await.unwrap();
 

@@ -55,6 +55,7 @@ async fn over_its_cap_the_store_evicts_superseded_builds_and_keeps_installed_one
             &next.published.torrent,
             swarmdate_engine::JobSpec::Seed { payload },
         )
+        .await
         .unwrap();
     origin.wait(id).await.unwrap();
     // The snapshot-1 builds the new ones supersede: each client's store holds them now.
@@ -146,6 +147,7 @@ async fn a_package_one_job_admits_is_seeded_by_the_other_torrents_that_have_it()
     let payload = swarmdate_engine::Payload::Folder(next.folder.parent().unwrap().to_owned());
     let seeding = origin
         .add_job(&next.published.torrent, JobSpec::Seed { payload })
+        .await
         .unwrap();
     origin.wait(seeding).await.unwrap();
     let origin_addr = ([127, 0, 0, 1], origin.listen_port().unwrap()).into();
@@ -184,10 +186,12 @@ async fn a_package_one_job_admits_is_seeded_by_the_other_torrents_that_have_it()
     .unwrap();
     let two = e
         .add_job(&next.published.torrent, spec(&next.published, &[]))
+        .await
         .unwrap();
     e.wait(two).await.unwrap();
     let one = e
         .add_job(&d.updates.torrent, spec(&d.updates, &[x.file_index]))
+        .await
         .unwrap();
     e.wait(one).await.unwrap();
     let store = || PackageStore::open(&e_state.path().join("store")).unwrap();
@@ -218,6 +222,7 @@ async fn a_package_one_job_admits_is_seeded_by_the_other_torrents_that_have_it()
     .unwrap();
     let got = f
         .add_job(&next.published.torrent, spec(&next.published, &[x_in_2]))
+        .await
         .unwrap();
     f.wait(got).await.unwrap();
     let f_store = PackageStore::open(&f_state.path().join("store")).unwrap();

@@ -30,6 +30,7 @@ async fn seeder_at(
     let payload = Payload::Image(image.to_owned());
     let id = engine
         .add_job(&distro.torrent(version), JobSpec::Seed { payload })
+        .await
         .unwrap();
     engine.wait(id).await.unwrap();
     let addr = SocketAddr::from((ip, engine.listen_port().unwrap()));
@@ -52,7 +53,7 @@ async fn fetch_from(distro: &Distro, peers: Vec<SocketAddr>) -> (Vec<u8>, f64, u
         seed_after: false,
         replace: false,
     };
-    let id = client.add_job(&distro.torrent("1.02"), spec).unwrap();
+    let id = client.add_job(&distro.torrent("1.02"), spec).await.unwrap();
     let done = client.wait(id).await.unwrap();
     let secs = start.elapsed().as_secs_f64();
     client.shutdown().await;
@@ -124,10 +125,11 @@ async fn a_corrupt_peer_costs_discarded_bytes_and_never_a_bad_byte_on_disk() {
     let seed = JobSpec::Seed {
         payload: Payload::Image(old.clone()),
     };
-    let seeding = client.add_job(&distro.torrent("1.01"), seed).unwrap();
+    let seeding = client.add_job(&distro.torrent("1.01"), seed).await.unwrap();
     client.wait(seeding).await.unwrap();
     let id = client
         .switch_image(&old, &distro.torrent("1.02"), SwitchMode::Copy, len, true)
+        .await
         .unwrap();
     let done = client.wait(id).await.unwrap();
     client.shutdown().await;

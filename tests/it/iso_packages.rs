@@ -60,6 +60,7 @@ async fn a_client_with_only_an_image_seeds_the_packages_inside_it() {
                 images: Vec::new(),
             }),
         )
+        .await
         .unwrap();
     tokio::time::timeout(Duration::from_secs(120), async {
         loop {

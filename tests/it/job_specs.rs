@@ -78,7 +78,7 @@ async fn a_wanted_index_out_of_range_is_refused_in_process_and_over_the_bus_and_
     let repo = &d.updates.torrent;
 
     // In process: a typed refusal.
-    let err = engine.add_job(repo, bad.clone()).unwrap_err();
+    let err = engine.add_job(repo, bad.clone()).await.unwrap_err();
     assert_eq!(
         err.downcast_ref::<SpecError>(),
         Some(&SpecError::WantedOutOfRange {

@@ -53,17 +53,15 @@ async fn leecher(
     dirs: &[tempfile::TempDir; 2],
 ) -> (std::sync::Arc<swarmdate_engine::Engine>, Vec<JobId>) {
     let engine = engine_on(ip, dirs[0].path(), true, Vec::new()).await;
-    let jobs = versions
-        .iter()
-        .map(|v| {
-            let spec = JobSpec::Fetch {
-                dest: dirs[1].path().to_owned(),
-                seed_after: false,
-                replace: false,
-            };
-            engine.add_job(&distro.torrent(v), spec).unwrap()
-        })
-        .collect();
+    let mut jobs = Vec::new();
+    for v in versions {
+        let spec = JobSpec::Fetch {
+            dest: dirs[1].path().to_owned(),
+            seed_after: false,
+            replace: false,
+        };
+        jobs.push(engine.add_job(&distro.torrent(v), spec).await.unwrap());
+    }
     (engine, jobs)
 }
 

@@ -103,6 +103,7 @@ fn run(local_network_only: bool) -> (bool, bool, usize, usize) {
                     replace: false,
                 },
             )
+            .await
             .unwrap();
         let port = engine.listen_port().unwrap();
         // The session answers once the torrent is live: a local peer is answered within the

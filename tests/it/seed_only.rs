@@ -62,6 +62,7 @@ async fn peer(state: &Path, torrent: &Torrent, data: &Path) -> std::sync::Arc<En
                 payload: Payload::Image(data.to_owned()),
             },
         )
+        .await
         .unwrap();
     engine.wait(id).await.unwrap();
     engine

@@ -568,7 +568,7 @@ async fn many_pieces_job(
         seed_after: false,
         replace: false,
     };
-    let job = engine.add_job(&many_pieces_torrent(), spec).unwrap();
+    let job = engine.add_job(&many_pieces_torrent(), spec).await.unwrap();
     let mut rx = engine.subscribe();
     tokio::time::timeout(Duration::from_secs(60), async {
         while rx
@@ -633,6 +633,7 @@ async fn a_remote_client_sees_the_same_snapshot_and_piece_map_as_in_process() {
                 payload: Payload::Image(data.clone()),
             },
         )
+        .await
         .unwrap();
     engine.wait(seeded).await.unwrap();
     let fetching = many_pieces_job(&engine, &dest.path().join("many")).await;

@@ -130,7 +130,7 @@ async fn selected_packages_enter_the_store_verified_and_are_seeded_from_it() {
         .await
         .unwrap();
     let payload = Payload::Folder(dir.path().join("mirror/updates/41"));
-    let job = origin.add_job(t, JobSpec::Seed { payload }).unwrap();
+    let job = origin.add_job(t, JobSpec::Seed { payload }).await.unwrap();
     origin.wait(job).await.unwrap();
     let origin_addr = SocketAddr::from(([127, 0, 0, 1], origin.listen_port().unwrap()));
 

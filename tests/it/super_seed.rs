@@ -41,6 +41,7 @@ async fn origin(
                 payload: Payload::Image(image),
             },
         )
+        .await
         .unwrap();
     engine.wait(job).await.unwrap();
     (Arc::new(torrent), engine, job)
@@ -120,7 +121,7 @@ async fn a_super_seeding_origin_sends_about_one_copy_to_swarmdate_clients() {
             seed_after: true,
             replace: false,
         };
-        let id = engine.add_job(&torrent, spec).unwrap();
+        let id = engine.add_job(&torrent, spec).await.unwrap();
         clients.push((engine, id, dest));
     }
     for (engine, id, _) in &clients {

@@ -178,6 +178,7 @@ pub async fn seed_all(distro: &Distro, state: &Path) -> Arc<Engine> {
         ids.push(
             engine
                 .add_job(&distro.torrent(version), JobSpec::Seed { payload })
+                .await
                 .unwrap(),
         );
     }
@@ -554,6 +555,7 @@ pub async fn seed_one(
     let payload = Payload::Image(distro.image(version).to_owned());
     let id = engine
         .add_job(&distro.torrent(version), JobSpec::Seed { payload })
+        .await
         .unwrap();
     engine.wait(id).await.unwrap();
     (engine, id)
@@ -587,7 +589,7 @@ impl Fetching {
             seed_after: false,
             replace: false,
         };
-        let job = engine.add_job(torrent, spec).unwrap();
+        let job = engine.add_job(torrent, spec).await.unwrap();
         Fetching {
             engine,
             job,
@@ -1008,6 +1010,7 @@ pub async fn repository_origin(
         ids.push(
             engine
                 .add_job(&r.torrent, JobSpec::Seed { payload })
+                .await
                 .unwrap(),
         );
     }

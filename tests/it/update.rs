@@ -165,6 +165,7 @@ async fn a_new_snapshot_is_joined_without_fetching_again_what_the_store_holds() 
             &published.torrent,
             swarmdate_engine::JobSpec::Seed { payload },
         )
+        .await
         .unwrap();
     origin.wait(id).await.unwrap();
 

@@ -188,7 +188,7 @@ pub async fn run_clients_bench(
     let seeder = Engine::start(EngineConfig::loopback(&dir.join("seeder"))).await?;
     let mut seeds = Vec::new();
     for (t, payload) in torrents.iter().zip(payloads) {
-        let id = seeder.add_job(t, JobSpec::Seed { payload })?;
+        let id = seeder.add_job(t, JobSpec::Seed { payload }).await?;
         seeder.wait(id).await?;
         seeder.pause(id).await?;
         let path = dir.join(format!("{}.torrent", t.info_hash()));

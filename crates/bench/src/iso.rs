@@ -135,12 +135,14 @@ pub async fn run_iso_bench(
             })
             .await??;
         let seeder = Engine::start(EngineConfig::loopback(&run.join("seeder"))).await?;
-        let sid = seeder.add_job(
-            &to.torrent,
-            JobSpec::Seed {
-                payload: Payload::Image(new.clone()),
-            },
-        )?;
+        let sid = seeder
+            .add_job(
+                &to.torrent,
+                JobSpec::Seed {
+                    payload: Payload::Image(new.clone()),
+                },
+            )
+            .await?;
         seeder.wait(sid).await?;
         let mut modes = vec![SwitchMode::Copy, SwitchMode::InPlace];
         if reflink {
@@ -227,7 +229,9 @@ async fn switch_once(
     };
     let before = uploaded();
     let start = Instant::now();
-    let id = client.switch_image(&local, &to.torrent, mode, plan.space_needed, false)?;
+    let id = client
+        .switch_image(&local, &to.torrent, mode, plan.space_needed, false)
+        .await?;
     client.wait(id).await?;
     let switch_secs = start.elapsed().as_secs_f64();
     let done = client.snapshot().jobs.into_iter().find(|j| j.id == id);

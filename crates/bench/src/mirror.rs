@@ -87,15 +87,17 @@ pub async fn run_mirror_bench(
     let index = dir.join("index.json");
     std::fs::write(&index, published.index.to_json())?;
     let t = Instant::now();
-    let id = engine.add_job(
-        &published.torrent,
-        JobSpec::Repository(RepoSpec {
-            index,
-            wanted: files.iter().map(|p| p.file_index).collect(),
-            mirrors: Vec::new(),
-            images: Vec::new(),
-        }),
-    )?;
+    let id = engine
+        .add_job(
+            &published.torrent,
+            JobSpec::Repository(RepoSpec {
+                index,
+                wanted: files.iter().map(|p| p.file_index).collect(),
+                mirrors: Vec::new(),
+                images: Vec::new(),
+            }),
+        )
+        .await?;
     engine.wait(id).await?;
     let engine_secs = t.elapsed().as_secs_f64();
     engine.shutdown().await;

@@ -144,15 +144,17 @@ pub async fn run_store_bench(
     std::fs::write(&index_path, index.to_json())?;
     say("Adding the torrent to the engine");
     let t = Instant::now();
-    let id = engine.add_job(
-        &torrent,
-        JobSpec::Repository(RepoSpec {
-            index: index_path,
-            wanted: Default::default(),
-            mirrors: Vec::new(),
-            images: Vec::new(),
-        }),
-    )?;
+    let id = engine
+        .add_job(
+            &torrent,
+            JobSpec::Repository(RepoSpec {
+                index: index_path,
+                wanted: Default::default(),
+                mirrors: Vec::new(),
+                images: Vec::new(),
+            }),
+        )
+        .await?;
     engine.wait(id).await?;
     let add_secs = t.elapsed().as_secs_f64();
     let fds_seeding = count_fds();

@@ -124,13 +124,15 @@ pub async fn run_swarm_bench(
     } else {
         Payload::Image(payload.clone())
     };
-    let seed = origin.add_job(
-        &torrent,
-        match kind {
-            SwarmClients::SuperSeed => JobSpec::SuperSeed { payload },
-            _ => JobSpec::Seed { payload },
-        },
-    )?;
+    let seed = origin
+        .add_job(
+            &torrent,
+            match kind {
+                SwarmClients::SuperSeed => JobSpec::SuperSeed { payload },
+                _ => JobSpec::Seed { payload },
+            },
+        )
+        .await?;
     origin.wait(seed).await?;
 
     say(&format!("{clients} clients downloading"));
@@ -198,14 +200,16 @@ async fn swarmdate_clients(
     let started = Instant::now();
     let mut waits = tokio::task::JoinSet::new();
     for (n, e) in engines.iter().enumerate() {
-        let id = e.add_job(
-            torrent,
-            JobSpec::Fetch {
-                dest: dir.join(format!("client-{n:02}")),
-                seed_after: true,
-                replace: false,
-            },
-        )?;
+        let id = e
+            .add_job(
+                torrent,
+                JobSpec::Fetch {
+                    dest: dir.join(format!("client-{n:02}")),
+                    seed_after: true,
+                    replace: false,
+                },
+            )
+            .await?;
         let e = e.clone();
         waits.spawn(async move { e.wait(id).await.map(|_| started.elapsed().as_secs_f64()) });
     }

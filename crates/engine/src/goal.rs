@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::job::{JobId, JobSpec};
+use super::job::{JobId, JobRecord, JobSpec};
+use super::journal::Journal;
 use super::{Engine, JobState};
 use swarmdate_core::config::SeedGoal;
 
@@ -27,9 +28,9 @@ impl Engine {
     /// again; jobs the new one covers pause.
     pub async fn set_seed_goal(&self, goal: SeedGoal) -> anyhow::Result<()> {
         *self.seed_goal.lock().unwrap() = goal;
-        for c in self.candidates()? {
+        for c in self.candidates().await? {
             if c.goal_met && !c.met {
-                self.update_record(c.id, |r| r.goal_met = false)?;
+                self.update_record(c.id, |r| r.goal_met = false).await?;
                 if c.paused {
                     self.resume_torrent(c.id).await?;
                 }
@@ -41,10 +42,10 @@ impl Engine {
     /// Pauses every sharing image or download that met the goal, once: a job the user resumes
     /// after that keeps sharing until the goal changes.
     pub(super) async fn check_goals(&self) -> anyhow::Result<()> {
-        for c in self.candidates()? {
+        for c in self.candidates().await? {
             if c.met && !c.goal_met && !c.paused {
                 tracing::info!(job = %c.id, "the seeding goal is met: pausing");
-                self.update_record(c.id, |r| r.goal_met = true)?;
+                self.update_record(c.id, |r| r.goal_met = true).await?;
                 self.pause_torrent(c.id).await?;
             }
         }
@@ -53,46 +54,67 @@ impl Engine {
 
     /// Every image or download job that is complete, with whether the goal covers it; notes when
     /// each started sharing.
-    fn candidates(&self) -> anyhow::Result<Vec<Candidate>> {
+    async fn candidates(&self) -> anyhow::Result<Vec<Candidate>> {
         let goal = self.seed_goal();
         let uploaded: HashMap<_, _> = self
             .ledger
-            .totals()?
+            .totals()
+            .await?
             .into_iter()
             .map(|t| (t.info_hash, t.uploaded))
             .collect();
         let now = chrono::Utc::now().timestamp();
-        let mut jobs = self.jobs.lock().unwrap();
-        let mut started = false;
-        let mut out = Vec::new();
-        let super::Jobs { journal, live } = &mut *jobs;
-        for (id, rec) in journal.jobs.iter_mut() {
-            if matches!(rec.spec, JobSpec::Repository(_)) {
-                continue;
-            }
-            let Some(job) = live.get(id) else { continue };
-            let paused = job.state == JobState::Paused;
-            let complete = job.state.is_complete()
-                || (paused && job.handle.as_ref().is_some_and(|h| h.stats().finished));
-            if !complete {
-                continue;
-            }
-            let since = *rec.seeding_since.get_or_insert_with(|| {
-                started = true;
-                now
-            });
-            let shared_for = Duration::from_secs(now.saturating_sub(since).max(0) as u64);
-            let up = uploaded.get(&rec.info_hash).copied().unwrap_or(0);
-            out.push(Candidate {
-                id: *id,
-                met: goal.met(up, job.torrent.data_length(), shared_for),
-                goal_met: rec.goal_met,
-                paused,
-            });
+        // The live part first, on its own: the engine's two locks are never held together.
+        let complete: HashMap<JobId, (bool, u64)> = self
+            .live
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(id, job)| {
+                let paused = job.state == JobState::Paused;
+                let complete = job.state.is_complete()
+                    || (paused && job.handle.as_ref().is_some_and(|h| h.stats().finished));
+                complete.then_some((*id, (paused, job.torrent.data_length())))
+            })
+            .collect();
+        let bound = |rec: &JobRecord| {
+            !matches!(rec.spec, JobSpec::Repository(_)) && complete.contains_key(&rec.id)
+        };
+        let pick = |j: &Journal| -> Vec<Candidate> {
+            j.jobs
+                .values()
+                .filter(|rec| bound(rec))
+                .map(|rec| {
+                    let (paused, length) = complete[&rec.id];
+                    let since = rec.seeding_since.unwrap_or(now);
+                    let shared_for = Duration::from_secs(now.saturating_sub(since).max(0) as u64);
+                    let up = uploaded.get(&rec.info_hash).copied().unwrap_or(0);
+                    Candidate {
+                        id: rec.id,
+                        met: goal.met(up, length, shared_for),
+                        goal_met: rec.goal_met,
+                        paused,
+                    }
+                })
+                .collect()
+        };
+        let started = |j: &Journal| {
+            j.jobs
+                .values()
+                .any(|rec| bound(rec) && rec.seeding_since.is_none())
+        };
+        if !self.journal.read(started) {
+            return Ok(self.journal.read(pick));
         }
-        if started {
-            self.save_journal(&jobs)?;
-        }
-        Ok(out)
+        self.journal
+            .change(|j| {
+                for rec in j.jobs.values_mut() {
+                    if bound(rec) {
+                        rec.seeding_since.get_or_insert(now);
+                    }
+                }
+                pick(j)
+            })
+            .await
     }
 }

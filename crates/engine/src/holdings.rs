@@ -31,17 +31,16 @@ struct Holding {
 
 impl Engine {
     fn repository_jobs(&self) -> Vec<RepoJob> {
-        let jobs = self.jobs.lock().unwrap();
-        jobs.journal
-            .jobs
-            .values()
-            .filter_map(|r| match &r.spec {
+        let records = self.journal.records();
+        let live = self.live.lock().unwrap();
+        records
+            .into_iter()
+            .filter_map(|r| match r.spec {
                 JobSpec::Repository(spec) => Some(RepoJob {
                     id: r.id,
                     info_hash: r.info_hash,
-                    spec: spec.clone(),
-                    seeding: jobs
-                        .live
+                    spec,
+                    seeding: live
                         .get(&r.id)
                         .is_some_and(|j| j.state == JobState::Seeding),
                 }),
@@ -156,7 +155,8 @@ impl Engine {
                 if let JobSpec::Repository(s) = &mut r.spec {
                     s.wanted.retain(|i| !dropped.contains(i));
                 }
-            })?;
+            })
+            .await?;
         }
         let ordered: Vec<Sha256> = chosen.iter().map(|p| p.sha256).collect();
         let freed = self.store.evict(&ordered)?;

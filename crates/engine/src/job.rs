@@ -1,6 +1,5 @@
 //! Jobs the engine runs, and their journal on disk so they resume after a restart.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -225,45 +224,4 @@ pub struct JobRecord {
     /// The seeding goal paused it (once: a job the user resumes after that keeps sharing).
     #[serde(default)]
     pub goal_met: bool,
-}
-
-/// The journal file: every job that should run when the engine starts.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Journal {
-    /// Journal format version.
-    pub version: u32,
-    /// The highest id ever given: ids are never reused, so a finished job's last snapshot is
-    /// never mistaken for a new job's.
-    #[serde(default)]
-    pub last_id: u64,
-    /// The jobs by id.
-    pub jobs: BTreeMap<JobId, JobRecord>,
-}
-
-impl Journal {
-    /// Reads the journal, or an empty one if there is none.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        match std::fs::read(path) {
-            Ok(b) => Ok(serde_json::from_slice(&b).map_err(|e| {
-                anyhow::anyhow!("the job journal {} is damaged: {e}", path.display())
-            })?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Journal {
-                version: 1,
-                ..Default::default()
-            }),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Writes the journal atomically.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        swarmdate_core::fsutil::write_atomic(path, &serde_json::to_vec_pretty(self)?)
-    }
-
-    /// Takes the next id.
-    pub fn take_id(&mut self) -> JobId {
-        let last = self.jobs.keys().last().map_or(0, |k| k.0);
-        self.last_id = self.last_id.max(last) + 1;
-        JobId(self.last_id)
-    }
 }

@@ -4,10 +4,13 @@
 
 mod discover;
 mod error;
+mod fallback;
 mod fault;
 mod goal;
 mod holdings;
 mod job;
+mod journal;
+mod ledger_writer;
 mod lock;
 mod mirror;
 mod order;
@@ -48,7 +51,7 @@ use anyhow::Context;
 use librqbit::{ListenerMode, ListenerOptions, Session, SessionOptions};
 use tokio::sync::watch;
 
-use job::Journal;
+use journal::{Journal, JournalFile};
 use storage::PieceLog;
 use swarmdate_core::config::SeedGoal;
 use swarmdate_core::iso::SwitchMode;
@@ -63,8 +66,8 @@ type ManagedTorrentHandle = Arc<librqbit::ManagedTorrent>;
 
 /// How often snapshots are published.
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
-/// The ledger is written every this many snapshots (10 s): a SIGKILL loses at most that much.
-const LEDGER_EVERY: u64 = 40;
+/// The seeding goal is checked every this many snapshots (10 s).
+const GOALS_EVERY: u64 = 40;
 
 /// How the engine's session is set up; every network feature is switchable.
 #[derive(Debug, Clone)]
@@ -140,18 +143,16 @@ struct LiveJob {
     failure: Option<EngineError>,
 }
 
-struct Jobs {
-    journal: Journal,
-    live: BTreeMap<JobId, LiveJob>,
-}
-
 /// The engine. Faces send it intents and read its snapshots; they never touch librqbit.
 pub struct Engine {
     session: Arc<Session>,
     api: librqbit::Api,
     state_dir: PathBuf,
     _lock: StateLock,
-    jobs: Mutex<Jobs>,
+    /// Every job that should run, on disk.
+    journal: JournalFile,
+    /// The running jobs' live parts (never locked while the journal's lock is held).
+    live: Mutex<BTreeMap<JobId, LiveJob>>,
     snapshots: watch::Sender<Snapshot>,
     /// Each live job's latest piece map, kept beside the snapshots (see [`Engine::piece_map`]).
     piece_maps: Mutex<std::collections::HashMap<JobId, PieceMap>>,
@@ -166,7 +167,8 @@ pub struct Engine {
     /// Peers only from the local network (see [`EngineConfig::local_network_only`]).
     local_only: bool,
     peer_rates: poll::PeerRates,
-    ledger: swarmdate_core::ledger::Ledger,
+    /// The contribution ledger's writer task (`ledger_writer.rs`).
+    ledger: ledger_writer::LedgerWriter,
     contribution: poll::Contribution,
     /// Held by every step that moves or rewrites an image's files (see `switch.rs`).
     disk: Arc<tokio::sync::Mutex<()>>,
@@ -194,20 +196,22 @@ impl Engine {
     pub async fn start(cfg: EngineConfig) -> anyhow::Result<Arc<Engine>> {
         let lock = StateLock::acquire(&cfg.state_dir)?;
         std::fs::create_dir_all(cfg.state_dir.join("torrents"))?;
-        let mut journal = Journal::load(&cfg.state_dir.join("jobs.json"))?;
-        let mut marked = false;
-        for id in &cfg.abort_on_start {
-            if let Some(JobRecord {
-                spec: JobSpec::Switch(s),
-                ..
-            }) = journal.jobs.get_mut(id)
-            {
-                s.aborting = true;
-                marked = true;
-            }
-        }
-        if marked {
-            journal.save(&cfg.state_dir.join("jobs.json"))?;
+        let journal = JournalFile::open(cfg.state_dir.join("jobs.json")).await?;
+        // Marked before anything resumes them (see `EngineConfig::abort_on_start`).
+        if !cfg.abort_on_start.is_empty() {
+            journal
+                .change(|j| {
+                    for id in &cfg.abort_on_start {
+                        if let Some(JobRecord {
+                            spec: JobSpec::Switch(s),
+                            ..
+                        }) = j.jobs.get_mut(id)
+                        {
+                            s.aborting = true;
+                        }
+                    }
+                })
+                .await?;
         }
 
         let listen = match cfg.listen {
@@ -258,16 +262,18 @@ impl Engine {
             .await
             .context("starting the torrent session")?;
         let api = librqbit::Api::new(session.clone(), None);
-        let records: Vec<JobId> = journal.jobs.keys().copied().collect();
+        let ledger_path = cfg.state_dir.join("ledger.sqlite");
+        let ledger =
+            tokio::task::spawn_blocking(move || swarmdate_core::ledger::Ledger::open(&ledger_path))
+                .await??;
+        let records: Vec<JobId> = journal.read(|j| j.jobs.keys().copied().collect());
         let engine = Arc::new(Engine {
             session,
             api,
             state_dir: cfg.state_dir.clone(),
             _lock: lock,
-            jobs: Mutex::new(Jobs {
-                journal,
-                live: BTreeMap::new(),
-            }),
+            journal,
+            live: Default::default(),
             snapshots: watch::channel(Snapshot::default()).0,
             piece_maps: Default::default(),
             listen_port,
@@ -277,7 +283,7 @@ impl Engine {
             trackers: cfg.trackers,
             local_only: cfg.local_network_only,
             peer_rates: Default::default(),
-            ledger: swarmdate_core::ledger::Ledger::open(&cfg.state_dir.join("ledger.sqlite"))?,
+            ledger: ledger_writer::LedgerWriter::start(ledger, ledger_writer::WRITE_EVERY),
             contribution: Default::default(),
             disk: Default::default(),
             holdings: Default::default(),
@@ -301,11 +307,10 @@ impl Engine {
                 let Some(engine) = weak.upgrade() else { break };
                 engine.publish();
                 n += 1;
-                if n.is_multiple_of(LEDGER_EVERY) {
-                    engine.flush_ledger();
-                    if let Err(e) = engine.check_goals().await {
-                        tracing::warn!("checking the seeding goal: {e:#}");
-                    }
+                if n.is_multiple_of(GOALS_EVERY)
+                    && let Err(e) = engine.check_goals().await
+                {
+                    tracing::warn!("checking the seeding goal: {e:#}");
                 }
             }
         });
@@ -323,61 +328,74 @@ impl Engine {
             .join(format!("{hash}.torrent"))
     }
 
-    fn save_journal(&self, jobs: &Jobs) -> anyhow::Result<()> {
-        jobs.journal
-            .save(&self.state_dir.join("jobs.json"))
-            .context("saving the job journal")
-    }
-
     /// Adds a job; it starts at once and is resumed after a restart.
     /// A spec that cannot run with `torrent` is refused ([`SpecError`]) before anything is kept.
-    pub fn add_job(self: &Arc<Self>, torrent: &Torrent, spec: JobSpec) -> anyhow::Result<JobId> {
+    pub async fn add_job(
+        self: &Arc<Self>,
+        torrent: &Torrent,
+        spec: JobSpec,
+    ) -> anyhow::Result<JobId> {
         spec.validate(torrent)?;
         let hash = torrent.info_hash();
-        let id = {
-            let mut jobs = self.jobs.lock().unwrap();
-            if let Some(existing) = jobs.journal.jobs.values_mut().find(|r| r.info_hash == hash) {
-                if existing.spec == spec {
-                    return Ok(existing.id);
+        // The .torrent is on disk before a record names it; its name is its hash, so one already
+        // there holds these bytes.
+        let path = self.torrent_path(&hash);
+        if !path.exists() {
+            let bytes = torrent.bytes().to_vec();
+            tokio::task::spawn_blocking(move || {
+                swarmdate_core::fsutil::write_atomic(&path, &bytes)
+            })
+            .await??;
+        }
+        let added = self
+            .journal
+            .change(|j| {
+                if let Some(existing) = j.jobs.values_mut().find(|r| r.info_hash == hash) {
+                    if existing.spec == spec {
+                        return Added::Same(existing.id);
+                    }
+                    // More packages from a repository it already follows: one job, the wanted
+                    // sets joined, restarted to select them.
+                    if let (JobSpec::Repository(have), JobSpec::Repository(more)) =
+                        (&mut existing.spec, &spec)
+                    {
+                        have.wanted.extend(more.wanted.iter().copied());
+                        have.index = more.index.clone();
+                        return Added::Joined(existing.id);
+                    }
+                    return Added::Busy(format!(
+                        "job {} already holds torrent {hash} ({}); remove it first",
+                        existing.id, existing.name
+                    ));
                 }
-                // More packages from a repository it already follows: one job, the wanted sets
-                // joined, restarted to select them.
-                if let (JobSpec::Repository(have), JobSpec::Repository(more)) =
-                    (&mut existing.spec, &spec)
-                {
-                    have.wanted.extend(more.wanted.iter().copied());
-                    have.index = more.index.clone();
-                    let id = existing.id;
-                    self.save_journal(&jobs)?;
-                    drop(jobs);
-                    self.restart_job(id);
-                    return Ok(id);
-                }
-                return Err(EngineError::Busy(format!(
-                    "job {} already holds torrent {hash} ({}); remove it first",
-                    existing.id, existing.name
-                ))
-                .into());
-            }
-            swarmdate_core::fsutil::write_atomic(&self.torrent_path(&hash), torrent.bytes())?;
-            let id = jobs.journal.take_id();
-            jobs.journal.jobs.insert(
-                id,
-                JobRecord {
+                let id = j.take_id();
+                j.jobs.insert(
                     id,
-                    info_hash: hash,
-                    name: torrent.name.clone(),
-                    spec,
-                    paused: false,
-                    seeding_since: None,
-                    goal_met: false,
-                },
-            );
-            self.save_journal(&jobs)?;
-            id
-        };
-        self.spawn_job(id)?;
-        Ok(id)
+                    JobRecord {
+                        id,
+                        info_hash: hash,
+                        name: torrent.name.clone(),
+                        spec,
+                        paused: false,
+                        seeding_since: None,
+                        goal_met: false,
+                    },
+                );
+                Added::New(id)
+            })
+            .await?;
+        match added {
+            Added::Same(id) => Ok(id),
+            Added::Joined(id) => {
+                self.restart_job(id);
+                Ok(id)
+            }
+            Added::New(id) => {
+                self.spawn_job(id)?;
+                Ok(id)
+            }
+            Added::Busy(why) => Err(EngineError::Busy(why).into()),
+        }
     }
 
     fn spawn_job(self: &Arc<Self>, id: JobId) -> anyhow::Result<()> {
@@ -390,13 +408,9 @@ impl Engine {
         let invalid = self.record(id)?.spec.validate(&torrent).err();
         // Registered before the task starts: the task looks itself up. A restarted job keeps its
         // log, which the storage of its torrent (still in the session) writes to.
-        let mut jobs = self.jobs.lock().unwrap();
-        let log = jobs
-            .live
-            .get(&id)
-            .map(|j| j.log.clone())
-            .unwrap_or_default();
-        jobs.live.insert(
+        let mut live = self.live.lock().unwrap();
+        let log = live.get(&id).map(|j| j.log.clone()).unwrap_or_default();
+        live.insert(
             id,
             LiveJob {
                 torrent,
@@ -410,7 +424,7 @@ impl Engine {
                 failure: None,
             },
         );
-        drop(jobs);
+        drop(live);
         if let Some(e) = invalid {
             tracing::warn!(job = %id, "the journal's job cannot run: {e}");
             self.fail(id, &e.into());
@@ -433,7 +447,7 @@ impl Engine {
                 );
             }
         });
-        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+        if let Some(job) = self.live.lock().unwrap().get_mut(&id) {
             job.task = Some(task);
         }
         Ok(())
@@ -453,39 +467,27 @@ impl Engine {
 
     /// Takes a job's runner out of its record.
     fn take_task(&self, id: JobId) -> Option<tokio::task::JoinHandle<()>> {
-        self.jobs
+        self.live
             .lock()
             .unwrap()
-            .live
             .get_mut(&id)
             .and_then(|j| j.task.take())
     }
 
     fn record(&self, id: JobId) -> anyhow::Result<JobRecord> {
-        self.jobs
-            .lock()
-            .unwrap()
-            .journal
-            .jobs
-            .get(&id)
-            .cloned()
+        self.journal
+            .get(id)
             .ok_or_else(|| anyhow::Error::from(EngineError::no_job(id)))
     }
 
-    fn update_record(&self, id: JobId, f: impl FnOnce(&mut JobRecord)) -> anyhow::Result<()> {
-        let mut jobs = self.jobs.lock().unwrap();
-        let rec = jobs
-            .journal
-            .jobs
-            .get_mut(&id)
-            .ok_or_else(|| anyhow::Error::from(EngineError::no_job(id)))?;
-        f(rec);
-        self.save_journal(&jobs)
+    /// Changes a job's record; returns once the journal is on disk.
+    async fn update_record(&self, id: JobId, f: impl FnOnce(&mut JobRecord)) -> anyhow::Result<()> {
+        self.journal.update(id, f).await
     }
 
     fn set_state(&self, id: JobId, state: JobState) {
         tracing::debug!(job = %id, ?state, "job state");
-        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+        if let Some(job) = self.live.lock().unwrap().get_mut(&id) {
             job.state = state;
             job.failure = None;
         }
@@ -497,7 +499,7 @@ impl Engine {
     fn fail(&self, id: JobId, e: &anyhow::Error) {
         let failure = EngineError::from(e);
         tracing::debug!(job = %id, ?failure, "job failed");
-        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+        if let Some(job) = self.live.lock().unwrap().get_mut(&id) {
             job.state = JobState::Failed(failure.message().to_owned());
             job.failure = Some(failure);
         }
@@ -505,10 +507,9 @@ impl Engine {
     }
 
     fn handle(&self, id: JobId) -> anyhow::Result<ManagedTorrentHandle> {
-        self.jobs
+        self.live
             .lock()
             .unwrap()
-            .live
             .get(&id)
             .and_then(|j| j.handle.clone())
             .with_context(|| format!("job {id} has no running torrent"))
@@ -517,7 +518,7 @@ impl Engine {
     /// Starts switching `image` to the version `to` in the same folder (or resumes that switch if
     /// the journal has it); the old image is replaced once the new one is complete unless `keep_old`.
     /// `space_needed` is the plan's figure for `mode`, checked before anything is written.
-    pub fn switch_image(
+    pub async fn switch_image(
         self: &Arc<Self>,
         image: &Path,
         to: &Torrent,
@@ -570,7 +571,7 @@ impl Engine {
                     remove_from: !keep_old,
                     rebuilt: None,
                 };
-                self.add_job(to, JobSpec::Switch(spec))
+                self.add_job(to, JobSpec::Switch(spec)).await
             }
         }
     }
@@ -600,7 +601,8 @@ impl Engine {
             if let JobSpec::Switch(s) = &mut r.spec {
                 s.aborting = true;
             }
-        })?;
+        })
+        .await?;
         // The forward run may be inside a blocking step (librqbit checks pieces in
         // block_in_place) that an abort does not interrupt: wait until it has really stopped,
         // or it would write into the image, or report on the job, while the rollback runs.
@@ -611,7 +613,7 @@ impl Engine {
 
     /// Takes a job's torrent out of the session, refusing further writes into an in-place image.
     async fn stop_torrent(&self, id: JobId) -> anyhow::Result<()> {
-        let (handle, undo) = match self.jobs.lock().unwrap().live.get_mut(&id) {
+        let (handle, undo) = match self.live.lock().unwrap().get_mut(&id) {
             Some(j) => (j.handle.take(), j.undo.take()),
             None => (None, None),
         };
@@ -632,10 +634,8 @@ impl Engine {
     }
 
     /// Drops a job from the journal; its last state stays visible until the engine stops.
-    fn forget(&self, id: JobId) -> anyhow::Result<()> {
-        let mut jobs = self.jobs.lock().unwrap();
-        jobs.journal.jobs.remove(&id);
-        self.save_journal(&jobs)
+    async fn forget(&self, id: JobId) -> anyhow::Result<()> {
+        self.journal.remove(id).await
     }
 
     /// Pauses a job's torrent (it keeps its place in the journal). A switch beside the image
@@ -652,7 +652,7 @@ impl Engine {
         if self.take_super_seeder(id).is_none() {
             self.session.pause(&self.handle(id)?).await?;
         }
-        self.update_record(id, |r| r.paused = true)?;
+        self.update_record(id, |r| r.paused = true).await?;
         self.set_state(id, JobState::Paused);
         Ok(())
     }
@@ -682,7 +682,7 @@ impl Engine {
         }
         self.freeze(id);
         self.stop_torrent(id).await?;
-        self.update_record(id, |r| r.paused = true)?;
+        self.update_record(id, |r| r.paused = true).await?;
         self.set_state(id, JobState::Paused);
         Ok(())
     }
@@ -699,7 +699,7 @@ impl Engine {
             if paused {
                 // The runner that found it stopped at the start may still be about to say so.
                 stop_task(self.take_task(id)).await;
-                self.update_record(id, |r| r.paused = false)?;
+                self.update_record(id, |r| r.paused = false).await?;
                 self.spawn_job(id)?;
             }
             return Ok(());
@@ -713,21 +713,20 @@ impl Engine {
             // A seeder that runs (or is checking its payload) goes on; a second would hash the
             // payload again and drop every peer.
             let paused = self
-                .jobs
+                .live
                 .lock()
                 .unwrap()
-                .live
                 .get(&id)
                 .is_some_and(|j| j.state == JobState::Paused);
             if !paused {
                 return Ok(());
             }
-            self.update_record(id, |r| r.paused = false)?;
+            self.update_record(id, |r| r.paused = false).await?;
             return self.run_super_seed(id, &payload, false).await;
         }
         let handle = self.handle(id)?;
         self.session.unpause(&handle).await?;
-        self.update_record(id, |r| r.paused = false)?;
+        self.update_record(id, |r| r.paused = false).await?;
         let finished = handle.stats().finished;
         self.set_state(
             id,
@@ -743,13 +742,9 @@ impl Engine {
     /// Stops a job and forgets it; its files stay on disk.
     pub async fn remove(&self, id: JobId) -> anyhow::Result<()> {
         self.publish();
-        self.flush_ledger();
-        let live = {
-            let mut jobs = self.jobs.lock().unwrap();
-            jobs.journal.jobs.remove(&id);
-            self.save_journal(&jobs)?;
-            jobs.live.remove(&id)
-        };
+        self.ledger.flush().await;
+        self.journal.remove(id).await?;
+        let live = self.live.lock().unwrap().remove(&id);
         if let Some(live) = live {
             if let Some(task) = live.task {
                 task.abort();
@@ -765,13 +760,13 @@ impl Engine {
 
     /// A super-seeding job's server, taken out (dropping it stops it).
     fn take_super_seeder(&self, id: JobId) -> Option<super_seed::SuperSeeder> {
-        let mut jobs = self.jobs.lock().unwrap();
-        jobs.live.get_mut(&id).and_then(|j| j.super_seeder.take())
+        let mut live = self.live.lock().unwrap();
+        live.get_mut(&id).and_then(|j| j.super_seeder.take())
     }
 
     /// Changes the session-wide limits (bytes/s; clamped to at least 16 KiB/s).
     pub fn set_limits(&self, upload: Option<u32>, download: Option<u32>) {
-        for j in self.jobs.lock().unwrap().live.values() {
+        for j in self.live.lock().unwrap().values() {
             if let Some(s) = &j.super_seeder {
                 s.set_limit(limit(upload));
             }
@@ -783,14 +778,7 @@ impl Engine {
 
     /// The jobs in the journal.
     pub fn jobs(&self) -> Vec<JobRecord> {
-        self.jobs
-            .lock()
-            .unwrap()
-            .journal
-            .jobs
-            .values()
-            .cloned()
-            .collect()
+        self.journal.records()
     }
 
     /// Receives every snapshot the engine publishes.
@@ -822,12 +810,12 @@ impl Engine {
     /// Stops the session; the journal keeps the jobs for the next start.
     pub async fn shutdown(&self) {
         self.publish();
-        self.flush_ledger();
+        // Everything counted is written before the session goes: a clean stop loses nothing.
+        self.ledger.shutdown().await;
         let tasks: Vec<_> = self
-            .jobs
+            .live
             .lock()
             .unwrap()
-            .live
             .values_mut()
             .filter_map(|j| {
                 j.super_seeder = None;
@@ -839,6 +827,18 @@ impl Engine {
         }
         self.session.stop().await;
     }
+}
+
+/// What adding a job did to the journal.
+enum Added {
+    /// The same job was there already.
+    Same(JobId),
+    /// A repository job there got the new wanted files.
+    Joined(JobId),
+    /// A new record.
+    New(JobId),
+    /// Another job holds the torrent.
+    Busy(String),
 }
 
 /// Why a switch could not stop with its work kept.

@@ -44,20 +44,27 @@ impl Engine {
 
     /// Publishes a fresh snapshot to every subscriber.
     pub(super) fn publish(&self) {
-        let jobs: Vec<_> = {
-            let g = self.jobs.lock().unwrap();
-            g.live
+        // The journal's part first, on its own: the two locks are never held together.
+        let recorded: HashMap<JobId, (JobKind, bool)> = self.journal.read(|j| {
+            j.jobs
                 .iter()
-                .map(|(id, j)| {
-                    let record = g.journal.jobs.get(id);
-                    let goal_met = record.is_some_and(|r| r.goal_met);
-                    let kind = match record.map(|r| &r.spec) {
-                        Some(JobSpec::Seed { .. } | JobSpec::SuperSeed { .. }) => JobKind::Seed,
-                        Some(JobSpec::Fetch { .. }) => JobKind::Fetch,
-                        Some(JobSpec::Switch(_)) => JobKind::Switch,
-                        Some(JobSpec::Repository(_)) => JobKind::Packages,
-                        None => JobKind::Done,
+                .map(|(id, r)| {
+                    let kind = match &r.spec {
+                        JobSpec::Seed { .. } | JobSpec::SuperSeed { .. } => JobKind::Seed,
+                        JobSpec::Fetch { .. } => JobKind::Fetch,
+                        JobSpec::Switch(_) => JobKind::Switch,
+                        JobSpec::Repository(_) => JobKind::Packages,
                     };
+                    (*id, (kind, r.goal_met))
+                })
+                .collect()
+        });
+        let jobs: Vec<_> = {
+            let live = self.live.lock().unwrap();
+            live.iter()
+                .map(|(id, j)| {
+                    let (kind, goal_met) =
+                        recorded.get(id).copied().unwrap_or((JobKind::Done, false));
                     (
                         *id,
                         kind,
@@ -105,6 +112,7 @@ impl Engine {
                 bytes_received: 0,
                 bytes_discarded: log.discarded_bytes(),
                 bytes_from_mirrors: log.mirror_bytes(),
+                mirror_error: log.mirror_error(),
                 rebuilt: log.rebuilt(),
                 packages_in_images: log.files_in_images(),
                 down_speed: 0,
@@ -193,6 +201,8 @@ impl Engine {
             kept.extend(maps);
         }
         self.snapshots.send_replace(snap);
+        // What this snapshot counted goes to the ledger's writer, which writes it every 10 s.
+        self.ledger.send(self.contribution.drain());
     }
 }
 
@@ -310,20 +320,5 @@ impl Contribution {
                 d
             })
             .collect()
-    }
-}
-
-impl Engine {
-    /// Writes pending contribution to the ledger (and rolls old buckets up).
-    pub(super) fn flush_ledger(&self) {
-        let ledger = &self.ledger;
-        let deltas = self.contribution.drain();
-        let now = chrono::Utc::now();
-        if let Err(e) = ledger
-            .record(now, &deltas)
-            .and_then(|_| ledger.roll_up(now))
-        {
-            tracing::warn!("{e}");
-        }
     }
 }

@@ -3,13 +3,14 @@
 //! store holds stays selected, so it is seeded. A package the swarm does not deliver comes from
 //! the mirrors (`mirror.rs`).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use super::Engine;
+use super::fallback::{Action, Fallback, NO_PEERS, Observation};
 use super::job::{JobId, RepoSpec};
 use super::mirror::Mirrors;
 use super::snapshot::JobState;
@@ -18,10 +19,6 @@ use swarmdate_core::packages::PackageIndex;
 
 /// How often a running repository job moves completed files into the store.
 const ADMIT_EVERY: Duration = Duration::from_millis(200);
-/// A wanted file whose bytes have not grown for this long, with peers connected, goes to a mirror.
-const STALL: Duration = Duration::from_secs(5);
-/// With no peer connected for this long after the check, every wanted file goes to a mirror.
-const NO_PEERS: Duration = Duration::from_secs(2);
 /// Files fetched from mirrors at once.
 const MIRROR_FILES: usize = 4;
 
@@ -77,11 +74,11 @@ impl Engine {
         let mirrors = Mirrors::new(roots);
         let torrent = Arc::new((*torrent).clone());
         let mut from_mirror: tokio::task::JoinSet<(usize, anyhow::Result<()>)> = Default::default();
-        let mut at_mirror: HashSet<usize> = HashSet::new();
+        // Each wanted file's way to the store: the swarm, or the mirrors (`fallback.rs`).
+        let mut fallbacks: BTreeMap<usize, Fallback> = BTreeMap::new();
         let mut mirrored = 0usize;
         let mut admitted_here = HashSet::new();
         let mut finished = None;
-        let mut last: HashMap<usize, (u64, Instant)> = HashMap::new();
         let started = Instant::now();
         // With no way to find a peer at all, the mirrors start at once.
         let grace = if torrent.trackers.is_empty() && !self.discovery && self.known_peers.is_empty()
@@ -103,11 +100,13 @@ impl Engine {
                     Ok(()) => {
                         mirrored += 1;
                         admitted_here.extend(sha_of(i));
+                        fallbacks.entry(i).and_modify(Fallback::fetched);
                     }
                     Err(e) => {
                         tracing::warn!(job = %id, file = i, "mirror download failed: {e:#}");
-                        at_mirror.remove(&i);
-                        last.insert(i, (0, Instant::now()));
+                        if let Some(f) = fallbacks.get_mut(&i) {
+                            f.failed(Instant::now(), format!("{e:#}"));
+                        }
                     }
                 }
             }
@@ -117,6 +116,20 @@ impl Engine {
                 .copied()
                 .filter(|&i| sha_of(i).is_some_and(|s| !self.store.holds(&s)))
                 .collect();
+            for (i, f) in fallbacks.iter_mut() {
+                if !missing.contains(i) {
+                    f.delivered();
+                }
+            }
+            // Why a mirror fetch is failing (the first such file's reason), while that file is
+            // still missing: the snapshot shows it, not only the log.
+            log.set_mirror_error(
+                fallbacks
+                    .values()
+                    .filter_map(Fallback::error)
+                    .next()
+                    .map(str::to_owned),
+            );
             if missing.is_empty() {
                 break;
             }
@@ -135,17 +148,16 @@ impl Engine {
                 let now = Instant::now();
                 for &i in &missing {
                     let got = stats.file_progress.get(i).copied().unwrap_or(0);
-                    let (was, since) = last.entry(i).or_insert((got, started));
-                    if got != *was {
-                        (*was, *since) = (got, now);
-                    }
-                    let stalled = if peers == 0 {
-                        now - started >= grace && now - *since >= grace
-                    } else {
-                        now - *since >= STALL
+                    let fallback = fallbacks
+                        .entry(i)
+                        .or_insert_with(|| Fallback::new(started, grace, got));
+                    let seen = Observation {
+                        now,
+                        peers,
+                        bytes: got,
+                        room: from_mirror.len() < MIRROR_FILES,
                     };
-                    if stalled && !at_mirror.contains(&i) && from_mirror.len() < MIRROR_FILES {
-                        at_mirror.insert(i);
+                    if fallback.observe(seen) == Action::Fetch {
                         let (m, t, store, log) =
                             (m.clone(), torrent.clone(), self.store.clone(), log.clone());
                         let sha = sha_of(i).expect("a package");

@@ -49,10 +49,9 @@ impl Engine {
     }
 
     pub(super) fn torrent_of(&self, id: JobId) -> anyhow::Result<Arc<Torrent>> {
-        self.jobs
+        self.live
             .lock()
             .unwrap()
-            .live
             .get(&id)
             .map(|j| j.torrent.clone())
             .ok_or_else(|| anyhow::Error::from(EngineError::no_job(id)))
@@ -60,12 +59,7 @@ impl Engine {
 
     /// What the job's storage has seen so far.
     pub(super) fn log_of(&self, id: JobId) -> Option<Arc<PieceLog>> {
-        self.jobs
-            .lock()
-            .unwrap()
-            .live
-            .get(&id)
-            .map(|j| j.log.clone())
+        self.live.lock().unwrap().get(&id).map(|j| j.log.clone())
     }
 
     /// Adds the job's torrent to the session over `payload`, with existing data reused; a
@@ -168,7 +162,7 @@ impl Engine {
             }
             AddTorrentResponse::ListOnly(_) => anyhow::bail!("the session only listed the torrent"),
         };
-        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+        if let Some(job) = self.live.lock().unwrap().get_mut(&id) {
             job.handle = Some(handle.clone());
         }
         Ok(handle)
@@ -250,7 +244,7 @@ impl Engine {
         )
         .await?;
         tracing::info!(job = %id, port = seeder.port(), "super-seeding");
-        if let Some(j) = self.jobs.lock().unwrap().live.get_mut(&id) {
+        if let Some(j) = self.live.lock().unwrap().get_mut(&id) {
             j.super_seeder = Some(seeder);
         }
         self.set_state(id, JobState::Seeding);
@@ -315,16 +309,14 @@ impl Engine {
                 r.spec = JobSpec::Seed {
                     payload: payload.clone(),
                 }
-            })?;
+            })
+            .await?;
             // Just fetched and checked: librqbit's check at the add is enough.
             let handle = self.add_torrent(id, &payload, false, true).await?;
             self.check_and_fetch(id, &handle).await?;
             self.set_state(id, JobState::Seeding);
         } else {
-            let mut jobs = self.jobs.lock().unwrap();
-            jobs.journal.jobs.remove(&id);
-            self.save_journal(&jobs)?;
-            drop(jobs);
+            self.journal.remove(id).await?;
             self.set_state(id, JobState::Done);
         }
         Ok(())
@@ -334,7 +326,7 @@ impl Engine {
     pub(super) fn freeze(&self, id: JobId) {
         self.publish();
         let last = self.snapshot().jobs.into_iter().find(|j| j.id == id);
-        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+        if let Some(job) = self.live.lock().unwrap().get_mut(&id) {
             job.frozen = last;
             job.handle = None;
         }

@@ -104,6 +104,9 @@ pub struct JobSnapshot {
     /// Payload bytes that came from mirrors (repository jobs, when peers did not deliver).
     #[serde(default)]
     pub bytes_from_mirrors: u64,
+    /// Why a repository job's last mirror fetch failed, while it retries (with a growing wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_error: Option<String>,
     /// Packages a repository job seeds straight from inside images (the store lacks them).
     #[serde(default)]
     pub packages_in_images: u64,

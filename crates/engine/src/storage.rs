@@ -273,6 +273,8 @@ pub struct PieceLog {
     rebuilt: std::sync::Mutex<Option<super::rebuild::Rebuilt>>,
     /// Files a repository job seeds from inside images.
     in_images: AtomicU64,
+    /// Why a repository job's last mirror fetch failed, while it retries.
+    mirror_error: std::sync::Mutex<Option<String>>,
 }
 
 impl PieceLog {
@@ -324,6 +326,16 @@ impl PieceLog {
     /// Counts bytes that came from a mirror.
     pub fn note_mirror(&self, n: u64) {
         self.mirror.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Why the last mirror fetch failed, while the job still retries it.
+    pub fn mirror_error(&self) -> Option<String> {
+        self.mirror_error.lock().unwrap().clone()
+    }
+
+    /// Notes why a mirror fetch failed (`None`: no fetch is failing).
+    pub fn set_mirror_error(&self, error: Option<String>) {
+        *self.mirror_error.lock().unwrap() = error;
     }
 
     /// Takes back bytes counted from a mirror that did not enter the store.

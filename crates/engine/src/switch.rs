@@ -54,7 +54,8 @@ impl Engine {
                     if let JobSpec::Switch(s) = &mut r.spec {
                         s.aborting = true;
                     }
-                })?;
+                })
+                .await?;
                 let mut spec = spec.clone();
                 spec.aborting = true;
                 self.roll_back(id, &spec).await?;
@@ -80,7 +81,8 @@ impl Engine {
                 if let JobSpec::Switch(s) = &mut r.spec {
                     s.copied = true;
                 }
-            })?;
+            })
+            .await?;
         }
         if spec.rebuilt.is_none()
             && let Some(rebuilt) = self.rebuild_from_local(id, spec).await?
@@ -89,7 +91,8 @@ impl Engine {
                 if let JobSpec::Switch(s) = &mut r.spec {
                     s.rebuilt = Some(rebuilt);
                 }
-            })?;
+            })
+            .await?;
         }
         let handle = self
             .add_image(id, ImageStorageFactory::boxed(&spec.working), &spec.working)
@@ -126,7 +129,8 @@ impl Engine {
                         }
                     }
                 }
-            })?;
+            })
+            .await?;
             for r in readers {
                 self.remove(r.id).await?;
             }
@@ -146,7 +150,8 @@ impl Engine {
                 if let JobSpec::Switch(s) = &mut r.spec {
                     s.moved = true;
                 }
-            })?;
+            })
+            .await?;
         }
         let (working, journal) = (spec.working.clone(), spec.undo_path());
         let region = torrent.piece_length;
@@ -158,7 +163,7 @@ impl Engine {
         })
         .await??;
         let undo = Arc::new(undo);
-        if let Some(job) = self.jobs.lock().unwrap().live.get_mut(&id) {
+        if let Some(job) = self.live.lock().unwrap().get_mut(&id) {
             job.undo = Some(undo.clone());
         }
         // Grown first, as a copy is: librqbit counts pieces past a file's end as missing, even
@@ -180,7 +185,8 @@ impl Engine {
                 if let JobSpec::Switch(s) = &mut r.spec {
                     s.rebuilt = Some(rebuilt);
                 }
-            })?;
+            })
+            .await?;
         }
         let handle = self
             .add_image(
@@ -243,10 +249,10 @@ impl Engine {
                 payload: Payload::Image(spec.from.clone()),
             };
             if !self.jobs().iter().any(|r| r.info_hash == *hash) {
-                self.add_job(&torrent, seed)?;
+                self.add_job(&torrent, seed).await?;
             }
         }
-        self.forget(id)
+        self.forget(id).await
     }
 
     /// Records the new image as seeded and retires the old one.
@@ -256,14 +262,14 @@ impl Engine {
             r.spec = JobSpec::Seed {
                 payload: payload.clone(),
             }
-        })?;
+        })
+        .await?;
         let _ = std::fs::remove_file(spec.undo_path());
         remove_staging(&spec.working);
         let running = self
-            .jobs
+            .live
             .lock()
             .unwrap()
-            .live
             .get(&id)
             .is_some_and(|j| j.handle.is_some());
         if !running {

@@ -97,6 +97,7 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
                     replace: false,
                 },
             )
+            .await
             .unwrap();
         let done = peer.wait(id).await.unwrap();
         peer.shutdown().await;

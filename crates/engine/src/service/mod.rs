@@ -107,9 +107,10 @@ impl EngineHandle {
     /// Adds a job (see [`Engine::add_job`]).
     pub async fn add_job(&self, torrent: &Torrent, spec: JobSpec) -> Result<JobId, EngineError> {
         match self {
-            EngineHandle::Local { engine, .. } => {
-                engine.add_job(torrent, spec).map_err(EngineError::from)
-            }
+            EngineHandle::Local { engine, .. } => engine
+                .add_job(torrent, spec)
+                .await
+                .map_err(EngineError::from),
             EngineHandle::Remote(r) => r.add_job(torrent, &spec).await,
         }
     }
@@ -126,6 +127,7 @@ impl EngineHandle {
         match self {
             EngineHandle::Local { engine, .. } => engine
                 .switch_image(image, to, mode, space_needed, keep_old)
+                .await
                 .map_err(EngineError::from),
             EngineHandle::Remote(r) => {
                 r.switch_image(image, to, mode, space_needed, keep_old)

@@ -53,18 +53,19 @@ impl EngineBus {
 
     /// Adds a job: the .torrent's bytes and what to do with it, checked against the torrent
     /// as any spec is.
-    fn add_job(&self, torrent_bytes: Vec<u8>, spec: WireSpec) -> Result<u64, BusError> {
+    async fn add_job(&self, torrent_bytes: Vec<u8>, spec: WireSpec) -> Result<u64, BusError> {
         let spec = JobSpec::try_from(spec).map_err(malformed)?;
         let id = self
             .engine
             .add_job(&torrent(torrent_bytes)?, spec)
+            .await
             .map_err(BusError::from)?;
         Ok(id.0)
     }
 
     /// Starts or resumes switching the image at `image` (path bytes) to the torrent's version;
     /// `mode` is `reflink`, `copy` or `in_place`.
-    fn switch_image(
+    async fn switch_image(
         &self,
         image: Vec<u8>,
         torrent_bytes: Vec<u8>,
@@ -83,6 +84,7 @@ impl EngineBus {
                 space_needed,
                 keep_old,
             )
+            .await
             .map_err(BusError::from)?;
         Ok(id.0)
     }

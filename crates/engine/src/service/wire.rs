@@ -226,6 +226,8 @@ pub struct WireJob {
     /// The counters of [`JobSnapshot`], in its order: wanted, had, fetched, uploaded, received,
     /// discarded, from mirrors, packages in images, down speed, up speed.
     pub counters: (u64, u64, u64, u64, u64, u64, u64, u64, u64, u64),
+    /// Why the last mirror fetch failed, at most one.
+    pub mirror_error: Vec<String>,
     /// What a switch's pre-fill did, at most one.
     pub rebuilt: Vec<Rebuilt>,
     /// Connected peers.
@@ -310,6 +312,7 @@ impl From<&JobSnapshot> for WireJob {
                 j.down_speed,
                 j.up_speed,
             ),
+            mirror_error: some(j.mirror_error.clone()),
             rebuilt: some(j.rebuilt),
             peers: j
                 .peers
@@ -354,6 +357,7 @@ impl TryFrom<WireJob> for JobSnapshot {
             bytes_received: received,
             bytes_discarded: discarded,
             bytes_from_mirrors: mirrors,
+            mirror_error: one(w.mirror_error, "the mirror error")?,
             packages_in_images: in_images,
             rebuilt: one(w.rebuilt, "the pre-fill")?,
             down_speed: down,

@@ -142,14 +142,16 @@ impl DemoWorld {
                 ..EngineConfig::loopback(&dir)
             })
             .await?;
-            engine.add_job(
-                &torrent,
-                JobSpec::Fetch {
-                    dest: dir.join(&torrent.name),
-                    seed_after: false,
-                    replace: false,
-                },
-            )?;
+            engine
+                .add_job(
+                    &torrent,
+                    JobSpec::Fetch {
+                        dest: dir.join(&torrent.name),
+                        seed_after: false,
+                        replace: false,
+                    },
+                )
+                .await?;
             Ok(engine)
         }
     }
@@ -279,21 +281,29 @@ impl DemoWorld {
         let seeder = Engine::start(EngineConfig::loopback(&root.join("seeder"))).await?;
         let mut ids = Vec::new();
         for (t, (_, img)) in torrents.iter().zip(&versions) {
-            ids.push(seeder.add_job(
-                t,
-                JobSpec::Seed {
-                    payload: Payload::Image(img.clone()),
-                },
-            )?);
+            ids.push(
+                seeder
+                    .add_job(
+                        t,
+                        JobSpec::Seed {
+                            payload: Payload::Image(img.clone()),
+                        },
+                    )
+                    .await?,
+            );
         }
         let release_folder =
             Payload::Folder(swarmdate_core::fsutil::parent_dir(&repos.release).to_owned());
-        ids.push(seeder.add_job(
-            &release.torrent,
-            JobSpec::Seed {
-                payload: release_folder,
-            },
-        )?);
+        ids.push(
+            seeder
+                .add_job(
+                    &release.torrent,
+                    JobSpec::Seed {
+                        payload: release_folder,
+                    },
+                )
+                .await?,
+        );
         for id in ids {
             seeder.wait(id).await.context("the demo seeder")?;
         }
@@ -316,7 +326,9 @@ impl DemoWorld {
             mirrors: Vec::new(),
             images: Vec::new(),
         };
-        let id = peer.add_job(&updates.torrent, JobSpec::Repository(spec))?;
+        let id = peer
+            .add_job(&updates.torrent, JobSpec::Repository(spec))
+            .await?;
         peer.wait(id).await.context("the demo peer")?;
 
         say("Installing the release's older packages into the client's root");
