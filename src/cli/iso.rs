@@ -338,9 +338,9 @@ async fn follow_switch(
             ("received", &bytes(done.received_bytes)),
         ],
     ));
-    if let Some(r) = done.rebuilt.filter(|r| r.from_image + r.from_store > 0) {
+    if let Some(r) = done.prefilled.filter(|r| r.from_image + r.from_store > 0) {
         ctx.out.say(trf(
-            "Rebuilt from local files first: {image} from the old image, {store} from the package store; {left} was left to fetch.",
+            "Prefilled from local files first: {image} from the old image, {store} from the package store; {left} was left to fetch.",
             &[
                 ("image", &bytes(r.from_image)),
                 ("store", &bytes(r.from_store)),

@@ -236,7 +236,7 @@ async fn switch_once(
     let switch_secs = start.elapsed().as_secs_f64();
     let done = client.snapshot().jobs.into_iter().find(|j| j.id == id);
     let (from_image, prefill_secs) = done
-        .and_then(|j| j.rebuilt)
+        .and_then(|j| j.prefilled)
         .map_or((0, 0.0), |r| (r.from_image, r.millis as f64 / 1000.0));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let fetched = uploaded() - before;

@@ -188,8 +188,9 @@ pub struct SwitchSpec {
     /// Remove `from` once the new version is in place.
     pub remove_from: bool,
     /// What the pre-fill from local files did, once it ran.
-    #[serde(default)]
-    pub rebuilt: Option<super::rebuild::Rebuilt>,
+    // Named as journals written before the rename have it.
+    #[serde(default, rename = "rebuilt")]
+    pub prefilled: Option<super::prefill::Prefilled>,
 }
 
 impl SwitchSpec {

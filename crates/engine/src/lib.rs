@@ -2,7 +2,6 @@
 //! runs (seed, fetch, switch), their journal, the snapshots it publishes for the faces, and the
 //! D-Bus service (`service`) that lets another process drive it.
 
-mod discover;
 mod error;
 mod fallback;
 mod fault;
@@ -10,13 +9,14 @@ mod goal;
 mod holdings;
 mod job;
 mod journal;
+mod layout_from_swarm;
 mod ledger_writer;
 mod lock;
 mod mirror;
 mod order;
 mod peer_wire;
 mod poll;
-mod rebuild;
+mod prefill;
 mod repository;
 mod run;
 pub mod scope;
@@ -30,11 +30,11 @@ mod verify;
 
 pub mod service;
 
-pub use discover::Swarm;
 pub use error::{EngineError, is_trust_refusal};
 pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SpecError, SwitchSpec};
+pub use layout_from_swarm::Swarm;
 pub use lock::{EngineBusy, StateLock};
-pub use rebuild::{LAYOUT_CACHE, Rebuilt, refined_fetch};
+pub use prefill::{LAYOUT_CACHE, Prefilled, refined_fetch};
 pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use store_storage::{Slot, StoreStorageFactory, StoreTorrent};
 pub use undo::UndoError;
@@ -569,7 +569,7 @@ impl Engine {
                     aborting: false,
                     reseed: Vec::new(),
                     remove_from: !keep_old,
-                    rebuilt: None,
+                    prefilled: None,
                 };
                 self.add_job(to, JobSpec::Switch(spec)).await
             }

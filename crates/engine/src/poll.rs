@@ -113,7 +113,7 @@ impl Engine {
                 bytes_discarded: log.discarded_bytes(),
                 bytes_from_mirrors: log.mirror_bytes(),
                 mirror_error: log.mirror_error(),
-                rebuilt: log.rebuilt(),
+                prefilled: log.prefilled(),
                 packages_in_images: log.files_in_images(),
                 down_speed: 0,
                 up_speed: 0,

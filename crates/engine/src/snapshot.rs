@@ -111,8 +111,9 @@ pub struct JobSnapshot {
     #[serde(default)]
     pub packages_in_images: u64,
     /// What a switch's pre-fill from local files did before its check (once it ran).
-    #[serde(default)]
-    pub rebuilt: Option<super::rebuild::Rebuilt>,
+    // The name `--json` readers have.
+    #[serde(default, rename = "rebuilt")]
+    pub prefilled: Option<super::prefill::Prefilled>,
     /// Download speed in bytes/s.
     pub down_speed: u64,
     /// Upload speed in bytes/s.

@@ -270,7 +270,7 @@ pub struct PieceLog {
     /// The bytes the job wants when that is not the whole torrent (a repository job); 0: all.
     wanted: AtomicU64,
     /// What a switch's pre-fill did before its check.
-    rebuilt: std::sync::Mutex<Option<super::rebuild::Rebuilt>>,
+    prefilled: std::sync::Mutex<Option<super::prefill::Prefilled>>,
     /// Files a repository job seeds from inside images.
     in_images: AtomicU64,
     /// Why a repository job's last mirror fetch failed, while it retries.
@@ -299,13 +299,13 @@ impl PieceLog {
     }
 
     /// Notes what a switch's pre-fill did.
-    pub fn note_rebuilt(&self, rebuilt: super::rebuild::Rebuilt) {
-        *self.rebuilt.lock().unwrap() = Some(rebuilt);
+    pub fn note_prefilled(&self, prefilled: super::prefill::Prefilled) {
+        *self.prefilled.lock().unwrap() = Some(prefilled);
     }
 
     /// What a switch's pre-fill did, once it ran.
-    pub fn rebuilt(&self) -> Option<super::rebuild::Rebuilt> {
-        *self.rebuilt.lock().unwrap()
+    pub fn prefilled(&self) -> Option<super::prefill::Prefilled> {
+        *self.prefilled.lock().unwrap()
     }
 
     /// Pieces some of whose blocks arrived and that are not complete yet.

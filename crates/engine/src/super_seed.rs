@@ -95,7 +95,7 @@ impl SuperSeeder {
             .await
             .with_context(|| format!("listening on {} for super-seeding", listen.ip()))?;
         let port = listener.local_addr()?.port();
-        let peer_id = super::discover::link_peer_id();
+        let peer_id = super::layout_from_swarm::link_peer_id();
         let shared = Arc::new(Shared {
             torrent: torrent.clone(),
             peer_id: Id20::new(peer_id),
@@ -116,7 +116,7 @@ impl SuperSeeder {
             let cancel = cancel.clone();
             tokio::spawn(async move {
                 let Some(mut peers) =
-                    super::discover::announce(&torrent, peer_id, port, true).await
+                    super::layout_from_swarm::announce(&torrent, peer_id, port, true).await
                 else {
                     return;
                 };

@@ -84,12 +84,12 @@ impl Engine {
             })
             .await?;
         }
-        if spec.rebuilt.is_none()
-            && let Some(rebuilt) = self.rebuild_from_local(id, spec).await?
+        if spec.prefilled.is_none()
+            && let Some(prefilled) = self.prefill_from_local(id, spec).await?
         {
             self.update_record(id, |r| {
                 if let JobSpec::Switch(s) = &mut r.spec {
-                    s.rebuilt = Some(rebuilt);
+                    s.prefilled = Some(prefilled);
                 }
             })
             .await?;
@@ -178,12 +178,12 @@ impl Engine {
             Ok(())
         })
         .await??;
-        if spec.rebuilt.is_none()
-            && let Some(rebuilt) = self.rebuild_in_place(id, spec, undo.clone()).await?
+        if spec.prefilled.is_none()
+            && let Some(prefilled) = self.rebuild_in_place(id, spec, undo.clone()).await?
         {
             self.update_record(id, |r| {
                 if let JobSpec::Switch(s) = &mut r.spec {
-                    s.rebuilt = Some(rebuilt);
+                    s.prefilled = Some(prefilled);
                 }
             })
             .await?;

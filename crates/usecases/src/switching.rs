@@ -13,7 +13,7 @@ use swarmdate_core::iso::{Plan, PublishedIso, SwitchMode};
 use swarmdate_core::torrent::InfoHash;
 use swarmdate_engine::service::EngineHandle;
 use swarmdate_engine::{
-    EngineConfig, JobId, JobRecord, JobSnapshot, JobSpec, JobState, Rebuilt, read_journal,
+    EngineConfig, JobId, JobRecord, JobSnapshot, JobSpec, JobState, Prefilled, read_journal,
 };
 
 /// Why a switch did not start or did not end with the new version.
@@ -74,7 +74,9 @@ pub struct Switched {
     /// Bytes already right before any transfer (the old image, the pre-fill).
     pub had_bytes: u64,
     /// What the pre-fill from local files did (the old image's files, the package store's).
-    pub rebuilt: Option<Rebuilt>,
+    // The name `--json` readers have.
+    #[serde(rename = "rebuilt")]
+    pub prefilled: Option<Prefilled>,
     /// The new image's size.
     pub image_size: u64,
     /// The image already was this version: nothing ran.
@@ -92,7 +94,7 @@ impl Switched {
             fetched_bytes: 0,
             received_bytes: 0,
             had_bytes: plan.target_size,
-            rebuilt: None,
+            prefilled: None,
             image_size: plan.target_size,
             already: true,
         }
@@ -475,7 +477,7 @@ impl Switch {
                 fetched_bytes: j.bytes_fetched,
                 received_bytes: j.bytes_received,
                 had_bytes: j.bytes_had,
-                rebuilt: j.rebuilt,
+                prefilled: j.prefilled,
                 image_size: match self.image_size {
                     0 => j.bytes_wanted,
                     s => s,

@@ -66,7 +66,7 @@ impl Versions {
         client: &User,
         to: usize,
         plan: &Plan,
-    ) -> anyhow::Result<Option<swarmdate_engine::Rebuilt>> {
+    ) -> anyhow::Result<Option<swarmdate_engine::Prefilled>> {
         if plan.mode == SwitchMode::InPlace || plan.pieces.is_empty() {
             return Ok(None);
         }

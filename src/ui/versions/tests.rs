@@ -171,7 +171,7 @@ fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_kee
         };
         let snap = backend.snapshot().unwrap_or_default();
         let job = snap.job(p.job);
-        job.and_then(|j| j.rebuilt.map(|r| j.bytes_fetched > r.layout_fetched))
+        job.and_then(|j| j.prefilled.map(|r| j.bytes_fetched > r.layout_fetched))
             .unwrap_or(false)
     });
     page.emit(Input::Stop);

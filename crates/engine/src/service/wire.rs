@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use zbus::zvariant::Type;
 
-use crate::rebuild::Rebuilt;
+use crate::prefill::Prefilled;
 use crate::{
     EngineError, JobId, JobKind, JobRecord, JobSnapshot, JobSpec, JobState, Payload, PeerSnapshot,
     PieceMap, PieceState, RepoSpec, Snapshot, SwitchSpec,
@@ -229,7 +229,7 @@ pub struct WireJob {
     /// Why the last mirror fetch failed, at most one.
     pub mirror_error: Vec<String>,
     /// What a switch's pre-fill did, at most one.
-    pub rebuilt: Vec<Rebuilt>,
+    pub prefilled: Vec<Prefilled>,
     /// Connected peers.
     pub peers: Vec<WirePeer>,
     /// The seeding goal was met.
@@ -313,7 +313,7 @@ impl From<&JobSnapshot> for WireJob {
                 j.up_speed,
             ),
             mirror_error: some(j.mirror_error.clone()),
-            rebuilt: some(j.rebuilt),
+            prefilled: some(j.prefilled),
             peers: j
                 .peers
                 .iter()
@@ -359,7 +359,7 @@ impl TryFrom<WireJob> for JobSnapshot {
             bytes_from_mirrors: mirrors,
             mirror_error: one(w.mirror_error, "the mirror error")?,
             packages_in_images: in_images,
-            rebuilt: one(w.rebuilt, "the pre-fill")?,
+            prefilled: one(w.prefilled, "the pre-fill")?,
             down_speed: down,
             up_speed: up,
             peers: w
@@ -434,7 +434,7 @@ pub struct WireSwitch {
     /// Info hashes (20 bytes each) that seeded the old image.
     pub reseed: Vec<Vec<u8>>,
     /// What the pre-fill did, at most one.
-    pub rebuilt: Vec<Rebuilt>,
+    pub prefilled: Vec<Prefilled>,
 }
 
 /// [`RepoSpec`] on the bus.
@@ -516,7 +516,7 @@ impl From<&JobSpec> for WireSpec {
                 mode: mode_word(s.mode).to_owned(),
                 flags: (s.copied, s.moved, s.aborting, s.remove_from),
                 reseed: s.reseed.iter().map(|h| h.0.to_vec()).collect(),
-                rebuilt: some(s.rebuilt),
+                prefilled: some(s.prefilled),
             }),
             JobSpec::Repository(r) => w.repository.push(WireRepo {
                 index: path_bytes(&r.index),
@@ -572,7 +572,7 @@ impl TryFrom<WireSpec> for JobSpec {
                     .map(info_hash)
                     .collect::<Result<_, _>>()?,
                 remove_from,
-                rebuilt: one(s.rebuilt, "the pre-fill")?,
+                prefilled: one(s.prefilled, "the pre-fill")?,
             }));
         }
         let r = w.repository.into_iter().next().expect("counted one");
@@ -756,7 +756,7 @@ mod tests {
                 aborting: true,
                 reseed: vec![InfoHash([7; 20])],
                 remove_from: true,
-                rebuilt: Some(Rebuilt {
+                prefilled: Some(Prefilled {
                     millis: 5,
                     ..Default::default()
                 }),

@@ -2,7 +2,7 @@
 //! files already at hand, so a distributor's fresh rebuild (every file moved) costs only its new
 //! content.
 //!
-//! The target's layout is learnt from the swarm alone (`discover.rs`); then `iso::prefill` places
+//! The target's layout is learnt from the swarm alone (`layout_from_swarm.rs`); then `iso::prefill` places
 //! the old image's files and the store's packages at the target's offsets, and librqbit's check
 //! keeps every piece that is now right. An image that is not ISO 9660, or a swarm that does not
 //! answer, leaves the switch as it was: nothing is lost but the chance to save.
@@ -16,8 +16,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
-use super::discover::{Learnt, Swarm, learn_layout};
 use super::job::{JobId, SwitchSpec};
+use super::layout_from_swarm::{Learnt, Swarm, learn_layout};
 use super::undo::UndoLog;
 use swarmdate_core::iso::{
     AtHand, Made, Prefill, Rebuilder, differing_pieces, prefill, read_layout, summarize,
@@ -30,7 +30,7 @@ use swarmdate_core::torrent::{PieceIndex, Torrent};
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, zbus::zvariant::Type,
 )]
-pub struct Rebuilt {
+pub struct Prefilled {
     /// Bytes of the pieces fetched to read the target's directories.
     pub layout_fetched: u64,
     /// File bytes placed from the old image.
@@ -100,11 +100,11 @@ impl Engine {
 
     /// Pre-fills the working copy of a switch; `None` when the target's layout could not be
     /// learnt (not ISO 9660, or no peer served its directories).
-    pub(super) async fn rebuild_from_local(
+    pub(super) async fn prefill_from_local(
         &self,
         id: JobId,
         spec: &SwitchSpec,
-    ) -> anyhow::Result<Option<Rebuilt>> {
+    ) -> anyhow::Result<Option<Prefilled>> {
         let started = Instant::now();
         let Some((torrent, learnt, wrong)) = self.learn_for_switch(id, spec).await? else {
             return Ok(None);
@@ -132,7 +132,7 @@ impl Engine {
             })
             .await??;
         Ok(Some(
-            self.note_rebuilt(id, &torrent, &fetched, &done, started),
+            self.note_prefilled(id, &torrent, &fetched, &done, started),
         ))
     }
 }
@@ -146,7 +146,7 @@ impl Engine {
         id: JobId,
         spec: &SwitchSpec,
         undo: Arc<UndoLog>,
-    ) -> anyhow::Result<Option<Rebuilt>> {
+    ) -> anyhow::Result<Option<Prefilled>> {
         let started = Instant::now();
         let Some((torrent, learnt, wrong)) = self.learn_for_switch(id, spec).await? else {
             return Ok(None);
@@ -161,10 +161,10 @@ impl Engine {
                 let at_hand = at_hand(&working, &store)?;
                 let rebuilder = Rebuilder::new(&t, &learnt.layout, &wrong, &at_hand)?;
                 let mut buf = Vec::new();
-                let mut rebuilt = Vec::new();
+                let mut prefilled = Vec::new();
                 for p in &wrong {
                     if let Some(m) = rebuilder.piece(*p, &mut buf)? {
-                        rebuilt.push((*p, m));
+                        prefilled.push((*p, m));
                     }
                 }
                 let file = std::fs::File::options()
@@ -174,7 +174,7 @@ impl Engine {
                 let mut made: std::collections::HashMap<u32, Made> = Default::default();
                 let mut holding: std::collections::HashMap<u32, (Vec<u8>, Made)> =
                     Default::default();
-                for step in write_order(&t, &working, &rebuilt, &f) {
+                for step in write_order(&t, &working, &prefilled, &f) {
                     match step {
                         Step::Fetched(p) => {
                             let start = t.piece_range(p).start;
@@ -205,20 +205,20 @@ impl Engine {
             })
             .await??;
         Ok(Some(
-            self.note_rebuilt(id, &torrent, &fetched, &done, started),
+            self.note_prefilled(id, &torrent, &fetched, &done, started),
         ))
     }
 
     /// Counts the fetched pieces and the pre-fill in the job's log.
-    fn note_rebuilt(
+    fn note_prefilled(
         &self,
         id: JobId,
         torrent: &Torrent,
         fetched: &[u32],
         done: &Prefill,
         started: Instant,
-    ) -> Rebuilt {
-        let rebuilt = Rebuilt {
+    ) -> Prefilled {
+        let prefilled = Prefilled {
             layout_fetched: fetched.iter().map(|&p| torrent.piece_len(p)).sum(),
             from_image: done.from_image,
             from_store: done.from_store,
@@ -228,9 +228,9 @@ impl Engine {
         // They came from a peer, as librqbit's pieces do: the job counts them as fetched.
         if let Some(log) = self.log_of(id) {
             log.note_fetched_outside(fetched);
-            log.note_rebuilt(rebuilt);
+            log.note_prefilled(prefilled);
         }
-        rebuilt
+        prefilled
     }
 }
 
@@ -264,7 +264,7 @@ pub async fn refined_fetch(
     wrong: &[PieceIndex],
     store: Arc<PackageStore>,
     swarm: &Swarm,
-) -> anyhow::Result<Option<Rebuilt>> {
+) -> anyhow::Result<Option<Prefilled>> {
     let started = Instant::now();
     let missing: HashSet<u32> = wrong.iter().map(|p| p.0).collect();
     let torrent = Arc::new(target.clone());
@@ -284,7 +284,7 @@ pub async fn refined_fetch(
         Ok(prefill(None, &torrent, &learnt.layout, &wrong, &at_hand)?)
     })
     .await??;
-    Ok(Some(Rebuilt {
+    Ok(Some(Prefilled {
         layout_fetched,
         from_image: done.from_image,
         from_store: done.from_store,
@@ -336,14 +336,14 @@ const HOLD_BYTES: u64 = 256 << 20;
 fn write_order(
     target: &Torrent,
     image: &Path,
-    rebuilt: &[(PieceIndex, Made)],
+    prefilled: &[(PieceIndex, Made)],
     fetched: &[u32],
 ) -> Vec<Step> {
     use std::collections::{BTreeSet, HashMap};
     let nodes: Vec<Step> = fetched
         .iter()
         .map(|&p| Step::Fetched(p))
-        .chain(rebuilt.iter().map(|(p, _)| Step::Rebuild(*p)))
+        .chain(prefilled.iter().map(|(p, _)| Step::Rebuild(*p)))
         .collect();
     let piece_of = |s: Step| match s {
         Step::Fetched(p) => p,
@@ -358,7 +358,7 @@ fn write_order(
     let len = u64::from(target.piece_length);
     let mut before: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];
     let mut waits = vec![0usize; nodes.len()];
-    for (k, (p, made)) in rebuilt.iter().enumerate() {
+    for (k, (p, made)) in prefilled.iter().enumerate() {
         let reader = fetched.len() + k;
         for (_, r) in made.sources.iter().filter(|(f, _)| f == image) {
             for q in (r.start / len) as u32..r.end.div_ceil(len) as u32 {
