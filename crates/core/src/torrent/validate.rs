@@ -219,8 +219,8 @@ mod tests {
         }
     }
 
-    /// Runs the bencode scan on a thread with a deadline: a scan that stops advancing must fail
-    /// the test in seconds rather than hang the whole run.
+    /// Runs the bencode scan on a thread with a deadline, so a scan that stops advancing fails
+    /// these tests in seconds with a clear message (tests that parse whole torrents still hang).
     fn scan(b: &[u8]) -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::channel();
         let b = b.to_vec();
