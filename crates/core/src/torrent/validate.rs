@@ -206,6 +206,183 @@ pub(super) fn check_unique<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::torrent::Torrent;
+
+    fn path(components: &[&str]) -> Vec<String> {
+        components.iter().map(|c| c.to_string()).collect()
+    }
+
+    fn unsafe_reason(r: Result<(), TorrentError>) -> (String, &'static str) {
+        match r {
+            Err(TorrentError::UnsafeName { path, reason }) => (path, reason),
+            other => panic!("expected an unsafe-name refusal, got {other:?}"),
+        }
+    }
+
+    /// Runs the bencode scan on a thread with a deadline, so a scan that stops advancing fails
+    /// these tests in seconds with a clear message (tests that parse whole torrents still hang).
+    fn scan(b: &[u8]) -> Result<(), String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let b = b.to_vec();
+        std::thread::spawn(move || tx.send(check_bencode_numbers(&b).map_err(|e| e.to_string())));
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the scan neither finished within 10 s nor returned")
+    }
+
+    /// A one-piece single-file torrent of one byte with this piece length.
+    fn with_piece_length(len: u64) -> Result<Torrent, TorrentError> {
+        let b = format!(
+            "d4:infod6:lengthi1e4:name1:a12:piece lengthi{len}e6:pieces20:{}ee",
+            "A".repeat(20)
+        );
+        Torrent::from_bytes(b.into_bytes())
+    }
+
+    #[test]
+    fn only_parse_errors_are_not_about_safety() {
+        assert!(!TorrentError::Malformed("x".into()).is_unsafe());
+        for e in [
+            TorrentError::UnsafeName {
+                path: "a".into(),
+                reason: "r",
+            },
+            TorrentError::DuplicatePath("a".into()),
+            TorrentError::BadSizes("s".into()),
+        ] {
+            assert!(e.is_unsafe(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn piece_lengths_from_16_kib_to_256_mib_are_accepted() {
+        for ok in [16 << 10, 256 << 20] {
+            let t = with_piece_length(ok).unwrap();
+            assert_eq!(u64::from(t.piece_length), ok);
+        }
+        for bad in [8 << 10, 512 << 20] {
+            match with_piece_length(bad) {
+                Err(e @ TorrentError::BadSizes(_)) => assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "the torrent's sizes are inconsistent or too large: piece length {bad} \
+                         is not a power of two between 16 KiB and 256 MiB"
+                    )
+                ),
+                other => panic!("piece length {bad}: expected a size refusal, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn paths_are_bounded_in_depth_and_length() {
+        let limits = Limits {
+            max_depth: 3,
+            ..Limits::default()
+        };
+        check_path(&path(&["a", "b", "c"]), &limits).unwrap();
+        let (p, why) = unsafe_reason(check_path(&path(&["a", "b", "c", "d"]), &limits));
+        assert_eq!((p.as_str(), why), ("a/b/c/d", "path nested too deeply"));
+        assert_eq!(
+            TorrentError::UnsafeName {
+                path: p,
+                reason: why
+            }
+            .to_string(),
+            "unsafe file name \"a/b/c/d\" in the torrent: path nested too deeply"
+        );
+
+        // 17 components of 240 bytes and 16 separators: exactly 4096 bytes, under the default depth.
+        let long = |last: usize| {
+            let mut v = vec!["x".repeat(240); 16];
+            v.push("y".repeat(last));
+            v
+        };
+        assert_eq!(long(240).join("/").len(), 4096);
+        check_path(&long(240), &Limits::default()).unwrap();
+        let (p, why) = unsafe_reason(check_path(&long(241), &Limits::default()));
+        assert_eq!((p.len(), why), (4097, "path longer than 4096 bytes"));
+    }
+
+    #[test]
+    fn every_component_of_a_path_is_checked_and_the_whole_path_reported() {
+        let limits = Limits::default();
+        check_path(&path(&["Packages", "f", "foo.rpm"]), &limits).unwrap();
+        assert_eq!(
+            unsafe_reason(check_path(&[], &limits)),
+            (String::new(), "empty path")
+        );
+        for (bad, why) in [
+            (&["..", "etc", "passwd"][..], "relative path component"),
+            (&["Packages", "C:x"], "drive prefix"),
+            (
+                &["Packages", "f", "aux.rpm"],
+                "reserved device name on Windows",
+            ),
+        ] {
+            assert_eq!(
+                unsafe_reason(check_path(&path(bad), &limits)),
+                (bad.join("/"), why)
+            );
+        }
+    }
+
+    #[test]
+    fn string_lengths_are_checked_against_the_rest_of_the_file_exactly() {
+        // A string that ends exactly at the end of the input, and one byte more than that.
+        assert_eq!(scan(b"3:abc"), Ok(()));
+        assert_eq!(
+            scan(b"4:abc"),
+            Err("not a valid torrent file: a string is longer than the file".into())
+        );
+        assert_eq!(scan(b"d1:a3:abce"), Ok(()));
+        assert_eq!(scan(b"d1:a4:abce"), Ok(()));
+        assert!(scan(b"d1:a5:abce").is_err());
+        assert_eq!(scan(b"0:"), Ok(()));
+        assert_eq!(
+            scan(b"18446744073709551616:"),
+            Err("not a valid torrent file: a string length does not fit in 64 bits".into())
+        );
+    }
+
+    #[test]
+    fn the_scan_resumes_after_each_token_and_reads_every_integer() {
+        let too_big =
+            Err("not a valid torrent file: an integer does not fit in 64 bits".to_owned());
+        // An overlong integer after each kind of token is still found: the scan skips each token
+        // exactly, neither stopping early nor jumping past the next one.
+        for (ok, bad) in [
+            (&b"li1ei2ee"[..], &b"li1ei99999999999999999999ee"[..]),
+            (b"li-1ei-2ee", b"li-1ei-99999999999999999999ee"),
+            (b"l3:abci2ee", b"l3:abci99999999999999999999ee"),
+            (
+                b"l10:0123456789i2ee",
+                b"l10:0123456789i99999999999999999999ee",
+            ),
+            (b"dde1:ai2ee", b"dde1:ai99999999999999999999ee"),
+            (b"lli7eeei2e", b"lli7eeei99999999999999999999e"),
+            (b"i12345e2:abi1e", b"i12345e2:abi99999999999999999999e"),
+        ] {
+            assert_eq!(scan(ok), Ok(()), "{}", String::from_utf8_lossy(ok));
+            assert_eq!(scan(bad), too_big, "{}", String::from_utf8_lossy(bad));
+        }
+        // Both ends of the i64 range, with either sign, and one past each.
+        for ok in [
+            &b"i9223372036854775807e"[..],
+            b"i+9223372036854775807e",
+            b"i-9223372036854775808e",
+            b"i0e",
+            b"i-0e",
+        ] {
+            assert_eq!(scan(ok), Ok(()), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"i9223372036854775808e"[..],
+            b"i+9223372036854775808e",
+            b"i-9223372036854775809e",
+        ] {
+            assert_eq!(scan(bad), too_big, "{}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn ordinary_package_names_pass() {
