@@ -53,8 +53,10 @@ pub async fn run(ctx: &Ctx, args: SeedArgs) -> anyhow::Result<()> {
             ctx.out.say(tr("Nothing is seeded yet."));
         }
         for t in &status.contribution {
-            ctx.out.say(trf(
+            ctx.out.say(trn(
+                "{name}: {up} uploaded to {peers} peer, {down} downloaded",
                 "{name}: {up} uploaded to {peers} peers, {down} downloaded",
+                t.peers_served,
                 &[
                     ("name", &t.name),
                     ("up", &bytes(t.uploaded)),

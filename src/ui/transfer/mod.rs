@@ -10,12 +10,15 @@ use adw::prelude::*;
 use gtk::glib;
 use relm4::prelude::*;
 
-use swarmdate_core::i18n::{tr, trf};
+use swarmdate_core::i18n::{tr, trf, trn};
 use swarmdate_core::text::escape_controls;
 use swarmdate_engine::{JobId, JobSnapshot, PieceMap, PieceState};
 
 use super::backend::Backend;
 use speed_chart::History;
+
+/// The keys that close the view.
+const CLOSE_KEYS: &str = "Escape|<Control>w";
 
 /// The view's model: the job's latest snapshot and piece map.
 pub struct TransferView {
@@ -24,6 +27,8 @@ pub struct TransferView {
     /// The job's piece map, asked for with each snapshot while the view is open.
     pub pieces: PieceMap,
     history: History,
+    /// The job is gone (finished and forgotten, or the engine stopped).
+    ended: bool,
 }
 
 /// Results of the view's background work.
@@ -37,9 +42,23 @@ pub enum Cmd {
 
 impl TransferView {
     fn summary(&self) -> String {
+        if self.ended {
+            return tr("This transfer has ended: nothing more will change here.");
+        }
         let Some(j) = &self.snapshot else {
             return tr("Waiting for the engine…");
         };
+        if j.state.is_complete() {
+            return trn(
+                "Complete: {size} here, shared with {n} connected peer.",
+                "Complete: {size} here, shared with {n} connected peers.",
+                j.peers.len() as u64,
+                &[
+                    ("size", &glib::format_size(j.bytes_wanted)),
+                    ("n", &j.peers.len()),
+                ],
+            );
+        }
         let pieces = &self.pieces;
         trf(
             "{fetched} fetched of {wanted} · {had} pieces already here, {new} fetched, {missing} missing",
@@ -176,9 +195,17 @@ impl Component for TransferView {
             snapshot: None,
             pieces: PieceMap::default(),
             history: Default::default(),
+            ended: false,
         };
         let chart = speed_chart::chart(model.history.clone());
         let widgets = view_output!();
+        // Escape and Ctrl+W close the view, as GNOME's secondary windows do.
+        let keys = gtk::ShortcutController::new();
+        keys.add_shortcut(gtk::Shortcut::new(
+            gtk::ShortcutTrigger::parse_string(CLOSE_KEYS),
+            Some(gtk::NamedAction::new("window.close")),
+        ));
+        root.add_controller(keys);
         let out = sender.command_sender().clone();
         let watch = backend.watch_job(job, move |j, map| {
             out.send(Cmd::Snapshot(Box::new((j, map)))).is_ok()
@@ -234,8 +261,65 @@ impl Component for TransferView {
                 }
                 self.snapshot = Some(j);
             }
-            Cmd::Gone => {}
+            Cmd::Gone => self.ended = true,
         }
         self.update_view(widgets, sender);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::test_support::{pump_until, runtime};
+    use swarmdate_usecases::{Overrides, User};
+
+    #[gtk::test]
+    fn escape_and_ctrl_w_close_the_view_and_a_gone_job_says_it_ended() {
+        let rt = runtime();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join("config")).unwrap();
+        std::fs::write(
+            home.path().join("config/settings.json"),
+            r#"{"loopback_only": true, "listen_port": 0, "sharing": "nobody"}"#,
+        )
+        .unwrap();
+        let user = User::new(Overrides {
+            home: Some(home.path().to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+        let backend = Backend::new(rt.handle().clone(), user, home.path().join("root"));
+        // A job the engine does not have: the view learns it is gone.
+        let view = TransferView::builder()
+            .launch((backend.clone(), JobId(999)))
+            .detach();
+        let window = view.widget().clone();
+        window.present();
+        pump_until("the view to learn the job is gone", || view.model().ended);
+        assert_eq!(
+            view.model().summary(),
+            "This transfer has ended: nothing more will change here."
+        );
+
+        let shortcuts: Vec<gtk::Shortcut> = window
+            .observe_controllers()
+            .iter::<glib::Object>()
+            .filter_map(|c| c.ok()?.downcast::<gtk::ShortcutController>().ok())
+            .flat_map(|c| {
+                c.iter::<glib::Object>()
+                    .filter_map(|s| s.ok()?.downcast::<gtk::Shortcut>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let close = shortcuts
+            .iter()
+            .find(|s| s.trigger().is_some_and(|t| t.to_str() == CLOSE_KEYS))
+            .expect("a shortcut on Escape and Ctrl+W");
+        let action = close.action().expect("the shortcut has an action");
+        assert_eq!(action.to_str(), "action(window.close)");
+        assert!(window.is_visible());
+        action.activate(gtk::ShortcutActionFlags::empty(), &window, None);
+        pump_until("the view to close", || !window.is_visible());
+        backend.shutdown();
     }
 }

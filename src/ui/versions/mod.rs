@@ -13,7 +13,7 @@ use gtk::glib;
 use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
-use swarmdate_core::i18n::{tr, trf};
+use swarmdate_core::i18n::{tr, trf, trn};
 use swarmdate_usecases::switching::Ended;
 use swarmdate_usecases::versions::Versions;
 
@@ -157,13 +157,16 @@ impl VersionsPage {
             return self.last.clone().unwrap_or_default();
         };
         let p = self.progress;
-        trf(
+        let peers = p.map_or(0, |p| p.peers);
+        trn(
+            "Switching to {version}: {fetched} of {total} · {peers} peer · {speed}/s",
             "Switching to {version}: {fetched} of {total} · {peers} peers · {speed}/s",
+            peers as u64,
             &[
                 ("version", v),
                 ("fetched", &glib::format_size(p.map_or(0, |p| p.fetched))),
                 ("total", &glib::format_size(p.map_or(0, |p| p.total))),
-                ("peers", &p.map_or(0, |p| p.peers)),
+                ("peers", &peers),
                 ("speed", &glib::format_size(p.map_or(0, |p| p.speed))),
             ],
         )
