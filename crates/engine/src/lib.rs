@@ -361,6 +361,9 @@ impl Engine {
                     {
                         have.wanted.extend(more.wanted.iter().copied());
                         have.index = more.index.clone();
+                        // The caller listed the images as they are now: one the record still
+                        // names may have been switched away since, and reading it fails the job.
+                        have.images = more.images.clone();
                         return Added::Joined(existing.id);
                     }
                     return Added::Busy(format!(

@@ -60,7 +60,7 @@ pub fn images_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The packages inside `images`, from `cache` where it is current, hashed (and cached) where
-/// not. An image that cannot be read as ISO 9660 holds none.
+/// not. An image that is gone or cannot be read as ISO 9660 holds none.
 pub fn packages_in_images(images: &[PathBuf], cache: &Path) -> std::io::Result<PackagesInImages> {
     let mut old: Cache = std::fs::read(cache)
         .ok()
@@ -68,7 +68,15 @@ pub fn packages_in_images(images: &[PathBuf], cache: &Path) -> std::io::Result<P
         .unwrap_or_default();
     let mut new = Cache::default();
     for image in images {
-        let meta = std::fs::metadata(image)?;
+        // An image that is gone (a switch retired it) holds nothing: its packages come from
+        // the swarm or the mirrors instead.
+        let meta = match std::fs::metadata(image) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::info!("{} is gone: it seeds no packages", image.display());
+                continue;
+            }
+            meta => meta?,
+        };
         let m = meta
             .modified()?
             .duration_since(UNIX_EPOCH)
