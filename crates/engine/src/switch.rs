@@ -330,7 +330,7 @@ impl Engine {
                 }
             })
             .await?;
-            self.restart_job(id);
+            self.restart_on_fresh_storage(id).await?;
         }
         Ok(())
     }

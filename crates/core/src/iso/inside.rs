@@ -128,3 +128,26 @@ fn hash_packages(image: &Path) -> std::io::Result<Vec<(Sha256, InImage)>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A switch retires an image a repository job still names: it holds nothing, and the
+    /// images that are there are still read (the cache forgets the gone one).
+    #[test]
+    fn an_image_that_is_gone_holds_no_packages() {
+        let dir = tempfile::tempdir().unwrap();
+        let (gone, here, cache) = (
+            dir.path().join("os-1.01.iso"),
+            dir.path().join("os-1.02.iso"),
+            dir.path().join("cache.json"),
+        );
+        // Not ISO 9660: read, and holding none, unlike the missing one that must not fail.
+        std::fs::write(&here, vec![0u8; 64 << 10]).unwrap();
+        let found = packages_in_images(&[gone.clone(), here.clone()], &cache).unwrap();
+        assert!(found.is_empty());
+        let cached: Cache = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+        assert_eq!(cached.images.keys().collect::<Vec<_>>(), vec![&here]);
+    }
+}
