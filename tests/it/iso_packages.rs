@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use swarmdate_core::store::PackageStore;
-use swarmdate_engine::{Engine, EngineConfig, JobSpec, RepoSpec};
+use swarmdate_engine::{Engine, EngineConfig, JobSpec, Payload, RepoSpec};
 
 use crate::support::*;
 
@@ -207,7 +207,8 @@ async fn a_downgrade_after_the_image_was_switched_away_fetches_from_peers() {
 
 /// Issue 25, in the engine: a switch that retires the image a repository job reads packages from
 /// points that job at the new image (its journal record names it, the old one no more), and the
-/// job runs on after its restart instead of failing on the missing file.
+/// job runs on after its restart instead of failing on the missing file; an in-place switch
+/// back does the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switch_points_repository_jobs_at_the_new_image() {
     let (tracker, distro) = distro_with_tracker(4).await;
@@ -262,6 +263,45 @@ async fn a_switch_points_repository_jobs_at_the_new_image() {
     // Restarted on the new list, it seeds again (it fails if it still names the old file).
     wait_for(
         "the repository job to seed again",
+        Duration::from_secs(30),
+        || {
+            let s = job_snapshot(&client, repo);
+            assert!(
+                !matches!(s.state, swarmdate_engine::JobState::Failed(_)),
+                "{:?}",
+                s.state
+            );
+            s.state == swarmdate_engine::JobState::Seeding
+        },
+    )
+    .await;
+
+    // Back to 1.01 in place: the image is rewritten under the job, which follows it again.
+    let back = distro.torrent("1.01");
+    let seed = JobSpec::Seed {
+        payload: Payload::Image(distro.image("1.01").to_owned()),
+    };
+    let seeding = origin.add_job(&back, seed).await.unwrap();
+    origin.wait(seeding).await.unwrap();
+    let id = client
+        .switch_image(
+            &new,
+            &back,
+            swarmdate_core::iso::SwitchMode::InPlace,
+            back.total_length(),
+            false,
+        )
+        .await
+        .unwrap();
+    client.wait(id).await.unwrap();
+    assert!(!new.exists() && old.exists(), "1.01 is back in place");
+    let record = client.jobs().into_iter().find(|r| r.id == repo).unwrap();
+    match &record.spec {
+        JobSpec::Repository(s) => assert_eq!(s.images, vec![old.clone()]),
+        other => panic!("{other:?}"),
+    }
+    wait_for(
+        "the repository job to seed on 1.01",
         Duration::from_secs(30),
         || {
             let s = job_snapshot(&client, repo);
