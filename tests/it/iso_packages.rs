@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use swarmdate_core::store::PackageStore;
-use swarmdate_engine::{Engine, EngineConfig, JobSpec, RepoSpec};
+use swarmdate_engine::{Engine, EngineConfig, JobSpec, Payload, RepoSpec};
 
 use crate::support::*;
 
@@ -115,4 +115,205 @@ async fn a_client_with_only_an_image_seeds_the_packages_inside_it() {
     );
     b.shutdown().await;
     seeding.kill().await.unwrap();
+}
+
+/// Issue 25: a repository job seeds the release's packages from inside an image; the image is
+/// then replaced as a switch does (the next version under a new name, the old file retired). A
+/// downgrade that needs a release build still runs: the job no longer reads the retired image,
+/// the build comes from the swarm, and the root's rpm database shows it installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downgrade_after_the_image_was_switched_away_fetches_from_peers() {
+    let tracker = tracker().await;
+    let url = tracker.announce_url();
+    let d = tokio::task::spawn_blocking(move || PackageDistro::build(30, 20_000..60_000, &url))
+        .await
+        .unwrap();
+    let origin_state = tempfile::tempdir().unwrap();
+    let origin = d.origin(origin_state.path()).await;
+    let a = d.client();
+    let root = d.root("a");
+    std::fs::create_dir_all(a.images()).unwrap();
+    let old_image = a.images().join("distro-1.01.iso");
+    mkisofs(&d.repos.release, &old_image);
+
+    // Updated first, so an application has an older build to go back to.
+    let update = a
+        .run_async(&["update", "--root", root.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(update.code, 0, "{:?}\n{}", update.events, update.stderr);
+    let updated = installed_in(&root);
+    let app = d
+        .repos
+        .update_packages
+        .iter()
+        .find(|n| n.name.starts_with("app") && updated.contains(&n.to_string()))
+        .expect("an updated application")
+        .clone();
+    let old = d
+        .repos
+        .release_packages
+        .iter()
+        .find(|n| n.name == app.name)
+        .unwrap()
+        .clone();
+
+    // `seed` joins the release, whose packages it serves from inside the image.
+    let hash = d.release.torrent.info_hash();
+    let mut seeding = tokio::process::Command::from(a.command(&["seed"]))
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let status = loop {
+        let s = a.run_async(&["seed", "--status"]).await;
+        assert_eq!(s.code, 0, "{}", s.stderr);
+        let jobs = s.summary()["jobs"].as_array().unwrap().clone();
+        if let Some(j) = jobs.iter().find(|j| j["info_hash"] == hash.to_string()) {
+            let n = &s.summary()["packages_in_images"][j["id"].to_string()];
+            if n.as_u64().unwrap_or(0) > 0 {
+                break s;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    drop(status);
+    seeding.kill().await.unwrap();
+    seeding.wait().await.unwrap();
+
+    // The switch: the next version under its own name, the old image retired.
+    let new_image = a.images().join("distro-1.02.iso");
+    mkisofs(&d.repos.updates, &new_image);
+    std::fs::remove_file(&old_image).unwrap();
+
+    let down = a
+        .run_async(&[
+            "downgrade",
+            &app.name,
+            "--root",
+            root.to_str().unwrap(),
+            "--yes",
+        ])
+        .await;
+    let said = format!("{:?}\n{}", down.events, down.stderr);
+    assert!(!said.contains("No such file or directory"), "{said}");
+    assert_eq!(down.code, 0, "{said}");
+    let now = installed_in(&root);
+    assert!(
+        now.contains(&old.to_string()) && !now.contains(&app.to_string()),
+        "{now:?}"
+    );
+    origin.shutdown().await;
+}
+
+/// Issue 25, in the engine: a switch that retires the image a repository job reads packages from
+/// points that job at the new image (its journal record names it, the old one no more), and the
+/// job runs on after its restart instead of failing on the missing file; an in-place switch
+/// back does the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_points_repository_jobs_at_the_new_image() {
+    let (tracker, distro) = distro_with_tracker(4).await;
+    let url = tracker.announce_url();
+    let d = tokio::task::spawn_blocking(move || PackageDistro::build(20, 20_000..40_000, &url))
+        .await
+        .unwrap();
+    let origin_state = tempfile::tempdir().unwrap();
+    let (origin, _) = seed_one(&distro, "1.02", origin_state.path()).await;
+
+    let (state, images) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let old = images.path().join("os-1.01.iso");
+    std::fs::copy(distro.image("1.01"), &old).unwrap();
+    let client = Engine::start(EngineConfig::loopback(state.path()))
+        .await
+        .unwrap();
+    let index = state.path().join("release.json");
+    std::fs::write(&index, d.release.index.to_json()).unwrap();
+    let repo = client
+        .add_job(
+            &d.release.torrent,
+            JobSpec::Repository(RepoSpec {
+                index,
+                wanted: Default::default(),
+                mirrors: Vec::new(),
+                images: vec![old.clone()],
+            }),
+        )
+        .await
+        .unwrap();
+    client.wait(repo).await.unwrap();
+
+    let to = distro.torrent("1.02");
+    let id = client
+        .switch_image(
+            &old,
+            &to,
+            swarmdate_core::iso::SwitchMode::Copy,
+            to.total_length(),
+            false,
+        )
+        .await
+        .unwrap();
+    client.wait(id).await.unwrap();
+    let new = images.path().join("os-1.02.iso");
+    assert!(!old.exists() && new.exists(), "the old image is retired");
+    let record = client.jobs().into_iter().find(|r| r.id == repo).unwrap();
+    match &record.spec {
+        JobSpec::Repository(s) => assert_eq!(s.images, vec![new.clone()]),
+        other => panic!("{other:?}"),
+    }
+    // Restarted on the new list, it seeds again (it fails if it still names the old file).
+    wait_for(
+        "the repository job to seed again",
+        Duration::from_secs(30),
+        || {
+            let s = job_snapshot(&client, repo);
+            assert!(
+                !matches!(s.state, swarmdate_engine::JobState::Failed(_)),
+                "{:?}",
+                s.state
+            );
+            s.state == swarmdate_engine::JobState::Seeding
+        },
+    )
+    .await;
+
+    // Back to 1.01 in place: the image is rewritten under the job, which follows it again.
+    let back = distro.torrent("1.01");
+    let seed = JobSpec::Seed {
+        payload: Payload::Image(distro.image("1.01").to_owned()),
+    };
+    let seeding = origin.add_job(&back, seed).await.unwrap();
+    origin.wait(seeding).await.unwrap();
+    let id = client
+        .switch_image(
+            &new,
+            &back,
+            swarmdate_core::iso::SwitchMode::InPlace,
+            back.total_length(),
+            false,
+        )
+        .await
+        .unwrap();
+    client.wait(id).await.unwrap();
+    assert!(!new.exists() && old.exists(), "1.01 is back in place");
+    let record = client.jobs().into_iter().find(|r| r.id == repo).unwrap();
+    match &record.spec {
+        JobSpec::Repository(s) => assert_eq!(s.images, vec![old.clone()]),
+        other => panic!("{other:?}"),
+    }
+    wait_for(
+        "the repository job to seed on 1.01",
+        Duration::from_secs(30),
+        || {
+            let s = job_snapshot(&client, repo);
+            assert!(
+                !matches!(s.state, swarmdate_engine::JobState::Failed(_)),
+                "{:?}",
+                s.state
+            );
+            s.state == swarmdate_engine::JobState::Seeding
+        },
+    )
+    .await;
+    client.shutdown().await;
+    origin.shutdown().await;
 }

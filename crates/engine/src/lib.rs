@@ -361,7 +361,11 @@ impl Engine {
                     {
                         have.wanted.extend(more.wanted.iter().copied());
                         have.index = more.index.clone();
-                        return Added::Joined(existing.id);
+                        // The caller listed the images as they are now: one the record still
+                        // names may have been switched away since, and reading it fails the job.
+                        let images_changed = have.images != more.images;
+                        have.images = more.images.clone();
+                        return Added::Joined(existing.id, images_changed);
                     }
                     return Added::Busy(format!(
                         "job {} already holds torrent {hash} ({}); remove it first",
@@ -386,8 +390,12 @@ impl Engine {
             .await?;
         match added {
             Added::Same(id) => Ok(id),
-            Added::Joined(id) => {
+            Added::Joined(id, false) => {
                 self.restart_job(id);
+                Ok(id)
+            }
+            Added::Joined(id, true) => {
+                self.restart_on_fresh_storage(id).await?;
                 Ok(id)
             }
             Added::New(id) => {
@@ -463,6 +471,18 @@ impl Engine {
                 engine.fail(id, &e);
             }
         });
+    }
+
+    /// Runs a job again on a fresh storage: its task stopped and its torrent out of the session
+    /// first, since re-adding a torrent the session still manages keeps the old storage (and
+    /// with it where packages inside images were found).
+    pub(crate) async fn restart_on_fresh_storage(
+        self: &Arc<Self>,
+        id: JobId,
+    ) -> anyhow::Result<()> {
+        stop_task(self.take_task(id)).await;
+        self.stop_torrent(id).await?;
+        self.spawn_job(id)
     }
 
     /// Takes a job's runner out of its record.
@@ -833,8 +853,8 @@ impl Engine {
 enum Added {
     /// The same job was there already.
     Same(JobId),
-    /// A repository job there got the new wanted files.
-    Joined(JobId),
+    /// A repository job there got the new wanted files; `true` when its images changed too.
+    Joined(JobId, bool),
     /// A new record.
     New(JobId),
     /// Another job holds the torrent.

@@ -67,7 +67,7 @@ impl Engine {
     }
 
     /// Builds the new version in a reflink or copy of the old image; the old one stays seeded.
-    async fn switch_beside(&self, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
+    async fn switch_beside(self: &Arc<Self>, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
         let torrent = self.torrent_of(id)?;
         if !spec.copied {
             self.set_state(id, JobState::Preparing);
@@ -107,7 +107,7 @@ impl Engine {
     }
 
     /// Rewrites the image itself, every region's old bytes journaled first.
-    async fn switch_in_place(&self, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
+    async fn switch_in_place(self: &Arc<Self>, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
         let torrent = self.torrent_of(id)?;
         if !spec.moved {
             self.set_state(id, JobState::Preparing);
@@ -134,6 +134,10 @@ impl Engine {
             for r in readers {
                 self.remove(r.id).await?;
             }
+            // Repository jobs that serve packages from inside it stop reading it too: its
+            // bytes are about to change under the places they were found at. They name the
+            // target, which holds nothing until it is in place.
+            self.repoint_image_readers(&spec.from, &spec.target).await?;
             let (from, working) = (spec.from.clone(), spec.working.clone());
             self.on_disk(move || -> anyhow::Result<()> {
                 if !working.exists() {
@@ -242,6 +246,10 @@ impl Engine {
                 spec.target.display()
             );
         }
+        if spec.mode == SwitchMode::InPlace {
+            // The jobs the switch pointed at the target read the old image again.
+            self.repoint_image_readers(&spec.target, &spec.from).await?;
+        }
         for hash in &spec.reseed {
             let path = self.torrent_path(hash);
             let torrent = Torrent::from_bytes(std::fs::read(&path)?)?;
@@ -256,7 +264,11 @@ impl Engine {
     }
 
     /// Records the new image as seeded and retires the old one.
-    pub(super) async fn finish_switch(&self, id: JobId, spec: &SwitchSpec) -> anyhow::Result<()> {
+    pub(super) async fn finish_switch(
+        self: &Arc<Self>,
+        id: JobId,
+        spec: &SwitchSpec,
+    ) -> anyhow::Result<()> {
         let payload = Payload::Image(spec.target.clone());
         self.update_record(id, |r| {
             r.spec = JobSpec::Seed {
@@ -281,7 +293,45 @@ impl Engine {
         if spec.remove_from && spec.from != spec.target {
             self.retire_image(&spec.from).await?;
         }
+        // The image in place is the one to read packages from: the old one is gone, or was
+        // rewritten in place, so what was found inside it no longer holds.
+        let old_gone = spec.remove_from || spec.mode == SwitchMode::InPlace;
+        if old_gone {
+            self.repoint_image_readers(&spec.from, &spec.target).await?;
+        }
         self.set_state(id, JobState::Seeding);
+        Ok(())
+    }
+
+    /// Makes every repository job that reads packages from inside `old` read them from `new`
+    /// instead, and restarts it (and any job already naming `new`) so it finds them again: a
+    /// job left naming a replaced image would fail at its next start, or serve bytes that moved.
+    async fn repoint_image_readers(self: &Arc<Self>, old: &Path, new: &Path) -> anyhow::Result<()> {
+        // A descriptor kept open would go on reading the old file (and keep its space in use).
+        self.store.open_files().forget(old);
+        self.store.open_files().forget(new);
+        let readers: Vec<JobId> = self
+            .jobs()
+            .into_iter()
+            .filter(|r| {
+                matches!(&r.spec, JobSpec::Repository(s)
+                    if s.images.iter().any(|p| p == old || p == new))
+            })
+            .map(|r| r.id)
+            .collect();
+        for id in readers {
+            self.update_record(id, |r| {
+                if let JobSpec::Repository(s) = &mut r.spec {
+                    s.images.retain(|p| p != old);
+                    if !s.images.iter().any(|p| p == new) {
+                        s.images.push(new.to_owned());
+                        s.images.sort();
+                    }
+                }
+            })
+            .await?;
+            self.restart_on_fresh_storage(id).await?;
+        }
         Ok(())
     }
 

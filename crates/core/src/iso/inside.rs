@@ -60,7 +60,7 @@ pub fn images_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The packages inside `images`, from `cache` where it is current, hashed (and cached) where
-/// not. An image that cannot be read as ISO 9660 holds none.
+/// not. An image that is gone or cannot be read as ISO 9660 holds none.
 pub fn packages_in_images(images: &[PathBuf], cache: &Path) -> std::io::Result<PackagesInImages> {
     let mut old: Cache = std::fs::read(cache)
         .ok()
@@ -68,7 +68,15 @@ pub fn packages_in_images(images: &[PathBuf], cache: &Path) -> std::io::Result<P
         .unwrap_or_default();
     let mut new = Cache::default();
     for image in images {
-        let meta = std::fs::metadata(image)?;
+        // An image that is gone (a switch retired it) holds nothing: its packages come from
+        // the swarm or the mirrors instead.
+        let meta = match std::fs::metadata(image) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::info!("{} is gone: it seeds no packages", image.display());
+                continue;
+            }
+            meta => meta?,
+        };
         let m = meta
             .modified()?
             .duration_since(UNIX_EPOCH)
@@ -119,4 +127,27 @@ fn hash_packages(image: &Path) -> std::io::Result<Vec<(Sha256, InImage)>> {
         out.push((Sha256(hasher.finalize().into()), found));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A switch retires an image a repository job still names: it holds nothing, and the
+    /// images that are there are still read (the cache forgets the gone one).
+    #[test]
+    fn an_image_that_is_gone_holds_no_packages() {
+        let dir = tempfile::tempdir().unwrap();
+        let (gone, here, cache) = (
+            dir.path().join("os-1.01.iso"),
+            dir.path().join("os-1.02.iso"),
+            dir.path().join("cache.json"),
+        );
+        // Not ISO 9660: read, and holding none, unlike the missing one that must not fail.
+        std::fs::write(&here, vec![0u8; 64 << 10]).unwrap();
+        let found = packages_in_images(&[gone.clone(), here.clone()], &cache).unwrap();
+        assert!(found.is_empty());
+        let cached: Cache = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+        assert_eq!(cached.images.keys().collect::<Vec<_>>(), vec![&here]);
+    }
 }
