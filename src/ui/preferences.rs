@@ -36,14 +36,15 @@ pub enum Output {
     Saved(Result<(), String>),
 }
 
-/// A limit in bytes/s as the spin buttons show it (KiB/s, 0 for none).
-pub(crate) fn kib(limit: Option<u32>) -> f64 {
-    f64::from(limit.unwrap_or(0) / 1024)
+/// A limit in bytes/s as the spin buttons show it (kB/s, 0 for none): the same decimal unit as
+/// every speed the window shows (`glib::format_size`).
+pub(crate) fn kb(limit: Option<u32>) -> f64 {
+    f64::from(limit.unwrap_or(0) / 1000)
 }
 
-/// A spin button's KiB/s as a limit in bytes/s.
-pub(crate) fn limit(kib: f64) -> Option<u32> {
-    (kib >= 1.0).then(|| (kib as u32).saturating_mul(1024))
+/// A spin button's kB/s as a limit in bytes/s.
+pub(crate) fn limit(kb: f64) -> Option<u32> {
+    (kb >= 1.0).then(|| (kb as u32).saturating_mul(1000))
 }
 
 #[relm4::component(pub)]
@@ -83,20 +84,20 @@ impl Component for Preferences {
                     },
                     adw::ActionRow {
                         set_title: &tr("Upload limit"),
-                        set_subtitle: &tr("KiB/s; 0 for no limit"),
+                        set_subtitle: &tr("kB/s; 0 for no limit"),
                         #[name = "upload"]
                         add_suffix = &gtk::SpinButton::with_range(0.0, 1_000_000.0, 64.0) {
                             set_valign: gtk::Align::Center,
-                            set_value: kib(model.settings.upload_limit),
+                            set_value: kb(model.settings.upload_limit),
                         },
                     },
                     adw::ActionRow {
                         set_title: &tr("Download limit"),
-                        set_subtitle: &tr("KiB/s; 0 for no limit"),
+                        set_subtitle: &tr("kB/s; 0 for no limit"),
                         #[name = "download"]
                         add_suffix = &gtk::SpinButton::with_range(0.0, 1_000_000.0, 64.0) {
                             set_valign: gtk::Align::Center,
-                            set_value: kib(model.settings.download_limit),
+                            set_value: kb(model.settings.download_limit),
                         },
                     },
                     adw::ActionRow {
@@ -281,7 +282,7 @@ mod tests {
         });
         let saved = Settings::load(&dirs.config).unwrap();
         assert_eq!(saved.sharing, Some(Sharing::LocalNetwork));
-        assert_eq!(saved.upload_limit, Some(512 * 1024));
+        assert_eq!(saved.upload_limit, Some(512 * 1000));
         assert_eq!(saved.download_limit, None);
         assert_eq!(saved.listen_port, Some(51413));
         assert_eq!(saved.dht, Some(false));

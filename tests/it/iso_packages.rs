@@ -1,5 +1,6 @@
 //! An image seeds the packages inside it to the package swarm, straight from its own bytes.
 
+use std::path::Path;
 use std::time::Duration;
 
 use swarmdate_core::store::PackageStore;
@@ -255,26 +256,8 @@ async fn a_switch_points_repository_jobs_at_the_new_image() {
     client.wait(id).await.unwrap();
     let new = images.path().join("os-1.02.iso");
     assert!(!old.exists() && new.exists(), "the old image is retired");
-    let record = client.jobs().into_iter().find(|r| r.id == repo).unwrap();
-    match &record.spec {
-        JobSpec::Repository(s) => assert_eq!(s.images, vec![new.clone()]),
-        other => panic!("{other:?}"),
-    }
     // Restarted on the new list, it seeds again (it fails if it still names the old file).
-    wait_for(
-        "the repository job to seed again",
-        Duration::from_secs(30),
-        || {
-            let s = job_snapshot(&client, repo);
-            assert!(
-                !matches!(s.state, swarmdate_engine::JobState::Failed(_)),
-                "{:?}",
-                s.state
-            );
-            s.state == swarmdate_engine::JobState::Seeding
-        },
-    )
-    .await;
+    reads_from(&client, repo, &new).await;
 
     // Back to 1.01 in place: the image is rewritten under the job, which follows it again.
     let back = distro.torrent("1.01");
@@ -295,16 +278,28 @@ async fn a_switch_points_repository_jobs_at_the_new_image() {
         .unwrap();
     client.wait(id).await.unwrap();
     assert!(!new.exists() && old.exists(), "1.01 is back in place");
+    reads_from(&client, repo, &old).await;
+    client.shutdown().await;
+    origin.shutdown().await;
+}
+
+/// Waits until repository job `repo` names only `image` in its record and seeds again; a job
+/// that still reads a replaced image fails instead.
+async fn reads_from(
+    client: &swarmdate_engine::Engine,
+    repo: swarmdate_engine::JobId,
+    image: &Path,
+) {
     let record = client.jobs().into_iter().find(|r| r.id == repo).unwrap();
     match &record.spec {
-        JobSpec::Repository(s) => assert_eq!(s.images, vec![old.clone()]),
+        JobSpec::Repository(s) => assert_eq!(s.images, vec![image.to_owned()]),
         other => panic!("{other:?}"),
     }
     wait_for(
-        "the repository job to seed on 1.01",
+        "the repository job to seed from the image",
         Duration::from_secs(30),
         || {
-            let s = job_snapshot(&client, repo);
+            let s = job_snapshot(client, repo);
             assert!(
                 !matches!(s.state, swarmdate_engine::JobState::Failed(_)),
                 "{:?}",
@@ -314,6 +309,4 @@ async fn a_switch_points_repository_jobs_at_the_new_image() {
         },
     )
     .await;
-    client.shutdown().await;
-    origin.shutdown().await;
 }

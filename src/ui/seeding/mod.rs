@@ -18,7 +18,7 @@ use swarmdate_core::config::SeedGoal;
 use swarmdate_core::i18n::{tr, trf, trn};
 
 use crate::ui::backend::{Backend, SeedingView};
-use crate::ui::preferences::{kib, limit};
+use crate::ui::preferences::{kb, limit};
 use crate::ui::templates::{PageColumn, SpinnerPage};
 use row::{Refresh, RowOutput, SeedRow};
 
@@ -57,7 +57,7 @@ pub enum Input {
     Span(usize),
     /// The user chose the goal at this place in the list.
     Goal(u32),
-    /// The user set the upload limit in KiB/s (0: none).
+    /// The user set the upload limit in kB/s (0: none).
     UploadLimit(f64),
 }
 
@@ -239,11 +239,11 @@ impl Component for SeedingPage {
                         },
                         adw::ActionRow {
                             set_title: &tr("Upload limit"),
-                            set_subtitle: &tr("KiB/s; 0 for no limit"),
+                            set_subtitle: &tr("kB/s; 0 for no limit"),
                             #[name = "upload"]
                             add_suffix = &gtk::SpinButton::with_range(0.0, 1_000_000.0, 64.0) {
                                 set_valign: gtk::Align::Center,
-                                set_value: kib(model.backend.client().settings.upload_limit),
+                                set_value: kb(model.backend.client().settings.upload_limit),
                                 connect_value_changed[sender] => move |s| {
                                     sender.input(Input::UploadLimit(s.value()));
                                 },
@@ -320,7 +320,7 @@ impl Component for SeedingPage {
                 let goal = self.goals.get(n as usize).copied().unwrap_or_default();
                 self.change(|s| s.seed_goal = goal);
             }
-            Input::UploadLimit(kib) => self.change(|s| s.upload_limit = limit(kib)),
+            Input::UploadLimit(kb) => self.change(|s| s.upload_limit = limit(kb)),
             Input::Pause(job, paused) => {
                 let set = self.backend.set_paused(job, paused);
                 sender.oneshot_command(async move { Cmd::Paused(set.await) });

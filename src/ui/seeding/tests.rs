@@ -153,12 +153,13 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
         page.model().rows.iter().all(|r| !r.item.paused)
     });
 
-    // The upload limit on the page reaches the running engine and the settings file.
+    // The upload limit on the page (kB/s, as every speed shown) reaches the running engine and the
+    // settings file.
     page.widgets().upload.set_value(256.0);
     pump_until("the engine's upload limit", || {
-        backend.snapshot().unwrap().upload_limit == Some(256 << 10)
+        backend.snapshot().unwrap().upload_limit == Some(256_000)
     });
-    assert_eq!(backend.client().settings.upload_limit, Some(256 << 10));
+    assert_eq!(backend.client().settings.upload_limit, Some(256_000));
 
     // "Until uploaded once" pauses the image the peer took in full from this machine; another
     // file, which nobody fetched, keeps sharing.
