@@ -52,11 +52,22 @@ impl Status {
 pub fn status(client: &User) -> anyhow::Result<Status> {
     let dir = client.dirs.engine();
     let ledger = Ledger::open(&dir.join("ledger.sqlite"))?;
-    let jobs = read_journal(&dir)?
+    let records = read_journal(&dir)?;
+    // Opened once for all jobs, and only when a job seeds from images (opening creates the store).
+    let store = match records.iter().any(seeds_from_images) {
+        true => Some(swarmdate_core::store::PackageStore::open(
+            &client.dirs.store(),
+        )?),
+        false => None,
+    };
+    let jobs = records
         .into_iter()
         .map(|j| {
             Ok(Seeded {
-                packages_in_images: packages_from_images(client, &j)?,
+                packages_in_images: match &store {
+                    Some(store) => packages_from_images(client, store, &j)?,
+                    None => 0,
+                },
                 id: j.id,
                 info_hash: j.info_hash,
                 name: j.name,
@@ -71,8 +82,17 @@ pub fn status(client: &User) -> anyhow::Result<Status> {
     })
 }
 
+/// Whether a job is a repository job that seeds packages from inside images.
+fn seeds_from_images(job: &JobRecord) -> bool {
+    matches!(&job.spec, JobSpec::Repository(spec) if !spec.images.is_empty())
+}
+
 /// How many packages a repository job seeds from inside images (those the store lacks).
-fn packages_from_images(client: &User, job: &JobRecord) -> anyhow::Result<u64> {
+fn packages_from_images(
+    client: &User,
+    store: &swarmdate_core::store::PackageStore,
+    job: &JobRecord,
+) -> anyhow::Result<u64> {
     let JobSpec::Repository(spec) = &job.spec else {
         return Ok(0);
     };
@@ -82,7 +102,6 @@ fn packages_from_images(client: &User, job: &JobRecord) -> anyhow::Result<u64> {
     let index = swarmdate_core::packages::PackageIndex::from_json(&std::fs::read(&spec.index)?)?;
     let cache = client.dirs.engine().join("image-packages.json");
     let inside = swarmdate_core::iso::packages_in_images(&spec.images, &cache)?;
-    let store = swarmdate_core::store::PackageStore::open(&client.dirs.store())?;
     Ok(index
         .packages
         .iter()
