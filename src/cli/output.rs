@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Value, json};
+use swarmdate_core::i18n::trf;
 use swarmdate_core::text::escape_controls;
 use swarmdate_engine::{JobSnapshot, JobState};
 
@@ -106,6 +107,7 @@ impl Out {
             bar,
             json: self.json,
             last_event: None,
+            mirror_error: None,
         }
     }
 }
@@ -115,6 +117,8 @@ pub struct JobProgress {
     bar: Option<ProgressBar>,
     json: bool,
     last_event: Option<Instant>,
+    /// The mirror failure last told, so each is told once.
+    mirror_error: Option<String>,
 }
 
 /// Human-readable byte counts.
@@ -140,10 +144,26 @@ impl JobProgress {
     /// Updates the display from a snapshot of the job.
     pub fn update(&mut self, job: &JobSnapshot) {
         let to_fetch = job.bytes_wanted.saturating_sub(job.bytes_had);
+        // Bytes from mirrors arrive too: the bar counts every source.
+        let arrived = job.bytes_fetched + job.bytes_from_mirrors;
         if let Some(b) = &self.bar {
-            b.set_length(to_fetch.max(job.bytes_fetched));
-            b.set_position(job.bytes_fetched);
+            b.set_length(to_fetch.max(arrived));
+            b.set_position(arrived);
             b.set_message(state_name(&job.state));
+        }
+        if job.mirror_error != self.mirror_error {
+            self.mirror_error = job.mirror_error.clone();
+            if let Some(e) = &self.mirror_error {
+                let line = trf(
+                    "A mirror failed ({error}); trying again while peers may still deliver.",
+                    &[("error", &escape_controls(e))],
+                );
+                match &self.bar {
+                    Some(b) => b.println(line),
+                    None if !self.json => println!("{line}"),
+                    None => {}
+                }
+            }
         }
         if self.json
             && self
@@ -161,6 +181,7 @@ impl JobProgress {
                     "job": job.id, "state": state_name(&job.state), "bytes_wanted": job.bytes_wanted,
                     "bytes_had": job.bytes_had, "bytes_fetched": job.bytes_fetched,
                     "bytes_received": job.bytes_received, "down_speed": job.down_speed,
+                    "bytes_from_mirrors": job.bytes_from_mirrors, "mirror_error": job.mirror_error,
                     "peers": job.peers.len(),
                 }),
             );

@@ -151,6 +151,7 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
                 bar.update(j);
             }
         }
+        Step::Arrived(package) => ctx.out.event("arrived", json!({ "package": package })),
         Step::WaitingForLock => {
             ctx.out.say(tr(
                 "Another package manager is working; waiting for it to finish…",

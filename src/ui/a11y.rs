@@ -1,5 +1,6 @@
-//! Accessible names for widgets that show no text (icon buttons), so screen readers and the
-//! end-to-end test find them by what they do.
+//! Accessible names and descriptions for widgets whose text alone does not say it (icon buttons,
+//! buttons made of several labels), so screen readers and the end-to-end tests find them by what
+//! they do.
 
 use std::ffi::{c_int, c_void};
 
@@ -23,8 +24,13 @@ const PROPERTY_LABEL: c_int = 4;
 
 /// Sets the accessible label of `widget`.
 pub fn set_label(widget: &impl IsA<gtk::Widget>, label: &str) {
-    let mut property = [PROPERTY_LABEL];
-    let value = label.to_value();
+    set_string(widget, PROPERTY_LABEL, label);
+}
+
+/// Sets one string property of `widget`'s accessible.
+fn set_string(widget: &impl IsA<gtk::Widget>, property: c_int, text: &str) {
+    let mut property = [property];
+    let value = text.to_value();
     let stash = value.to_glib_none();
     // SAFETY: a bitwise copy of the GValue, read by GTK during the call (GTK copies what it
     // keeps); `value` owns the string until after the call and is the only one to free it.
@@ -39,4 +45,12 @@ pub fn set_label(widget: &impl IsA<gtk::Widget>, label: &str) {
             values.as_mut_ptr(),
         );
     }
+}
+
+/// `GTK_ACCESSIBLE_PROPERTY_DESCRIPTION` (GTK 4.0).
+const PROPERTY_DESCRIPTION: c_int = 1;
+
+/// Sets the accessible description of `widget` (what a screen reader reads after its name).
+pub fn set_description(widget: &impl IsA<gtk::Widget>, description: &str) {
+    set_string(widget, PROPERTY_DESCRIPTION, description);
 }

@@ -9,7 +9,7 @@ use adw::prelude::*;
 use gtk::{gio, glib};
 use relm4::prelude::*;
 
-use swarmdate_core::config::Sharing;
+use swarmdate_core::config::{Settings, Sharing};
 use swarmdate_core::i18n::{tr, trn};
 
 use super::backend::Backend;
@@ -49,6 +49,10 @@ pub struct App {
 pub enum Input {
     /// The Updates page counted its updates.
     UpdateCount(usize),
+    /// A transaction or switch ended: the pages read the system again.
+    SystemChanged,
+    /// The user quit: the window goes at once, the engine stops after.
+    Quit,
     /// Look for updates again (Ctrl+R).
     Refresh,
     /// The user answered whom to share with.
@@ -61,6 +65,8 @@ pub enum Input {
     ShowAbout,
     /// Bring the window up on the Updates page (the notification).
     ShowUpdates,
+    /// Show this page (Alt+1, 2, 3).
+    ShowPage(&'static str),
     /// Show what a `bittorrent://` link or `.torrent` file is, and offer to download it.
     Open(String),
     /// The window was closed: go on sharing in the background.
@@ -92,29 +98,15 @@ impl App {
     }
 
     /// Asks whom to share with (first run), then starts sharing.
-    fn ask_consent(window: &adw::ApplicationWindow, sender: &ComponentSender<Self>) {
-        let dialog = adw::MessageDialog::new(
-            Some(window),
-            Some(&tr("Share what you download?")),
-            Some(&tr(
-                "Swarmdate fetches updates and images from other users and shares them in turn. Sharing tells other peers which packages and versions this machine holds. You can change this in the preferences.",
-            )),
-        );
-        dialog.add_response("nobody", &tr("Don't Share"));
-        dialog.add_response("local", &tr("Local Network Only"));
-        dialog.add_response("everyone", &tr("Share With Everyone"));
-        dialog.set_response_appearance("everyone", adw::ResponseAppearance::Suggested);
-        dialog.set_default_response(Some("everyone"));
-        dialog.set_close_response("nobody");
+    fn ask_consent(
+        window: &adw::ApplicationWindow,
+        sender: &ComponentSender<Self>,
+        settings: &Settings,
+    ) {
         let s = sender.clone();
-        dialog.connect_response(None, move |_, response| {
-            s.input(Input::Consent(match response {
-                "everyone" => Sharing::Everyone,
-                "local" => Sharing::LocalNetwork,
-                _ => Sharing::Nobody,
-            }));
+        super::consent::ask(window, settings, move |sharing| {
+            s.input(Input::Consent(sharing))
         });
-        dialog.present();
     }
 
     /// Tells the desktop about new updates (once per count; GNOME shows it when the window
@@ -183,12 +175,20 @@ fn add_actions(sender: &ComponentSender<App>) {
     action("about", || Input::ShowAbout);
     action("refresh", || Input::Refresh);
     action("show-updates", || Input::ShowUpdates);
-    let quit = gio::SimpleAction::new("quit", None);
-    quit.connect_activate(|_, _| relm4::main_application().quit());
-    app.add_action(&quit);
+    action("quit", || Input::Quit);
     app.set_accels_for_action("app.preferences", &["<Control>comma"]);
     app.set_accels_for_action("app.quit", &["<Control>q"]);
     app.set_accels_for_action("app.refresh", &["<Control>r", "F5"]);
+    for (i, page) in ["updates", "versions", "seeding"].into_iter().enumerate() {
+        let a = gio::SimpleAction::new(&format!("page-{page}"), None);
+        let s = sender.clone();
+        a.connect_activate(move |_, _| s.input(Input::ShowPage(page)));
+        app.add_action(&a);
+        app.set_accels_for_action(&format!("app.page-{page}"), &[&format!("<Alt>{}", i + 1)]);
+    }
+    app.set_accels_for_action("win.show-help-overlay", &["<Control>question"]);
+    // The window hides (sharing goes on), as its close button does.
+    app.set_accels_for_action("window.close", &["<Control>w"]);
 }
 
 #[relm4::component(pub)]
@@ -217,6 +217,7 @@ impl SimpleComponent for App {
                 gtk::Box {
                     set_orientation: gtk::Orientation::Vertical,
 
+                    #[name = "header"]
                     adw::HeaderBar {
                         #[wrap(Some)]
                         #[name = "title"]
@@ -232,6 +233,7 @@ impl SimpleComponent for App {
                             set_menu_model: Some(&{
                                 let menu = gio::Menu::new();
                                 menu.append(Some(&tr("Preferences")), Some("app.preferences"));
+                                menu.append(Some(&tr("Keyboard Shortcuts")), Some("win.show-help-overlay"));
                                 menu.append(Some(&tr("About Swarmdate")), Some("app.about"));
                                 menu.append(Some(&tr("Quit")), Some("app.quit"));
                                 menu
@@ -261,6 +263,7 @@ impl SimpleComponent for App {
                 .launch(backend.clone())
                 .forward(sender.input_sender(), |o| match o {
                     updates::Output::Count(n) => Input::UpdateCount(n),
+                    updates::Output::Changed => Input::SystemChanged,
                 });
         updates.emit(updates::Input::Refresh);
         let versions = VersionsPage::builder().launch(backend.clone()).detach();
@@ -291,6 +294,17 @@ impl SimpleComponent for App {
             &tr("Seeding"),
             "network-transmit-receive-symbolic",
         );
+        // The Updates page's action stays in reach in the header while its page shows; the page
+        // shows or hides the button itself.
+        let holder = gtk::Box::new(gtk::Orientation::Horizontal, 0);
+        holder.append(updates.model().header_action());
+        widgets.header.pack_start(&holder);
+        widgets
+            .stack
+            .bind_property("visible-child-name", &holder, "visible")
+            .transform_to(|_, name: Option<String>| Some(name.as_deref() == Some("updates")))
+            .sync_create()
+            .build();
         // The bottom switcher shows when the header has no room for the top one.
         widgets
             .title
@@ -298,6 +312,7 @@ impl SimpleComponent for App {
             .sync_create()
             .build();
         super::a11y::set_label(&widgets.menu_button, &tr("Main Menu"));
+        root.set_help_overlay(Some(&super::shortcuts::window()));
         add_actions(&sender);
         // Nothing is announced before the user says whom to share with.
         let asked = backend.client().settings.sharing.is_some();
@@ -305,7 +320,8 @@ impl SimpleComponent for App {
             seeding.emit(seeding::Input::Start);
         } else {
             let (window, s) = (root.clone(), sender.clone());
-            glib::idle_add_local_once(move || App::ask_consent(&window, &s));
+            let settings = backend.client().settings.clone();
+            glib::idle_add_local_once(move || App::ask_consent(&window, &s, &settings));
         }
         let model = App {
             backend,
@@ -339,6 +355,17 @@ impl SimpleComponent for App {
             Input::Refresh => {
                 self.updates.emit(updates::Input::Refresh);
                 self.versions.emit(versions::Input::Refresh);
+            }
+            Input::SystemChanged => self.versions.emit(versions::Input::Refresh),
+            Input::Quit => {
+                // The window goes at once; stopping the engine (peers told, the ledger
+                // written) takes seconds and happens after the main loop ends.
+                let app = relm4::main_application();
+                for w in app.windows() {
+                    w.set_visible(false);
+                }
+                self.hold = None;
+                app.quit();
             }
             Input::UpdateCount(n) => {
                 self.updates_tab.set_badge_number(n as u32);
@@ -409,13 +436,16 @@ impl SimpleComponent for App {
                 if let Some(w) = self.toasts.root().and_downcast::<gtk::Window>() {
                     w.present();
                 }
+                sender.input(Input::ShowPage("updates"));
+            }
+            Input::ShowPage(name) => {
                 if let Some(stack) = self
                     .updates
                     .widget()
                     .ancestor(adw::ViewStack::static_type())
                     .and_downcast::<adw::ViewStack>()
                 {
-                    stack.set_visible_child_name("updates");
+                    stack.set_visible_child_name(name);
                 }
             }
             Input::Conditions {

@@ -4,6 +4,7 @@
 mod a11y;
 pub mod app;
 pub mod backend;
+mod consent;
 mod dialogs;
 mod open;
 mod preferences;
@@ -12,6 +13,7 @@ mod pseudo_locale;
 #[cfg(test)]
 mod screenshots;
 mod seeding;
+mod shortcuts;
 mod templates;
 #[cfg(test)]
 mod test_support;

@@ -1,6 +1,7 @@
-//! Renders every page of the window in light and dark, in English and German, to PNG files
-//! (the folder is printed), on the demo distribution. Each image must show something, and dark
-//! must differ from light: a page that ignores the style, or draws nothing, fails.
+//! Renders every page of the window in light and dark, in English and German, and at the
+//! narrowest width (360 px), with the dialogs (the sharing question, the keyboard shortcuts), to
+//! PNG files (the folder is printed), on the demo distribution. Each image must show something,
+//! and dark must differ from light: a page that ignores the style, or draws nothing, fails.
 
 use std::path::PathBuf;
 
@@ -80,6 +81,53 @@ fn every_page_renders_in_light_and_dark_in_english_and_german() {
                 shots[0],
                 shots[1]
             );
+        }
+        // The dialogs, over the window.
+        style.set_color_scheme(adw::ColorScheme::ForceLight);
+        let settings = backend.client().settings.clone();
+        let question = super::consent::ask(&window, &settings, |_| {});
+        let shortcuts = super::shortcuts::window();
+        shortcuts.set_transient_for(Some(&window));
+        shortcuts.present();
+        for (w, name) in [
+            (question.clone().upcast::<gtk::Window>(), "sharing-question"),
+            (shortcuts.clone().upcast(), "shortcuts"),
+        ] {
+            pump_until("the dialog to be drawn", || w.is_mapped() && w.width() > 0);
+            settle();
+            let path = out.join(format!("{name}-light-{lang}.png"));
+            let (_, colours) = look(&save_png(&w, &path));
+            assert!(colours > 8, "{} is blank", path.display());
+        }
+        shortcuts.close();
+        question.destroy();
+        window.close();
+
+        // At 360 px the view switcher moves to the bottom and every page still draws.
+        let narrow = App::builder().launch(backend.clone()).detach();
+        let window = narrow.widget().clone();
+        window.set_default_size(360, 640);
+        window.present();
+        pump_until("the narrow pages to load", || narrow.model().loaded());
+        for page in PAGES {
+            narrow.widgets().stack.set_visible_child_name(page);
+            settle();
+            // A page wider than the window at its narrowest widens it: each fits in 360 px.
+            let (min, _, _, _) = narrow
+                .widgets()
+                .stack
+                .child_by_name(page)
+                .unwrap()
+                .measure(gtk::Orientation::Horizontal, -1);
+            assert!(min <= 360, "{page} needs {min} px at least");
+            assert_eq!(window.width(), 360);
+            assert!(
+                narrow.widgets().bar.reveals(),
+                "the bottom switcher at 360 px"
+            );
+            let path = out.join(format!("{page}-narrow-{lang}.png"));
+            let (_, colours) = look(&save_png(&window, &path));
+            assert!(colours > 8, "{} is blank", path.display());
         }
         window.close();
     }

@@ -61,8 +61,22 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
         .arg(&name)
         .output()
         .unwrap();
+    // Every control of every page, and of the dialog still open, has a name a screen reader says.
+    let named = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/every_control_named.py"
+        ))
+        .output()
+        .unwrap();
     let _ = demo.kill();
     let _ = demo.wait();
+    assert!(
+        named.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&named.stdout),
+        String::from_utf8_lossy(&named.stderr)
+    );
     assert!(
         second.is_some_and(|s| s.success()),
         "the second process handed the file over and ended: {second:?}"

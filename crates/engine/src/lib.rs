@@ -658,6 +658,31 @@ impl Engine {
         self.journal.remove(id).await
     }
 
+    /// Stops fetching `files` for a repository job (a stopped update no longer wants them): they
+    /// leave its wanted set; whole packages the store holds stay seeded, pieces already staged
+    /// stay for a later fetch. Other kinds of job are refused.
+    pub async fn withdraw(
+        self: &Arc<Self>,
+        id: JobId,
+        files: std::collections::BTreeSet<usize>,
+    ) -> anyhow::Result<()> {
+        let JobSpec::Repository(mut spec) = self.record(id)?.spec else {
+            return Err(EngineError::Busy(format!(
+                "job {id} is not a repository job: only packages can be withdrawn"
+            ))
+            .into());
+        };
+        let before = spec.wanted.len();
+        spec.wanted.retain(|f| !files.contains(f));
+        if spec.wanted.len() == before {
+            return Ok(());
+        }
+        self.update_record(id, |r| r.spec = JobSpec::Repository(spec))
+            .await?;
+        // A fresh storage: the torrent re-added with the smaller selection.
+        self.restart_on_fresh_storage(id).await
+    }
+
     /// Pauses a job's torrent (it keeps its place in the journal). A switch beside the image
     /// stops with its working copy kept, and stays stopped across restarts until resumed.
     pub async fn pause(self: &Arc<Self>, id: JobId) -> anyhow::Result<()> {

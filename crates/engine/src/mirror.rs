@@ -136,6 +136,9 @@ pub(super) struct MirrorFetch {
     pub discarded: u64,
 }
 
+/// Told the bytes of each piece a mirror fetch has checked and written, as they come.
+pub(super) type OnVerified<'a> = &'a (dyn Fn(u64) + Send + Sync);
+
 /// The mirrors of one repository torrent.
 #[derive(Clone)]
 pub(super) struct Mirrors {
@@ -178,6 +181,7 @@ impl Mirrors {
         torrent: &Torrent,
         file: usize,
         dest: &Path,
+        verified: OnVerified<'_>,
     ) -> anyhow::Result<MirrorFetch> {
         let f = &torrent.files[file];
         let pl = u64::from(torrent.piece_length);
@@ -200,7 +204,15 @@ impl Mirrors {
         for root in &self.roots {
             let url = Mirrors::url(root, torrent, &f.path);
             match self
-                .fetch_from(&url, torrent, first, pieces, f.length, &out, &mut cost)
+                .fetch_from(
+                    &url,
+                    torrent,
+                    (first, pieces),
+                    f.length,
+                    &out,
+                    &mut cost,
+                    verified,
+                )
                 .await
             {
                 // The store flushes it as it admits it.
@@ -212,17 +224,17 @@ impl Mirrors {
     }
 
     /// The whole file in one request, each piece checked as it streams in; pieces that fail are
-    /// fetched again one by one.
+    /// fetched again one by one. `verified` hears of each piece's bytes once written.
     #[allow(clippy::too_many_arguments)]
     async fn fetch_from(
         &self,
         url: &str,
         torrent: &Torrent,
-        first: u32,
-        pieces: u32,
+        (first, pieces): (u32, u32),
         len: u64,
         out: &std::fs::File,
         cost: &mut MirrorFetch,
+        verified: OnVerified<'_>,
     ) -> anyhow::Result<()> {
         if len == 0 {
             return Ok(());
@@ -242,6 +254,7 @@ impl Mirrors {
             let rest = buf.split_off(want);
             if piece_ok(torrent, first + k, &buf) {
                 out.write_all_at(&buf, u64::from(k) * pl)?;
+                verified(buf.len() as u64);
             } else {
                 cost.discarded += buf.len() as u64;
                 bad.push(k);
@@ -262,6 +275,7 @@ impl Mirrors {
                 cost.received += bytes.len() as u64;
                 if bytes.len() as u64 == want && piece_ok(torrent, first + k, &bytes) {
                     out.write_all_at(&bytes, start)?;
+                    verified(want);
                     ok = true;
                     break;
                 }
@@ -389,7 +403,7 @@ mod tests {
         // Resets the peak (VmHWM) to the current size, so the peak read after is this fetch's.
         std::fs::write("/proc/self/clear_refs", "5").unwrap();
         let idle = status_bytes("VmRSS:");
-        let err = mirrors.fetch_file(t, 0, dest).await.unwrap_err();
+        let err = mirrors.fetch_file(t, 0, dest, &|_| {}).await.unwrap_err();
         (format!("{err:#}"), idle, status_bytes("VmHWM:"))
     }
 
@@ -431,7 +445,13 @@ mod tests {
 
         // Positive control: an honest mirror gives the file.
         let dest = dir.path().join("honest");
-        mirrors.fetch_file(&t, 0, &dest).await.unwrap();
+        // Every byte is told as its piece is written, each once.
+        let told = std::sync::atomic::AtomicU64::new(0);
+        let tell = |n| {
+            told.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        mirrors.fetch_file(&t, 0, &dest, &tell).await.unwrap();
+        assert_eq!(told.into_inner(), data.len() as u64);
         assert!(std::fs::read(&dest).unwrap() == data);
 
         // The attack: the whole file comes back corrupt, and the re-fetch of its first piece
@@ -556,7 +576,7 @@ mod tests {
             .unwrap();
         let dest = dir.path().join("honest");
         let mirrors = Mirrors::new(vec![server.url()]).unwrap();
-        mirrors.fetch_file(&t, 0, &dest).await.unwrap();
+        mirrors.fetch_file(&t, 0, &dest, &|_| {}).await.unwrap();
         assert!(std::fs::read(&dest).unwrap() == data);
     }
 }

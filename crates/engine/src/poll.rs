@@ -111,7 +111,8 @@ impl Engine {
                 bytes_uploaded: 0,
                 bytes_received: 0,
                 bytes_discarded: log.discarded_bytes(),
-                bytes_from_mirrors: log.mirror_bytes(),
+                // Counted as they come, so progress moves with every checked piece.
+                bytes_from_mirrors: log.mirror_bytes() + log.mirror_arriving(),
                 mirror_error: log.mirror_error(),
                 prefilled: log.prefilled(),
                 packages_in_images: log.files_in_images(),
@@ -135,12 +136,17 @@ impl Engine {
                 js.peers.sort_by(|a, b| a.address.cmp(&b.address));
                 js.up_speed = js.peers.iter().map(|p| p.up_speed).sum();
             }
+            // Mirrors are one more source: their rate counts in the job's download speed.
+            js.down_speed = self
+                .peer_rates
+                .rate(id, MIRRORS, js.bytes_from_mirrors, 0)
+                .0;
             if let Some(h) = handle {
                 let stats = h.stats();
                 js.bytes_uploaded = stats.uploaded_bytes;
                 if let Some(live) = &stats.live {
                     js.bytes_received = live.snapshot.fetched_bytes;
-                    js.down_speed = (live.download_speed.mbps * 1048576.0) as u64;
+                    js.down_speed += (live.download_speed.mbps * 1048576.0) as u64;
                     js.up_speed = (live.upload_speed.mbps * 1048576.0) as u64;
                 }
                 self.contribution
@@ -211,6 +217,9 @@ impl Engine {
 fn all_peers() -> librqbit::http_api_types::PeerStatsFilter {
     serde_json::from_str(r#"{"state":"all"}"#).expect("librqbit's documented filter")
 }
+
+/// The key under which a job's mirror bytes are sampled for their rate (no peer's address).
+const MIRRORS: &str = "mirrors";
 
 /// Per-peer byte counters from the previous sample, to turn totals into speeds.
 #[derive(Default)]

@@ -167,12 +167,16 @@ impl Engine {
                         from_mirror.spawn(async move {
                             let r = async {
                                 std::fs::create_dir_all(swarmdate_core::fsutil::parent_dir(&dest))?;
-                                let cost = m.fetch_file(&t, i, &dest).await?;
+                                let arrival = log.mirror_fetch();
+                                let cost =
+                                    m.fetch_file(&t, i, &dest, &|n| arrival.arrived(n)).await?;
                                 let d = dest.clone();
                                 // Counted before the package shows in the store, so whoever
-                                // sees it there also sees where it came from.
+                                // sees it there also sees where it came from; its bytes stop
+                                // counting as arriving after, so progress never goes back.
                                 let len = t.files[i].length;
                                 log.note_mirror(len);
+                                drop(arrival);
                                 let admitted =
                                     tokio::task::spawn_blocking(move || store.admit(&d, &sha))
                                         .await

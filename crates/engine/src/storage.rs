@@ -257,6 +257,27 @@ impl TorrentStorage for ReadOnlyStorage {
     }
 }
 
+/// One mirror fetch's checked bytes, counted in its job's log while the fetch runs.
+pub struct MirrorArrival {
+    log: std::sync::Arc<PieceLog>,
+    bytes: AtomicU64,
+}
+
+impl MirrorArrival {
+    /// Counts `n` more bytes checked and written.
+    pub fn arrived(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.log.mirror_arriving.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Drop for MirrorArrival {
+    fn drop(&mut self) {
+        let n = *self.bytes.get_mut();
+        self.log.mirror_arriving.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
 /// What a job's storage saw: completed pieces, discarded bytes, the first write error.
 #[derive(Default)]
 pub struct PieceLog {
@@ -267,6 +288,8 @@ pub struct PieceLog {
     write_error: std::sync::Mutex<Option<(Option<std::io::ErrorKind>, String)>>,
     /// Payload bytes that came from mirrors instead of peers.
     mirror: AtomicU64,
+    /// Checked bytes of mirror fetches still under way (not in the store yet).
+    mirror_arriving: AtomicU64,
     /// The bytes the job wants when that is not the whole torrent (a repository job); 0: all.
     wanted: AtomicU64,
     /// What a switch's pre-fill did before its check.
@@ -321,6 +344,20 @@ impl PieceLog {
     /// Payload bytes that came from mirrors.
     pub fn mirror_bytes(&self) -> u64 {
         self.mirror.load(Ordering::Relaxed)
+    }
+
+    /// Checked bytes of mirror fetches under way: progress shows them while they come.
+    pub fn mirror_arriving(&self) -> u64 {
+        self.mirror_arriving.load(Ordering::Relaxed)
+    }
+
+    /// Starts counting one mirror fetch's bytes as they arrive; they stop counting as arriving
+    /// when the returned guard is dropped (the fetch ended, failed or was aborted).
+    pub fn mirror_fetch(self: &std::sync::Arc<Self>) -> MirrorArrival {
+        MirrorArrival {
+            log: self.clone(),
+            bytes: AtomicU64::new(0),
+        }
     }
 
     /// Counts bytes that came from a mirror.

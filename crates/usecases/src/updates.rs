@@ -287,11 +287,25 @@ async fn install_plan(
 /// How long to wait for another package manager to finish.
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// A transaction stopped by its user before anything was installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "stopped before anything was installed: {kept} of the {planned} packages are in the store and stay there for the next try"
+)]
+pub struct Stopped {
+    /// The plan's packages the store holds (arrived, or held before).
+    pub kept: usize,
+    /// The plan's packages.
+    pub planned: usize,
+}
+
 /// A step of a running transaction, for the face to show.
 #[derive(Debug)]
 pub enum Step<'a> {
     /// The engine's jobs for this transaction, as the latest snapshot has them.
     Fetching(Vec<&'a swarmdate_engine::JobSnapshot>),
+    /// This package of the plan has arrived in the store (sent once per package).
+    Arrived(&'a Nevra),
     /// Another package manager holds the rpm lock.
     WaitingForLock,
     /// What is installed changed while waiting: this is the new plan.
@@ -358,7 +372,8 @@ impl Transaction {
 
     /// Fetches what the store lacks over the repositories' swarms, waits for the rpm lock,
     /// installs in one transaction and trims the store. `cancel` stops it while fetching, before
-    /// anything is installed.
+    /// anything is installed: the jobs let go of what has not arrived, and the error is
+    /// [`Stopped`].
     pub async fn run(
         mut self,
         client: &User,
@@ -437,18 +452,32 @@ impl Transaction {
         if wanted.is_empty() {
             return Ok(Fetched::default());
         }
-        let mut jobs = Vec::new();
+        let mut asked = Vec::new();
         for (r, files) in wanted {
             let repo = &self.repos[r];
             let images = swarmdate_core::iso::images_in(&client.dirs.images());
-            jobs.push(join_repository(client, engine, repo, &self.web_seeds, files, images).await?);
+            let job = join_repository(client, engine, repo, &self.web_seeds, files.clone(), images)
+                .await?;
+            asked.push((job, files));
         }
+        let jobs: Vec<JobId> = asked.iter().map(|(j, _)| *j).collect();
+        let downloads = &self.planned.plan.downloads;
+        let mut arrived: Vec<bool> = downloads
+            .iter()
+            .map(|d| self.store.holds(&d.sha256))
+            .collect();
         let mut rx = engine.subscribe();
         loop {
             let snap = rx.borrow_and_update().clone();
             on(Step::Fetching(
                 snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect(),
             ));
+            for (d, seen) in downloads.iter().zip(arrived.iter_mut()) {
+                if !*seen && self.store.holds(&d.sha256) {
+                    *seen = true;
+                    on(Step::Arrived(&d.package));
+                }
+            }
             match fetch_status(&snap, &jobs, &self.planned, &self.store) {
                 FetchStatus::Running => {}
                 FetchStatus::Failed(e) => anyhow::bail!("fetching packages: {e}"),
@@ -456,10 +485,26 @@ impl Transaction {
             }
             tokio::select! {
                 changed = rx.changed() => changed.context("the engine stopped")?,
-                _ = cancel.as_mut() => anyhow::bail!(
-                    "interrupted before anything was installed; what arrived stays in the store"
-                ),
+                _ = cancel.as_mut() => return Err(self.stop(engine, asked).await.into()),
             }
+        }
+    }
+
+    /// Stops the jobs fetching what the store still lacks; says how many packages arrived.
+    async fn stop(&self, engine: &EngineHandle, asked: Vec<(JobId, BTreeSet<usize>)>) -> Stopped {
+        for (job, files) in asked {
+            // Files whose package arrived stay selected by being held; the rest are let go.
+            if let Err(e) = engine.withdraw(job, files).await {
+                tracing::warn!(%job, "withdrawing the stopped update's packages: {e}");
+            }
+        }
+        let downloads = &self.planned.plan.downloads;
+        Stopped {
+            kept: downloads
+                .iter()
+                .filter(|d| self.store.holds(&d.sha256))
+                .count(),
+            planned: downloads.len(),
         }
     }
 }

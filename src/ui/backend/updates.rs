@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use super::Backend;
 
+use swarmdate_core::packages::Nevra;
 use swarmdate_core::plan::{ChangeKind, Goal};
 use swarmdate_engine::JobId;
-use swarmdate_usecases::updates::{OlderBuild, Outcome, Step, Transaction, older_builds};
+use swarmdate_usecases::updates::{OlderBuild, Outcome, Step, Stopped, Transaction, older_builds};
 
 /// One update as the Updates page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateItem {
+    /// The build it brings.
+    pub package: Nevra,
     /// The package name.
     pub name: String,
     /// The installed version(s) it replaces (with their name when it differs), or empty.
@@ -49,7 +52,7 @@ impl std::fmt::Debug for Available {
 }
 
 /// How a running update stands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
     /// Bytes the plan downloads.
     pub total: u64,
@@ -67,6 +70,31 @@ pub struct Progress {
     pub waiting_for_lock: bool,
     /// The engine's job fetching the packages (the first, when there are several).
     pub job: Option<JobId>,
+    /// Why a mirror fetch is failing, while the engine retries it.
+    pub mirror_error: Option<String>,
+    /// The plan's packages that arrived in the store so far, in order.
+    pub arrived: Vec<Nevra>,
+}
+
+/// How an update that did not install ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halted {
+    /// Its user stopped it before the install: nothing was installed.
+    Stopped(Stopped),
+    /// It failed; the message says what and what to do.
+    Failed(String),
+}
+
+/// Stops a running update before its install (from the GTK thread; the update runs elsewhere).
+#[derive(Debug, Clone, Default)]
+pub struct StopSwitch(Arc<tokio::sync::Notify>);
+
+impl StopSwitch {
+    /// Asks the update to stop; it does if the install has not started.
+    pub fn stop(&self) {
+        // A permit kept for the waiter that has not started waiting yet.
+        self.0.notify_one();
+    }
 }
 
 impl Backend {
@@ -84,6 +112,7 @@ impl Backend {
                 .changes
                 .iter()
                 .map(|c| UpdateItem {
+                    package: c.package.clone(),
                     name: c.package.name.clone(),
                     from: c
                         .replaces
@@ -114,15 +143,24 @@ impl Backend {
         })
     }
 
-    /// Carries out `tx`, reporting its progress to `progress`; the engine stays up afterwards to
-    /// seed what arrived.
+    /// Carries out `tx`, reporting its progress to `progress`, until `stop` says otherwise; the
+    /// engine stays up afterwards to seed what arrived.
     pub fn apply(
         self: &Arc<Self>,
         tx: Transaction,
         progress: impl Fn(Progress) + Send + Sync + 'static,
-    ) -> impl Future<Output = Result<Outcome, String>> + Send + 'static {
+        stop: StopSwitch,
+    ) -> impl Future<Output = Result<Outcome, Halted>> + Send + 'static {
         let me = self.clone();
-        self.run(async move { me.carry_out(tx, progress).await })
+        self.run(async move {
+            let stopped = async move { stop.0.notified().await };
+            me.carry_out(tx, progress, stopped)
+                .await
+                .map_err(|e| match e.downcast::<Stopped>() {
+                    Ok(s) => Halted::Stopped(s),
+                    Err(e) => Halted::Failed(format!("{e:#}")),
+                })
+        })
     }
 
     /// The builds of `name` older than the installed one, newest first.
@@ -154,7 +192,9 @@ impl Backend {
             let tx = Transaction::prepare(&me.client(), goal, &me.root)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
-            me.carry_out(tx, progress).await
+            me.carry_out(tx, progress, std::future::pending())
+                .await
+                .map_err(|e| format!("{e:#}"))
         })
     }
 
@@ -163,10 +203,11 @@ impl Backend {
         &self,
         tx: Transaction,
         progress: impl Fn(Progress) + Send + Sync + 'static,
-    ) -> Result<Outcome, String> {
+        cancel: impl Future<Output = ()>,
+    ) -> anyhow::Result<Outcome> {
         let total = tx.plan().download_bytes;
         let held = tx.plan().held_bytes;
-        let engine = self.engine().await.map_err(|e| format!("{e:#}"))?;
+        let engine = self.engine().await?;
         let mut p = Progress {
             total,
             held,
@@ -180,7 +221,9 @@ impl Backend {
                     p.from_mirrors = jobs.iter().map(|j| j.bytes_from_mirrors).sum();
                     p.speed = jobs.iter().map(|j| j.down_speed).sum();
                     p.job = jobs.first().map(|j| j.id);
+                    p.mirror_error = jobs.iter().find_map(|j| j.mirror_error.clone());
                 }
+                Step::Arrived(package) => p.arrived.push(package.clone()),
                 Step::WaitingForLock => p.waiting_for_lock = true,
                 Step::Replanned(_) => {}
                 Step::Installing => {
@@ -188,10 +231,8 @@ impl Backend {
                     p.speed = 0;
                 }
             }
-            progress(p);
+            progress(p.clone());
         };
-        tx.run(&self.client(), engine, &mut on, std::future::pending())
-            .await
-            .map_err(|e| format!("{e:#}"))
+        tx.run(&self.client(), engine, &mut on, cancel).await
     }
 }

@@ -11,12 +11,13 @@ use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
 use swarmdate_core::i18n::{tr, trf, trn};
+use swarmdate_core::text::escape_controls;
 use swarmdate_usecases::updates::{Outcome, Transaction};
 
-use crate::ui::backend::{Available, Backend, Progress};
+use crate::ui::backend::{Available, Backend, Halted, Progress, StopSwitch, UpdateItem};
 use crate::ui::templates::{ActionPage, PageColumn, SpinnerPage};
 use crate::ui::transfer::TransferView;
-use row::UpdateRow;
+use row::{RowState, UpdateRow};
 
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,14 @@ pub struct UpdatesPage {
     held: u64,
     transaction: Option<Transaction>,
     progress: Progress,
+    /// Stops the running update (before its install).
+    stop: Option<StopSwitch>,
+    /// The user asked the running update to stop.
+    stopping: bool,
+    /// What the last stopped update left (shown above the list until the next update).
+    notice: Option<String>,
+    /// The page's action in the window's header bar: Update, or Stop while one runs.
+    action: gtk::Button,
     /// The open transfer view.
     transfer: Option<Controller<TransferView>>,
 }
@@ -58,6 +67,8 @@ pub enum Input {
     Refresh,
     /// Fetch and install the listed updates.
     Update,
+    /// Stop the running update before its install; what arrived stays in the store.
+    Stop,
     /// Show the fetch's transfer (piece map, peers, speeds).
     ShowTransfer,
 }
@@ -67,6 +78,8 @@ pub enum Input {
 pub enum Output {
     /// How many updates are on offer (for the page's badge).
     Count(usize),
+    /// A transaction ended (installed, stopped or failed): what other pages show may be stale.
+    Changed,
 }
 
 /// Results of the page's background work.
@@ -77,7 +90,7 @@ pub enum Cmd {
     /// The update moved on.
     Progress(Progress),
     /// The update ended.
-    Finished(Result<Outcome, String>),
+    Finished(Result<Outcome, Halted>),
 }
 
 impl UpdatesPage {
@@ -104,6 +117,15 @@ impl UpdatesPage {
         if p.installing {
             return tr("Checking signatures and installing…");
         }
+        if self.stopping {
+            return tr("Stopping; what has arrived stays in the store…");
+        }
+        if let Some(e) = &p.mirror_error {
+            return trf(
+                "A mirror failed ({error}); trying again while peers may still deliver.",
+                &[("error", &escape_controls(e))],
+            );
+        }
         trf(
             "{peers} from peers · {mirrors} from mirrors · {held} already held · {speed}/s",
             &[
@@ -121,6 +143,57 @@ impl UpdatesPage {
             return 1.0;
         }
         ((p.from_peers + p.from_mirrors) as f64 / p.total as f64).min(1.0)
+    }
+
+    /// The action in the window's header bar: Update, or Stop while an update fetches.
+    pub fn header_action(&self) -> &gtk::Button {
+        &self.action
+    }
+
+    /// Sets the header action for the page's phase.
+    fn sync_action(&self) {
+        let running = self.phase == Phase::Running;
+        let (label, class, old_class) = if running {
+            (tr("Stop"), "destructive-action", "suggested-action")
+        } else {
+            (tr("Update"), "suggested-action", "destructive-action")
+        };
+        self.action.set_label(&label);
+        self.action.remove_css_class(old_class);
+        self.action.add_css_class(class);
+        self.action.set_tooltip_text(Some(&if running {
+            tr("Stop before installing; what has arrived stays in the store")
+        } else {
+            tr("Download and install every update listed")
+        }));
+        self.action
+            .set_visible(running || self.phase == Phase::Available);
+        self.action.set_sensitive(if running {
+            !self.progress.installing && !self.stopping
+        } else {
+            self.transaction.is_some()
+        });
+    }
+
+    /// Tells every row where its package is.
+    fn sync_rows(&self) {
+        let state = |item: &UpdateItem| {
+            if self.phase != Phase::Running {
+                RowState::Listed
+            } else if self.progress.installing {
+                RowState::Installing
+            } else if item.download == 0 || self.progress.arrived.contains(&item.package) {
+                RowState::InStore
+            } else {
+                RowState::Waiting
+            }
+        };
+        for (i, row) in self.rows.iter().enumerate() {
+            let s = state(&row.item);
+            if s != row.state {
+                self.rows.send(i, s);
+            }
+        }
     }
 
     /// Whether the last update ended (installed or failed).
@@ -163,6 +236,16 @@ pub fn installed(o: &Outcome) -> String {
             ("mirrors", &glib::format_size(o.fetched.from_mirrors)),
             ("held", &glib::format_size(o.plan.held_bytes)),
         ],
+    )
+}
+
+/// What a stopped update left, in one sentence.
+pub fn stopped(kept: usize, planned: usize) -> String {
+    trn(
+        "Stopped before installing: nothing was installed. {kept} of the {n} package is in the store and stays there for the next update.",
+        "Stopped before installing: nothing was installed. {kept} of the {n} packages are in the store and stay there for the next update.",
+        planned as u64,
+        &[("kept", &kept), ("n", &planned)],
     )
 }
 
@@ -217,69 +300,81 @@ impl Component for UpdatesPage {
                     connect_clicked => Input::Refresh,
                 },
             },
-            #[template]
-            add_named[Some("list")] = &PageColumn {
-                #[template_child]
-                column {
+            // The figures and the progress stay in view; only the list scrolls.
+            add_named[Some("list")] = &gtk::Box {
+                set_orientation: gtk::Orientation::Vertical,
+                adw::Clamp {
+                    set_maximum_size: 720,
                     gtk::Box {
-                        set_spacing: 12,
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 6,
+                        set_margin_top: 18,
+                        set_margin_start: 12,
+                        set_margin_end: 12,
+                        #[name = "notice"]
+                        gtk::Label {
+                            set_xalign: 0.0,
+                            set_wrap: true,
+                            #[watch]
+                            set_visible: model.notice.is_some(),
+                            #[watch]
+                            set_label: model.notice.as_deref().unwrap_or_default(),
+                        },
                         #[name = "totals"]
                         gtk::Label {
-                            set_hexpand: true,
-                            set_halign: gtk::Align::Start,
                             set_xalign: 0.0,
                             set_wrap: true,
                             add_css_class: "dim-label",
                             #[watch]
+                            set_visible: model.phase != Phase::Running,
+                            #[watch]
                             set_label: &model.totals(),
                         },
-                        #[name = "update_button"]
-                        gtk::Button {
-                            set_label: &tr("Update"),
-                            set_valign: gtk::Align::Center,
-                            add_css_class: "suggested-action",
-                            add_css_class: "pill",
-                            #[watch]
-                            set_sensitive: model.phase == Phase::Available && model.transaction.is_some(),
-                            connect_clicked => Input::Update,
-                        },
-                    },
-                    gtk::Box {
-                        set_orientation: gtk::Orientation::Vertical,
-                        set_spacing: 6,
-                        #[watch]
-                        set_visible: model.phase == Phase::Running,
-                        gtk::ProgressBar {
-                            set_show_text: true,
-                            #[watch]
-                            set_fraction: model.fraction(),
-                        },
                         gtk::Box {
-                            set_spacing: 12,
-                            #[name = "origins"]
-                            gtk::Label {
-                                set_hexpand: true,
-                                set_xalign: 0.0,
-                                set_wrap: true,
-                                add_css_class: "transfer-origin",
+                            set_orientation: gtk::Orientation::Vertical,
+                            set_spacing: 6,
+                            #[watch]
+                            set_visible: model.phase == Phase::Running,
+                            #[name = "bar"]
+                            gtk::ProgressBar {
+                                set_show_text: true,
                                 #[watch]
-                                set_label: &model.origins(),
+                                set_fraction: model.fraction(),
                             },
-                            gtk::Button {
-                                set_label: &tr("Details"),
-                                set_tooltip_text: Some(&tr("Pieces, peers and speeds of the download")),
-                                #[watch]
-                                set_sensitive: model.progress.job.is_some() && !model.progress.installing,
-                                connect_clicked => Input::ShowTransfer,
+                            gtk::Box {
+                                set_spacing: 12,
+                                #[name = "origins"]
+                                gtk::Label {
+                                    set_hexpand: true,
+                                    set_xalign: 0.0,
+                                    set_wrap: true,
+                                    add_css_class: "transfer-origin",
+                                    #[watch]
+                                    set_label: &model.origins(),
+                                },
+                                gtk::Button {
+                                    set_label: &tr("Details"),
+                                    set_valign: gtk::Align::Center,
+                                    set_tooltip_text: Some(&tr("Pieces, peers and speeds of the download")),
+                                    #[watch]
+                                    set_sensitive: model.progress.job.is_some() && !model.progress.installing,
+                                    connect_clicked => Input::ShowTransfer,
+                                },
                             },
                         },
                     },
-                    #[local_ref]
-                    rows_box -> gtk::ListBox {
-                        add_css_class: "boxed-list",
-                        set_selection_mode: gtk::SelectionMode::None,
-                        #[watch]
-                        set_sensitive: model.phase == Phase::Available,
+                },
+                #[template]
+                PageColumn {
+                    set_vexpand: true,
+                    #[template_child]
+                    column {
+                        set_margin_top: 12,
+                        #[local_ref]
+                        rows_box -> gtk::ListBox {
+                            add_css_class: "boxed-list",
+                            set_selection_mode: gtk::SelectionMode::None,
+                        },
                     },
                 },
             },
@@ -306,11 +401,22 @@ impl Component for UpdatesPage {
             held: 0,
             transaction: None,
             progress: Progress::default(),
+            stop: None,
+            stopping: false,
+            notice: None,
+            action: gtk::Button::builder()
+                .valign(gtk::Align::Center)
+                .visible(false)
+                .build(),
             transfer: None,
         };
         let rows_box = model.rows.widget();
         let widgets = view_output!();
-        let _ = sender;
+        let s = sender.clone();
+        model
+            .action
+            .connect_clicked(move |_| s.input(Input::Update));
+        model.sync_action();
         ComponentParts { model, widgets }
     }
 
@@ -339,23 +445,40 @@ impl Component for UpdatesPage {
                     async move { Cmd::Checked(check.await) }
                 });
             }
+            // The header button says Stop while an update runs.
+            Input::Update if self.phase == Phase::Running => sender.input(Input::Stop),
             Input::Update => {
                 let Some(tx) = self.transaction.take() else {
                     return;
                 };
                 self.phase = Phase::Running;
+                self.notice = None;
+                self.stopping = false;
                 self.progress = Progress {
                     total: self.download,
                     held: self.held,
                     ..Progress::default()
                 };
+                let stop = StopSwitch::default();
+                self.stop = Some(stop.clone());
                 let progress = sender.command_sender().clone();
                 let apply = self
                     .backend
-                    .apply(tx, move |p| progress.emit(Cmd::Progress(p)));
+                    .apply(tx, move |p| progress.emit(Cmd::Progress(p)), stop);
                 sender.oneshot_command(async move { Cmd::Finished(apply.await) });
             }
+            Input::Stop => {
+                if let Some(stop) = &self.stop
+                    && self.phase == Phase::Running
+                    && !self.progress.installing
+                {
+                    stop.stop();
+                    self.stopping = true;
+                }
+            }
         }
+        self.sync_rows();
+        self.sync_action();
     }
 
     fn update_cmd(&mut self, cmd: Cmd, sender: ComponentSender<Self>, _: &Self::Root) {
@@ -383,12 +506,27 @@ impl Component for UpdatesPage {
                     self.progress = p;
                 }
             }
-            Cmd::Finished(Ok(o)) => {
-                self.rows.guard().clear();
-                self.phase = Phase::Done(installed(&o));
-                let _ = sender.output(Output::Count(0));
+            Cmd::Finished(result) => {
+                self.stop = None;
+                self.stopping = false;
+                match result {
+                    Ok(o) => {
+                        self.rows.guard().clear();
+                        self.phase = Phase::Done(installed(&o));
+                        let _ = sender.output(Output::Count(0));
+                    }
+                    Err(Halted::Stopped(s)) => {
+                        self.notice = Some(stopped(s.kept, s.planned));
+                        // The list again, with what arrived now counted as held.
+                        self.phase = Phase::Available;
+                        sender.input(Input::Refresh);
+                    }
+                    Err(Halted::Failed(e)) => self.phase = Phase::Failed(e),
+                }
+                let _ = sender.output(Output::Changed);
             }
-            Cmd::Finished(Err(e)) => self.phase = Phase::Failed(e),
         }
+        self.sync_rows();
+        self.sync_action();
     }
 }

@@ -10,11 +10,26 @@ use swarmdate_core::text::escape_controls;
 
 use crate::ui::backend::UpdateItem;
 
+/// Where a row's package is while the update runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    /// Listed, nothing running.
+    Listed,
+    /// The update runs; its bytes have not all arrived.
+    Waiting,
+    /// In the store (held before, or arrived), waiting for the install.
+    InStore,
+    /// Being checked and installed with the others.
+    Installing,
+}
+
 /// The row's model: the update it shows.
 #[derive(Debug)]
 pub struct UpdateRow {
     /// What it shows.
     pub item: UpdateItem,
+    /// Where its package is.
+    pub state: RowState,
 }
 
 impl UpdateRow {
@@ -32,11 +47,17 @@ impl UpdateRow {
         }
     }
 
-    fn size(&self) -> String {
-        if self.item.download == 0 {
-            tr("in the store")
-        } else {
-            glib::format_size(self.item.download).to_string()
+    /// Its size, or where it is while the update runs.
+    fn status(&self) -> String {
+        match self.state {
+            RowState::Listed if self.item.download == 0 => tr("in the store"),
+            RowState::Listed => glib::format_size(self.item.download).to_string(),
+            RowState::Waiting => trf(
+                "waiting for {size}",
+                &[("size", &glib::format_size(self.item.download))],
+            ),
+            RowState::InStore => tr("downloaded"),
+            RowState::Installing => tr("installing…"),
         }
     }
 }
@@ -44,7 +65,7 @@ impl UpdateRow {
 #[relm4::factory(pub)]
 impl FactoryComponent for UpdateRow {
     type Init = UpdateItem;
-    type Input = ();
+    type Input = RowState;
     type Output = ();
     type CommandOutput = ();
     type ParentWidget = gtk::ListBox;
@@ -58,13 +79,21 @@ impl FactoryComponent for UpdateRow {
             add_suffix = &gtk::Label {
                 add_css_class: "dim-label",
                 add_css_class: "update-size",
-                set_label: &self.size(),
+                #[watch]
+                set_label: &self.status(),
             },
         }
     }
 
     fn init_model(item: Self::Init, _: &DynamicIndex, _: FactorySender<Self>) -> Self {
-        UpdateRow { item }
+        UpdateRow {
+            item,
+            state: RowState::Listed,
+        }
+    }
+
+    fn update(&mut self, state: RowState, _: FactorySender<Self>) {
+        self.state = state;
     }
 
     fn init_widgets(

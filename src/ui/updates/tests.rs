@@ -59,8 +59,11 @@ fn the_page_lists_the_updates_and_the_update_button_installs_them() {
             totals.starts_with(&format!("{} updates", rows.len())),
             "{totals}"
         );
-        assert!(widgets.update_button.is_sensitive());
     }
+    // The action waits in the header bar, whatever the list's length.
+    let action = page.model().header_action().clone();
+    assert!(action.is_visible() && action.is_sensitive());
+    assert_eq!(action.label().unwrap(), "Update");
     for r in &rows {
         if r.kind == swarmdate_core::plan::ChangeKind::Upgrade {
             assert!(installed(&world.package_root).contains(&format!("{} {}", r.name, r.from)));
@@ -71,7 +74,8 @@ fn the_page_lists_the_updates_and_the_update_button_installs_them() {
     pump_until("the update to start", || {
         page.model().phase != Phase::Available
     });
-    assert!(!page.widgets().update_button.is_sensitive());
+    // While it fetches, the same place offers Stop.
+    assert_eq!(action.label().unwrap(), "Stop");
     pump_until("the update to end", || {
         matches!(page.model().phase, Phase::Done(_) | Phase::Failed(_))
     });
@@ -115,4 +119,89 @@ fn without_a_feed_the_page_says_what_to_do() {
     let said = page.widgets().failed_page.description().unwrap_or_default();
     assert!(said.contains("no feed configured"), "{said}");
     assert!(said.contains("feed_url"), "{said}");
+}
+
+/// The demo's client with its downloads held to `limit` bytes/s, so an update takes seconds.
+fn slow_client(client: User, limit: u32) -> User {
+    let mut settings = client.settings.clone();
+    settings.download_limit = Some(limit);
+    settings.save(&client.dirs.config).unwrap();
+    client.reload().unwrap()
+}
+
+#[gtk::test]
+fn stop_before_the_install_installs_nothing_and_keeps_what_arrived() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let client = slow_client(client, 150_000);
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    let page = UpdatesPage::builder().launch(backend.clone()).detach();
+    page.emit(Input::Refresh);
+    pump_until("the updates", || page.model().phase == Phase::Available);
+    let before = installed(&world.package_root);
+    let first_download = page.model().download;
+    assert!(first_download > 300_000, "{first_download} bytes to fetch");
+
+    page.emit(Input::Update);
+    // Progress moves with the bytes as they come, before the install.
+    pump_until("some bytes to arrive", || {
+        let p = &page.model().progress;
+        p.from_peers + p.from_mirrors > 0
+    });
+    let fraction = page.widgets().bar.fraction();
+    assert!(fraction > 0.0 && fraction < 1.0, "{fraction}");
+    assert!(!page.model().progress.installing);
+    let action = page.model().header_action().clone();
+    assert!(action.is_sensitive());
+    // Stop, as the header button does while the update runs.
+    action.emit_clicked();
+    pump_until("the stopped update's list", || {
+        page.model().phase == Phase::Available && page.model().notice.is_some()
+    });
+    // rpm says nothing changed.
+    assert_eq!(installed(&world.package_root), before);
+    let notice = page.model().notice.clone().unwrap();
+    assert!(notice.starts_with("Stopped before installing"), "{notice}");
+    // What arrived is held now: the next plan downloads less, the rest is listed as held.
+    let second_download = page.model().download;
+    assert!(
+        second_download < first_download,
+        "{second_download} of {first_download}"
+    );
+    // The engine let go of what had not arrived: its job wants nothing it lacks.
+    let job = page.model().progress.job.expect("the update's job");
+    pump_until("the job to seed what it holds, fetching nothing", || {
+        backend
+            .snapshot()
+            .and_then(|s| s.job(job).map(|j| j.state.is_complete()))
+            .unwrap_or(false)
+    });
+
+    let rest: std::collections::HashSet<_> = page
+        .model()
+        .rows
+        .iter()
+        .filter(|r| r.item.download > 0)
+        .map(|r| r.item.package.clone())
+        .collect();
+    assert!(!rest.is_empty());
+
+    // Positive control: Update again installs everything, fetching only the rest: exactly the
+    // packages not held arrive, and no peer bytes beyond them.
+    page.emit(Input::Update);
+    pump_until("the update to end", || page.model().is_finished());
+    let phase = page.model().phase.clone();
+    assert!(matches!(phase, Phase::Done(_)), "{phase:?}");
+    let p = page.model().progress.clone();
+    let arrived: std::collections::HashSet<_> = p.arrived.iter().cloned().collect();
+    assert_eq!(arrived, rest);
+    assert!(
+        p.from_peers <= second_download,
+        "{} for {second_download}",
+        p.from_peers
+    );
+    assert_ne!(installed(&world.package_root), before);
+    backend.shutdown();
+    stop(&rt, world);
 }

@@ -85,7 +85,8 @@ fn an_updated_package_goes_back_to_its_older_build_and_an_unknown_one_is_refused
     // Update first, so app000 1.1 is installed and 1.0 is older.
     let available = rt.block_on(backend.check_updates()).unwrap();
     let tx = available.transaction.expect("updates");
-    rt.block_on(backend.apply(tx, |_| {})).unwrap();
+    rt.block_on(backend.apply(tx, |_| {}, Default::default()))
+        .unwrap();
     let installed = |root: &std::path::Path| {
         let out = std::process::Command::new("rpm")
             .arg("--root")

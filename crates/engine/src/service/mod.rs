@@ -154,6 +154,20 @@ impl EngineHandle {
         }
     }
 
+    /// Stops fetching a repository job's `files` (see [`Engine::withdraw`]).
+    pub async fn withdraw(
+        &self,
+        id: JobId,
+        files: std::collections::BTreeSet<usize>,
+    ) -> Result<(), EngineError> {
+        match self {
+            EngineHandle::Local { engine, .. } => {
+                engine.withdraw(id, files).await.map_err(EngineError::from)
+            }
+            EngineHandle::Remote(r) => r.withdraw(id, files).await,
+        }
+    }
+
     /// Stops a job and forgets it (see [`Engine::remove`]).
     pub async fn remove(&self, id: JobId) -> Result<(), EngineError> {
         match self {

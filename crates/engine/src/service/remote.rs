@@ -37,6 +37,7 @@ trait Engine1 {
     fn pause(&self, id: u64) -> Result<(), BusError>;
     fn resume(&self, id: u64) -> Result<(), BusError>;
     fn remove(&self, id: u64) -> Result<(), BusError>;
+    fn withdraw(&self, id: u64, files: Vec<u64>) -> Result<(), BusError>;
     fn trim_store(&self, cap: u64, installed: Vec<String>) -> Result<WireTrim, BusError>;
     fn set_limits(&self, upload: u32, download: u32) -> Result<(), BusError>;
     fn set_seed_goal(&self, goal: &WireGoal) -> Result<(), BusError>;
@@ -140,6 +141,18 @@ impl Remote {
     pub(super) async fn abort_switch(&self, id: JobId) -> Result<(), EngineError> {
         self.proxy
             .abort_switch(id.0)
+            .await
+            .map_err(EngineError::from)
+    }
+
+    pub(super) async fn withdraw(
+        &self,
+        id: JobId,
+        files: std::collections::BTreeSet<usize>,
+    ) -> Result<(), EngineError> {
+        let files = files.into_iter().map(|f| f as u64).collect();
+        self.proxy
+            .withdraw(id.0, files)
             .await
             .map_err(EngineError::from)
     }

@@ -122,6 +122,19 @@ impl EngineBus {
         self.engine.resume(JobId(id)).await.map_err(BusError::from)
     }
 
+    /// Stops fetching these files of a repository job.
+    async fn withdraw(&self, id: u64, files: Vec<u64>) -> Result<(), BusError> {
+        // An index past usize cannot name a file of any torrent: nothing to withdraw there.
+        let files = files
+            .into_iter()
+            .filter_map(|f| usize::try_from(f).ok())
+            .collect();
+        self.engine
+            .withdraw(JobId(id), files)
+            .await
+            .map_err(BusError::from)
+    }
+
     /// Stops a job and forgets it; its files stay on disk.
     async fn remove(&self, id: u64) -> Result<(), BusError> {
         self.engine.remove(JobId(id)).await.map_err(BusError::from)
