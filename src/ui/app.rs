@@ -361,7 +361,8 @@ impl SimpleComponent for App {
                 // The window goes at once; stopping the engine (peers told, the ledger
                 // written) takes seconds and happens after the main loop ends.
                 let app = relm4::main_application();
-                for w in app.windows() {
+                let main = self.toasts.root().and_downcast::<gtk::Window>();
+                for w in app.windows().into_iter().chain(main) {
                     w.set_visible(false);
                 }
                 self.hold = None;
@@ -536,4 +537,31 @@ fn watch_conditions(sender: &ComponentSender<App>) {
         });
     }
     report();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::test_support::{pump_until, runtime};
+
+    #[gtk::test]
+    fn quit_takes_the_window_away_before_anything_else() {
+        let rt = runtime();
+        let home = tempfile::tempdir().unwrap();
+        let client = swarmdate_usecases::User::new(swarmdate_usecases::Overrides {
+            home: Some(home.path().to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+        let backend = Backend::new(rt.handle().clone(), client, home.path().to_owned());
+        let app = App::builder().launch(backend).detach();
+        let window = app.widget().clone();
+        window.present();
+        pump_until("the window to show", || window.is_mapped());
+        // The Quit action's input: the window goes in the same turn of the main loop, before
+        // the engine's shutdown (which runs after the loop ends) could delay it.
+        app.emit(Input::Quit);
+        pump_until("the window to go", || !window.is_visible());
+        assert!(!window.is_mapped());
+    }
 }

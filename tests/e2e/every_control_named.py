@@ -4,6 +4,7 @@ pages that are not shown in the tree too), and fails listing each control a scre
 announce without a name. Prints how many controls it checked."""
 
 import os
+import re
 import sys
 import time
 
@@ -53,10 +54,13 @@ def walk(node, path):
     except Exception:  # a node that went away while walking
         return
     here = f"{path}/{role}"
+    if os.environ.get("WALK_DEBUG"):
+        print(here, repr(name))
     if role in CONTROLS:
         checked += 1
-        if not name and not (node.description or "").strip():
-            unnamed.append(here)
+        # With no name of its own GTK gives the class name ("GtkSwitch"), which says nothing.
+        if not name or re.fullmatch(r"(Gtk|Adw)[A-Z]\w*", name):
+            unnamed.append(f"{here} {name!r}")
     for c in children:
         walk(c, here)
 

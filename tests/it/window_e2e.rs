@@ -71,6 +71,7 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
         .unwrap();
     let _ = demo.kill();
     let _ = demo.wait();
+    println!("{}", String::from_utf8_lossy(&named.stdout).trim());
     assert!(
         named.status.success(),
         "{}{}",
