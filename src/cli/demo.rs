@@ -25,6 +25,10 @@ pub struct DemoArgs {
     /// Approximate image size in MB.
     #[arg(long, default_value_t = 64)]
     size_mb: usize,
+    /// Hold the demo client's downloads to this many kB/s, to watch a switch or an update as it
+    /// happens (and stop it).
+    #[arg(long, value_name = "KB_PER_S")]
+    download_limit: Option<u32>,
 }
 
 pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
@@ -63,6 +67,15 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
         ],
     ));
 
+    if let Some(kb) = args.download_limit {
+        let client = swarmdate_usecases::User::new(swarmdate_usecases::Overrides {
+            home: Some(world.client_home.clone()),
+            ..Default::default()
+        })?;
+        let mut settings = client.settings.clone();
+        settings.download_limit = Some(kb.saturating_mul(1000).max(1000));
+        settings.save(&client.dirs.config)?;
+    }
     if window {
         return open_window(&world).await;
     }

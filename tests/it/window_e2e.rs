@@ -139,3 +139,94 @@ fn ended_within(
     let _ = child.wait();
     None
 }
+
+/// The image file of `version` among `dir`'s files (the demo names images by version).
+fn image_of(dir: &std::path::Path, version: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.ends_with(".iso") && name.contains(version)
+        })
+}
+
+#[test]
+fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_it() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window needs a display: run the tests with scripts/test.sh (xvfb-run)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // Downloads held to 200 kB/s: the switch takes long enough to be stopped by hand.
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_swarmdate"))
+        .args([
+            "demo",
+            "--size-mb",
+            "16",
+            "--download-limit",
+            "200",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .env("GSK_RENDERER", "cairo")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut script = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/stop_switch_then_switch.py"
+        ))
+        .arg("1.02")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = std::io::BufReader::new(script.stdout.take().unwrap());
+    // dogtail says where it logs first: the script's own lines are the ones after.
+    let mut next = || {
+        let mut line = String::new();
+        while std::io::BufRead::read_line(&mut said, &mut line).unwrap() > 0 {
+            if line.starts_with("stopped") || line.starts_with("switched") {
+                break;
+            }
+            line.clear();
+        }
+        line
+    };
+    let line = next();
+    let images = dir.path().join("client/data/images");
+    let publish = dir.path().join("publish");
+    let fail = |demo: &mut std::process::Child, script: std::process::Child, what: &str| -> ! {
+        let out = script.wait_with_output().unwrap();
+        let _ = demo.kill();
+        panic!("{what}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    if !line.starts_with("stopped") {
+        fail(&mut demo, script, &format!("the script said {line:?}"));
+    }
+    // SHA-256, not the window: the image is still 1.00, byte for byte.
+    let old = image_of(&publish, "1.00").expect("the published 1.00 image");
+    let mine = image_of(&images, "1.00").expect("the client's image, still 1.00");
+    assert_eq!(crate::support::sha256(&mine), crate::support::sha256(&old));
+    assert!(
+        image_of(&images, "1.02").is_none(),
+        "no 1.02 image after Stop"
+    );
+
+    // Again, to the end.
+    std::io::Write::write_all(script.stdin.as_mut().unwrap(), b"go\n").unwrap();
+    let line = next();
+    if line.trim() != "switched" {
+        fail(&mut demo, script, &format!("the script said {line:?}"));
+    }
+    let _ = script.wait();
+    let _ = demo.kill();
+    let _ = demo.wait();
+    let new = image_of(&publish, "1.02").expect("the published 1.02 image");
+    let mine = image_of(&images, "1.02").expect("the client's image, now 1.02");
+    assert_eq!(crate::support::sha256(&mine), crate::support::sha256(&new));
+}
