@@ -11,14 +11,16 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
         "the window needs a display: run the tests with scripts/test.sh (xvfb-run)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_swarmdate"))
-        .args(["demo", "--size-mb", "4", "--dir"])
-        .arg(dir.path())
-        .env("GSK_RENDERER", "cairo")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut demo = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_swarmdate"))
+            .args(["demo", "--size-mb", "4", "--dir"])
+            .arg(dir.path())
+            .env("GSK_RENDERER", "cairo")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/e2e/update_through_window.py"
@@ -33,7 +35,7 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
         String::from_utf8_lossy(&out.stderr)
     );
     if !out.status.success() {
-        let _ = demo.kill();
+        let _ = demo.0.kill();
         panic!("{said}");
     }
 
@@ -69,8 +71,6 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
         ))
         .output()
         .unwrap();
-    let _ = demo.kill();
-    let _ = demo.wait();
     println!("{}", String::from_utf8_lossy(&named.stdout).trim());
     assert!(
         named.status.success(),
@@ -112,6 +112,34 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
     let summary: serde_json::Value =
         serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap();
     assert_eq!(summary["changes"], serde_json::json!([]), "{text}");
+
+    // A downgrade chosen from the Versions page's list of packages with older builds, confirmed
+    // once: rpm then has the older build and not the newer.
+    let downgraded = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/downgrade_from_list.py"
+        ))
+        .arg("app000")
+        .output()
+        .unwrap();
+    let _ = demo.0.kill();
+    let _ = demo.0.wait();
+    assert!(
+        downgraded.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&downgraded.stdout),
+        String::from_utf8_lossy(&downgraded.stderr)
+    );
+    let installed = crate::support::installed_in(&root);
+    assert!(
+        installed.contains("app000-1.0-1.fc41.x86_64"),
+        "{installed:?}"
+    );
+    assert!(
+        !installed.contains("app000-1.1-1.fc41.x86_64"),
+        "{installed:?}"
+    );
 }
 
 /// A published image torrent of the demo distribution (in its publish folder).
@@ -159,21 +187,23 @@ fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_i
     );
     let dir = tempfile::tempdir().unwrap();
     // Downloads held to 200 kB/s: the switch takes long enough to be stopped by hand.
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_swarmdate"))
-        .args([
-            "demo",
-            "--size-mb",
-            "16",
-            "--download-limit",
-            "200",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .env("GSK_RENDERER", "cairo")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut demo = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_swarmdate"))
+            .args([
+                "demo",
+                "--size-mb",
+                "16",
+                "--download-limit",
+                "200",
+                "--dir",
+            ])
+            .arg(dir.path())
+            .env("GSK_RENDERER", "cairo")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut script = Command::new("/usr/bin/python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -200,9 +230,9 @@ fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_i
     let line = next();
     let images = dir.path().join("client/data/images");
     let publish = dir.path().join("publish");
-    let fail = |demo: &mut std::process::Child, script: std::process::Child, what: &str| -> ! {
+    let fail = |demo: &mut KillOnDrop, script: std::process::Child, what: &str| -> ! {
         let out = script.wait_with_output().unwrap();
-        let _ = demo.kill();
+        let _ = demo.0.kill();
         panic!("{what}: {}", String::from_utf8_lossy(&out.stderr));
     };
     if !line.starts_with("stopped") {
@@ -224,9 +254,20 @@ fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_i
         fail(&mut demo, script, &format!("the script said {line:?}"));
     }
     let _ = script.wait();
-    let _ = demo.kill();
-    let _ = demo.wait();
+    let _ = demo.0.kill();
+    let _ = demo.0.wait();
     let new = image_of(&publish, "1.02").expect("the published 1.02 image");
     let mine = image_of(&images, "1.02").expect("the client's image, now 1.02");
     assert_eq!(crate::support::sha256(&mine), crate::support::sha256(&new));
+}
+
+/// A child process killed when the test ends, passed or not (a window left running would hold
+/// the display and the demo's ports).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
