@@ -8,7 +8,7 @@ use super::Backend;
 use swarmdate_engine::JobId;
 use swarmdate_usecases::seeding;
 
-pub use swarmdate_usecases::seeding::{SeedItem, SeedingView};
+pub use swarmdate_usecases::seeding::{SeedItem, SeedingView, Shared};
 
 /// How often the Seeding page's figures are refreshed.
 pub(super) const SEEDING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -35,8 +35,10 @@ impl Backend {
             // Opened once: opening sets the tables up (a write), not worth doing every second.
             let ledger_path = me.client().dirs.engine().join("ledger.sqlite");
             let ledger = swarmdate_core::ledger::Ledger::open(&ledger_path).ok();
+            // What each torrent is, from the feed, read once: it names the rows for people.
+            let names = seeding::Names::load(&me.client()).await;
             loop {
-                let view = seeding::view(engine, ledger.as_ref());
+                let view = seeding::view(engine, ledger.as_ref(), &names);
                 if !show(Ok(view)) {
                     return;
                 }
