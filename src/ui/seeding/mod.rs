@@ -483,7 +483,7 @@ impl Component for SeedingPage {
 /// (oldest, middle, now), the top of its scale, and what it shows told in a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChartText {
-    /// Tick labels, top first: "2.0 MB", "1.0 MB", "0".
+    /// Tick labels, top first: "2.0 MB/min", "1.0 MB/min", "0".
     pub y: [String; 3],
     /// Time labels, oldest first: "60 minutes ago", "30 minutes ago", "now".
     pub x: [String; 3],
@@ -498,11 +498,16 @@ pub struct ChartText {
 pub fn chart_text(span: usize, bars: &[u64], now: i64) -> ChartText {
     let peak = bars.iter().copied().max().unwrap_or(0);
     let top = crate::ui::axis::nice_top(peak, 1000);
-    let y = [
-        glib::format_size(top).to_string(),
-        glib::format_size(top / 2).to_string(),
-        "0".to_owned(),
-    ];
+    // Each tick says what a bar is: bytes per minute, hour or day.
+    let per_bar = |bytes: u64| {
+        let size = glib::format_size(bytes);
+        match span {
+            0 => trf("{size}/min", &[("size", &size)]),
+            1 => trf("{size}/h", &[("size", &size)]),
+            _ => trf("{size}/day", &[("size", &size)]),
+        }
+    };
+    let y = [per_bar(top), per_bar(top / 2), "0".to_owned()];
     let x = match span {
         0 => [
             trn("{n} minute ago", "{n} minutes ago", 60, &[("n", &60)]),

@@ -174,8 +174,8 @@ fn the_page_shows_what_is_shared_and_what_a_peer_took() {
     // The chart's axes and its description carry units and the span.
     let w = page.widgets();
     let (top, mid) = (w.y_top.label(), w.y_mid.label());
-    assert!(top.ends_with("kB") || top.ends_with("MB"), "{top}");
-    assert!(mid.ends_with("kB") || mid.ends_with("MB"), "{mid}");
+    assert!(top.ends_with("kB/min") || top.ends_with("MB/min"), "{top}");
+    assert!(mid.ends_with("kB/min") || mid.ends_with("MB/min"), "{mid}");
     assert_eq!(
         (w.x_start.label().as_str(), w.x_end.label().as_str()),
         ("60 minutes ago", "now")
@@ -464,7 +464,7 @@ fn the_chart_says_its_units_span_and_busiest_bar() {
         *s = s.replace('\u{a0}', " ");
     }
     assert_eq!(t.top, 10_000_000);
-    assert_eq!(t.y, ["10.0 MB", "5.0 MB", "0"]);
+    assert_eq!(t.y, ["10.0 MB/h", "5.0 MB/h", "0"]);
     assert_eq!(t.x, ["24 hours ago", "12 hours ago", "now"]);
     let at = gtk::glib::DateTime::from_unix_local(now - now % 3600 - 2 * 3600)
         .unwrap()
@@ -475,7 +475,7 @@ fn the_chart_says_its_units_span_and_busiest_bar() {
         format!("12.0 MB uploaded in the last day, most at {at}: 10.0 MB.")
     );
     let empty = super::chart_text(0, &[0; 60], now);
-    assert_eq!(empty.y[0], "1.0\u{a0}kB");
+    assert_eq!(empty.y[0], "1.0\u{a0}kB/min");
     assert_eq!(empty.description, "Nothing uploaded in the last hour.");
     assert_eq!(super::chart_text(2, &[0; 30], now).x[2], "today");
 }
