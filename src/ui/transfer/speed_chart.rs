@@ -34,9 +34,12 @@ pub struct Scale {
     pub from: f64,
     /// Seconds the axis spans: the samples' own, at least [`MIN_SECONDS`].
     pub seconds: f64,
-    /// Bytes/s at the top: the peak rounded up to 1, 2 or 5 × 10ⁿ (at least 1 kB/s).
+    /// Bytes/s at the top: the peak rounded up to 1, 2 or 5 × 10ⁿ (at least [`MIN_TOP`]).
     pub top: u64,
 }
+
+/// The lowest top of the speed axis, so its ticks (10, 5, 0 kB/s) stay whole kB/s.
+pub const MIN_TOP: u64 = 10_000;
 
 /// The shortest time axis, so the first samples do not stretch across the chart.
 pub const MIN_SECONDS: f64 = 10.0;
@@ -49,7 +52,7 @@ pub fn scale(samples: &[Sample]) -> Scale {
     Scale {
         from,
         seconds: (to - from).max(MIN_SECONDS),
-        top: crate::ui::axis::nice_top(peak, 1000),
+        top: crate::ui::axis::nice_top(peak, MIN_TOP),
     }
 }
 
@@ -192,9 +195,10 @@ mod tests {
             .collect();
         let sc = scale(&more);
         assert_eq!((sc.from, sc.seconds, sc.top), (603.0, 27.0, 2_000_000));
-        // One sample, or none: a short axis and a floor of 1 kB/s, never a division by zero.
+        // One sample, or none: a short axis and a floor of 10 kB/s, never a division by zero.
         assert_eq!(scale(&[at(5.0, 0, 0)]).seconds, MIN_SECONDS);
-        assert_eq!(scale(&[]).top, 1000);
+        assert_eq!(scale(&[]).top, 10_000);
+        assert_eq!(text(&[]).0, ["10 kB/s", "5 kB/s", "0 kB/s"]);
         assert_eq!(ago(300.0), "5 minutes ago");
     }
 }
