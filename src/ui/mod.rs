@@ -3,6 +3,7 @@
 
 mod a11y;
 pub mod app;
+mod axis;
 pub mod backend;
 mod consent;
 mod dialogs;

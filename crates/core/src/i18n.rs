@@ -51,3 +51,44 @@ fn fill(mut s: String, args: &[(&str, &dyn std::fmt::Display)]) -> String {
     }
     s
 }
+
+/// `value` with `places` decimals and the locale's decimal separator (`LC_NUMERIC`, which C's
+/// printf and so `glib::format_size` follow): a ratio reads "0,40" in German beside "48,7 kB".
+/// Rust's `format!` knows no locale, so the separator is swapped in after.
+pub fn decimal(value: f64, places: usize) -> String {
+    with_separator(&format!("{value:.places$}"), &decimal_separator())
+}
+
+/// The locale's decimal separator (`nl_langinfo(RADIXCHAR)`), "." when it has none.
+fn decimal_separator() -> String {
+    // SAFETY: nl_langinfo returns a string owned by the C library, valid until the next
+    // setlocale; it is copied at once.
+    let p = unsafe { nix::libc::nl_langinfo(nix::libc::RADIXCHAR) };
+    if p.is_null() {
+        return ".".into();
+    }
+    // SAFETY: non-null, a NUL-terminated string (above).
+    let s = unsafe { std::ffi::CStr::from_ptr(p) };
+    match s.to_str() {
+        Ok(s) if !s.is_empty() => s.to_owned(),
+        _ => ".".into(),
+    }
+}
+
+/// A number formatted by Rust with `separator` in place of its ".".
+fn with_separator(formatted: &str, separator: &str) -> String {
+    formatted.replacen('.', separator, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_take_the_locales_separator() {
+        assert_eq!(with_separator("0.40", ","), "0,40");
+        assert_eq!(with_separator("12", ","), "12");
+        // The tests run in the C locale.
+        assert_eq!(decimal(0.4, 2), "0.40");
+    }
+}

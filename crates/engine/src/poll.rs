@@ -129,7 +129,7 @@ impl Engine {
                     .into_iter()
                     .map(|(address, uploaded)| {
                         let address = address.to_string();
-                        self.contribution.served(id, &address);
+                        self.contribution.served(id, &address, uploaded);
                         self.peer_row(id, address, None, 0, uploaded)
                     })
                     .collect();
@@ -165,9 +165,8 @@ impl Engine {
                     js.peers.sort_by(|a, b| a.address.cmp(&b.address));
                     // Peers served are counted from every peer known, also those that left already.
                     for (address, p) in live.per_peer_stats_snapshot(all_peers()).peers {
-                        if p.counters.uploaded_bytes > 0 {
-                            self.contribution.served(id, &address);
-                        }
+                        self.contribution
+                            .served(id, &address, p.counters.uploaded_bytes);
                     }
                 }
                 if let Ok((haves, n)) = self.api.api_dump_haves(h.id().into()) {
@@ -276,6 +275,10 @@ impl PeerRates {
 #[derive(Default)]
 pub(super) struct Contribution {
     pending: std::sync::Mutex<HashMap<JobId, Pending>>,
+    /// What each peer had been sent when last noted: a peer is noted as served (and its time
+    /// in the ledger moved on) only when it was sent more since, so the ledger's "peers this
+    /// month" are those sent data this month.
+    sent: std::sync::Mutex<HashMap<(JobId, String), u64>>,
 }
 
 struct Pending {
@@ -306,7 +309,20 @@ impl Contribution {
         p.last_received = received;
     }
 
-    fn served(&self, job: JobId, peer: &str) {
+    fn served(&self, job: JobId, peer: &str, uploaded: u64) {
+        {
+            let mut sent = self.sent.lock().unwrap();
+            if sent.len() > 10_000 {
+                sent.clear();
+            }
+            let last = sent.entry((job, peer.to_owned())).or_insert(0);
+            // librqbit restarts a peer's counters with its torrent: a drop is a new count.
+            let more = uploaded > *last || (uploaded > 0 && uploaded < *last);
+            *last = uploaded;
+            if !more {
+                return;
+            }
+        }
         if let Some(p) = self.pending.lock().unwrap().get_mut(&job)
             && !p.delta.peers_served.iter().any(|x| x == peer)
         {

@@ -1,9 +1,12 @@
 //! Seeding, as both faces control it: what is shared and what it gave (`status`, `view`), a
 //! payload added to share (`share`), the local image shared when nothing else uses it, and pausing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Datelike, Local, Utc};
 use serde::Serialize;
+use swarmdate_core::feed::{Feed, RepoKind};
 use swarmdate_core::ledger::{Ledger, Totals};
 use swarmdate_core::torrent::{InfoHash, Torrent};
 use swarmdate_engine::service::EngineHandle;
@@ -183,18 +186,115 @@ pub async fn share_local_image(client: &User, engine: &EngineHandle) -> anyhow::
     Ok(())
 }
 
-/// One seeded torrent as the Seeding page lists it.
+/// What a torrent shares, as far as the feed and the job know it: the page names it for people
+/// from this (a repository folder's name, "x86_64", says nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shared {
+    /// A published version of the distribution's image.
+    Image {
+        /// The distribution ("Fedora", "Swarmdate Demo").
+        distribution: String,
+        /// The version ("1.02").
+        version: String,
+    },
+    /// A package repository the feed lists: the release's or a snapshot of the updates.
+    Repository {
+        /// The distribution.
+        distribution: String,
+        /// Its release ("41").
+        release: String,
+        /// Release master or updates snapshot.
+        kind: RepoKind,
+        /// When the snapshot was taken.
+        date: DateTime<Utc>,
+    },
+    /// A package repository the feed no longer lists, by its torrent's name.
+    Packages {
+        /// The torrent's name (the repository's folder).
+        name: String,
+    },
+    /// Any other torrent, by its name.
+    Other {
+        /// The torrent's name.
+        name: String,
+    },
+}
+
+/// What the feed says each of its torrents is.
+#[derive(Debug, Clone, Default)]
+pub struct Names(HashMap<InfoHash, Shared>);
+
+impl Names {
+    /// The feed's images and repositories by info hash.
+    pub fn from_feed(feed: &Feed) -> Self {
+        let mut names = HashMap::new();
+        for v in &feed.isos {
+            names.insert(
+                v.info_hash,
+                Shared::Image {
+                    distribution: feed.distribution.clone(),
+                    version: v.version.clone(),
+                },
+            );
+        }
+        for r in &feed.repositories {
+            names.insert(
+                r.info_hash,
+                Shared::Repository {
+                    distribution: feed.distribution.clone(),
+                    release: feed.release.clone(),
+                    kind: r.kind,
+                    date: r.date,
+                },
+            );
+        }
+        Names(names)
+    }
+
+    /// Reads the user's feed; without one (none set, offline, refused), torrents go by their names.
+    pub async fn load(client: &User) -> Self {
+        match client.feed().await {
+            Ok(f) => Names::from_feed(&f.feed),
+            Err(e) => {
+                tracing::info!("shared torrents go by their names: {e:#}");
+                Names::default()
+            }
+        }
+    }
+
+    /// What `hash` is; `name` is its torrent's, `packages` whether a repository job shares it.
+    pub fn of(&self, hash: &InfoHash, name: &str, packages: bool) -> Shared {
+        match self.0.get(hash) {
+            Some(s) => s.clone(),
+            None if packages => Shared::Packages {
+                name: name.to_owned(),
+            },
+            None => Shared::Other {
+                name: name.to_owned(),
+            },
+        }
+    }
+}
+
+/// One thing shared (a torrent), as the Seeding page lists it: its figures are the ledger's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedItem {
-    /// The engine's job.
-    pub job: JobId,
-    /// Its name.
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// The engine's job that shares it; none when it is no longer shared (the ledger remembers
+    /// what it gave).
+    pub job: Option<JobId>,
+    /// What it is.
+    pub shared: Shared,
+    /// Its torrent's name.
     pub name: String,
-    /// Bytes uploaded over its lifetime (the ledger), or since it started when the ledger has none.
+    /// Bytes uploaded over its lifetime (the ledger).
     pub uploaded: u64,
+    /// Bytes uploaded since the start of this month (the ledger's time series).
+    pub uploaded_month: u64,
     /// Payload bytes it holds.
     pub size: u64,
-    /// Distinct peers it has served.
+    /// Distinct peers it has served (the ledger).
     pub peers_served: u64,
     /// Peers connected now.
     pub peers: usize,
@@ -208,55 +308,137 @@ pub struct SeedItem {
     pub packages_in_images: u64,
 }
 
-/// The shared torrents now and the lifetime figures.
+/// The shared torrents and what they gave, all from the contribution ledger: the items' figures
+/// add up to the totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeedingView {
-    /// The torrents that share (complete or paused; no switches).
+    /// One per torrent: those shared now (complete or paused; no switches), then those no longer
+    /// shared that uploaded something.
     pub items: Vec<SeedItem>,
     /// Bytes uploaded over all torrents, ever.
     pub uploaded: u64,
-    /// Peers served over all torrents, ever.
+    /// Distinct peers served over all torrents, ever (a peer served by two torrents counts once).
     pub peers_served: u64,
+    /// Bytes uploaded since the start of this month (local time).
+    pub uploaded_month: u64,
+    /// Distinct peers sent data since the start of this month.
+    pub peers_month: u64,
     /// Bytes uploaded per minute over the last hour, per hour over the last day, per day over
     /// the last month (oldest first).
     pub chart: [Vec<u64>; 3],
 }
 
-/// The seeding figures now, from the engine's snapshot and `ledger` (absent: live figures only).
-pub fn view(engine: &EngineHandle, ledger: Option<&Ledger>) -> SeedingView {
-    let totals = ledger.and_then(|l| l.totals().ok()).unwrap_or_default();
-    let chart = ledger
-        .and_then(|l| l.upload_charts(chrono::Utc::now()).ok())
-        .unwrap_or_default();
+/// The start of the month holding `now`, in local time, as seconds since the epoch.
+pub fn month_start(now: DateTime<Local>) -> i64 {
+    now.date_naive()
+        .with_day(1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| t.and_local_timezone(Local).earliest())
+        .map_or(now.timestamp(), |t| t.timestamp())
+}
+
+/// The ledger's figures the page shows.
+struct Figures {
+    totals: Vec<Totals>,
+    month: HashMap<InfoHash, u64>,
+    peers: u64,
+    peers_month: u64,
+    chart: [Vec<u64>; 3],
+}
+
+fn figures(ledger: &Ledger, month: i64) -> Result<Figures, swarmdate_core::ledger::LedgerError> {
+    Ok(Figures {
+        totals: ledger.totals()?,
+        month: ledger.uploaded_since(month)?.into_iter().collect(),
+        peers: ledger.peers_served(None)?,
+        peers_month: ledger.peers_served(Some(month))?,
+        chart: ledger.upload_charts(Utc::now())?,
+    })
+}
+
+/// The seeding figures now: the torrents from the engine's snapshot, named by `names`, and every
+/// figure from `ledger` (absent or unreadable: no figures). The live counters are not added: the
+/// ledger is at most 10 s behind, and rows, totals and chart then agree.
+pub fn view(engine: &EngineHandle, ledger: Option<&Ledger>, names: &Names) -> SeedingView {
+    let month = month_start(Local::now());
+    let f = match ledger.map(|l| figures(l, month)) {
+        Some(Ok(f)) => f,
+        Some(Err(e)) => {
+            tracing::warn!("{e}");
+            Figures::empty()
+        }
+        None => Figures::empty(),
+    };
     let snap = engine.snapshot();
-    let items = snap
+    let mut items: Vec<SeedItem> = Vec::new();
+    for j in snap
         .jobs
         .iter()
-        // A stopped switch is paused too, but shares nothing.
-        .filter(|j| j.state.is_complete() || j.state == JobState::Paused)
-        .filter(|j| j.kind != JobKind::Switch)
-        .map(|j| {
-            let lifetime = totals.iter().find(|t| t.info_hash == j.info_hash);
-            SeedItem {
-                job: j.id,
-                name: j.name.clone(),
-                // The ledger is written every 10 s: the live count may be ahead.
-                uploaded: lifetime.map_or(j.bytes_uploaded, |t| t.uploaded.max(j.bytes_uploaded)),
-                size: j.bytes_wanted,
-                peers_served: lifetime.map_or(0, |t| t.peers_served),
-                peers: j.peers.len(),
-                up_speed: j.up_speed,
-                paused: j.state == JobState::Paused,
-                goal_met: j.goal_met,
-                packages_in_images: j.packages_in_images,
-            }
-        })
-        .collect();
+        // Sharing now: a finished download (done) or a stopped switch (paused) shares nothing.
+        .filter(|j| j.state == JobState::Seeding || j.state == JobState::Paused)
+        .filter(|j| !matches!(j.kind, JobKind::Switch | JobKind::Done | JobKind::Fetch))
+    {
+        // One row per torrent: a second job for it (a job being replaced) adds nothing.
+        if items.iter().any(|i| i.info_hash == j.info_hash) {
+            continue;
+        }
+        let lifetime = f.totals.iter().find(|t| t.info_hash == j.info_hash);
+        items.push(SeedItem {
+            info_hash: j.info_hash,
+            job: Some(j.id),
+            shared: names.of(&j.info_hash, &j.name, j.kind == JobKind::Packages),
+            name: j.name.clone(),
+            uploaded: lifetime.map_or(0, |t| t.uploaded),
+            uploaded_month: f.month.get(&j.info_hash).copied().unwrap_or(0),
+            size: j.bytes_wanted,
+            peers_served: lifetime.map_or(0, |t| t.peers_served),
+            peers: j.peers.len(),
+            up_speed: j.up_speed,
+            paused: j.state == JobState::Paused,
+            goal_met: j.goal_met,
+            packages_in_images: j.packages_in_images,
+        });
+    }
+    // What is no longer shared keeps its place while it counts in the totals.
+    for t in &f.totals {
+        if t.uploaded == 0 || items.iter().any(|i| i.info_hash == t.info_hash) {
+            continue;
+        }
+        items.push(SeedItem {
+            info_hash: t.info_hash,
+            job: None,
+            shared: names.of(&t.info_hash, &t.name, false),
+            name: t.name.clone(),
+            uploaded: t.uploaded,
+            uploaded_month: f.month.get(&t.info_hash).copied().unwrap_or(0),
+            size: 0,
+            peers_served: t.peers_served,
+            peers: 0,
+            up_speed: 0,
+            paused: false,
+            goal_met: false,
+            packages_in_images: 0,
+        });
+    }
     SeedingView {
+        uploaded: f.totals.iter().map(|t| t.uploaded).sum(),
+        uploaded_month: f.month.values().sum(),
+        peers_served: f.peers,
+        peers_month: f.peers_month,
         items,
-        uploaded: totals.iter().map(|t| t.uploaded).sum(),
-        peers_served: totals.iter().map(|t| t.peers_served).sum(),
-        chart,
+        chart: f.chart,
+    }
+}
+
+impl Figures {
+    fn empty() -> Self {
+        Figures {
+            totals: Vec::new(),
+            month: HashMap::new(),
+            peers: 0,
+            peers_month: 0,
+            chart: Default::default(),
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use swarmdate_engine::service::EngineHandle;
 use swarmdate_usecases::User;
 
 pub use open::TorrentInfo;
-pub use seeding::{SeedItem, SeedingView};
+pub use seeding::{SeedItem, SeedingView, Shared};
 pub use updates::{Available, Halted, Progress, StopSwitch, UpdateItem};
 pub use versions::{SwitchProgress, VersionItem, VersionsView};
 

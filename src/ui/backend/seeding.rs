@@ -8,7 +8,7 @@ use super::Backend;
 use swarmdate_engine::JobId;
 use swarmdate_usecases::seeding;
 
-pub use swarmdate_usecases::seeding::{SeedItem, SeedingView};
+pub use swarmdate_usecases::seeding::{SeedItem, SeedingView, Shared};
 
 /// How often the Seeding page's figures are refreshed.
 pub(super) const SEEDING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -29,14 +29,21 @@ impl Backend {
                     return;
                 }
             };
-            if let Err(e) = seeding::share_local_image(&me.client(), engine).await {
+            // What each torrent is, from the feed, read once (it names the rows for people),
+            // while the local image is looked at: the first figures wait for one feed fetch.
+            let client = me.client();
+            let (shared, names) = tokio::join!(
+                seeding::share_local_image(&client, engine),
+                seeding::Names::load(&client)
+            );
+            if let Err(e) = shared {
                 tracing::info!("not sharing the local image: {e:#}");
             }
             // Opened once: opening sets the tables up (a write), not worth doing every second.
-            let ledger_path = me.client().dirs.engine().join("ledger.sqlite");
+            let ledger_path = client.dirs.engine().join("ledger.sqlite");
             let ledger = swarmdate_core::ledger::Ledger::open(&ledger_path).ok();
             loop {
-                let view = seeding::view(engine, ledger.as_ref());
+                let view = seeding::view(engine, ledger.as_ref(), &names);
                 if !show(Ok(view)) {
                     return;
                 }

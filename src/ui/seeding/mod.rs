@@ -1,6 +1,7 @@
-//! The Seeding page: what this machine shares, what each torrent and all of them uploaded (the
-//! contribution ledger), ratios and peers helped, a switch to pause each, the upload limit and the
-//! seeding goal.
+//! The Seeding page: what this machine shares, what each torrent and all of them uploaded this
+//! month and in all (every figure from the contribution ledger, so the rows add up to the
+//! header), ratios and peers helped, a switch to pause each, a row opens its transfer view, the
+//! upload history with labelled axes, the upload limit and the seeding goal.
 
 mod goal;
 mod row;
@@ -20,6 +21,7 @@ use swarmdate_core::i18n::{tr, trf, trn};
 use crate::ui::backend::{Backend, SeedingView};
 use crate::ui::preferences::{kb, limit};
 use crate::ui::templates::{PageColumn, SpinnerPage};
+use crate::ui::transfer::TransferView;
 use row::{Refresh, RowOutput, SeedRow};
 
 #[cfg(test)]
@@ -30,9 +32,13 @@ pub struct SeedingPage {
     backend: Arc<Backend>,
     /// Which history the chart shows: 0 hour, 1 day, 2 month.
     span: usize,
-    /// The bars the chart draws.
-    bars: Rc<RefCell<Vec<u64>>>,
+    /// The bars the chart draws and the top of its scale.
+    bars: Rc<RefCell<(Vec<u64>, u64)>>,
     chart: gtk::DrawingArea,
+    /// The chart's axis labels and its description, for the span shown.
+    axis: ChartText,
+    /// The open transfer view.
+    transfer: Option<Controller<TransferView>>,
     rows: FactoryVecDeque<SeedRow>,
     view: SeedingView,
     /// The engine was asked to start.
@@ -53,6 +59,8 @@ pub enum Input {
     Start,
     /// Pause (true) or resume (false) a torrent.
     Pause(swarmdate_engine::JobId, bool),
+    /// Open a job's transfer view.
+    Open(swarmdate_engine::JobId),
     /// Show the last hour (0), day (1) or month (2) in the chart.
     Span(usize),
     /// The user chose the goal at this place in the list.
@@ -73,10 +81,24 @@ pub enum Cmd {
 }
 
 impl SeedingPage {
+    /// The header: what was given this month.
+    fn month(&self) -> String {
+        trn(
+            "This month: {up} uploaded, to {peers} peer.",
+            "This month: {up} uploaded, to {peers} peers.",
+            self.view.peers_month,
+            &[
+                ("up", &glib::format_size(self.view.uploaded_month)),
+                ("peers", &self.view.peers_month),
+            ],
+        )
+    }
+
+    /// Below it: what was given ever.
     fn totals(&self) -> String {
         trn(
-            "{up} uploaded in all, to {peers} peer.",
-            "{up} uploaded in all, to {peers} peers.",
+            "In all: {up} uploaded, to {peers} peer.",
+            "In all: {up} uploaded, to {peers} peers.",
             self.view.peers_served,
             &[
                 ("up", &glib::format_size(self.view.uploaded)),
@@ -90,12 +112,12 @@ impl SeedingPage {
         self.loaded || self.error.is_some()
     }
 
-    /// The line beside the chart: the busiest bar.
+    /// The line above the chart: what a bar is, and the busiest.
     fn busiest(&self) -> String {
-        let top = self.bars.borrow().iter().copied().max().unwrap_or(0);
+        let top = self.bars.borrow().0.iter().copied().max().unwrap_or(0);
         let per = [tr("minute"), tr("hour"), tr("day")];
         trf(
-            "Most in one {unit}: {bytes}",
+            "Uploaded per {unit} · most in one {unit}: {bytes}",
             &[
                 ("unit", &per[self.span]),
                 ("bytes", &glib::format_size(top)),
@@ -105,7 +127,14 @@ impl SeedingPage {
 
     fn show_span(&mut self, span: usize) {
         self.span = span;
-        *self.bars.borrow_mut() = self.view.chart[span].clone();
+        let bars = self.view.chart[span].clone();
+        self.axis = chart_text(
+            span,
+            &bars,
+            glib::DateTime::now_utc().map_or(0, |d| d.to_unix()),
+        );
+        *self.bars.borrow_mut() = (bars, self.axis.top);
+        crate::ui::a11y::set_description(&self.chart, &self.axis.description);
         self.chart.queue_draw();
     }
 
@@ -168,11 +197,18 @@ impl Component for SeedingPage {
             add_named[Some("list")] = &PageColumn {
                 #[template_child]
                 column {
-                    #[name = "totals"]
+                    #[name = "month"]
                     gtk::Label {
                         set_xalign: 0.0,
                         set_wrap: true,
                         add_css_class: "title-4",
+                        #[watch]
+                        set_label: &model.month(),
+                    },
+                    #[name = "totals"]
+                    gtk::Label {
+                        set_xalign: 0.0,
+                        set_wrap: true,
                         #[watch]
                         set_label: &model.totals(),
                     },
@@ -211,15 +247,73 @@ impl Component for SeedingPage {
                             },
                         },
                     },
-                    #[local_ref]
-                    chart -> gtk::DrawingArea {
-                        set_content_height: 96,
-                        set_hexpand: true,
+                    gtk::Grid {
+                        set_column_spacing: 6,
+                        attach[0, 0, 1, 1] = &gtk::Box {
+                            set_orientation: gtk::Orientation::Vertical,
+                            #[name = "y_top"]
+                            gtk::Label {
+                                set_xalign: 1.0,
+                                set_valign: gtk::Align::Start,
+                                add_css_class: "caption",
+                                add_css_class: "dim-label",
+                                #[watch]
+                                set_label: &model.axis.y[0],
+                            },
+                            #[name = "y_mid"]
+                            gtk::Label {
+                                set_xalign: 1.0,
+                                set_vexpand: true,
+                                set_valign: gtk::Align::Center,
+                                add_css_class: "caption",
+                                add_css_class: "dim-label",
+                                #[watch]
+                                set_label: &model.axis.y[1],
+                            },
+                            #[name = "y_zero"]
+                            gtk::Label {
+                                set_xalign: 1.0,
+                                set_valign: gtk::Align::End,
+                                add_css_class: "caption",
+                                add_css_class: "dim-label",
+                                #[watch]
+                                set_label: &model.axis.y[2],
+                            },
+                        },
+                        attach: (&chart, 1, 0, 1, 1),
+                        attach[1, 1, 1, 1] = &gtk::Box {
+                            set_homogeneous: true,
+                            #[name = "x_start"]
+                            gtk::Label {
+                                set_xalign: 0.0,
+                                add_css_class: "caption",
+                                add_css_class: "dim-label",
+                                #[watch]
+                                set_label: &model.axis.x[0],
+                            },
+                            #[name = "x_mid"]
+                            gtk::Label {
+                                set_xalign: 0.5,
+                                add_css_class: "caption",
+                                add_css_class: "dim-label",
+                                #[watch]
+                                set_label: &model.axis.x[1],
+                            },
+                            #[name = "x_end"]
+                            gtk::Label {
+                                set_xalign: 1.0,
+                                add_css_class: "caption",
+                                add_css_class: "dim-label",
+                                #[watch]
+                                set_label: &model.axis.x[2],
+                            },
+                        },
                     },
                     #[local_ref]
                     rows_box -> gtk::ListBox {
                         add_css_class: "boxed-list",
                         set_selection_mode: gtk::SelectionMode::None,
+                        set_activate_on_single_click: true,
                     },
                     adw::PreferencesGroup {
                         set_title: &tr("Limits"),
@@ -277,13 +371,19 @@ impl Component for SeedingPage {
             .launch(gtk::ListBox::default())
             .forward(sender.input_sender(), |o| match o {
                 RowOutput::Pause(job, paused) => Input::Pause(job, paused),
+                RowOutput::Open(job) => Input::Open(job),
             });
-        let bars: Rc<RefCell<Vec<u64>>> = Default::default();
-        let chart = gtk::DrawingArea::new();
-        let drawn = bars.clone();
-        chart.set_draw_func(move |_, cr, w, h| draw_bars(cr, &drawn.borrow(), w, h));
+        let bars: Rc<RefCell<(Vec<u64>, u64)>> = Default::default();
+        let chart = gtk::DrawingArea::builder()
+            .accessible_role(gtk::AccessibleRole::Img)
+            .content_height(120)
+            .hexpand(true)
+            .build();
+        crate::ui::a11y::set_label(&chart, &tr("Upload history"));
         let goals = goal::choices(backend.client().settings.seed_goal);
         let model = SeedingPage {
+            axis: chart_text(0, &[], 0),
+            transfer: None,
             goals,
             not_saved: None,
             backend,
@@ -298,6 +398,13 @@ impl Component for SeedingPage {
         };
         let rows_box = model.rows.widget();
         let widgets = view_output!();
+        // The bars between the middles of the top and bottom tick labels, so ticks meet lines.
+        let (drawn, top_label) = (model.bars.clone(), widgets.y_top.clone());
+        model.chart.set_draw_func(move |area, cr, w, h| {
+            let (bars, top) = &*drawn.borrow();
+            let pad = f64::from(top_label.height()) / 2.0;
+            draw_bars(area, cr, bars, *top, w, h, pad);
+        });
         ComponentParts { model, widgets }
     }
 
@@ -316,6 +423,16 @@ impl Component for SeedingPage {
                 });
             }
             Input::Span(span) => self.show_span(span),
+            Input::Open(job) => {
+                let view = TransferView::builder()
+                    .launch((self.backend.clone(), job))
+                    .detach();
+                if let Some(w) = self.chart.root().and_downcast::<gtk::Window>() {
+                    view.widget().set_transient_for(Some(&w));
+                }
+                view.widget().present();
+                self.transfer = Some(view);
+            }
             Input::Goal(n) => {
                 let goal = self.goals.get(n as usize).copied().unwrap_or_default();
                 self.change(|s| s.seed_goal = goal);
@@ -332,20 +449,21 @@ impl Component for SeedingPage {
         match cmd {
             Cmd::Figures(Ok(view)) => {
                 let mut rows = self.rows.guard();
+                let names = row::names(&view.items);
                 // Rows stay (and keep their switches) while the same torrents are seeded.
                 let same = rows.len() == view.items.len()
                     && rows
                         .iter()
                         .zip(&view.items)
-                        .all(|(r, i)| r.item.job == i.job);
+                        .all(|(r, i)| r.item.job == i.job && r.item.info_hash == i.info_hash);
                 if same {
-                    for (n, item) in view.items.iter().enumerate() {
-                        rows.send(n, Refresh(item.clone()));
+                    for (n, (item, name)) in view.items.iter().zip(names).enumerate() {
+                        rows.send(n, Refresh(item.clone(), name));
                     }
                 } else {
                     rows.clear();
-                    for item in &view.items {
-                        rows.push_back(item.clone());
+                    for (item, name) in view.items.iter().zip(names) {
+                        rows.push_back((item.clone(), name));
                     }
                 }
                 drop(rows);
@@ -361,15 +479,130 @@ impl Component for SeedingPage {
     }
 }
 
-/// Upload bars, oldest on the left, scaled to the busiest; the theme's accent blue.
-fn draw_bars(cr: &gtk::cairo::Context, bars: &[u64], w: i32, h: i32) {
-    let top = bars.iter().copied().max().unwrap_or(0).max(1) as f64;
+/// The chart's words: tick labels up its side (top, middle, zero), labels along its foot
+/// (oldest, middle, now), the top of its scale, and what it shows told in a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartText {
+    /// Tick labels, top first: "2.0 MB/min", "1.0 MB/min", "0".
+    pub y: [String; 3],
+    /// Time labels, oldest first: "60 minutes ago", "30 minutes ago", "now".
+    pub x: [String; 3],
+    /// Bytes at the top of the scale.
+    pub top: u64,
+    /// For screen readers: "12 MB uploaded in the last day, most at 14:00: 3.1 MB."
+    pub description: String,
+}
+
+/// The words of the chart of `span` (0 hour, 1 day, 2 month) showing `bars`, the last of
+/// which holds `now` (seconds since the epoch).
+pub fn chart_text(span: usize, bars: &[u64], now: i64) -> ChartText {
+    let peak = bars.iter().copied().max().unwrap_or(0);
+    let top = crate::ui::axis::nice_top(peak, 1000);
+    // Each tick says what a bar is: bytes per minute, hour or day.
+    let per_bar = |bytes: u64| {
+        let size = glib::format_size(bytes);
+        match span {
+            0 => trf("{size}/min", &[("size", &size)]),
+            1 => trf("{size}/h", &[("size", &size)]),
+            _ => trf("{size}/day", &[("size", &size)]),
+        }
+    };
+    let y = [per_bar(top), per_bar(top / 2), "0".to_owned()];
+    let x = match span {
+        0 => [
+            trn("{n} minute ago", "{n} minutes ago", 60, &[("n", &60)]),
+            trn("{n} minute ago", "{n} minutes ago", 30, &[("n", &30)]),
+            tr("now"),
+        ],
+        1 => [
+            trn("{n} hour ago", "{n} hours ago", 24, &[("n", &24)]),
+            trn("{n} hour ago", "{n} hours ago", 12, &[("n", &12)]),
+            tr("now"),
+        ],
+        _ => [
+            trn("{n} day ago", "{n} days ago", 30, &[("n", &30)]),
+            trn("{n} day ago", "{n} days ago", 15, &[("n", &15)]),
+            tr("today"),
+        ],
+    };
+    let total: u64 = bars.iter().sum();
+    let description = match bars.iter().enumerate().max_by_key(|(i, b)| (**b, *i)) {
+        Some((i, most)) if total > 0 => {
+            let width = [60, 3600, 86_400][span.min(2)];
+            let start = (now.div_euclid(width) - (bars.len() - 1 - i) as i64) * width;
+            let (total, most) = (glib::format_size(total), glib::format_size(*most));
+            match span {
+                0 | 1 => {
+                    let at = glib::DateTime::from_unix_local(start)
+                        .ok()
+                        .and_then(|d| d.format("%H:%M").ok())
+                        .map_or_else(String::new, |s| s.to_string());
+                    let msg = match span {
+                        0 => "{total} uploaded in the last hour, most at {time}: {most}.",
+                        _ => "{total} uploaded in the last day, most at {time}: {most}.",
+                    };
+                    trf(msg, &[("total", &total), ("time", &at), ("most", &most)])
+                }
+                _ => {
+                    // Day bars are days of UTC, as the ledger keeps them.
+                    let day = glib::DateTime::from_unix_utc(start)
+                        .ok()
+                        .and_then(|d| d.format(&tr("%-d %b")).ok())
+                        .map_or_else(String::new, |s| s.to_string());
+                    trf(
+                        "{total} uploaded in the last 30 days, most on {day}: {most}.",
+                        &[("total", &total), ("day", &day), ("most", &most)],
+                    )
+                }
+            }
+        }
+        _ => match span {
+            0 => tr("Nothing uploaded in the last hour."),
+            1 => tr("Nothing uploaded in the last day."),
+            _ => tr("Nothing uploaded in the last 30 days."),
+        },
+    };
+    ChartText {
+        y,
+        x,
+        top,
+        description,
+    }
+}
+
+/// Upload bars, oldest on the left, scaled to `top`, between a line at the top (`pad` from the
+/// edge, beside the top tick label), one at the middle and the base line (`pad` from the foot);
+/// the theme's accent blue.
+fn draw_bars(
+    area: &gtk::DrawingArea,
+    cr: &gtk::cairo::Context,
+    bars: &[u64],
+    top: u64,
+    w: i32,
+    h: i32,
+    pad: f64,
+) {
     let (w, h) = (f64::from(w), f64::from(h));
+    let (y0, y1) = (pad, (h - pad).max(pad + 1.0));
+    let fg = area.style_context().color();
+    cr.set_source_rgba(
+        f64::from(fg.red()),
+        f64::from(fg.green()),
+        f64::from(fg.blue()),
+        0.2,
+    );
+    cr.set_line_width(1.0);
+    for y in [y0, (y0 + y1) / 2.0, y1] {
+        cr.move_to(0.0, y.round() + 0.5);
+        cr.line_to(w, y.round() + 0.5);
+    }
+    let _ = cr.stroke();
+    let top = top.max(1) as f64;
     let step = w / bars.len().max(1) as f64;
     cr.set_source_rgb(0.21, 0.52, 0.89);
     for (i, b) in bars.iter().enumerate() {
-        let bar = h * (*b as f64 / top);
-        cr.rectangle(i as f64 * step + 1.0, h - bar, (step - 2.0).max(1.0), bar);
+        let bar = (y1 - y0) * (*b as f64 / top).min(1.0);
+        cr.rectangle(i as f64 * step + 1.0, y1 - bar, (step - 2.0).max(1.0), bar);
     }
     let _ = cr.fill();
 }

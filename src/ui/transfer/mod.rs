@@ -27,8 +27,14 @@ pub struct TransferView {
     /// The job's piece map, asked for with each snapshot while the view is open.
     pub pieces: PieceMap,
     history: History,
+    /// When the view opened: samples are placed by the seconds since.
+    opened: std::time::Instant,
+    /// The speed chart's tick labels (top, middle, zero), time labels and description.
+    pub axis: ([String; 3], [String; 2], String),
     /// The job is gone (finished and forgotten, or the engine stopped).
     ended: bool,
+    /// The speed chart.
+    chart: gtk::DrawingArea,
 }
 
 /// Results of the view's background work.
@@ -81,10 +87,10 @@ impl TransferView {
             .as_ref()
             .map_or((0, 0), |j| (j.down_speed, j.up_speed));
         trf(
-            "Download {down}/s · upload {up}/s",
+            "Download {down} · upload {up}",
             &[
-                ("down", &glib::format_size(d)),
-                ("up", &glib::format_size(u)),
+                ("down", &speed_chart::speed(d)),
+                ("up", &speed_chart::speed(u)),
             ],
         )
     }
@@ -167,8 +173,56 @@ impl Component for TransferView {
                                 #[watch]
                                 set_label: &model.speeds(),
                             },
-                            #[local_ref]
-                            chart -> gtk::DrawingArea {},
+                            gtk::Grid {
+                                set_column_spacing: 6,
+                                attach[0, 0, 1, 1] = &gtk::Box {
+                                    set_orientation: gtk::Orientation::Vertical,
+                                    #[local_ref]
+                                    y_top -> gtk::Label {
+                                        set_xalign: 1.0,
+                                        set_valign: gtk::Align::Start,
+                                        add_css_class: "caption",
+                                        add_css_class: "dim-label",
+                                        #[watch]
+                                        set_label: &model.axis.0[0],
+                                    },
+                                    gtk::Label {
+                                        set_xalign: 1.0,
+                                        set_vexpand: true,
+                                        set_valign: gtk::Align::Center,
+                                        add_css_class: "caption",
+                                        add_css_class: "dim-label",
+                                        #[watch]
+                                        set_label: &model.axis.0[1],
+                                    },
+                                    gtk::Label {
+                                        set_xalign: 1.0,
+                                        set_valign: gtk::Align::End,
+                                        add_css_class: "caption",
+                                        add_css_class: "dim-label",
+                                        #[watch]
+                                        set_label: &model.axis.0[2],
+                                    },
+                                },
+                                attach: (&chart, 1, 0, 1, 1),
+                                attach[1, 1, 1, 1] = &gtk::Box {
+                                    set_homogeneous: true,
+                                    gtk::Label {
+                                        set_xalign: 0.0,
+                                        add_css_class: "caption",
+                                        add_css_class: "dim-label",
+                                        #[watch]
+                                        set_label: &model.axis.1[0],
+                                    },
+                                    gtk::Label {
+                                        set_xalign: 1.0,
+                                        add_css_class: "caption",
+                                        add_css_class: "dim-label",
+                                        #[watch]
+                                        set_label: &model.axis.1[1],
+                                    },
+                                },
+                            },
                             gtk::Label {
                                 set_xalign: 0.0,
                                 add_css_class: "heading",
@@ -191,13 +245,19 @@ impl Component for TransferView {
         root: Self::Root,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
+        let history: History = Default::default();
+        let y_top = gtk::Label::new(None);
         let model = TransferView {
+            chart: speed_chart::chart(history.clone(), y_top.clone()),
+            history,
             snapshot: None,
             pieces: PieceMap::default(),
-            history: Default::default(),
+            opened: std::time::Instant::now(),
+            axis: speed_chart::text(&[]),
             ended: false,
         };
-        let chart = speed_chart::chart(model.history.clone());
+        let chart = model.chart.clone();
+        crate::ui::a11y::set_description(&chart, &model.axis.2);
         let widgets = view_output!();
         // Escape and Ctrl+W close the view, as GNOME's secondary windows do.
         let keys = gtk::ShortcutController::new();
@@ -227,8 +287,11 @@ impl Component for TransferView {
         match cmd {
             Cmd::Snapshot(update) => {
                 let (j, map) = *update;
-                speed_chart::push(&self.history, j.down_speed, j.up_speed);
-                widgets.chart.queue_draw();
+                let at = self.opened.elapsed().as_secs_f64();
+                speed_chart::push(&self.history, at, j.down_speed, j.up_speed);
+                self.axis = speed_chart::text(self.history.borrow_mut().make_contiguous());
+                crate::ui::a11y::set_description(&self.chart, &self.axis.2);
+                self.chart.queue_draw();
                 if !map.0.is_empty() {
                     widgets.map.set_paintable(Some(&piece_map::texture(&map)));
                 }

@@ -111,13 +111,25 @@ impl Ledger {
                  info_hash TEXT PRIMARY KEY, name TEXT NOT NULL,
                  uploaded INTEGER NOT NULL DEFAULT 0, downloaded INTEGER NOT NULL DEFAULT 0);
              CREATE TABLE IF NOT EXISTS peers (
-                 info_hash TEXT NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (info_hash, peer));
+                 info_hash TEXT NOT NULL, peer TEXT NOT NULL,
+                 last_served INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (info_hash, peer));
              CREATE TABLE IF NOT EXISTS series (
                  info_hash TEXT NOT NULL, resolution TEXT NOT NULL, start INTEGER NOT NULL,
                  uploaded INTEGER NOT NULL, downloaded INTEGER NOT NULL,
-                 PRIMARY KEY (info_hash, resolution, start));
-             PRAGMA user_version = 1;",
+                 PRIMARY KEY (info_hash, resolution, start));",
         )?;
+        // Version 1 kept no time per peer: its peers count as served before any month asked.
+        let dated: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('peers') WHERE name = 'last_served'",
+            [],
+            |r| r.get(0),
+        )?;
+        if dated == 0 {
+            conn.execute_batch(
+                "ALTER TABLE peers ADD COLUMN last_served INTEGER NOT NULL DEFAULT 0",
+            )?;
+        }
+        conn.pragma_update(None, "user_version", 2)?;
         Ok(Ledger {
             conn: Mutex::new(conn),
         })
@@ -146,8 +158,9 @@ impl Ledger {
             }
             for p in &d.peers_served {
                 tx.execute(
-                    "INSERT OR IGNORE INTO peers VALUES (?1, ?2)",
-                    params![hash, p],
+                    "INSERT INTO peers (info_hash, peer, last_served) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(info_hash, peer) DO UPDATE SET last_served = ?3",
+                    params![hash, p, at.timestamp()],
                 )?;
             }
         }
@@ -193,13 +206,7 @@ impl Ledger {
         let rows = st.query_map([], |r| {
             let hash: String = r.get(0)?;
             Ok(Totals {
-                info_hash: hash.parse().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })?,
+                info_hash: parse_hash(hash)?,
                 name: r.get(1)?,
                 uploaded: r.get::<_, i64>(2)? as u64,
                 downloaded: r.get::<_, i64>(3)? as u64,
@@ -207,6 +214,34 @@ impl Ledger {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Bytes each torrent uploaded from `since` (seconds since the epoch) on, from the time
+    /// series at whatever resolution it keeps them (exact when `since` starts an hour of UTC and
+    /// lies within the last month, where hours are kept); torrents that uploaded nothing are left out.
+    pub fn uploaded_since(&self, since: i64) -> Result<Vec<(InfoHash, u64)>, LedgerError> {
+        let conn = self.conn.lock().unwrap();
+        let mut st = conn.prepare(
+            "SELECT info_hash, SUM(uploaded) FROM series WHERE start >= ?1
+             GROUP BY info_hash HAVING SUM(uploaded) > 0 ORDER BY info_hash",
+        )?;
+        let rows = st.query_map([since], |r| {
+            let hash: String = r.get(0)?;
+            Ok((parse_hash(hash)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Distinct peers (addresses) served over all torrents, a peer served by several counted
+    /// once; with `since`, only those sent data from then on.
+    pub fn peers_served(&self, since: Option<i64>) -> Result<u64, LedgerError> {
+        let conn = self.conn.lock().unwrap();
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(DISTINCT peer) FROM peers WHERE last_served >= ?1",
+            [since.unwrap_or(i64::MIN)],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 
     /// The time series of all torrents together at one resolution, oldest first.
@@ -225,6 +260,13 @@ impl Ledger {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// An info hash as the ledger stores it (hex).
+fn parse_hash(hash: String) -> rusqlite::Result<InfoHash> {
+    hash.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 #[cfg(test)]
@@ -299,5 +341,68 @@ mod tests {
             }]
         );
         assert_eq!(l.totals().unwrap()[0].uploaded, 1800);
+    }
+
+    #[test]
+    fn uploads_and_peers_since_a_time_and_peers_counted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        let month = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let other = |up, peers: &[&str]| Delta {
+            info_hash: InfoHash([9; 20]),
+            ..delta(up, 0, peers)
+        };
+        l.record(t0, &[delta(100, 0, &["a:1"]), other(40, &["a:1", "b:1"])])
+            .unwrap();
+        let t1 = month + chrono::Duration::hours(30);
+        l.record(t1, &[delta(7, 0, &["a:1", "c:1"]), other(0, &[])])
+            .unwrap();
+        l.roll_up(t1).unwrap();
+        assert_eq!(
+            l.uploaded_since(month.timestamp()).unwrap(),
+            vec![(InfoHash([7; 20]), 7)]
+        );
+        assert_eq!(l.uploaded_since(0).unwrap().len(), 2);
+        assert_eq!(l.peers_served(None).unwrap(), 3);
+        assert_eq!(l.peers_served(Some(month.timestamp())).unwrap(), 2);
+        let per_torrent: u64 = l.totals().unwrap().iter().map(|t| t.peers_served).sum();
+        assert_eq!(per_torrent, 4, "a:1 is counted by both torrents");
+    }
+
+    #[test]
+    fn a_version_1_ledger_gains_the_peers_time_and_keeps_its_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE torrents (
+                     info_hash TEXT PRIMARY KEY, name TEXT NOT NULL,
+                     uploaded INTEGER NOT NULL DEFAULT 0, downloaded INTEGER NOT NULL DEFAULT 0);
+                 CREATE TABLE peers (
+                     info_hash TEXT NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (info_hash, peer));
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+            let hash = InfoHash([7; 20]).to_string();
+            c.execute(
+                "INSERT INTO torrents VALUES (?1, 'os.iso', 500, 0)",
+                params![hash],
+            )
+            .unwrap();
+            c.execute("INSERT INTO peers VALUES (?1, 'a:1')", params![hash])
+                .unwrap();
+        }
+        let l = Ledger::open(&path).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
+        assert_eq!(l.peers_served(None).unwrap(), 1);
+        assert_eq!(l.peers_served(Some(now.timestamp() - 3600)).unwrap(), 0);
+        l.record(now, &[delta(5, 0, &["a:1"])]).unwrap();
+        assert_eq!(l.peers_served(Some(now.timestamp() - 3600)).unwrap(), 1);
+        assert_eq!(l.totals().unwrap()[0].uploaded, 505);
+        // Opening again changes nothing.
+        drop(l);
+        assert_eq!(Ledger::open(&path).unwrap().peers_served(None).unwrap(), 1);
     }
 }
