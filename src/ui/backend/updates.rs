@@ -175,9 +175,9 @@ impl Backend {
         let mut on = |step: Step<'_>| {
             p.waiting_for_lock = false;
             match step {
-                Step::Fetching(jobs) => {
-                    p.from_peers = jobs.iter().map(|j| j.bytes_fetched).sum();
-                    p.from_mirrors = jobs.iter().map(|j| j.bytes_from_mirrors).sum();
+                Step::Fetching { jobs, fetched } => {
+                    p.from_peers = fetched.from_peers;
+                    p.from_mirrors = fetched.from_mirrors;
                     p.speed = jobs.iter().map(|j| j.down_speed).sum();
                     p.job = jobs.first().map(|j| j.id);
                 }
