@@ -65,6 +65,8 @@ pub enum Input {
     Open(String),
     /// The window was closed: go on sharing in the background.
     Hidden,
+    /// A switch or a downgrade on the Versions page ended: what is installed may have changed.
+    SystemChanged,
     /// The connection became metered or not, the machine went on battery or off it.
     Conditions { metered: bool, on_battery: bool },
     /// The torrents paused for those conditions (or why not).
@@ -263,7 +265,11 @@ impl SimpleComponent for App {
                     updates::Output::Count(n) => Input::UpdateCount(n),
                 });
         updates.emit(updates::Input::Refresh);
-        let versions = VersionsPage::builder().launch(backend.clone()).detach();
+        let versions = VersionsPage::builder()
+            .launch(backend.clone())
+            .forward(sender.input_sender(), |versions::Output::Changed| {
+                Input::SystemChanged
+            });
         versions.emit(versions::Input::Refresh);
         let seeding = SeedingPage::builder().launch(backend.clone()).detach();
         let toasts = adw::ToastOverlay::new();
@@ -340,6 +346,7 @@ impl SimpleComponent for App {
                 self.updates.emit(updates::Input::Refresh);
                 self.versions.emit(versions::Input::Refresh);
             }
+            Input::SystemChanged => self.updates.emit(updates::Input::Refresh),
             Input::UpdateCount(n) => {
                 self.updates_tab.set_badge_number(n as u32);
                 self.updates_tab.set_needs_attention(n > 0);
