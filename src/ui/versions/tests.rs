@@ -2,8 +2,10 @@
 //! image's marked and the others' planned downloads; a switch through the page leaves the image
 //! of the new version on disk, byte for byte the published one.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use adw::prelude::*;
@@ -176,8 +178,15 @@ fn update_everything(rt: &tokio::runtime::Runtime, backend: &Arc<Backend>) {
 }
 
 /// The panel in a window (the confirmation needs one), its list read.
-fn panel_in_window(backend: &Arc<Backend>) -> (Controller<DowngradePanel>, gtk::Window) {
-    let panel = DowngradePanel::builder().launch(backend.clone()).detach();
+/// Also returns how many times the panel said what is installed changed.
+fn panel_in_window(
+    backend: &Arc<Backend>,
+) -> (Controller<DowngradePanel>, gtk::Window, Rc<Cell<usize>>) {
+    let changed = Rc::new(Cell::new(0));
+    let count = changed.clone();
+    let panel = DowngradePanel::builder()
+        .launch(backend.clone())
+        .connect_receiver(move |_, downgrade::Output::Changed| count.set(count.get() + 1));
     let window = gtk::Window::builder()
         .default_width(480)
         .default_height(600)
@@ -188,7 +197,7 @@ fn panel_in_window(backend: &Arc<Backend>) -> (Controller<DowngradePanel>, gtk::
     pump_until("the list", || {
         *panel.model().phase() == downgrade::Phase::Ready
     });
-    (panel, window)
+    (panel, window, changed)
 }
 
 /// Types `text` into the panel's search and waits until the list follows it.
@@ -253,7 +262,7 @@ fn the_downgrade_list_is_every_installed_package_with_an_older_build_and_the_sea
     let (world, client) = demo(&rt, dir.path());
     let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
     update_everything(&rt, &backend);
-    let (panel, _window) = panel_in_window(&backend);
+    let (panel, _window, _) = panel_in_window(&backend);
 
     let listed: BTreeMap<String, Vec<String>> = panel
         .model()
@@ -341,7 +350,7 @@ fn downgrades_from_the_list_install_the_older_build_and_each_counts_its_own_byte
     let (world, client) = demo(&rt, dir.path());
     let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
     update_everything(&rt, &backend);
-    let (panel, _window) = panel_in_window(&backend);
+    let (panel, _window, changed) = panel_in_window(&backend);
     let apps: Vec<(String, String)> = panel
         .model()
         .packages()
@@ -395,6 +404,8 @@ fn downgrades_from_the_list_install_the_older_build_and_each_counts_its_own_byte
         let fetched = panel.model().last_fetched().expect("a downgrade that ran");
         // Confirmed once: no second question before it ran.
         assert_eq!(panel.model().confirmations().1, n + 1);
+        // The page hears of it (and the window refreshes the Updates page).
+        pump_until("the panel's output", || changed.get() == n + 1);
         // rpm, not the panel, says which build is installed.
         assert_eq!(installed(&world.package_root, name), *older);
         results.push((before, fetched, counted()));
@@ -426,7 +437,11 @@ fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_kee
     settings.download_limit = Some(16 << 10);
     let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
     backend.save_settings(&settings).unwrap();
-    let page = VersionsPage::builder().launch(backend.clone()).detach();
+    let changed = Rc::new(Cell::new(0));
+    let count = changed.clone();
+    let page = VersionsPage::builder()
+        .launch(backend.clone())
+        .connect_receiver(move |_, super::Output::Changed| count.set(count.get() + 1));
     page.emit(Input::Refresh);
     pump_until("the versions", || page.model().phase == Phase::Ready);
     let version_path = |v: &str| &world.versions.iter().find(|(n, _)| n == v).unwrap().1;
@@ -473,6 +488,8 @@ fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_kee
         said.starts_with("Stopped: ") && said.contains("is still 1.00"),
         "{said}"
     );
+    // The window hears that the switch ended.
+    pump_until("the page's output", || changed.get() == 1);
     // The disk, not the page, says which version the image is.
     assert_eq!(Sha256::of_file(&old).unwrap(), old_sha);
     assert!(!new.exists());
@@ -498,6 +515,7 @@ fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_kee
     let Some(Ended::Switched(done)) = page.model().ended.clone() else {
         panic!("{:?}", page.model().ended);
     };
+    pump_until("the page's output", || changed.get() == 2);
     // Only what was left came over the wire (a piece of slack for blocks that arrived twice).
     let i = world
         .versions
