@@ -489,6 +489,9 @@ impl Component for DowngradePanel {
                     self.chosen = 0;
                     self.builds_stale = true;
                     self.plan(0, &sender);
+                } else if matches!(self.planning, Planning::Failed(..) | Planning::Nothing) {
+                    // Activated again after its plan failed: try again.
+                    self.plan(self.chosen, &sender);
                 }
             }
             Input::Choose(b) => {
