@@ -145,7 +145,7 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
     let engine = ctx.engine().await?;
     let mut progress = None;
     let mut on = |step: Step<'_>| match step {
-        Step::Fetching(jobs) => {
+        Step::Fetching { jobs, .. } => {
             let bar = progress.get_or_insert_with(|| ctx.out.job_progress(&tr("packages")));
             if let Some(j) = jobs.first() {
                 bar.update(j);

@@ -49,8 +49,9 @@ pub struct App {
 pub enum Input {
     /// The Updates page counted its updates.
     UpdateCount(usize),
-    /// A transaction or switch ended: the pages read the system again.
-    SystemChanged,
+    /// An update on the Updates page ended (installed, stopped or failed): the Versions page
+    /// reads the system again.
+    UpdatesChanged,
     /// The user quit: the window goes at once, the engine stops after.
     Quit,
     /// Look for updates again (Ctrl+R).
@@ -71,6 +72,9 @@ pub enum Input {
     Open(String),
     /// The window was closed: go on sharing in the background.
     Hidden,
+    /// A switch or a downgrade on the Versions page ended: what is installed may have changed,
+    /// so the Updates page looks again.
+    VersionsChanged,
     /// The connection became metered or not, the machine went on battery or off it.
     Conditions { metered: bool, on_battery: bool },
     /// The torrents paused for those conditions (or why not).
@@ -263,10 +267,14 @@ impl SimpleComponent for App {
                 .launch(backend.clone())
                 .forward(sender.input_sender(), |o| match o {
                     updates::Output::Count(n) => Input::UpdateCount(n),
-                    updates::Output::Changed => Input::SystemChanged,
+                    updates::Output::Changed => Input::UpdatesChanged,
                 });
         updates.emit(updates::Input::Refresh);
-        let versions = VersionsPage::builder().launch(backend.clone()).detach();
+        let versions = VersionsPage::builder()
+            .launch(backend.clone())
+            .forward(sender.input_sender(), |versions::Output::Changed| {
+                Input::VersionsChanged
+            });
         versions.emit(versions::Input::Refresh);
         let seeding = SeedingPage::builder().launch(backend.clone()).detach();
         let toasts = adw::ToastOverlay::new();
@@ -356,7 +364,9 @@ impl SimpleComponent for App {
                 self.updates.emit(updates::Input::Refresh);
                 self.versions.emit(versions::Input::Refresh);
             }
-            Input::SystemChanged => self.versions.emit(versions::Input::Refresh),
+            // A transaction on one page changes what the other shows.
+            Input::UpdatesChanged => self.versions.emit(versions::Input::Refresh),
+            Input::VersionsChanged => self.updates.emit(updates::Input::Refresh),
             Input::Quit => {
                 // The window goes at once; stopping the engine (peers told, the ledger
                 // written) takes seconds and happens after the main loop ends.

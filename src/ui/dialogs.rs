@@ -3,7 +3,7 @@
 use adw::prelude::*;
 
 /// Asks `heading` / `body` over the window of `over`, with Cancel and `verb` (drawn with
-/// `appearance`); runs `confirmed` when the user picks `verb`.
+/// `appearance`); runs `confirmed` when the user picks `verb`. Returns the dialog, presented.
 pub fn confirm(
     over: &impl IsA<gtk::Widget>,
     heading: &str,
@@ -11,7 +11,7 @@ pub fn confirm(
     verb: &str,
     appearance: adw::ResponseAppearance,
     confirmed: impl Fn() + 'static,
-) {
+) -> adw::MessageDialog {
     let dialog = adw::MessageDialog::new(
         over.root().and_downcast_ref::<gtk::Window>(),
         Some(heading),
@@ -28,4 +28,5 @@ pub fn confirm(
         }
     });
     dialog.present();
+    dialog
 }

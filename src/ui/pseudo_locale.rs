@@ -79,6 +79,10 @@ fn texts(w: &gtk::Widget, out: &mut Vec<(String, String)>) {
     if w.is::<gtk::WindowControls>() {
         return;
     }
+    // So does a search entry's clear icon ("Clear entry"); its placeholder is ours.
+    if w.is::<gtk::Image>() && w.parent().is_some_and(|p| p.is::<gtk::SearchEntry>()) {
+        return;
+    }
     let kind = w.type_().name().to_owned();
     let mut add = |what: &str, t: Option<glib::GString>| {
         if let Some(t) = t.filter(|t| !t.is_empty()) {

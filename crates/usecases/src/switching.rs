@@ -176,6 +176,10 @@ pub struct Unfinished {
     pub mode: SwitchMode,
     /// Stopped by the user: it runs again only when resumed.
     pub stopped: bool,
+    /// The file the new version is built in.
+    pub working: PathBuf,
+    /// Whether the working file holds all of the old image (a reflink or copy made to its end).
+    pub copied: bool,
 }
 
 impl Unfinished {
@@ -191,15 +195,25 @@ impl Unfinished {
             name: rec.name,
             mode: s.mode,
             stopped: rec.paused,
+            working: s.working,
+            copied: s.copied,
         })
     }
 
     /// The unfinished switch of `image`, or of any image in the images folder, as the journal
     /// on disk has it (no engine is started to ask).
     pub fn find(client: &User, image: Option<&Path>) -> anyhow::Result<Option<Self>> {
+        Unfinished::find_in(&client.dirs.engine(), &client.images_dir(), image)
+    }
+
+    /// [`Unfinished::find`] in the journal of the engine's state folder `state_dir`.
+    pub(crate) fn find_in(
+        state_dir: &Path,
+        images_dir: &Path,
+        image: Option<&Path>,
+    ) -> anyhow::Result<Option<Self>> {
         let image = image.map(std::path::absolute).transpose()?;
-        let images_dir = client.images_dir();
-        Ok(read_journal(&client.dirs.engine())?
+        Ok(read_journal(state_dir)?
             .into_iter()
             .filter_map(Unfinished::of)
             .find(|u| match &image {

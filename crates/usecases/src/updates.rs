@@ -14,7 +14,7 @@ use swarmdate_core::packages::{HelperPackage, HelperVerb, Inventory, Nevra, Pack
 use swarmdate_core::plan::{Catalogue, Goal, LoadedRepo, Plan, plan};
 use swarmdate_core::store::{PackageStore, TrimReport};
 use swarmdate_engine::service::EngineHandle;
-use swarmdate_engine::{JobId, JobSpec, JobState, RepoSpec, Snapshot};
+use swarmdate_engine::{JobId, JobSnapshot, JobSpec, JobState, RepoSpec, Snapshot};
 
 /// The privileged installer, as the polkit policy in `data/` names it.
 pub const HELPER: &str = "/usr/libexec/swarmdate-helper";
@@ -69,6 +69,46 @@ pub struct Fetched {
     pub from_mirrors: u64,
 }
 
+impl Fetched {
+    /// What a job's counters say.
+    fn of(j: &JobSnapshot) -> Fetched {
+        Fetched {
+            from_peers: j.bytes_fetched,
+            from_mirrors: j.bytes_from_mirrors,
+        }
+    }
+
+    /// In all.
+    pub fn total(&self) -> u64 {
+        self.from_peers + self.from_mirrors
+    }
+}
+
+/// The counters of the jobs a fetch joins, as they were when it began. A repository job lives on
+/// after a transaction (it seeds) and counts every byte it ever fetched; the next transaction that
+/// joins it counts only what arrived since.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Baseline(BTreeMap<JobId, Fetched>);
+
+impl Baseline {
+    /// Every job's counters in `snap`.
+    fn of(snap: &Snapshot) -> Baseline {
+        Baseline(snap.jobs.iter().map(|j| (j.id, Fetched::of(j))).collect())
+    }
+
+    /// What `jobs` fetched since the baseline (a job new since then counts from zero).
+    fn since(&self, jobs: &[&JobSnapshot]) -> Fetched {
+        let mut f = Fetched::default();
+        for j in jobs {
+            let now = Fetched::of(j);
+            let then = self.0.get(&j.id).copied().unwrap_or_default();
+            f.from_peers += now.from_peers.saturating_sub(then.from_peers);
+            f.from_mirrors += now.from_mirrors.saturating_sub(then.from_mirrors);
+        }
+        f
+    }
+}
+
 /// How the fetch of a plan's packages stands in an engine snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum FetchStatus {
@@ -80,10 +120,12 @@ enum FetchStatus {
     Done(Fetched),
 }
 
-/// Reads the fetch's state off a snapshot of the engine running `jobs`.
+/// Reads the fetch's state off a snapshot of the engine running `jobs`, counting the bytes
+/// fetched since `baseline`.
 fn fetch_status(
     snap: &Snapshot,
     jobs: &[JobId],
+    baseline: &Baseline,
     planned: &Planned,
     store: &PackageStore,
 ) -> FetchStatus {
@@ -103,10 +145,7 @@ fn fetch_status(
             .iter()
             .all(|d| store.holds(&d.sha256))
     {
-        FetchStatus::Done(Fetched {
-            from_peers: mine.iter().map(|j| j.bytes_fetched).sum(),
-            from_mirrors: mine.iter().map(|j| j.bytes_from_mirrors).sum(),
-        })
+        FetchStatus::Done(baseline.since(&mine))
     } else {
         FetchStatus::Running
     }
@@ -302,8 +341,14 @@ pub struct Stopped {
 /// A step of a running transaction, for the face to show.
 #[derive(Debug)]
 pub enum Step<'a> {
-    /// The engine's jobs for this transaction, as the latest snapshot has them.
-    Fetching(Vec<&'a swarmdate_engine::JobSnapshot>),
+    /// The engine's jobs for this transaction, as the latest snapshot has them, and the bytes
+    /// they fetched for it so far (a job that fetched for earlier transactions counts those too).
+    Fetching {
+        /// The jobs.
+        jobs: Vec<&'a JobSnapshot>,
+        /// What arrived for this transaction.
+        fetched: Fetched,
+    },
     /// This package of the plan has arrived in the store (sent once per package).
     Arrived(&'a Nevra),
     /// Another package manager holds the rpm lock.
@@ -452,6 +497,8 @@ impl Transaction {
         if wanted.is_empty() {
             return Ok(Fetched::default());
         }
+        // Before joining: a job joined counts from here.
+        let baseline = Baseline::of(&engine.subscribe().borrow());
         let mut asked = Vec::new();
         for (r, files) in wanted {
             let repo = &self.repos[r];
@@ -469,16 +516,19 @@ impl Transaction {
         let mut rx = engine.subscribe();
         loop {
             let snap = rx.borrow_and_update().clone();
-            on(Step::Fetching(
-                snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect(),
-            ));
+            let mine: Vec<_> = snap.jobs.iter().filter(|j| jobs.contains(&j.id)).collect();
+            let fetched = baseline.since(&mine);
+            on(Step::Fetching {
+                jobs: mine,
+                fetched,
+            });
             for (d, seen) in downloads.iter().zip(arrived.iter_mut()) {
                 if !*seen && self.store.holds(&d.sha256) {
                     *seen = true;
                     on(Step::Arrived(&d.package));
                 }
             }
-            match fetch_status(&snap, &jobs, &self.planned, &self.store) {
+            match fetch_status(&snap, &jobs, &baseline, &self.planned, &self.store) {
                 FetchStatus::Running => {}
                 FetchStatus::Failed(e) => anyhow::bail!("fetching packages: {e}"),
                 FetchStatus::Done(fetched) => return Ok(fetched),
@@ -518,34 +568,245 @@ pub struct OlderBuild {
     pub size: u64,
 }
 
+/// An installed package that can go back to an older build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downgradable {
+    /// Its newest installed build.
+    pub installed: Nevra,
+    /// The builds it can go to, newest first.
+    pub older: Vec<OlderBuild>,
+}
+
+impl Downgradable {
+    /// The package name.
+    pub fn name(&self) -> &str {
+        &self.installed.name
+    }
+}
+
+/// Every installed package that `catalogue` has an older build of, by name, in one pass over
+/// the catalogue. A package's newest installed build is the one compared (for its architecture);
+/// builds installed already (a kernel beside the newer one) are not offered.
+pub fn downgradable_in(inventory: &Inventory, catalogue: &Catalogue) -> Vec<Downgradable> {
+    let installed: HashSet<&Nevra> = inventory.packages.iter().map(|p| &p.nevra).collect();
+    let mut newest: BTreeMap<&str, &Nevra> = BTreeMap::new();
+    for p in &inventory.packages {
+        let n = &p.nevra;
+        let e = newest.entry(n.name.as_str()).or_insert(n);
+        if n.evr.rpm_cmp(&e.evr).is_gt() {
+            *e = n;
+        }
+    }
+    let mut older: BTreeMap<&str, Vec<OlderBuild>> = BTreeMap::new();
+    for (b, (n, _)) in catalogue.builds.iter().enumerate() {
+        let Some(top) = newest.get(n.name.as_str()) else {
+            continue;
+        };
+        if n.arch == top.arch && n.evr.rpm_cmp(&top.evr).is_lt() && !installed.contains(n) {
+            older.entry(n.name.as_str()).or_default().push(OlderBuild {
+                nevra: n.clone(),
+                size: catalogue.build(b).size,
+            });
+        }
+    }
+    older
+        .into_iter()
+        .map(|(name, mut builds)| {
+            builds.sort_by(|a, b| b.nevra.evr.rpm_cmp(&a.nevra.evr));
+            Downgradable {
+                installed: newest[name].clone(),
+                older: builds,
+            }
+        })
+        .collect()
+}
+
+/// Reads the feed's repositories (every snapshot it lists, the release included) and what
+/// `root` has installed.
+async fn catalogue_and_inventory(
+    client: &User,
+    root: &Path,
+) -> anyhow::Result<(Catalogue, Inventory)> {
+    let feed = client.feed().await?;
+    let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
+    let inventory = Inventory::read(root)?;
+    Ok((
+        Catalogue::new(repos.into_iter().map(|r| r.repo).collect()),
+        inventory,
+    ))
+}
+
+/// Every package installed in `root` that the feed's repositories have an older build of, by
+/// name (see [`downgradable_in`]). The store and the packages inside local images hold only
+/// builds the repositories index, so the repositories are where every build is found.
+pub async fn downgradable(client: &User, root: &Path) -> anyhow::Result<Vec<Downgradable>> {
+    let (catalogue, inventory) = catalogue_and_inventory(client, root).await?;
+    Ok(downgradable_in(&inventory, &catalogue))
+}
+
 /// The builds of `name` older than the newest one installed in `root`, newest first.
 pub async fn older_builds(
     client: &User,
     root: &Path,
     name: &str,
 ) -> anyhow::Result<Vec<OlderBuild>> {
-    let feed = client.feed().await?;
-    let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
-    let inventory = Inventory::read(root)?;
-    let installed = inventory
-        .named(name)
-        .map(|i| &i.nevra)
-        .max_by(|a, b| a.evr.rpm_cmp(&b.evr))
-        .with_context(|| format!("{name} is not installed"))?
-        .clone();
-    let catalogue = Catalogue::new(repos.into_iter().map(|r| r.repo).collect());
-    let mut older: Vec<OlderBuild> = catalogue
-        .builds
-        .iter()
-        .enumerate()
-        .filter(|(_, (n, _))| {
-            n.name == name && n.arch == installed.arch && n.evr.rpm_cmp(&installed.evr).is_lt()
-        })
-        .map(|(b, (n, _))| OlderBuild {
-            nevra: n.clone(),
-            size: catalogue.build(b).size,
-        })
-        .collect();
-    older.sort_by(|a, b| b.nevra.evr.rpm_cmp(&a.nevra.evr));
-    Ok(older)
+    let (catalogue, inventory) = catalogue_and_inventory(client, root).await?;
+    anyhow::ensure!(
+        inventory.named(name).next().is_some(),
+        "{name} is not installed"
+    );
+    Ok(downgradable_in(&inventory, &catalogue)
+        .into_iter()
+        .find(|d| d.name() == name)
+        .map_or_else(Vec::new, |d| d.older))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmdate_core::feed::RepoKind;
+    use swarmdate_core::packages::{
+        INDEX_FORMAT, IndexedPackage, Installed, InventorySource, PackageIndex,
+    };
+    use swarmdate_core::plan::Repo;
+    use swarmdate_core::torrent::InfoHash;
+
+    fn inventory(nevras: &[&str]) -> Inventory {
+        Inventory {
+            packages: nevras
+                .iter()
+                .map(|n| Installed {
+                    nevra: n.parse().unwrap(),
+                    summary: String::new(),
+                    size: 0,
+                    relations: Default::default(),
+                })
+                .collect(),
+            source: InventorySource::Sqlite,
+        }
+    }
+
+    fn repo(kind: RepoKind, tag: u8, nevras: &[&str]) -> Repo {
+        let packages = nevras
+            .iter()
+            .enumerate()
+            .map(|(i, n)| IndexedPackage {
+                file_index: i,
+                path: format!("Packages/{n}.rpm"),
+                nevra: n.parse().unwrap(),
+                size: 1000 + i as u64,
+                sha256: swarmdate_core::hash::Sha256([tag; 32]),
+                summary: String::new(),
+                relations: Default::default(),
+            })
+            .collect();
+        Repo {
+            kind,
+            index: PackageIndex {
+                format: INDEX_FORMAT,
+                info_hash: InfoHash([tag; 20]),
+                name: format!("repo{tag}"),
+                piece_length: 16384,
+                packages,
+            },
+        }
+    }
+
+    #[test]
+    fn every_installed_package_with_an_older_build_anywhere_is_listed_once_with_its_builds() {
+        let inv = inventory(&[
+            "app-1.2-1.fc41.x86_64",
+            "lib-2.0-1.fc41.x86_64",
+            "kernel-6.11.4-301.fc41.x86_64",
+            "kernel-6.11.5-300.fc41.x86_64",
+            "tool-1.0-1.fc41.noarch",
+            "gone-1.0-1.fc41.x86_64",
+        ]);
+        let cat = Catalogue::new(vec![
+            repo(
+                RepoKind::Updates,
+                2,
+                &["app-1.2-1.fc41.x86_64", "kernel-6.11.5-300.fc41.x86_64"],
+            ),
+            repo(
+                RepoKind::Updates,
+                1,
+                &["app-1.1-1.fc41.x86_64", "lib-2.0-1.fc41.x86_64"],
+            ),
+            repo(
+                RepoKind::Release,
+                0,
+                &[
+                    "app-1.0-1.fc41.x86_64",
+                    // Another architecture is no build of the installed package.
+                    "app-1.0-1.fc41.aarch64",
+                    "app-1.1-1.fc41.x86_64",
+                    "lib-2.0-1.fc41.x86_64",
+                    "kernel-6.11.4-301.fc41.x86_64",
+                    "tool-0.9-1.fc41.noarch",
+                    // Not installed: nothing to go back from.
+                    "other-0.1-1.fc41.x86_64",
+                ],
+            ),
+        ]);
+        let listed: Vec<(String, Vec<String>)> = downgradable_in(&inv, &cat)
+            .into_iter()
+            .map(|d| {
+                (
+                    d.installed.to_string(),
+                    d.older.iter().map(|b| b.nevra.to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    "app-1.2-1.fc41.x86_64".to_owned(),
+                    vec![
+                        "app-1.1-1.fc41.x86_64".to_owned(),
+                        "app-1.0-1.fc41.x86_64".to_owned()
+                    ]
+                ),
+                (
+                    "tool-1.0-1.fc41.noarch".to_owned(),
+                    vec!["tool-0.9-1.fc41.noarch".to_owned()]
+                ),
+            ]
+        );
+        // The size is the build's own, from its newest repository.
+        let app = &downgradable_in(&inv, &cat)[0];
+        assert_eq!(app.older[0].size, 1000);
+    }
+
+    fn job(id: u64, fetched: u64, mirrors: u64) -> JobSnapshot {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "kind": "packages", "name": "repo", "info_hash": "00".repeat(20),
+            "state": JobState::Seeding, "bytes_wanted": 1000, "bytes_had": 0, "bytes_fetched": fetched,
+            "bytes_uploaded": 0, "bytes_received": 0, "bytes_discarded": 0,
+            "bytes_from_mirrors": mirrors, "down_speed": 0, "up_speed": 0, "peers": [],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_transaction_counts_only_what_its_jobs_fetched_since_it_began() {
+        // Job 1 fetched 700 + 50 for an earlier transaction; job 2 is new.
+        let before = Snapshot {
+            jobs: vec![job(1, 700, 50), job(3, 10, 0)],
+            ..Default::default()
+        };
+        let baseline = Baseline::of(&before);
+        let (j1, j2) = (job(1, 900, 80), job(2, 40, 5));
+        assert_eq!(
+            baseline.since(&[&j1, &j2]),
+            Fetched {
+                from_peers: 200 + 40,
+                from_mirrors: 30 + 5
+            }
+        );
+        // A counter that went down (a job restarted on a fresh storage) counts nothing, never
+        // wraps.
+        assert_eq!(baseline.since(&[&job(1, 600, 0)]), Fetched::default());
+    }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::User;
+use super::switching::Unfinished;
 use swarmdate_core::fsutil;
 use swarmdate_core::iso::{
     Identified, Plan, PublishedIso, Room, SwitchMode, identify, plan_switch,
@@ -20,6 +21,8 @@ pub struct Versions {
     pub image: PathBuf,
     /// The version it is; `None` for an image the feed does not know.
     pub current: Option<usize>,
+    /// The engine's state folder: its journal holds a stopped switch's working copy.
+    state_dir: PathBuf,
 }
 
 impl Versions {
@@ -38,11 +41,15 @@ impl Versions {
             versions,
             image,
             current,
+            state_dir: client.dirs.engine(),
         })
     }
 
-    /// Plans switching the image to version `to` (an index), with the space this disk has.
+    /// Plans switching the image to version `to` (an index), with the space this disk has. A
+    /// stopped switch of the image to `to` is resumed by the next switch: the pieces its working
+    /// copy holds are kept, not fetched again, and its mode stays.
     pub async fn plan(&self, to: usize, prefer: Option<SwitchMode>) -> anyhow::Result<Plan> {
+        let kept = self.kept_work(to)?;
         let from = self.current.map(|i| self.versions[i].clone());
         let to = self.versions[to].clone();
         let image = self.image.clone();
@@ -51,10 +58,31 @@ impl Versions {
             reflink: fsutil::supports_reflink(dir),
             free: fsutil::available_space(dir)?,
         };
-        Ok(tokio::task::spawn_blocking(move || {
-            plan_switch(&image, from.as_ref(), &to, room, prefer)
-        })
-        .await??)
+        Ok(
+            tokio::task::spawn_blocking(move || -> std::io::Result<Plan> {
+                let mut plan = plan_switch(&image, from.as_ref(), &to, room, prefer)?;
+                if let Some(u) = kept {
+                    plan.keep_from(&u.working, &to.torrent)?;
+                    plan.mode = u.mode;
+                }
+                Ok(plan)
+            })
+            .await??,
+        )
+    }
+
+    /// The image's unfinished switch to version `to` whose working copy the next switch takes
+    /// up: one beside the image (an in-place one is rolled back when stopped), copied whole.
+    fn kept_work(&self, to: usize) -> anyhow::Result<Option<Unfinished>> {
+        let dir = fsutil::parent_dir(&self.image);
+        Ok(
+            Unfinished::find_in(&self.state_dir, dir, Some(&self.image))?.filter(|u| {
+                u.info_hash == self.versions[to].torrent.info_hash()
+                    && u.mode != SwitchMode::InPlace
+                    && u.copied
+                    && u.working.is_file()
+            }),
+        )
     }
 
     /// The plan to version `to` refined by the target's layout: what is left to fetch once the

@@ -19,7 +19,7 @@ use swarmdate_usecases::User;
 
 pub use open::TorrentInfo;
 pub use seeding::{SeedItem, SeedingView, Shared};
-pub use updates::{Available, Halted, Progress, StopSwitch, UpdateItem};
+pub use updates::{Available, DowngradePlan, Halted, Progress, StopSwitch, UpdateItem};
 pub use versions::{SwitchProgress, VersionItem, VersionsView};
 
 /// The engine's runtime, the user's client and the system the window updates.

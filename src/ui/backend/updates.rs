@@ -6,9 +6,11 @@ use std::sync::Arc;
 use super::Backend;
 
 use swarmdate_core::packages::Nevra;
-use swarmdate_core::plan::{ChangeKind, Goal};
+use swarmdate_core::plan::{Change, ChangeKind, Goal};
 use swarmdate_engine::JobId;
-use swarmdate_usecases::updates::{OlderBuild, Outcome, Step, Stopped, Transaction, older_builds};
+use swarmdate_usecases::updates::{
+    Downgradable, Outcome, Step, Stopped, Transaction, downgradable,
+};
 
 /// One update as the Updates page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,31 @@ impl std::fmt::Debug for Available {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Available")
             .field("items", &self.items)
+            .field("download", &self.download)
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A planned downgrade: the build, what comes down with it, and the transaction that does it.
+pub struct DowngradePlan {
+    /// The build the package goes to.
+    pub build: Nevra,
+    /// The other packages the transaction changes.
+    pub others: Vec<Change>,
+    /// Bytes to download.
+    pub download: u64,
+    /// Bytes the store already holds.
+    pub held: u64,
+    /// The planned transaction, until it is run.
+    pub transaction: Option<Transaction>,
+}
+
+impl std::fmt::Debug for DowngradePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DowngradePlan")
+            .field("build", &self.build)
+            .field("others", &self.others)
             .field("download", &self.download)
             .field("held", &self.held)
             .finish_non_exhaustive()
@@ -163,38 +190,45 @@ impl Backend {
         })
     }
 
-    /// The builds of `name` older than the installed one, newest first.
-    pub fn older_builds(
+    /// Every installed package with an older build in the feed's repositories, by name.
+    pub fn downgradable(
         self: &Arc<Self>,
-        name: String,
-    ) -> impl Future<Output = Result<Vec<OlderBuild>, String>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<Downgradable>, String>> + Send + 'static {
         let me = self.clone();
         self.run(async move {
-            older_builds(&me.client(), &me.root, &name)
+            downgradable(&me.client(), &me.root)
                 .await
                 .map_err(|e| format!("{e:#}"))
         })
     }
 
-    /// Downgrades `name` to `version` (and what must come down with it), reporting progress.
-    pub fn downgrade(
+    /// Plans taking `build`'s package down to `build` (and what must come down with it).
+    pub fn plan_downgrade(
         self: &Arc<Self>,
-        name: String,
-        version: String,
-        progress: impl Fn(Progress) + Send + Sync + 'static,
-    ) -> impl Future<Output = Result<Outcome, String>> + Send + 'static {
+        build: Nevra,
+    ) -> impl Future<Output = Result<DowngradePlan, String>> + Send + 'static {
         let me = self.clone();
         self.run(async move {
             let goal = Goal::Downgrade {
-                name,
-                version: Some(version),
+                name: build.name.clone(),
+                version: Some(build.evr.to_string()),
             };
             let tx = Transaction::prepare(&me.client(), goal, &me.root)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
-            me.carry_out(tx, progress, std::future::pending())
-                .await
-                .map_err(|e| format!("{e:#}"))
+            let plan = tx.plan();
+            Ok(DowngradePlan {
+                others: plan
+                    .changes
+                    .iter()
+                    .filter(|c| c.package.name != build.name)
+                    .cloned()
+                    .collect(),
+                download: plan.download_bytes,
+                held: plan.held_bytes,
+                build,
+                transaction: Some(tx),
+            })
         })
     }
 
@@ -216,9 +250,9 @@ impl Backend {
         let mut on = |step: Step<'_>| {
             p.waiting_for_lock = false;
             match step {
-                Step::Fetching(jobs) => {
-                    p.from_peers = jobs.iter().map(|j| j.bytes_fetched).sum();
-                    p.from_mirrors = jobs.iter().map(|j| j.bytes_from_mirrors).sum();
+                Step::Fetching { jobs, fetched } => {
+                    p.from_peers = fetched.from_peers;
+                    p.from_mirrors = fetched.from_mirrors;
                     p.speed = jobs.iter().map(|j| j.down_speed).sum();
                     p.job = jobs.first().map(|j| j.id);
                     p.mirror_error = jobs.iter().find_map(|j| j.mirror_error.clone());

@@ -214,9 +214,11 @@ impl Component for SeedingPage {
                     },
                     gtk::Box {
                         set_spacing: 12,
+                        // Wraps, so the page fits a 360 px window beside the span buttons.
                         gtk::Label {
                             set_hexpand: true,
                             set_xalign: 0.0,
+                            set_wrap: true,
                             add_css_class: "dim-label",
                             #[watch]
                             set_label: &model.busiest(),

@@ -84,6 +84,14 @@ pub enum Input {
     Chosen(PathBuf),
 }
 
+/// What the page tells the window.
+#[derive(Debug)]
+pub enum Output {
+    /// A switch or a package downgrade ended (done, stopped or failed): the image or the
+    /// installed packages may have changed.
+    Changed,
+}
+
 /// Results of the page's background work.
 #[derive(Debug)]
 pub enum Cmd {
@@ -188,7 +196,7 @@ impl VersionsPage {
 impl Component for VersionsPage {
     type Init = Arc<Backend>;
     type Input = Input;
-    type Output = ();
+    type Output = Output;
     type CommandOutput = Cmd;
 
     view! {
@@ -335,7 +343,11 @@ impl Component for VersionsPage {
             stopping: false,
             chooser: None,
             transfer: None,
-            downgrade: DowngradePanel::builder().launch(backend.clone()).detach(),
+            downgrade: DowngradePanel::builder()
+                .launch(backend.clone())
+                .forward(sender.output_sender(), |downgrade::Output::Changed| {
+                    Output::Changed
+                }),
         };
         let rows_box = model.rows.widget();
         let downgrade_panel = model.downgrade.widget();
@@ -347,6 +359,7 @@ impl Component for VersionsPage {
         match msg {
             Input::Refresh | Input::Chosen(_) if self.is_switching() => {}
             Input::Refresh => {
+                self.downgrade.emit(downgrade::Input::Reload);
                 self.phase = Phase::Loading;
                 let load = self.backend.load_versions(self.chosen.clone());
                 sender.oneshot_command(async move { Cmd::Loaded(load.await) });
@@ -441,8 +454,11 @@ impl Component for VersionsPage {
     }
 
     fn update_cmd(&mut self, cmd: Cmd, sender: ComponentSender<Self>, _: &Self::Root) {
-        if let Cmd::Switched(_, Ok(ended)) = &cmd {
-            self.ended = Some(ended.clone());
+        if let Cmd::Switched(_, r) = &cmd {
+            if let Ok(ended) = r {
+                self.ended = Some(ended.clone());
+            }
+            let _ = sender.output(Output::Changed);
         }
         match cmd {
             Cmd::Loaded(Ok(view)) => {

@@ -53,8 +53,11 @@ pub struct Plan {
     pub pieces: Vec<PieceIndex>,
     /// Bytes in those pieces: what the switch downloads.
     pub fetch_bytes: u64,
-    /// Bytes reused from the local image.
+    /// Bytes reused from the local image (and from a stopped switch's working copy).
     pub reuse_bytes: u64,
+    /// Bytes a stopped switch to this version fetched or placed and kept in its working copy:
+    /// counted in `reuse_bytes`, not fetched again (see [`Plan::keep_from`]).
+    pub kept_bytes: u64,
     /// How the new version is built.
     pub mode: SwitchMode,
     /// Whether the user chose the mode rather than the free space and the file system.
@@ -71,6 +74,34 @@ impl Plan {
     /// Whether the image already is the target version.
     pub fn is_noop(&self) -> bool {
         self.pieces.is_empty() && self.from.as_deref() == Some(self.to.as_str())
+    }
+
+    /// Takes up the working copy `working` of a stopped switch to this version (`to`, its
+    /// torrent): the planned pieces it already holds, checked against `to`'s hashes, are kept
+    /// instead of fetched. Reads only the planned pieces.
+    pub fn keep_from(&mut self, working: &Path, to: &Torrent) -> std::io::Result<()> {
+        let file = File::open(working)?;
+        let len = file.metadata()?.len();
+        let held: Vec<bool> = self
+            .pieces
+            .par_iter()
+            .map_init(Vec::new, |buf, p| {
+                local_piece_matches(&file, len, to, p.0, buf)
+            })
+            .collect::<std::io::Result<_>>()?;
+        let mut kept = 0;
+        let mut left = Vec::with_capacity(self.pieces.len());
+        for (p, held) in self.pieces.iter().zip(held) {
+            match held {
+                true => kept += to.piece_len(p.0),
+                false => left.push(*p),
+            }
+        }
+        self.pieces = left;
+        self.fetch_bytes -= kept;
+        self.reuse_bytes += kept;
+        self.kept_bytes += kept;
+        Ok(())
     }
 }
 
@@ -168,6 +199,7 @@ pub fn plan_switch(
         target_size: t.total_length(),
         piece_length: t.piece_length,
         reuse_bytes: t.total_length() - fetch_bytes,
+        kept_bytes: 0,
         fetch_bytes,
         pieces,
         mode,
@@ -180,4 +212,60 @@ pub fn plan_switch(
         copy_space,
         free_space: room.free,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::torrent::TorrentBuilder;
+
+    const PIECE: usize = 16384;
+
+    #[test]
+    fn a_stopped_switchs_working_copy_keeps_the_planned_pieces_it_holds_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let old: Vec<u8> = (0..4 * PIECE).map(|i| (i % 251) as u8).collect();
+        let mut new = old.clone();
+        for p in [1, 2, 3] {
+            new[p * PIECE] ^= 0xff;
+            new[(p + 1) * PIECE - 1] ^= 0xff;
+        }
+        let path = |n: &str| dir.path().join(n);
+        std::fs::write(path("old.iso"), &old).unwrap();
+        std::fs::write(path("new.iso"), &new).unwrap();
+        let t = TorrentBuilder::single_file("new.iso", &path("new.iso"))
+            .piece_length(PIECE as u32)
+            .build()
+            .unwrap();
+        let pieces = differing_pieces(&path("old.iso"), None, &t).unwrap();
+        assert_eq!(pieces, [PieceIndex(1), PieceIndex(2), PieceIndex(3)]);
+        // Stopped with piece 2 fetched and piece 3 half-written.
+        let mut work = old.clone();
+        work[2 * PIECE..3 * PIECE].copy_from_slice(&new[2 * PIECE..3 * PIECE]);
+        work[3 * PIECE..3 * PIECE + 100].copy_from_slice(&new[3 * PIECE..3 * PIECE + 100]);
+        std::fs::write(path("working"), &work).unwrap();
+        let size = (4 * PIECE) as u64;
+        let mut plan = Plan {
+            from: Some("1".into()),
+            to: "2".into(),
+            target_size: size,
+            piece_length: PIECE as u32,
+            pieces,
+            fetch_bytes: 3 * PIECE as u64,
+            reuse_bytes: PIECE as u64,
+            kept_bytes: 0,
+            mode: SwitchMode::Copy,
+            mode_chosen: false,
+            space_needed: size,
+            copy_space: size,
+            free_space: 1 << 30,
+        };
+        plan.keep_from(&path("working"), &t).unwrap();
+        assert_eq!(plan.pieces, [PieceIndex(1), PieceIndex(3)]);
+        let p = PIECE as u64;
+        assert_eq!(
+            (plan.fetch_bytes, plan.reuse_bytes, plan.kept_bytes),
+            (2 * p, 2 * p, p)
+        );
+    }
 }
