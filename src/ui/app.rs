@@ -313,6 +313,11 @@ impl SimpleComponent for App {
             .transform_to(|_, name: Option<String>| Some(name.as_deref() == Some("updates")))
             .sync_create()
             .build();
+        // Narrow, the Updates page's action shows an icon: its label could widen the header.
+        let page = updates.sender().clone();
+        widgets.title.connect_title_visible_notify(move |t| {
+            page.emit(updates::Input::Narrow(t.is_title_visible()));
+        });
         // The bottom switcher shows when the header has no room for the top one.
         widgets
             .title

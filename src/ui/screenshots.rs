@@ -124,7 +124,12 @@ fn every_page_renders_in_light_and_dark_in_english_and_german() {
                 .widgets()
                 .header
                 .measure(gtk::Orientation::Horizontal, -1);
-            assert_eq!(window.width(), 360, "{page}; the header needs {header} px");
+            // Nothing widened the window past its narrowest (its frame takes a few pixels).
+            assert!(
+                window.width() <= 360,
+                "{page} is {} px wide; the header needs {header} px",
+                window.width()
+            );
             assert!(
                 narrow.widgets().bar.reveals(),
                 "the bottom switcher at 360 px"

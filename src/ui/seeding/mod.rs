@@ -287,6 +287,9 @@ impl Component for SeedingPage {
                             set_homogeneous: true,
                             #[name = "x_start"]
                             gtk::Label {
+                                // Wraps, so the chart fits a 360 px window.
+                                set_wrap: true,
+                                set_justify: gtk::Justification::Left,
                                 set_xalign: 0.0,
                                 add_css_class: "caption",
                                 add_css_class: "dim-label",
@@ -295,6 +298,9 @@ impl Component for SeedingPage {
                             },
                             #[name = "x_mid"]
                             gtk::Label {
+                                // Wraps, so the chart fits a 360 px window.
+                                set_wrap: true,
+                                set_justify: gtk::Justification::Center,
                                 set_xalign: 0.5,
                                 add_css_class: "caption",
                                 add_css_class: "dim-label",
@@ -303,6 +309,9 @@ impl Component for SeedingPage {
                             },
                             #[name = "x_end"]
                             gtk::Label {
+                                // Wraps, so the chart fits a 360 px window.
+                                set_wrap: true,
+                                set_justify: gtk::Justification::Right,
                                 set_xalign: 1.0,
                                 add_css_class: "caption",
                                 add_css_class: "dim-label",
@@ -539,11 +548,19 @@ pub fn chart_text(span: usize, bars: &[u64], now: i64) -> ChartText {
                         .ok()
                         .and_then(|d| d.format("%H:%M").ok())
                         .map_or_else(String::new, |s| s.to_string());
-                    let msg = match span {
-                        0 => "{total} uploaded in the last hour, most at {time}: {most}.",
-                        _ => "{total} uploaded in the last day, most at {time}: {most}.",
-                    };
-                    trf(msg, &[("total", &total), ("time", &at), ("most", &most)])
+                    let args: &[(&str, &dyn std::fmt::Display)] =
+                        &[("total", &total), ("time", &at), ("most", &most)];
+                    // Each sentence whole in its own call, where xgettext finds it.
+                    match span {
+                        0 => trf(
+                            "{total} uploaded in the last hour, most at {time}: {most}.",
+                            args,
+                        ),
+                        _ => trf(
+                            "{total} uploaded in the last day, most at {time}: {most}.",
+                            args,
+                        ),
+                    }
                 }
                 _ => {
                     // Day bars are days of UTC, as the ledger keeps them.

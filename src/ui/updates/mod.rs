@@ -56,6 +56,8 @@ pub struct UpdatesPage {
     notice: Option<String>,
     /// The page's action in the window's header bar: Update, or Stop while one runs.
     action: gtk::Button,
+    /// The window is narrow: the action shows an icon instead of its label.
+    narrow: bool,
     /// The open transfer view.
     transfer: Option<Controller<TransferView>>,
 }
@@ -71,6 +73,8 @@ pub enum Input {
     Stop,
     /// Show the fetch's transfer (piece map, peers, speeds).
     ShowTransfer,
+    /// The window became narrow (true) or wide again: the header action's room.
+    Narrow(bool),
 }
 
 /// What the page tells the window.
@@ -158,7 +162,17 @@ impl UpdatesPage {
         } else {
             (tr("Update"), "suggested-action", "destructive-action")
         };
-        self.action.set_label(&label);
+        // Narrow, a word as long as "Aktualisieren" would widen the header past 360 px.
+        if self.narrow {
+            self.action.set_icon_name(if running {
+                "process-stop-symbolic"
+            } else {
+                "software-update-available-symbolic"
+            });
+        } else {
+            self.action.set_label(&label);
+        }
+        crate::ui::a11y::set_label(&self.action, &label);
         self.action.remove_css_class(old_class);
         self.action.add_css_class(class);
         self.action.set_tooltip_text(Some(&if running {
@@ -408,6 +422,7 @@ impl Component for UpdatesPage {
                 .valign(gtk::Align::Center)
                 .visible(false)
                 .build(),
+            narrow: false,
             transfer: None,
         };
         let rows_box = model.rows.widget();
@@ -467,6 +482,7 @@ impl Component for UpdatesPage {
                     .apply(tx, move |p| progress.emit(Cmd::Progress(p)), stop);
                 sender.oneshot_command(async move { Cmd::Finished(apply.await) });
             }
+            Input::Narrow(narrow) => self.narrow = narrow,
             Input::Stop => {
                 if let Some(stop) = &self.stop
                     && self.phase == Phase::Running
