@@ -198,6 +198,15 @@ impl Component for Preferences {
             backend,
         };
         let widgets = view_output!();
+        // A control beside a row's title is named by it for screen readers.
+        for (control, name) in [
+            (&widgets.upload, tr("Upload limit in kB/s")),
+            (&widgets.download, tr("Download limit in kB/s")),
+            (&widgets.port, tr("Listening port")),
+            (&widgets.store, tr("Package store size in GiB")),
+        ] {
+            crate::ui::a11y::set_label(control, &name);
+        }
         ComponentParts { model, widgets }
     }
 

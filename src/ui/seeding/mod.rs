@@ -409,6 +409,8 @@ impl Component for SeedingPage {
         };
         let rows_box = model.rows.widget();
         let widgets = view_output!();
+        // A control beside a row's title is named by it for screen readers.
+        crate::ui::a11y::set_label(&widgets.upload, &tr("Upload limit in kB/s"));
         // The bars between the middles of the top and bottom tick labels, so ticks meet lines.
         let (drawn, top_label) = (model.bars.clone(), widgets.y_top.clone());
         model.chart.set_draw_func(move |area, cr, w, h| {

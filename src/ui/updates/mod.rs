@@ -528,6 +528,7 @@ impl Component for UpdatesPage {
                 match result {
                     Ok(o) => {
                         self.rows.guard().clear();
+                        (self.download, self.held) = (0, 0);
                         self.phase = Phase::Done(installed(&o));
                         let _ = sender.output(Output::Count(0));
                     }

@@ -351,6 +351,12 @@ impl Component for DowngradePanel {
                     connect_row_activated[sender] => move |_, row| {
                         sender.input(Input::Select(row.index() as usize));
                     },
+                    // Selected by the keyboard's arrows or a screen reader: the same choice.
+                    connect_row_selected[sender] => move |_, row| {
+                        if let Some(row) = row {
+                            sender.input(Input::Select(row.index() as usize));
+                        }
+                    },
                 },
             },
             #[name = "status"]
@@ -430,6 +436,8 @@ impl Component for DowngradePanel {
             quiet: Rc::default(),
         };
         let widgets = view_output!();
+        // The placeholder is no name: screen readers get one.
+        crate::ui::a11y::set_label(&widgets.search, &tr("Search installed packages"));
         let filter = model.filter.clone();
         widgets
             .list
