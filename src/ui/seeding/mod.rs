@@ -604,20 +604,7 @@ fn draw_bars(
     pad: f64,
 ) {
     let (w, h) = (f64::from(w), f64::from(h));
-    let (y0, y1) = (pad, (h - pad).max(pad + 1.0));
-    let fg = area.style_context().color();
-    cr.set_source_rgba(
-        f64::from(fg.red()),
-        f64::from(fg.green()),
-        f64::from(fg.blue()),
-        0.2,
-    );
-    cr.set_line_width(1.0);
-    for y in [y0, (y0 + y1) / 2.0, y1] {
-        cr.move_to(0.0, y.round() + 0.5);
-        cr.line_to(w, y.round() + 0.5);
-    }
-    let _ = cr.stroke();
+    let (y0, y1) = crate::ui::axis::draw_grid(area, cr, w, h, pad);
     let top = top.max(1) as f64;
     let step = w / bars.len().max(1) as f64;
     cr.set_source_rgb(0.21, 0.52, 0.89);
