@@ -621,44 +621,15 @@ pub fn downgradable_in(inventory: &Inventory, catalogue: &Catalogue) -> Vec<Down
         .collect()
 }
 
-/// Reads the feed's repositories (every snapshot it lists, the release included) and what
-/// `root` has installed.
-async fn catalogue_and_inventory(
-    client: &User,
-    root: &Path,
-) -> anyhow::Result<(Catalogue, Inventory)> {
-    let feed = client.feed().await?;
-    let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
-    let inventory = Inventory::read(root)?;
-    Ok((
-        Catalogue::new(repos.into_iter().map(|r| r.repo).collect()),
-        inventory,
-    ))
-}
-
 /// Every package installed in `root` that the feed's repositories have an older build of, by
 /// name (see [`downgradable_in`]). The store and the packages inside local images hold only
 /// builds the repositories index, so the repositories are where every build is found.
 pub async fn downgradable(client: &User, root: &Path) -> anyhow::Result<Vec<Downgradable>> {
-    let (catalogue, inventory) = catalogue_and_inventory(client, root).await?;
-    Ok(downgradable_in(&inventory, &catalogue))
-}
-
-/// The builds of `name` older than the newest one installed in `root`, newest first.
-pub async fn older_builds(
-    client: &User,
-    root: &Path,
-    name: &str,
-) -> anyhow::Result<Vec<OlderBuild>> {
-    let (catalogue, inventory) = catalogue_and_inventory(client, root).await?;
-    anyhow::ensure!(
-        inventory.named(name).next().is_some(),
-        "{name} is not installed"
-    );
-    Ok(downgradable_in(&inventory, &catalogue)
-        .into_iter()
-        .find(|d| d.name() == name)
-        .map_or_else(Vec::new, |d| d.older))
+    let feed = client.feed().await?;
+    // Every snapshot the feed lists, the release included.
+    let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
+    let catalogue = Catalogue::new(repos.into_iter().map(|r| r.repo).collect());
+    Ok(downgradable_in(&Inventory::read(root)?, &catalogue))
 }
 
 #[cfg(test)]
