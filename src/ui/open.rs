@@ -181,13 +181,7 @@ impl Component for OpenTorrent {
             Cmd::Started(Ok(job)) => {
                 self.phase = Phase::Started(job);
                 // The download's pieces, peers and speeds, in place of this dialog.
-                let view = TransferView::builder()
-                    .launch((self.backend.clone(), job))
-                    .detach();
-                if let Some(parent) = root.transient_for() {
-                    view.widget().set_transient_for(Some(&parent));
-                }
-                view.widget().present();
+                let view = TransferView::show(self.backend.clone(), job, root.transient_for());
                 self.transfer = Some(view);
                 root.set_visible(false);
             }

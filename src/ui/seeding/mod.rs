@@ -437,14 +437,8 @@ impl Component for SeedingPage {
             }
             Input::Span(span) => self.show_span(span),
             Input::Open(job) => {
-                let view = TransferView::builder()
-                    .launch((self.backend.clone(), job))
-                    .detach();
-                if let Some(w) = self.chart.root().and_downcast::<gtk::Window>() {
-                    view.widget().set_transient_for(Some(&w));
-                }
-                view.widget().present();
-                self.transfer = Some(view);
+                let parent = self.chart.root().and_downcast::<gtk::Window>();
+                self.transfer = Some(TransferView::show(self.backend.clone(), job, parent));
             }
             Input::Goal(n) => {
                 let goal = self.goals.get(n as usize).copied().unwrap_or_default();

@@ -47,6 +47,18 @@ pub enum Cmd {
 }
 
 impl TransferView {
+    /// Opens the view of `job` over `parent` (when there is one) and shows it.
+    pub fn show(
+        backend: Arc<Backend>,
+        job: JobId,
+        parent: Option<gtk::Window>,
+    ) -> Controller<TransferView> {
+        let view = TransferView::builder().launch((backend, job)).detach();
+        view.widget().set_transient_for(parent.as_ref());
+        view.widget().present();
+        view
+    }
+
     fn summary(&self) -> String {
         if self.ended {
             return tr("This transfer has ended: nothing more will change here.");

@@ -441,14 +441,8 @@ impl Component for UpdatesPage {
                 let Some(job) = self.progress.job else {
                     return;
                 };
-                let view = TransferView::builder()
-                    .launch((self.backend.clone(), job))
-                    .detach();
-                if let Some(w) = root.root().and_downcast::<gtk::Window>() {
-                    view.widget().set_transient_for(Some(&w));
-                }
-                view.widget().present();
-                self.transfer = Some(view);
+                let parent = root.root().and_downcast::<gtk::Window>();
+                self.transfer = Some(TransferView::show(self.backend.clone(), job, parent));
             }
             Input::Refresh => {
                 if self.phase == Phase::Running {

@@ -416,14 +416,8 @@ impl Component for VersionsPage {
                 let (Some(p), Phase::Switching(_)) = (self.progress, &self.phase) else {
                     return;
                 };
-                let view = TransferView::builder()
-                    .launch((self.backend.clone(), p.job))
-                    .detach();
-                if let Some(w) = root.root().and_downcast::<gtk::Window>() {
-                    view.widget().set_transient_for(Some(&w));
-                }
-                view.widget().present();
-                self.transfer = Some(view);
+                let parent = root.root().and_downcast::<gtk::Window>();
+                self.transfer = Some(TransferView::show(self.backend.clone(), p.job, parent));
             }
             Input::Choose => {
                 let chooser = gtk::FileChooserNative::new(
