@@ -16,16 +16,7 @@ fn the_update_button_of_the_real_window_installs_the_updates() {
         "the window needs a display: run the tests with scripts/test.sh (xvfb-run)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_swarmdate"))
-            .args(["demo", "--size-mb", "4", "--dir"])
-            .arg(dir.path())
-            .env("GSK_RENDERER", "cairo")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut demo = demo_window(dir.path(), &["--size-mb", "4"]);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/e2e/update_through_window.py"
@@ -167,23 +158,7 @@ fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_i
     );
     let dir = tempfile::tempdir().unwrap();
     // Downloads held to 200 kB/s: the switch takes long enough to be stopped by hand.
-    let mut demo = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_swarmdate"))
-            .args([
-                "demo",
-                "--size-mb",
-                "16",
-                "--download-limit",
-                "200",
-                "--dir",
-            ])
-            .arg(dir.path())
-            .env("GSK_RENDERER", "cairo")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut demo = demo_window(dir.path(), &["--size-mb", "16", "--download-limit", "200"]);
     let mut script = Command::new("/usr/bin/python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -239,6 +214,22 @@ fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_i
     let new = image_of(&publish, "1.02").expect("the published 1.02 image");
     let mine = image_of(&images, "1.02").expect("the client's image, now 1.02");
     assert_eq!(crate::support::sha256(&mine), crate::support::sha256(&new));
+}
+
+/// `swarmdate demo` with its window, built in `dir`, with `args` besides.
+fn demo_window(dir: &std::path::Path, args: &[&str]) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_swarmdate"))
+            .arg("demo")
+            .args(args)
+            .arg("--dir")
+            .arg(dir)
+            .env("GSK_RENDERER", "cairo")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// A child process killed when the test ends, passed or not (a window left running would hold
