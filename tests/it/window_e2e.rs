@@ -1,6 +1,7 @@
 //! The real app, driven through its real widgets: `swarmdate demo` opens the window on the demo
-//! distribution, a dogtail script (the accessibility tree, as a screen reader sees it) answers
-//! the sharing question and clicks Update, and rpm then says the updates are installed.
+//! distribution and a dogtail script of `tests/e2e` (the accessibility tree, as a screen reader
+//! sees it) does what a user would: Update, Stop a switch and switch again, downgrade a package
+//! chosen from the list. Outside the window, rpm and SHA-256 say what happened.
 
 use std::process::{Command, Stdio};
 
@@ -159,39 +160,12 @@ fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_i
     let dir = tempfile::tempdir().unwrap();
     // Downloads held to 200 kB/s: the switch takes long enough to be stopped by hand.
     let mut demo = demo_window(dir.path(), &["--size-mb", "16", "--download-limit", "200"]);
-    let mut script = Command::new("/usr/bin/python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/e2e/stop_switch_then_switch.py"
-        ))
-        .arg("1.02")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut said = std::io::BufReader::new(script.stdout.take().unwrap());
-    // dogtail says where it logs first: the script's own lines are the ones after.
-    let mut next = || {
-        let mut line = String::new();
-        while std::io::BufRead::read_line(&mut said, &mut line).unwrap() > 0 {
-            if line.starts_with("stopped") || line.starts_with("switched") {
-                break;
-            }
-            line.clear();
-        }
-        line
-    };
-    let line = next();
+    let mut script = Script::start("stop_switch_then_switch.py", "1.02");
+    let line = script.next_line(&["stopped", "switched"]);
     let images = dir.path().join("client/data/images");
     let publish = dir.path().join("publish");
-    let fail = |demo: &mut KillOnDrop, script: std::process::Child, what: &str| -> ! {
-        let out = script.wait_with_output().unwrap();
-        let _ = demo.0.kill();
-        panic!("{what}: {}", String::from_utf8_lossy(&out.stderr));
-    };
     if !line.starts_with("stopped") {
-        fail(&mut demo, script, &format!("the script said {line:?}"));
+        script.fail(&mut demo, &format!("the script said {line:?}"));
     }
     // SHA-256, not the window: the image is still 1.00, byte for byte.
     let old = image_of(&publish, "1.00").expect("the published 1.00 image");
@@ -203,17 +177,98 @@ fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_i
     );
 
     // Again, to the end.
-    std::io::Write::write_all(script.stdin.as_mut().unwrap(), b"go\n").unwrap();
-    let line = next();
+    script.go_on();
+    let line = script.next_line(&["stopped", "switched"]);
     if line.trim() != "switched" {
-        fail(&mut demo, script, &format!("the script said {line:?}"));
+        script.fail(&mut demo, &format!("the script said {line:?}"));
     }
-    let _ = script.wait();
+    let _ = script.child.wait();
     let _ = demo.0.kill();
     let _ = demo.0.wait();
     let new = image_of(&publish, "1.02").expect("the published 1.02 image");
     let mine = image_of(&images, "1.02").expect("the client's image, now 1.02");
     assert_eq!(crate::support::sha256(&mine), crate::support::sha256(&new));
+}
+
+/// A package chosen from the Versions page's downgrade list and confirmed once: rpm says the
+/// older build is installed and nothing else changed (one transaction, the package alone).
+#[test]
+fn a_package_downgraded_from_the_list_in_the_real_window_is_the_older_build() {
+    let _window = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window needs a display: run the tests with scripts/test.sh (xvfb-run)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = demo_window(dir.path(), &["--size-mb", "4"]);
+    let mut script = Script::start("downgrade_from_list.py", "app000");
+    let line = script.next_line(&["updated", "downgraded"]);
+    if line.trim() != "updated" {
+        script.fail(&mut demo, &format!("the script said {line:?}"));
+    }
+    let root = dir.path().join("client/root");
+    let updated = crate::support::installed_in(&root);
+    assert!(updated.contains("app000-1.1-1.fc41.x86_64"), "{updated:?}");
+
+    script.go_on();
+    let line = script.next_line(&["updated", "downgraded"]);
+    if line.trim() != "downgraded" {
+        script.fail(&mut demo, &format!("the script said {line:?}"));
+    }
+    let _ = script.child.wait();
+    let after = crate::support::installed_in(&root);
+    let gone: Vec<_> = updated.difference(&after).collect();
+    let came: Vec<_> = after.difference(&updated).collect();
+    assert_eq!(gone, ["app000-1.1-1.fc41.x86_64"], "{came:?}");
+    assert_eq!(came, ["app000-1.0-1.fc41.x86_64"], "{gone:?}");
+}
+
+/// A dogtail script of `tests/e2e` that says where it is in lines on its output and waits for a
+/// line on its input where the test looks outside the window.
+struct Script {
+    child: std::process::Child,
+    said: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Script {
+    /// Starts `name` with `arg`.
+    fn start(name: &str, arg: &str) -> Self {
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(format!("{}/tests/e2e/{name}", env!("CARGO_MANIFEST_DIR")))
+            .arg(arg)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let said = std::io::BufReader::new(child.stdout.take().unwrap());
+        Script { child, said }
+    }
+
+    /// The next line that starts with one of `marks` (dogtail logs its own lines first), or
+    /// "" when the script ended.
+    fn next_line(&mut self, marks: &[&str]) -> String {
+        let mut line = String::new();
+        while std::io::BufRead::read_line(&mut self.said, &mut line).unwrap() > 0 {
+            if marks.iter().any(|m| line.starts_with(m)) {
+                break;
+            }
+            line.clear();
+        }
+        line
+    }
+
+    /// Lets the script go on past its wait.
+    fn go_on(&mut self) {
+        std::io::Write::write_all(self.child.stdin.as_mut().unwrap(), b"go\n").unwrap();
+    }
+
+    /// Ends the test with `what` and the script's errors.
+    fn fail(self, demo: &mut KillOnDrop, what: &str) -> ! {
+        let out = self.child.wait_with_output().unwrap();
+        let _ = demo.0.kill();
+        panic!("{what}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 /// `swarmdate demo` with its window, built in `dir`, with `args` besides.

@@ -613,6 +613,9 @@ impl Component for DowngradePanel {
                     Ok(o) => {
                         self.last = Some(crate::ui::updates::installed(&o));
                         self.last_fetched = Some(o.fetched);
+                        // The package has left the list (or moved down it): a search that
+                        // matched only it would hide the result under "no package matches".
+                        widgets.search.set_text("");
                     }
                     Err(e) => {
                         self.last = Some(e);
