@@ -7,6 +7,7 @@ packages=(
   libsqlite3-dev                              # the contribution ledger (rusqlite)
   xorriso                                     # making and respinning ISO images
   rpm dnf                                     # real rpm databases and dnf transactions in test roots
+  createrepo-c                                # repodata as distributions make it (createrepo_c, modifyrepo_c)
   gpg gpg-agent                               # distribution keys: rpmsign with RSA 4096 GnuPG keys
   iproute2 passwd                             # network namespaces and a second local user in tests
   xfsprogs                                    # a reflink file system (loop-mounted) in the tests
