@@ -209,6 +209,8 @@ fn write_packages(pkg_dir: &Path, index_dir: &Path, work: &Path) -> Result<(), B
             similar: Vec::new(),
             out_dir: work.join("publish"),
             date: None,
+            signing_keys: Vec::new(),
+            ignore_repodata: false,
         },
     )?;
     fs::write(index_dir.join("seed-0"), r.index.to_json())?;

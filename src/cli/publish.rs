@@ -69,7 +69,8 @@ pub enum PublishCmd {
         after_help = "The torrent's name is the repository folder's own name and each --web-seed the mirror URL of\nthe folder above it, so that web seed URLs (root + name + path) resolve on the mirror.\n\nExample:\n  swarmdate publish master mirror/updates/41/x86_64 --kind updates --id updates-20261202 \\\n    --web-seed https://mirror.example.org/updates/41/ --out-dir publish"
     )]
     Master {
-        /// The repository folder (the one holding Packages/<letter>/*.rpm).
+        /// The repository folder (the one holding Packages/<letter>/*.rpm, or repodata/: then
+        /// the index comes from primary and the advisories from updateinfo).
         repo: PathBuf,
         /// Release master or updates snapshot.
         #[arg(long, value_enum)]
@@ -96,6 +97,9 @@ pub enum PublishCmd {
         /// a package signed by any other key, even one their system trusts.
         #[arg(long, value_name = "FINGERPRINT")]
         signing_key: Vec<swarmdate_core::openpgp::Fingerprint>,
+        /// Read every package's header even when the folder has repodata.
+        #[arg(long)]
+        from_headers: bool,
         /// Folder for the outputs (the feed's folder).
         #[arg(long)]
         out_dir: PathBuf,
@@ -199,6 +203,7 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
             web_seed,
             similar,
             signing_key,
+            from_headers,
             out_dir,
         } => {
             let kind = match kind {
@@ -224,6 +229,7 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
                 out_dir,
                 date: None,
                 signing_keys: signing_key,
+                ignore_repodata: from_headers,
             };
             let r = tokio::task::spawn_blocking(move || publish_master(&repo, &opts)).await??;
             let payload = r.torrent.data_length();
@@ -244,6 +250,7 @@ pub async fn run(ctx: &Ctx, cmd: PublishCmd) -> anyhow::Result<()> {
             out.summary(json!({
                 "entry": r.entry,
                 "packages": r.index.packages.len(),
+                "advisories": r.index.advisories.len(),
                 "payload_bytes": payload,
                 "padding_bytes": pad,
                 "piece_length": r.torrent.piece_length,

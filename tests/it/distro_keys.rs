@@ -77,6 +77,7 @@ impl RealDistro {
             out_dir: publish.clone(),
             date: Some(chrono::Utc::now() - chrono::Duration::days(days)),
             signing_keys: Vec::new(),
+            ignore_repodata: false,
         };
         let release =
             publish_master(&release_dir, &opts(RepoKind::Release, "release", 30)).unwrap();

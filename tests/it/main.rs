@@ -28,6 +28,7 @@ mod mirror;
 mod packages;
 mod plan;
 mod publish_master;
+mod repodata;
 mod seed_only;
 mod service;
 mod staging;

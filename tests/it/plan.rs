@@ -137,6 +137,7 @@ impl World {
                     out_dir: dir.path().join("publish"),
                     date: None,
                     signing_keys: Vec::new(),
+                    ignore_repodata: false,
                 },
             )
             .unwrap();

@@ -30,6 +30,7 @@ fn a_mirror_folder_becomes_an_aligned_torrent_an_index_and_a_feed_entry() {
         out_dir: publish.clone(),
         date: None,
         signing_keys: Vec::new(),
+        ignore_repodata: false,
     };
     let r = publish_master(&repo, &opts).unwrap();
     let t = &r.torrent;
@@ -121,6 +122,7 @@ fn a_mirror_folder_becomes_an_aligned_torrent_an_index_and_a_feed_entry() {
             id: "release".into(),
             date: Some(r.entry.date - chrono::Duration::days(30)),
             signing_keys: Vec::new(),
+            ignore_repodata: false,
             ..opts.clone()
         },
     )
@@ -132,6 +134,7 @@ fn a_mirror_folder_becomes_an_aligned_torrent_an_index_and_a_feed_entry() {
             similar: vec![t.info_hash()],
             date: Some(r.entry.date + chrono::Duration::days(1)),
             signing_keys: Vec::new(),
+            ignore_repodata: false,
             ..opts.clone()
         },
     )

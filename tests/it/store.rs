@@ -37,6 +37,7 @@ fn repository(dir: &Path, n: usize) -> PublishedRepo {
             out_dir: dir.join("publish"),
             date: None,
             signing_keys: Vec::new(),
+            ignore_repodata: false,
         },
     )
     .unwrap()

@@ -729,6 +729,7 @@ impl PackageDistro {
             out_dir: publish.clone(),
             date: Some(chrono::Utc::now() - chrono::Duration::days(days)),
             signing_keys: Vec::new(),
+            ignore_repodata: false,
         };
         let release =
             publish_master(&repos.release, &opts(RepoKind::Release, "release", 30)).unwrap();
@@ -809,6 +810,7 @@ impl PackageDistro {
                     out_dir: publish.clone(),
                     date: Some(chrono::Utc::now()),
                     signing_keys: Vec::new(),
+                    ignore_repodata: false,
                 },
             )
             .unwrap();

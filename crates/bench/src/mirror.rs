@@ -53,6 +53,7 @@ pub async fn run_mirror_bench(
                 out_dir: m.join("publish"),
                 date: None,
                 signing_keys: Vec::new(),
+                ignore_repodata: false,
             },
         )?;
         Ok(r)

@@ -118,6 +118,7 @@ fn index(hash: u8, packages: Vec<(Nevra, Relations)>) -> PackageIndex {
                 relations,
             })
             .collect(),
+        advisories: Vec::new(),
     }
 }
 

@@ -117,6 +117,7 @@ pub async fn run_store_bench(
                 })
             })
             .collect::<std::io::Result<_>>()?,
+        advisories: Vec::new(),
     };
     let state = dir.join("engine");
     let store_dir = state.join("store");

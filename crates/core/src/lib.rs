@@ -19,3 +19,5 @@ pub mod text;
 pub mod torrent;
 
 pub use swarmdate_packages::{hash, openpgp};
+/// Repositories as dnf sees them: repodata read and checked.
+pub use swarmdate_repos as repos;

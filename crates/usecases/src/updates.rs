@@ -679,6 +679,7 @@ mod tests {
                 name: format!("repo{tag}"),
                 piece_length: 16384,
                 packages,
+                advisories: Vec::new(),
             },
         }
     }

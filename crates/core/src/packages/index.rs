@@ -25,6 +25,9 @@ pub struct PackageIndex {
     pub piece_length: u32,
     /// Every package, in the torrent's file order.
     pub packages: Vec<IndexedPackage>,
+    /// The advisories of the repository's updateinfo, carried from its repodata.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<swarmdate_repos::Advisory>,
 }
 
 /// One package in a repository torrent. (Unknown fields are ignored: serde cannot refuse them

@@ -1,5 +1,8 @@
 //! `publish master`: a repository laid out like a mirror (`Packages/<letter>/*.rpm`) becomes a
 //! piece-aligned torrent (release master or updates snapshot), its package index, and a feed entry.
+//! A repository with `createrepo_c` repodata is published from it: the index comes from primary
+//! (no package is opened, each file is only hashed to check it), the advisories from updateinfo,
+//! and the files, signatures and all, stay as the distribution made them.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +46,8 @@ pub struct MasterOptions {
     pub date: Option<DateTime<Utc>>,
     /// Fingerprints of the keys the packages are signed with, for the feed to name.
     pub signing_keys: Vec<crate::openpgp::Fingerprint>,
+    /// Read every package's header even where repodata is present.
+    pub ignore_repodata: bool,
 }
 
 /// Padding for one candidate piece length.
@@ -131,16 +136,18 @@ fn find_packages(repo: &Path) -> anyhow::Result<Vec<Vec<String>>> {
     Ok(out)
 }
 
-/// What one package file says about itself.
+/// One package of the repository, as its header or primary describes it.
 struct Scanned {
     path: Vec<String>,
-    header: crate::packages::Installed,
+    nevra: crate::packages::Nevra,
+    summary: String,
+    relations: Relations,
     size: u64,
     sha256: Sha256,
 }
 
-/// Writes `<id>.torrent`, `<id>.index.json` and `<id>.repo.json` (the feed entry) for `repo`.
-pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<PublishedRepo> {
+/// Every package under `repo/Packages`, read from its header, and hashed.
+fn scan_headers(repo: &Path) -> anyhow::Result<Vec<Scanned>> {
     let paths = find_packages(repo)?;
     anyhow::ensure!(
         !paths.is_empty(),
@@ -148,7 +155,7 @@ pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<Publi
         repo.display()
     );
     // Headers and digests on every core.
-    let scanned: Vec<Scanned> = paths
+    paths
         .into_par_iter()
         .map(|path| {
             let file = path.iter().fold(repo.to_owned(), |p, c| p.join(c));
@@ -162,10 +169,75 @@ pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<Publi
                 size: std::fs::metadata(&file)?.len(),
                 sha256: Sha256::of_file(&file)?,
                 path,
-                header,
+                nevra: header.nevra,
+                summary: header.summary,
+                relations: header.relations,
+            })
+        })
+        .collect()
+}
+
+/// Every package primary lists, each file checked against primary's size and SHA-256 (the
+/// torrent will carry exactly these bytes), and the advisories of updateinfo.
+fn scan_repodata(repo: &Path) -> anyhow::Result<(Vec<Scanned>, Vec<swarmdate_repos::Advisory>)> {
+    let data = swarmdate_repos::read_repodata(repo, swarmdate_repos::Limits::default())?;
+    anyhow::ensure!(
+        !data.packages.is_empty(),
+        "{}'s repodata lists no packages",
+        repo.display()
+    );
+    let mut scanned: Vec<Scanned> = data
+        .packages
+        .into_par_iter()
+        .map(|p| {
+            let file = repo.join(&p.location);
+            let stale = "the repodata is stale (run createrepo_c again) or the file was altered";
+            let size = std::fs::metadata(&file)
+                .with_context(|| format!("{} is listed in primary: {stale}", p.location))?
+                .len();
+            anyhow::ensure!(
+                size == p.size,
+                "{} is {size} bytes, primary says {}: {stale}",
+                p.location,
+                p.size
+            );
+            let sha256 = Sha256::of_file(&file)?;
+            anyhow::ensure!(
+                sha256 == p.sha256,
+                "{}'s SHA-256 is {sha256}, primary says {}: {stale}",
+                p.location,
+                p.sha256
+            );
+            Ok(Scanned {
+                path: p.location.split('/').map(str::to_owned).collect(),
+                nevra: p.nevra,
+                summary: p.summary,
+                relations: p.relations,
+                size,
+                sha256,
             })
         })
         .collect::<anyhow::Result<_>>()?;
+    // The torrent's file order, as for a repository read from its headers.
+    scanned.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some(w) = scanned.windows(2).find(|w| w[0].path == w[1].path) {
+        anyhow::bail!("primary lists {} twice", w[0].path.join("/"));
+    }
+    Ok((scanned, data.advisories))
+}
+
+/// Whether `repo` has repodata to publish from.
+pub fn has_repodata(repo: &Path) -> bool {
+    repo.join("repodata/repomd.xml").is_file()
+}
+
+/// Writes `<id>.torrent`, `<id>.index.json` and `<id>.repo.json` (the feed entry) for `repo`.
+pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<PublishedRepo> {
+    let (scanned, advisories) = if has_repodata(repo) && !opts.ignore_repodata {
+        scan_repodata(repo)?
+    } else {
+        (scan_headers(repo)?, Vec::new())
+    };
 
     let sizes: Vec<u64> = scanned.iter().map(|s| s.size).collect();
     let payload: u64 = sizes.iter().sum();
@@ -210,11 +282,11 @@ pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<Publi
         .map(|s| IndexedPackage {
             file_index: index_of[s.path.as_slice()],
             path: s.path.join("/"),
-            nevra: s.header.nevra.clone(),
+            nevra: s.nevra.clone(),
             size: s.size,
             sha256: s.sha256,
-            summary: s.header.summary.clone(),
-            relations: Relations::clone(&s.header.relations),
+            summary: s.summary.clone(),
+            relations: s.relations.clone(),
         })
         .collect();
     let index = PackageIndex {
@@ -223,6 +295,7 @@ pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<Publi
         name,
         piece_length,
         packages,
+        advisories,
     };
     let index_bytes = index.to_json();
 

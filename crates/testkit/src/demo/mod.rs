@@ -233,6 +233,7 @@ impl DemoWorld {
                     out_dir: p.clone(),
                     date: Some(Utc::now() - Duration::days(days)),
                     signing_keys: Vec::new(),
+                    ignore_repodata: false,
                 };
                 let release = publish_master(
                     &repos.release,
