@@ -5,6 +5,7 @@ mod clients;
 mod iso;
 mod mirror;
 mod plan;
+mod repodata;
 pub mod report;
 mod store;
 mod swarm;
@@ -15,6 +16,7 @@ pub use clients::{
 pub use iso::{IsoBench, IsoBenchRow, run_iso_bench};
 pub use mirror::{MirrorBench, run_mirror_bench};
 pub use plan::{PlanBench, run_plan_bench};
+pub use repodata::{RepodataBench, repodata_report, run_repodata_bench};
 pub use store::{StoreBench, run_store_bench};
 pub use swarm::{SwarmBench, SwarmClients, SwarmSetup, run_swarm_bench};
 

@@ -28,6 +28,10 @@ struct Args {
     command: BenchCmd,
 }
 
+/// Heap bytes, now and at their peak, for the benchmarks' memory figures (`bench repodata`).
+#[global_allocator]
+static HEAP: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
+
 fn main() -> ExitCode {
     swarmdate_core::i18n::init();
     let args = Args::parse();
@@ -74,6 +78,16 @@ enum BenchCmd {
         /// Packages installed in the rpm root.
         #[arg(long, default_value_t = 2_500)]
         installed: usize,
+    },
+    /// Repodata at Fedora's scale against the package index; publishing from repodata against
+    /// reading every package.
+    Repodata {
+        /// Packages in the synthesized primary and index.
+        #[arg(long, default_value_t = 70_000)]
+        packages: usize,
+        /// Real packages to publish both ways.
+        #[arg(long, default_value_t = 1_000)]
+        published: usize,
     },
     /// Packages from a mirror alone, through the engine, against curl on the same files.
     Mirror {
@@ -146,6 +160,23 @@ async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
             installed,
         } => return plan_bench(ctx, packages, installed).await,
         BenchCmd::Store { files, held } => return store_bench(ctx, files, held).await,
+        BenchCmd::Repodata {
+            packages,
+            published,
+        } => {
+            let tmp = tempfile::Builder::new()
+                .prefix("swarmdate-bench-")
+                .tempdir()?;
+            let out = &ctx.out;
+            let r = tokio::task::block_in_place(|| {
+                swarmdate_bench::run_repodata_bench(tmp.path(), packages, published, |s| out.say(s))
+            })?;
+            for line in swarmdate_bench::repodata_report(&r) {
+                out.say(line);
+            }
+            out.summary(&r);
+            return Ok(());
+        }
         BenchCmd::Mirror { packages, max_kb } => return mirror_bench(ctx, packages, max_kb).await,
         BenchCmd::Window { dir } => return window(ctx, dir),
         BenchCmd::Swarm(args) => return swarm_bench(ctx, args).await,

@@ -70,7 +70,7 @@ fn fake_hash(i: usize) -> swarmdate_core::hash::Sha256 {
 
 /// A synthetic package: `pkgNNNNN`, providing its capability and requiring a few of lower numbers
 /// (so every prefix of the list is closed under its requirements).
-fn synthetic(i: usize, version: &str, rng: &mut StdRng) -> (Nevra, Relations) {
+pub(crate) fn synthetic(i: usize, version: &str, rng: &mut StdRng) -> (Nevra, Relations) {
     let nevra = Nevra::new(
         format!("pkg{i:05}"),
         Evr::new(0, version, "1.fc41"),
@@ -99,7 +99,7 @@ fn synthetic(i: usize, version: &str, rng: &mut StdRng) -> (Nevra, Relations) {
     (nevra, r)
 }
 
-fn index(hash: u8, packages: Vec<(Nevra, Relations)>) -> PackageIndex {
+pub(crate) fn index(hash: u8, packages: Vec<(Nevra, Relations)>) -> PackageIndex {
     PackageIndex {
         format: INDEX_FORMAT,
         info_hash: InfoHash([hash; 20]),
