@@ -5,54 +5,12 @@ then on the Versions page searches the installed packages for the one named on t
 line, picks it from the list, presses Downgrade…, confirms once and prints "downgraded" once
 the page says the older build is installed. The calling test judges the result with rpm."""
 
-import os
 import re
 import sys
-import time
 
-os.environ.setdefault("GTK_MODULES", "gail:atk-bridge")
-
-from dogtail import config  # noqa: E402
-
-config.searchCutoffCount = 120
-config.searchBackoffDuration = 0.5
-config.defaultDelay = 0.2
-config.logDebugToFile = False
-
-from dogtail.tree import root  # noqa: E402
+from window import app, buttons, nodes, press, root, wait_for
 
 package = sys.argv[1]
-
-
-def wait_for(what, find, within=120):
-    deadline = time.time() + within
-    while time.time() < deadline:
-        found = find()
-        if found:
-            return found
-        time.sleep(0.5)
-    sys.exit(f"no {what} after {within} s")
-
-
-def app():
-    return wait_for(
-        "swarmdate window",
-        lambda: [a for a in root.applications() if a.name == "swarmdate"],
-        240,
-    )[0]
-
-
-def nodes(within, test):
-    return within.findChildren(test, isLambda=True)
-
-
-def buttons(within, test):
-    return nodes(within, lambda n: n.roleName in ("push button", "toggle button") and test(n))
-
-
-def press(node):
-    node.doActionNamed("click" if "click" in node.actions else list(node.actions)[0])
-
 
 window = app()
 press(wait_for("sharing question", lambda: buttons(root, lambda n: n.name.startswith("Share With Everyone")))[0])

@@ -5,52 +5,12 @@ to the version named on the command line, presses Stop while it downloads, and p
 "stopped"; then waits for a line on its input (the calling test hashes the image meanwhile),
 switches to the same version again and prints "switched" once the page says so."""
 
-import os
 import re
 import sys
-import time
 
-os.environ.setdefault("GTK_MODULES", "gail:atk-bridge")
-
-from dogtail import config  # noqa: E402
-
-config.searchCutoffCount = 120
-config.searchBackoffDuration = 0.5
-config.defaultDelay = 0.2
-config.logDebugToFile = False
-
-from dogtail.tree import root  # noqa: E402
+from window import app, buttons, press, root, wait_for
 
 version = sys.argv[1]
-
-
-def wait_for(what, find, within=120):
-    deadline = time.time() + within
-    while time.time() < deadline:
-        found = find()
-        if found:
-            return found
-        time.sleep(0.5)
-    sys.exit(f"no {what} after {within} s")
-
-
-def app():
-    return wait_for(
-        "swarmdate window",
-        lambda: [a for a in root.applications() if a.name == "swarmdate"],
-        240,
-    )[0]
-
-
-def buttons(within, test):
-    return within.findChildren(
-        lambda n: n.roleName in ("push button", "toggle button") and test(n),
-        isLambda=True,
-    )
-
-
-def press(node):
-    node.doActionNamed(node.actions.get("click") and "click" or list(node.actions)[0])
 
 
 def switch_to(window):

@@ -9,7 +9,8 @@ pub struct Gpg {
     pub home: tempfile::TempDir,
 }
 
-fn ok(out: Output, what: &str) -> Output {
+/// `out`, when its command succeeded; otherwise fails the test with `what` and its output.
+pub fn ok(out: Output, what: &str) -> Output {
     assert!(
         out.status.success(),
         "{what}: {}{}",

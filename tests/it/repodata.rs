@@ -13,9 +13,9 @@ use swarmdate_core::publish::{MasterOptions, PublishedRepo, publish_master};
 use swarmdate_core::repos::{AdvisoryKind, ReferenceKind};
 use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
 
-use crate::distro_tools::{Gpg, Spec, rpmbuild};
+use crate::distro_tools::{Gpg, Spec, ok, rpmbuild};
 
-/// Runs a repodata tool; fails the test with its output when it fails.
+/// Runs a repodata tool on `at`; fails the test with its output when it fails.
 fn tool(program: &str, args: &[&str], at: &Path) {
     let out = Command::new(program)
         .args(args)
@@ -23,12 +23,7 @@ fn tool(program: &str, args: &[&str], at: &Path) {
         .env("LC_ALL", "C")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(out, &format!("{program} {args:?}"));
 }
 
 /// A repository folder: packages with provides (versioned, with epochs), obsoletes, conflicts,

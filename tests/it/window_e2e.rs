@@ -11,12 +11,7 @@ static ONE_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn the_update_button_of_the_real_window_installs_the_updates() {
-    let _window = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(
-        std::env::var_os("DISPLAY").is_some(),
-        "the window needs a display: run the tests with scripts/test.sh (xvfb-run)"
-    );
-    let dir = tempfile::tempdir().unwrap();
+    let (_window, dir) = one_window();
     let mut demo = demo_window(dir.path(), &["--size-mb", "4"]);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -152,12 +147,7 @@ fn image_of(dir: &std::path::Path, version: &str) -> Option<std::path::PathBuf> 
 
 #[test]
 fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_it() {
-    let _window = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(
-        std::env::var_os("DISPLAY").is_some(),
-        "the window needs a display: run the tests with scripts/test.sh (xvfb-run)"
-    );
-    let dir = tempfile::tempdir().unwrap();
+    let (_window, dir) = one_window();
     // Downloads held to 200 kB/s: the switch takes long enough to be stopped by hand.
     let mut demo = demo_window(dir.path(), &["--size-mb", "16", "--download-limit", "200"]);
     let mut script = Script::start("stop_switch_then_switch.py", "1.02");
@@ -194,12 +184,7 @@ fn a_switch_stopped_in_the_real_window_leaves_the_image_and_the_next_completes_i
 /// older build is installed and nothing else changed (one transaction, the package alone).
 #[test]
 fn a_package_downgraded_from_the_list_in_the_real_window_is_the_older_build() {
-    let _window = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(
-        std::env::var_os("DISPLAY").is_some(),
-        "the window needs a display: run the tests with scripts/test.sh (xvfb-run)"
-    );
-    let dir = tempfile::tempdir().unwrap();
+    let (_window, dir) = one_window();
     let mut demo = demo_window(dir.path(), &["--size-mb", "4"]);
     let mut script = Script::start("downgrade_from_list.py", "app000");
     let line = script.next_line(&["updated", "downgraded"]);
@@ -269,6 +254,16 @@ impl Script {
         let _ = demo.0.kill();
         panic!("{what}: {}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+/// The display to ourselves (see [`ONE_WINDOW`]) and a folder for the demo.
+fn one_window() -> (std::sync::MutexGuard<'static, ()>, tempfile::TempDir) {
+    let window = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window needs a display: run the tests with scripts/test.sh (xvfb-run)"
+    );
+    (window, tempfile::tempdir().unwrap())
 }
 
 /// `swarmdate demo` with its window, built in `dir`, with `args` besides.
