@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use swarmdate_core::i18n::{tr, trf};
 use swarmdate_core::plan::{ChangeKind, Goal, Plan};
+use swarmdate_core::repos::{Advisory, AdvisoryKind};
 use swarmdate_usecases::updates::{Step, Transaction};
 
 use super::context::Ctx;
@@ -28,6 +29,9 @@ pub struct TxArgs {
 /// `swarmdate update`.
 #[derive(clap::Args)]
 pub struct UpdateArgs {
+    /// Only the packages that security advisories name (and what they need).
+    #[arg(long)]
+    security: bool,
     #[command(flatten)]
     tx: TxArgs,
 }
@@ -44,7 +48,12 @@ pub struct DowngradeArgs {
 }
 
 pub async fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<()> {
-    run_goal(ctx, Goal::Update, &a.tx).await
+    let goal = if a.security {
+        Goal::Security
+    } else {
+        Goal::Update
+    };
+    run_goal(ctx, goal, &a.tx).await
 }
 
 /// Updates `root` without asking (the demo's client).
@@ -105,6 +114,9 @@ fn describe(ctx: &Ctx, plan: &Plan) {
             ),
         };
         ctx.out.say(line);
+        for a in &c.advisories {
+            advisory(ctx, a);
+        }
     }
     ctx.out.say(trf(
         "{n} packages: {fetch} to download, {held} already in the store.",
@@ -117,16 +129,60 @@ fn describe(ctx: &Ctx, plan: &Plan) {
     ctx.out.event("plan", plan);
 }
 
+/// An advisory under the change it comes with: id, kind, severity, title; its CVEs; a restart.
+fn advisory(ctx: &Ctx, a: &Advisory) {
+    let kind = match a.kind {
+        AdvisoryKind::Security => tr("security update"),
+        AdvisoryKind::Bugfix => tr("bug fix"),
+        AdvisoryKind::Enhancement => tr("enhancement"),
+        AdvisoryKind::Newpackage => tr("new package"),
+        AdvisoryKind::Other => tr("update"),
+    };
+    let line = match a
+        .severity
+        .as_deref()
+        .filter(|s| !s.eq_ignore_ascii_case("none"))
+    {
+        Some(severity) => trf(
+            "    {id}: {kind}, severity {severity}: {title}",
+            &[
+                ("id", &a.id),
+                ("kind", &kind),
+                ("severity", &severity),
+                ("title", &a.title),
+            ],
+        ),
+        None => trf(
+            "    {id}: {kind}: {title}",
+            &[("id", &a.id), ("kind", &kind), ("title", &a.title)],
+        ),
+    };
+    ctx.out.say(line);
+    let cves: Vec<&str> = a.cves().collect();
+    if !cves.is_empty() {
+        ctx.out
+            .say(trf("      fixes {cves}", &[("cves", &cves.join(", "))]));
+    }
+    if a.reboot_suggested {
+        ctx.out.say(tr("      a restart is suggested after it"));
+    }
+}
+
 async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
     let root = match &tx.root {
         Some(r) => std::path::absolute(r)?,
         None => PathBuf::from("/"),
     };
+    let security = goal == Goal::Security;
     let transaction = Transaction::prepare(ctx, goal, &root).await?;
     let plan = transaction.plan();
     describe(ctx, plan);
     if tx.check || plan.is_empty() {
-        if plan.is_empty() {
+        if plan.is_empty() && security {
+            ctx.out.say(tr(
+                "Nothing to do: no security advisory applies to this system.",
+            ));
+        } else if plan.is_empty() {
             ctx.out.say(tr("Nothing to do: the system is up to date."));
         }
         ctx.out.summary(json!({

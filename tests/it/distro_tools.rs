@@ -165,6 +165,32 @@ impl Drop for Gpg {
     }
 }
 
+/// Runs a repodata tool (`createrepo_c`, `modifyrepo_c`) on `at`; fails the test with its
+/// output when it fails.
+pub fn tool(program: &str, args: &[&str], at: &Path) {
+    let out = Command::new(program)
+        .args(args)
+        .arg(at)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    ok(out, &format!("{program} {args:?}"));
+}
+
+/// Adds `xml` to the repodata of `repo` as its updateinfo, as a distribution does
+/// (`modifyrepo_c`).
+pub fn add_updateinfo(repo: &Path, xml: &str) {
+    // modifyrepo_c names the record by the file's name up to its first dot.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("updateinfo.xml");
+    std::fs::write(&file, xml).unwrap();
+    tool(
+        "modifyrepo_c",
+        &["--mdtype", "updateinfo", file.to_str().unwrap()],
+        &repo.join("repodata"),
+    );
+}
+
 /// One noarch package built by `rpmbuild`: `/usr/share/<name>/version` holds its version, and
 /// `setuid` adds `/usr/bin/<name>-shell`, a copy of a shell with mode 4755 owned by root.
 pub struct Spec<'a> {

@@ -1,5 +1,6 @@
 //! Integration tests, in one binary so GTK and librqbit link once (docs/platform.md §7).
 
+mod advisories;
 mod demo;
 mod desktop_data;
 mod distro_keys;

@@ -13,18 +13,7 @@ use swarmdate_core::publish::{MasterOptions, PublishedRepo, publish_master};
 use swarmdate_core::repos::{AdvisoryKind, ReferenceKind};
 use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
 
-use crate::distro_tools::{Gpg, Spec, ok, rpmbuild};
-
-/// Runs a repodata tool on `at`; fails the test with its output when it fails.
-fn tool(program: &str, args: &[&str], at: &Path) {
-    let out = Command::new(program)
-        .args(args)
-        .arg(at)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap();
-    ok(out, &format!("{program} {args:?}"));
-}
+use crate::distro_tools::{Gpg, Spec, add_updateinfo, rpmbuild, tool};
 
 /// A repository folder: packages with provides (versioned, with epochs), obsoletes, conflicts,
 /// file and library requires, and two packages built and signed as Fedora's are.
@@ -196,19 +185,7 @@ fn advisories_added_by_modifyrepo_travel_in_the_index_and_repodata_that_lies_is_
     let repo = dir.path().join("x86_64");
     distribution_repo(&repo);
     tool("createrepo_c", &["--quiet"], &repo);
-    let updateinfo = dir.path().join("updateinfo.xml");
-    std::fs::write(&updateinfo, UPDATEINFO).unwrap();
-    let out = Command::new("modifyrepo_c")
-        .args(["--mdtype", "updateinfo"])
-        .arg(&updateinfo)
-        .arg(repo.join("repodata"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    add_updateinfo(&repo, UPDATEINFO);
 
     let r = publish_master(&repo, &options(&dir.path().join("out"), false)).unwrap();
     let mut advisories = r.index.advisories.clone();

@@ -4,6 +4,7 @@
 
 mod catalogue;
 mod fetch;
+mod security;
 mod solve;
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +26,9 @@ use crate::packages::{Dep, Evr, Inventory, Nevra, Op};
 pub enum Goal {
     /// Every installed package at its newest build.
     Update,
+    /// The installed packages that security advisories name, each to a newer build (the newest
+    /// the solver can take), with what they need; the rest kept.
+    Security,
     /// One package to an older build (the newest older one, or `version`), the rest kept.
     Downgrade {
         /// The package name.
@@ -60,6 +64,9 @@ pub struct Change {
     /// Its place in [`Catalogue::builds`].
     #[serde(skip)]
     pub build: usize,
+    /// The advisories it brings (from the repositories' updateinfo), most urgent first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<crate::repos::Advisory>,
 }
 
 /// One file the transaction needs.
@@ -140,6 +147,10 @@ pub fn plan(
     let mut u = Universe::new(inv, cat, &arches, cancel);
     let requirements = match goal {
         Goal::Update => update_requirements(&u),
+        Goal::Security => {
+            u.prefer_installed = true;
+            security::security_requirements(&u, cat)
+        }
         Goal::Downgrade { name, version } => {
             u.prefer_installed = true;
             downgrade_requirements(&u, name, version.as_deref())?
@@ -155,7 +166,9 @@ pub fn plan(
         }
         Err(UnsolvableOrCancelled::Cancelled(_)) => return Err(PlanError::Cancelled),
     };
-    changes(solver.provider(), cat, &chosen, held)
+    let mut plan = changes(solver.provider(), cat, &chosen, held)?;
+    security::attach_advisories(&mut plan, cat);
+    Ok(plan)
 }
 
 fn installed_of(u: &Universe, name: resolvo::NameId) -> Vec<SolvableId> {
@@ -354,6 +367,7 @@ fn changes(
             package: s.nevra.clone(),
             replaces: replaces.iter().map(|&r| u.solv(r).nevra.clone()).collect(),
             build: b,
+            advisories: Vec::new(),
         });
         let pkg = cat.build(b);
         let is_held = held(&pkg.sha256);
