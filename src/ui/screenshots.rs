@@ -89,9 +89,19 @@ fn every_page_renders_in_light_and_dark_in_english_and_german() {
         let shortcuts = super::shortcuts::window();
         shortcuts.set_transient_for(Some(&window));
         shortcuts.present();
+        // The most urgent update's details (the demo's updates carry advisories).
+        let item = app
+            .model()
+            .updates()
+            .model()
+            .first_item()
+            .expect("updates listed");
+        assert!(!item.advisories.is_empty(), "{item:?}");
+        let details = super::updates::details::show(&window, &item);
         for (w, name) in [
             (question.clone().upcast::<gtk::Window>(), "sharing-question"),
             (shortcuts.clone().upcast(), "shortcuts"),
+            (details.clone().upcast(), "update-details"),
         ] {
             pump_until("the dialog to be drawn", || w.is_mapped() && w.width() > 0);
             settle();
@@ -100,6 +110,7 @@ fn every_page_renders_in_light_and_dark_in_english_and_german() {
             assert!(colours > 8, "{} is blank", path.display());
         }
         shortcuts.close();
+        details.close();
         question.destroy();
         window.close();
 

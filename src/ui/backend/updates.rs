@@ -29,6 +29,8 @@ pub struct UpdateItem {
     pub summary: String,
     /// What happens to it.
     pub kind: ChangeKind,
+    /// The advisories it brings, most urgent first.
+    pub advisories: Vec<swarmdate_core::repos::Advisory>,
 }
 
 /// The updates on offer, and the transaction that installs them.
@@ -159,6 +161,7 @@ impl Backend {
                         .map_or(0, |d| d.size),
                     summary: tx.summary(c).to_owned(),
                     kind: c.kind,
+                    advisories: c.advisories.clone(),
                 })
                 .collect();
             Ok(Available {

@@ -1,6 +1,7 @@
 //! The Updates page: the updates the feed offers for the installed packages, an Update button,
 //! then the progress (where the bytes come from) and the result.
 
+pub(super) mod details;
 mod row;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct UpdatesPage {
     narrow: bool,
     /// The open transfer view.
     transfer: Option<Controller<TransferView>>,
+    /// The details dialog last opened (kept for the tests).
+    details: Option<adw::MessageDialog>,
 }
 
 /// What the page is told.
@@ -75,6 +78,8 @@ pub enum Input {
     ShowTransfer,
     /// The window became narrow (true) or wide again: the header action's room.
     Narrow(bool),
+    /// Show the details of the update in this row.
+    Details(DynamicIndex),
 }
 
 /// What the page tells the window.
@@ -95,6 +100,14 @@ pub enum Cmd {
     Progress(Progress),
     /// The update ended.
     Finished(Result<Outcome, Halted>),
+}
+
+impl UpdatesPage {
+    /// The update listed first (the most urgent), if any.
+    #[cfg(test)]
+    pub fn first_item(&self) -> Option<UpdateItem> {
+        self.rows.get(0).map(|r| r.item.clone())
+    }
 }
 
 impl UpdatesPage {
@@ -406,7 +419,7 @@ impl Component for UpdatesPage {
     ) -> ComponentParts<Self> {
         let rows = FactoryVecDeque::builder()
             .launch(gtk::ListBox::default())
-            .detach();
+            .forward(sender.input_sender(), Input::Details);
         let model = UpdatesPage {
             backend,
             phase: Phase::Checking,
@@ -424,6 +437,7 @@ impl Component for UpdatesPage {
                 .build(),
             narrow: false,
             transfer: None,
+            details: None,
         };
         let rows_box = model.rows.widget();
         let widgets = view_output!();
@@ -477,6 +491,11 @@ impl Component for UpdatesPage {
                 sender.oneshot_command(async move { Cmd::Finished(apply.await) });
             }
             Input::Narrow(narrow) => self.narrow = narrow,
+            Input::Details(i) => {
+                if let Some(row) = self.rows.get(i.current_index()) {
+                    self.details = Some(details::show(root, &row.item));
+                }
+            }
             Input::Stop => {
                 if let Some(stop) = &self.stop
                     && self.phase == Phase::Running

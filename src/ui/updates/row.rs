@@ -1,4 +1,5 @@
-//! One row of the Updates page: the package, installed → new version, its summary and size.
+//! One row of the Updates page: the package, installed → new version, its advisory (a shield for
+//! security updates), its summary and size; a row with an advisory opens the update's details.
 
 use adw::prelude::*;
 use gtk::glib;
@@ -8,6 +9,9 @@ use swarmdate_core::i18n::{tr, trf};
 use swarmdate_core::plan::ChangeKind;
 use swarmdate_core::text::escape_controls;
 
+use swarmdate_core::repos::AdvisoryKind;
+
+use super::details;
 use crate::ui::backend::UpdateItem;
 
 /// Where a row's package is while the update runs.
@@ -66,7 +70,8 @@ impl UpdateRow {
 impl FactoryComponent for UpdateRow {
     type Init = UpdateItem;
     type Input = RowState;
-    type Output = ();
+    /// The row asks for its details.
+    type Output = DynamicIndex;
     type CommandOutput = ();
     type ParentWidget = gtk::ListBox;
 
@@ -74,13 +79,27 @@ impl FactoryComponent for UpdateRow {
         adw::ActionRow {
             set_title: &escape_controls(&self.item.name),
             set_subtitle: &escape_controls(&subtitle),
-            set_activatable: false,
+            set_activatable: has_details,
             set_use_markup: false,
+            // Every row keeps the room, so that the names line up.
+            add_prefix = &gtk::Image {
+                set_icon_name: security.then_some("dialog-warning-symbolic"),
+                set_pixel_size: 16,
+                add_css_class: "warning",
+                set_tooltip_text: security.then(|| tr("Security update")).as_deref(),
+            },
             add_suffix = &gtk::Label {
                 add_css_class: "dim-label",
                 add_css_class: "update-size",
                 #[watch]
                 set_label: &self.status(),
+            },
+            add_suffix = &gtk::Image {
+                set_icon_name: has_details.then_some("go-next-symbolic"),
+                set_pixel_size: 16,
+            },
+            connect_activated[sender, index = index.clone()] => move |_| {
+                let _ = sender.output(index.clone());
             },
         }
     }
@@ -98,16 +117,29 @@ impl FactoryComponent for UpdateRow {
 
     fn init_widgets(
         &mut self,
-        _index: &DynamicIndex,
+        index: &DynamicIndex,
         root: Self::Root,
         _returned_widget: &gtk::ListBoxRow,
-        _sender: FactorySender<Self>,
+        sender: FactorySender<Self>,
     ) -> Self::Widgets {
-        let subtitle = if self.item.summary.is_empty() {
-            self.versions()
-        } else {
-            format!("{} · {}", self.versions(), self.item.summary)
-        };
+        let subtitle = [
+            Some(self.versions()),
+            details::row_line(&self.item),
+            Some(self.item.summary.clone()).filter(|s| !s.is_empty()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+        let has_details = !self.item.advisories.is_empty();
+        let security = self
+            .item
+            .advisories
+            .iter()
+            .any(|a| a.kind == AdvisoryKind::Security);
+        if has_details {
+            crate::ui::a11y::set_description(&root, &tr("Opens the update's advisory"));
+        }
         let widgets = view_output!();
         widgets
     }

@@ -205,3 +205,66 @@ fn stop_before_the_install_installs_nothing_and_keeps_what_arrived() {
     backend.shutdown();
     stop(&rt, world);
 }
+
+/// The demo's updates carry a distribution's advisories (createrepo_c and modifyrepo_c): the
+/// security updates lead the list with a shield and their severity, and such a row opens the
+/// update's details; a row without an advisory opens nothing.
+#[gtk::test]
+fn security_updates_lead_the_list_and_their_row_opens_the_advisory() {
+    use adw::prelude::*;
+    use swarmdate_core::repos::AdvisoryKind;
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    let page = UpdatesPage::builder().launch(backend.clone()).detach();
+    page.emit(Input::Refresh);
+    pump_until("the updates", || page.model().phase == Phase::Available);
+    let rows: Vec<_> = page.model().rows.iter().map(|r| r.item.clone()).collect();
+    let security = |i: &crate::ui::backend::UpdateItem| {
+        i.advisories
+            .iter()
+            .any(|a| a.kind == AdvisoryKind::Security)
+    };
+    let leading = rows.iter().take_while(|r| security(r)).count();
+    assert!(leading >= 2, "{rows:#?}");
+    assert!(rows[leading..].iter().all(|r| !security(r)), "{rows:#?}");
+    assert_eq!(rows[0].advisories[0].severity.as_deref(), Some("Critical"));
+    let plain = rows
+        .iter()
+        .position(|r| r.advisories.is_empty())
+        .expect("an update without an advisory");
+
+    let row_at = |i: usize| {
+        let mut child = page.model().rows.widget().first_child();
+        for _ in 0..i {
+            child = child.and_then(|c| c.next_sibling());
+        }
+        child.unwrap().downcast::<adw::ActionRow>().unwrap()
+    };
+    let first = row_at(0);
+    let subtitle = first.subtitle().unwrap_or_default().to_string();
+    assert!(
+        subtitle.contains("Security update, Critical · CVE-2026-31337"),
+        "{subtitle}"
+    );
+    assert!(first.is_activatable() && !row_at(plain).is_activatable());
+    ActionRowExt::activate(&first);
+    pump_until("the details", || page.model().details.is_some());
+    let dialog = page.model().details.clone().unwrap();
+    let body = dialog.body().to_string();
+    assert_eq!(
+        dialog.heading().unwrap().to_string(),
+        format!("{} {}", rows[0].name, rows[0].to)
+    );
+    for part in [
+        "Security update DEMO-2026-0001, severity Critical",
+        "CVE-2026-31337",
+        "to download",
+    ] {
+        assert!(body.contains(part), "{part:?} in {body}");
+    }
+    dialog.close();
+    backend.shutdown();
+    stop(&rt, world);
+}

@@ -1,6 +1,7 @@
 //! The demo world: a small signed distribution with three image versions, a tracker and a seeder
 //! on 127.0.0.1, and a client home holding version 1.00. The first thing a newcomer runs.
 
+mod advisories;
 pub mod repository;
 
 use std::path::{Path, PathBuf};
@@ -239,6 +240,8 @@ impl DemoWorld {
                     &repos.release,
                     &opts(RepoKind::Release, "release", "releases", 60),
                 )?;
+                // The updates carry advisories when the distribution's tools are here.
+                advisories::add_advisories(&repos.updates, &repos.update_packages, &repos.installed)?;
                 let updates = publish_master(
                     &repos.updates,
                     &opts(RepoKind::Updates, "updates", "updates", 1),
