@@ -146,6 +146,17 @@ impl OpenTracker {
         })
     }
 
+    /// Its whitelist (inside its folder, where it reads it after dropping root): whoever writes it
+    /// then sends [`OpenTracker::pid`] a SIGHUP.
+    pub fn whitelist(&self) -> PathBuf {
+        self.dir.path().join("whitelist.txt")
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
     /// Accepts announces for one more torrent (the whitelist is read again on SIGHUP).
     pub fn allow(&self, hash: &InfoHash) -> anyhow::Result<()> {
         use std::io::Write;
