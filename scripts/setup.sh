@@ -19,6 +19,7 @@ packages=(
   polkitd libxml2-utils                       # validating the polkit policy of the install helper
   python3                                     # another process holding rpm's lock in a test
   curl                                        # the reference in bench mirror
+  lighttpd                                    # a real web server for plain repositories, its access log the judge
   libgtk-4-dev libadwaita-1-dev               # the window (GTK 4.8, libadwaita 1.2)
   xvfb xauth dbus-x11                         # the window's tests on a virtual display
   fonts-cantarell adwaita-icon-theme          # the window's fonts and icons, as on GNOME

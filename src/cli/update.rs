@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use swarmdate_core::i18n::{tr, trf};
+use swarmdate_core::i18n::{tr, trf, trn};
 use swarmdate_core::plan::{ChangeKind, Goal, Plan};
 use swarmdate_core::repos::{Advisory, AdvisoryKind};
 use swarmdate_usecases::updates::{Step, Transaction};
@@ -129,6 +129,39 @@ fn describe(ctx: &Ctx, plan: &Plan) {
     ctx.out.event("plan", plan);
 }
 
+/// Where each download comes from (the swarm, a plain repository over HTTP, or the store), said
+/// for people per plain repository and returned for `--json`.
+fn sources(ctx: &Ctx, tx: &Transaction) -> Vec<serde_json::Value> {
+    let mut by_repo: std::collections::BTreeMap<&str, (usize, u64)> = Default::default();
+    let out = tx
+        .plan()
+        .downloads
+        .iter()
+        .map(|d| {
+            let from = match (d.held, tx.plain_source(d)) {
+                (true, _) => "store".to_owned(),
+                (false, Some(id)) => {
+                    let e = by_repo.entry(id).or_default();
+                    e.0 += 1;
+                    e.1 += d.size;
+                    format!("repository:{id}")
+                }
+                (false, None) => "swarm".to_owned(),
+            };
+            json!({ "package": d.package, "size": d.size, "held": d.held, "from": from })
+        })
+        .collect();
+    for (id, (n, size)) in by_repo {
+        ctx.out.say(trn(
+            "{n} package comes from the repository {id} over HTTP ({size}).",
+            "{n} packages come from the repository {id} over HTTP ({size}).",
+            n as u64,
+            &[("n", &n), ("id", &id), ("size", &bytes(size))],
+        ));
+    }
+    out
+}
+
 /// An advisory under the change it comes with: id, kind, severity, title; its CVEs; a restart.
 fn advisory(ctx: &Ctx, a: &Advisory) {
     let kind = match a.kind {
@@ -175,8 +208,19 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
     };
     let security = goal == Goal::Security;
     let transaction = Transaction::prepare(ctx, goal, &root).await?;
+    for l in transaction.left_out() {
+        ctx.out.say(trf(
+            "The repository {id} is left out: {reason}",
+            &[("id", &l.id), ("reason", &l.reason)],
+        ));
+        ctx.out.event(
+            "left_out",
+            json!({ "repository": l.id, "reason": l.reason }),
+        );
+    }
     let plan = transaction.plan();
     describe(ctx, plan);
+    let sources = sources(ctx, &transaction);
     if tx.check || plan.is_empty() {
         if plan.is_empty() && security {
             ctx.out.say(tr(
@@ -187,6 +231,7 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
         }
         ctx.out.summary(json!({
             "changes": plan.changes,
+            "downloads": sources,
             "download_bytes": plan.download_bytes,
             "held_bytes": plan.held_bytes,
             "installed": false,

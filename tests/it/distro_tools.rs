@@ -202,6 +202,11 @@ pub struct Spec<'a> {
 
 /// Builds the package into `out`; returns its path.
 pub fn rpmbuild(spec: &Spec, out: &Path) -> PathBuf {
+    rpmbuild_requiring(spec, &[], out)
+}
+
+/// Builds the package, requiring `requires` (`Requires:` lines), into `out`; returns its path.
+pub fn rpmbuild_requiring(spec: &Spec, requires: &[&str], out: &Path) -> PathBuf {
     let top = tempfile::tempdir().unwrap();
     let setuid_install = if spec.setuid {
         format!(
@@ -217,10 +222,14 @@ pub fn rpmbuild(spec: &Spec, out: &Path) -> PathBuf {
         String::new()
     };
     let text = format!(
-        "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {name} for tests\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n\n%description\n{name}, built by rpmbuild for Swarmdate's tests.\n\n%install\nmkdir -p %{{buildroot}}/usr/share/{name}\necho {version}-{release} > %{{buildroot}}/usr/share/{name}/version\n{setuid_install}\n%files\n/usr/share/{name}/version\n{setuid_files}",
+        "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {name} for tests\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n{requires}\n%description\n{name}, built by rpmbuild for Swarmdate's tests.\n\n%install\nmkdir -p %{{buildroot}}/usr/share/{name}\necho {version}-{release} > %{{buildroot}}/usr/share/{name}/version\n{setuid_install}\n%files\n/usr/share/{name}/version\n{setuid_files}",
         name = spec.name,
         version = spec.version,
         release = spec.release,
+        requires = requires
+            .iter()
+            .map(|r| format!("Requires: {r}\n"))
+            .collect::<String>(),
     );
     let spec_file = top.path().join(format!("{}.spec", spec.name));
     std::fs::write(&spec_file, text).unwrap();

@@ -28,6 +28,7 @@ mod ledger;
 mod local_network;
 mod mirror;
 mod packages;
+mod plain_repos;
 mod plan;
 mod publish_master;
 mod repodata;

@@ -10,6 +10,8 @@ pub struct Dirs {
     /// `$XDG_DATA_HOME/swarmdate`: images, the store, the job journal, engine state. Not the cache:
     /// users clear caches, and seeded data must not vanish under a running torrent.
     pub data: PathBuf,
+    /// `$XDG_CACHE_HOME/swarmdate`: what can be fetched again (plain repositories' repodata).
+    pub cache: PathBuf,
 }
 
 impl Dirs {
@@ -20,6 +22,7 @@ impl Dirs {
         Ok(Dirs {
             config: d.config_dir().to_owned(),
             data: d.data_dir().to_owned(),
+            cache: d.cache_dir().to_owned(),
         })
     }
 
@@ -29,6 +32,7 @@ impl Dirs {
         Dirs {
             config: root.join("config"),
             data: root.join("data"),
+            cache: root.join("cache"),
         }
     }
 

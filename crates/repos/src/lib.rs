@@ -14,5 +14,5 @@ mod updateinfo;
 pub use config::{ConfigError, RepoConfig, RepoVars, parse_repo_file, read_repo_files};
 pub use error::RepodataError;
 pub use primary::RepoPackage;
-pub use repomd::{Limits, Repodata, read_repodata};
+pub use repomd::{Limits, Repodata, metadata_files, read_repodata};
 pub use updateinfo::{Advisory, AdvisoryKind, AdvisoryPackage, Reference, ReferenceKind};

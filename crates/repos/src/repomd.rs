@@ -75,6 +75,36 @@ pub fn read_repodata(repo: &Path, limits: Limits) -> Result<Repodata, RepodataEr
     })
 }
 
+/// The metadata files a `repomd.xml` names that this reader reads (primary, updateinfo), as
+/// `(type, href)`, each href checked to stay inside the repository: what to fetch before
+/// [`read_repodata`] on a copy.
+pub fn metadata_files(repomd: &[u8]) -> Result<Vec<(String, String)>, RepodataError> {
+    let path = Path::new("repodata/repomd.xml");
+    let malformed = |reason: String| RepodataError::Malformed {
+        path: path.into(),
+        reason,
+    };
+    let reader = rpmrepo_metadata::utils::create_xml_reader(repomd);
+    let data = RepomdXml::read_data(reader).map_err(|e| malformed(e.to_string()))?;
+    let mut out = Vec::new();
+    for kind in ["primary", "updateinfo"] {
+        let Some(rec) = data.get_record(kind) else {
+            continue;
+        };
+        let href = rec.location_href.to_string_lossy().into_owned();
+        if rec.location_base.is_some() || inside(Path::new(""), &href).is_none() {
+            return Err(malformed(format!(
+                "{kind}'s location {href:?} is not a path inside the repository"
+            )));
+        }
+        out.push((kind.to_owned(), href));
+    }
+    if !out.iter().any(|(k, _)| k == "primary") {
+        return Err(RepodataError::NoPrimary(path.into()));
+    }
+    Ok(out)
+}
+
 /// `href` below `repo`, when it names a path inside it (no `..`, not absolute, not empty).
 pub(crate) fn inside(repo: &Path, href: &str) -> Option<PathBuf> {
     let rel = Path::new(href);

@@ -218,6 +218,102 @@ impl OpenTracker {
     }
 }
 
+/// Debian's lighttpd on 127.0.0.1 serving a folder, its access log the count of what it served.
+pub struct Lighttpd {
+    port: u16,
+    log: PathBuf,
+    child: Running,
+    _dir: tempfile::TempDir,
+}
+
+/// One request lighttpd served: status, body bytes, path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// The HTTP status.
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+    /// The path asked for.
+    pub path: String,
+}
+
+impl Lighttpd {
+    /// Serves `root` on a free port of 127.0.0.1.
+    pub fn start(root: &Path) -> anyhow::Result<Lighttpd> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port(Ipv4Addr::LOCALHOST)?;
+        let log = dir.path().join("access.log");
+        let conf = dir.path().join("lighttpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "server.modules = (\"mod_accesslog\")\nserver.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\nserver.errorlog = \"{}\"\naccesslog.filename = \"{}\"\naccesslog.format = \"%s %b %U\"\nmimetype.assign = (\"\" => \"application/octet-stream\")\n",
+                root.display(),
+                dir.path().join("error.log").display(),
+                log.display()
+            ),
+        )?;
+        let mut child = spawn(
+            Command::new("lighttpd").arg("-D").arg("-f").arg(&conf),
+            "lighttpd",
+        )?;
+        wait_listening((Ipv4Addr::LOCALHOST, port).into(), "lighttpd", &mut child)?;
+        Ok(Lighttpd {
+            port,
+            log,
+            child: Running(child),
+            _dir: dir,
+        })
+    }
+
+    /// Its base URL (`http://127.0.0.1:PORT/`).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// Waits until what it has logged satisfies `cond` (lighttpd writes its access log in
+    /// batches, every few seconds); returns the log then.
+    pub fn wait_served(
+        &self,
+        what: &str,
+        cond: impl Fn(&[Served]) -> bool,
+    ) -> anyhow::Result<Vec<Served>> {
+        wait_until(
+            what,
+            Duration::from_secs(30),
+            || Ok(self.served()),
+            |s| cond(s),
+        )
+    }
+
+    /// Stops it (it writes out its log as it ends) and returns every request it served.
+    pub fn stop(mut self) -> anyhow::Result<Vec<Served>> {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )?;
+        self.child.0.wait()?;
+        Ok(self.served())
+    }
+
+    /// Every request logged so far.
+    fn served(&self) -> Vec<Served> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.splitn(3, ' ');
+                Some(Served {
+                    status: f.next()?.parse().ok()?,
+                    // "-" when no body was sent.
+                    bytes: f.next()?.parse().unwrap_or(0),
+                    path: f.next()?.to_owned(),
+                })
+            })
+            .collect()
+    }
+}
+
 /// One torrent as a third-party client counts it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counters {

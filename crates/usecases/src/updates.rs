@@ -11,7 +11,9 @@ use anyhow::Context;
 use super::User;
 use swarmdate_core::fsutil;
 use swarmdate_core::packages::{HelperPackage, HelperVerb, Inventory, Nevra, PackageKeys};
-use swarmdate_core::plan::{Catalogue, Goal, LoadedRepo, Plan, plan};
+use swarmdate_core::plan::{
+    Catalogue, Goal, LeftOut, LoadedRepo, PlainRepo, Plan, load_plain_repositories, plan,
+};
 use swarmdate_core::store::{PackageStore, TrimReport};
 use swarmdate_engine::service::EngineHandle;
 use swarmdate_engine::{JobId, JobSnapshot, JobSpec, JobState, RepoSpec, Snapshot};
@@ -27,29 +29,42 @@ struct Planned {
     catalogue: Catalogue,
 }
 
-/// Plans `goal` for the system in `root` over `repos`, counting what `store` holds as held.
+/// Plans `goal` for the system in `root` over the feed's `repos` and then the `plain` ones (so a
+/// build both offer comes over the swarm), counting what `store` holds as held.
 fn make_plan(
     root: &Path,
     repos: &[LoadedRepo],
+    plain: &[PlainRepo],
     goal: &Goal,
     store: &PackageStore,
 ) -> anyhow::Result<Planned> {
     let inventory = Inventory::read(root)?;
-    let catalogue = Catalogue::new(repos.iter().map(|r| r.repo.clone()).collect());
+    let catalogue = Catalogue::new(
+        repos
+            .iter()
+            .map(|r| r.repo.clone())
+            .chain(plain.iter().map(|p| p.repo.clone()))
+            .collect(),
+    );
     let held = |sha: &swarmdate_core::hash::Sha256| store.holds(sha);
     let plan = plan(&inventory, &catalogue, goal, &held, &AtomicBool::new(false))?;
     Ok(Planned { plan, catalogue })
 }
 
-/// The files to fetch, per repository (by its place in `repos`): the plan's downloads the store
-/// lacks, each from its newest swarm.
-fn wanted_files(planned: &Planned, store: &PackageStore) -> BTreeMap<usize, BTreeSet<usize>> {
+/// The files to fetch over swarms, per repository (by its place in `repos`, the first `swarms`
+/// of the catalogue): the plan's downloads the store lacks, each from its newest swarm. Those
+/// only a plain repository offers are fetched from it ([`plain_downloads`]).
+fn wanted_files(
+    planned: &Planned,
+    store: &PackageStore,
+    swarms: usize,
+) -> BTreeMap<usize, BTreeSet<usize>> {
     let mut wanted: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     for d in planned
         .plan
         .downloads
         .iter()
-        .filter(|d| !store.holds(&d.sha256))
+        .filter(|d| !store.holds(&d.sha256) && d.sources[0].repo < swarms)
     {
         let s = d.sources[0];
         wanted
@@ -58,6 +73,32 @@ fn wanted_files(planned: &Planned, store: &PackageStore) -> BTreeMap<usize, BTre
             .insert(planned.catalogue.package(&s).file_index);
     }
     wanted
+}
+
+/// The plan's downloads that only a plain repository offers and the store lacks, with where each
+/// is fetched from.
+fn plain_downloads<'a>(
+    planned: &'a Planned,
+    store: &PackageStore,
+    swarms: usize,
+    plain: &[PlainRepo],
+) -> anyhow::Result<
+    Vec<(
+        &'a swarmdate_core::plan::Download,
+        swarmdate_core::feed::Location,
+    )>,
+> {
+    planned
+        .plan
+        .downloads
+        .iter()
+        .filter(|d| !store.holds(&d.sha256) && d.sources[0].repo >= swarms)
+        .map(|d| {
+            let s = d.sources[0];
+            let path = &planned.catalogue.package(&s).path;
+            Ok((d, plain[s.repo - swarms].package_location(path)?))
+        })
+        .collect()
 }
 
 /// Where a run's packages came from.
@@ -379,6 +420,8 @@ pub struct Transaction {
     goal: Goal,
     planned: Planned,
     repos: Vec<LoadedRepo>,
+    plain: Vec<PlainRepo>,
+    notices: Vec<LeftOut>,
     web_seeds: Vec<String>,
     store: std::sync::Arc<PackageStore>,
 }
@@ -388,13 +431,19 @@ impl Transaction {
     pub async fn prepare(client: &User, goal: Goal, root: &Path) -> anyhow::Result<Self> {
         let feed = client.feed().await?;
         let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
+        // The root's own repositories (its .repo files), beside the feed's.
+        let (plain, notices) =
+            load_plain_repositories(root, &client.dirs.cache.join("repos"), client.fetcher())
+                .await?;
         let store = PackageStore::open(&client.dirs.store())?;
-        let planned = make_plan(root, &repos, &goal, &store)?;
+        let planned = make_plan(root, &repos, &plain, &goal, &store)?;
         Ok(Transaction {
             root: root.to_owned(),
             goal,
             planned,
             repos,
+            plain,
+            notices,
             web_seeds: feed.feed.web_seeds.clone(),
             store,
         })
@@ -403,6 +452,19 @@ impl Transaction {
     /// What it will do.
     pub fn plan(&self) -> &Plan {
         &self.planned.plan
+    }
+
+    /// The configured repositories left out of the plan, and why.
+    pub fn left_out(&self) -> &[LeftOut] {
+        &self.notices
+    }
+
+    /// Where a planned download comes from: the repository id of a plain repository, or `None`
+    /// for the feed's swarms.
+    pub fn plain_source(&self, d: &swarmdate_core::plan::Download) -> Option<&str> {
+        let r = d.sources.first()?.repo;
+        r.checked_sub(self.repos.len())
+            .map(|p| self.plain[p].config.id.as_str())
     }
 
     /// The one-line summary the index gives for a change's package.
@@ -446,7 +508,13 @@ impl Transaction {
             })
             .await??;
             // It may have changed what is installed: plan again.
-            let again = make_plan(&self.root, &self.repos, &self.goal, &self.store)?;
+            let again = make_plan(
+                &self.root,
+                &self.repos,
+                &self.plain,
+                &self.goal,
+                &self.store,
+            )?;
             let same = again.plan.changes == self.planned.plan.changes;
             self.planned = again;
             if same {
@@ -493,9 +561,43 @@ impl Transaction {
         on: &mut (dyn FnMut(Step<'_>) + Send),
         mut cancel: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
     ) -> anyhow::Result<Fetched> {
-        let wanted = wanted_files(&self.planned, &self.store);
+        // What only a plain repository offers comes from it first, over HTTP, checked against
+        // its repodata's SHA-256 as it enters the store.
+        let mut from_plain = 0;
+        let swarms = self.repos.len();
+        for (d, loc) in plain_downloads(&self.planned, &self.store, swarms, &self.plain)? {
+            let staging = self.store.root().join("staging");
+            std::fs::create_dir_all(&staging)?;
+            let staged = tempfile::NamedTempFile::new_in(&staging)?.into_temp_path();
+            let save = client.fetcher().save(&loc, &staged, d.size);
+            let got = tokio::select! {
+                got = save => got?,
+                _ = cancel.as_mut() => {
+                    let downloads = &self.planned.plan.downloads;
+                    return Err(Stopped {
+                        kept: downloads.iter().filter(|d| self.store.holds(&d.sha256)).count(),
+                        planned: downloads.len(),
+                    }
+                    .into());
+                }
+            };
+            let staged = staged.keep()?;
+            self.store.admit(&staged, &d.sha256).with_context(|| {
+                format!(
+                    "{} from {}: not the package its repository's repodata describes",
+                    d.package,
+                    loc.display()
+                )
+            })?;
+            from_plain += got;
+            on(Step::Arrived(&d.package));
+        }
+        let wanted = wanted_files(&self.planned, &self.store, swarms);
         if wanted.is_empty() {
-            return Ok(Fetched::default());
+            return Ok(Fetched {
+                from_peers: 0,
+                from_mirrors: from_plain,
+            });
         }
         // Before joining: a job joined counts from here.
         let baseline = Baseline::of(&engine.subscribe().borrow());
@@ -531,7 +633,12 @@ impl Transaction {
             match fetch_status(&snap, &jobs, &baseline, &self.planned, &self.store) {
                 FetchStatus::Running => {}
                 FetchStatus::Failed(e) => anyhow::bail!("fetching packages: {e}"),
-                FetchStatus::Done(fetched) => return Ok(fetched),
+                FetchStatus::Done(fetched) => {
+                    return Ok(Fetched {
+                        from_mirrors: fetched.from_mirrors + from_plain,
+                        ..fetched
+                    });
+                }
             }
             tokio::select! {
                 changed = rx.changed() => changed.context("the engine stopped")?,

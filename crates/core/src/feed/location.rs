@@ -166,6 +166,67 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// Saves the document at `loc` to `dest` (created or truncated), refusing it past `limit`
+    /// bytes; streamed, so a large package is never held in memory. Returns its length.
+    pub async fn save(
+        &self,
+        loc: &Location,
+        dest: &Path,
+        limit: u64,
+    ) -> Result<u64, LocationError> {
+        use std::io::Write;
+        let too_large = || LocationError::TooLarge {
+            url: loc.display(),
+            limit,
+        };
+        let fail = |reason: String| LocationError::Fetch {
+            url: loc.display(),
+            reason,
+        };
+        let write_fail = |e: std::io::Error| fail(format!("writing {}: {e}", dest.display()));
+        let mut out = std::fs::File::create(dest).map_err(write_fail)?;
+        let mut len = 0u64;
+        match loc {
+            Location::File(p) => {
+                let meta = std::fs::metadata(p).map_err(|e| fail(e.to_string()))?;
+                if !meta.is_file() {
+                    return Err(fail("not a regular file".into()));
+                }
+                if meta.len() > limit {
+                    return Err(too_large());
+                }
+                let src = std::fs::File::open(p).map_err(|e| fail(e.to_string()))?;
+                len = std::io::copy(&mut src.take(limit + 1), &mut out).map_err(write_fail)?;
+                if len > limit {
+                    return Err(too_large());
+                }
+            }
+            Location::Http(u) => {
+                let mut resp = self
+                    .client
+                    .get(u.clone())
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map_err(|e| fail(e.to_string()))?;
+                if resp.content_length().is_some_and(|l| l > limit) {
+                    return Err(too_large());
+                }
+                while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
+                    len += chunk.len() as u64;
+                    if len > limit {
+                        return Err(too_large());
+                    }
+                    out.write_all(&chunk).map_err(write_fail)?;
+                }
+            }
+        }
+        out.flush().map_err(write_fail)?;
+        Ok(len)
+    }
+}
+
 /// Reads the regular file at `p`, at most `limit` bytes. It is opened without blocking (a FIFO
 /// would wait for a writer) and checked on the open descriptor, so a device or pipe is named and
 /// refused rather than read without end.

@@ -4,6 +4,7 @@
 
 mod catalogue;
 mod fetch;
+mod plain;
 mod security;
 mod solve;
 
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 pub use catalogue::{Catalogue, Repo, Source};
 pub use fetch::{IndexPinMismatch, LoadedRepo, load_repositories};
+pub use plain::{LeftOut, PlainRepo, load_plain_repositories};
 use solve::{Origin, Universe};
 
 use crate::hash::Sha256;

@@ -1,0 +1,149 @@
+//! Repositories without a feed, as dnf has them configured in a root (`.repo` files): their
+//! repodata fetched from the first `baseurl` into a cache (fetched again only when `repomd.xml`
+//! changes), checked file by file against it, and offered to the planner beside the feed's
+//! repositories. Their packages come over plain HTTP (or `file://`) from the same base URL.
+
+use std::path::{Path, PathBuf};
+
+use super::Repo;
+use crate::feed::{Fetcher, Location, RepoKind};
+use crate::packages::{INDEX_FORMAT, IndexedPackage, PackageIndex};
+use crate::repos::{Limits, RepoConfig, RepoVars, metadata_files, read_repo_files, read_repodata};
+use crate::torrent::InfoHash;
+
+/// One plain repository, ready to plan with.
+#[derive(Clone, Debug)]
+pub struct PlainRepo {
+    /// How dnf has it configured.
+    pub config: RepoConfig,
+    /// The base URL its repodata and packages are under (ends with `/`).
+    pub base: Location,
+    /// Its packages and advisories as the planner takes them. Not a torrent: its info hash is
+    /// only a tag (the SHA-1 of the base URL) that no swarm has.
+    pub repo: Repo,
+}
+
+impl PlainRepo {
+    /// Where the package at `path` (as primary gives it) is fetched from.
+    pub fn package_location(&self, path: &str) -> anyhow::Result<Location> {
+        Ok(self.base.join(path)?)
+    }
+}
+
+/// A folder name for a repository id (ids may hold `:` and `/`-free punctuation).
+fn cache_name(id: &str) -> String {
+    id.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+/// Fetches (or takes from `cache`) and checks the repodata of `config`.
+async fn load_one(
+    config: &RepoConfig,
+    cache: &Path,
+    fetcher: &Fetcher,
+) -> anyhow::Result<PlainRepo> {
+    let Some(first) = config.baseurls.first() else {
+        anyhow::bail!(
+            "it has no baseurl (Swarmdate does not follow metalink or mirrorlist yet): add a baseurl to {}",
+            config.file.display()
+        );
+    };
+    let base_text = if first.ends_with('/') {
+        first.clone()
+    } else {
+        format!("{first}/")
+    };
+    let base = Location::parse(&base_text)?;
+    let repomd = fetcher.get(&base.join("repodata/repomd.xml")?).await?;
+    let dir: PathBuf = cache.join(cache_name(&config.id));
+    let cached = dir.join("repodata/repomd.xml");
+    let fresh = std::fs::read(&cached).is_ok_and(|old| old == repomd);
+    let data = match fresh.then(|| read_repodata(&dir, Limits::default())) {
+        Some(Ok(data)) => data,
+        // New revision, or a cache that no longer checks out: fetch what repomd.xml names.
+        _ => {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("repodata"))?;
+            for (_, href) in metadata_files(&repomd)? {
+                let dest = dir.join(&href);
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                fetcher
+                    .save(&base.join(&href)?, &dest, Limits::default().file)
+                    .await?;
+            }
+            crate::fsutil::write_atomic(&cached, &repomd)?;
+            read_repodata(&dir, Limits::default())?
+        }
+    };
+    let tag = {
+        use sha1::Digest;
+        InfoHash(sha1::Sha1::digest(base_text.as_bytes()).into())
+    };
+    let packages = data
+        .packages
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| IndexedPackage {
+            file_index: i,
+            path: p.location,
+            nevra: p.nevra,
+            size: p.size,
+            sha256: p.sha256,
+            summary: p.summary,
+            relations: p.relations,
+        })
+        .collect();
+    Ok(PlainRepo {
+        config: config.clone(),
+        base,
+        repo: Repo {
+            // Not used by the planner; a plain repository mixes releases and updates.
+            kind: RepoKind::Updates,
+            index: PackageIndex {
+                format: INDEX_FORMAT,
+                info_hash: tag,
+                name: config.id.clone(),
+                piece_length: 0,
+                packages,
+                advisories: data.advisories,
+            },
+        },
+    })
+}
+
+/// A configured repository that could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Its id.
+    pub id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Every enabled repository configured in `root`, loaded; one that cannot be loaded is left out
+/// and said so (as dnf's `skip_if_unavailable`), the others still count.
+pub async fn load_plain_repositories(
+    root: &Path,
+    cache: &Path,
+    fetcher: &Fetcher,
+) -> anyhow::Result<(Vec<PlainRepo>, Vec<LeftOut>)> {
+    let configs = read_repo_files(root, &RepoVars::of_root(root))?;
+    let mut repos = Vec::new();
+    let mut notices = Vec::new();
+    for c in configs.iter().filter(|c| c.enabled) {
+        match load_one(c, cache, fetcher).await {
+            Ok(r) => repos.push(r),
+            Err(e) => notices.push(LeftOut {
+                id: c.id.clone(),
+                reason: format!("{e:#}"),
+            }),
+        }
+    }
+    Ok((repos, notices))
+}
