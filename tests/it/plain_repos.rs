@@ -1,10 +1,10 @@
 //! A root with two kinds of repository: the feed's (a release and an updates snapshot, seeded by a
-//! peer, their mirror a web seed) and a plain one configured in the root's `.repo` files (no
+//! peer) and a plain one configured in the root's `.repo` files (no
 //! feed; `rpmbuild` packages signed by `rpmsign` with an RSA key, `createrepo_c` repodata), both
 //! behind Debian's lighttpd, whose access log counts what it served. `update --check` says where
 //! each package comes from; `update --yes` installs them all (rpm judges), the feed's packages
-//! over the swarm (the web server served none of them), the plain repository's from the web
-//! server, a new dependency only the plain repository has pulled in; its repodata is fetched
+//! from the peer (its upload count), the plain repository's from the web server (its access log)
+//! and nothing else from it, a new dependency only the plain repository has pulled in; its repodata is fetched
 //! again only when its repomd.xml changes; one that cannot be reached is left out and said so.
 
 use std::collections::BTreeSet;
@@ -14,24 +14,33 @@ use swarmdate_testkit::third_party::Lighttpd;
 use crate::distro_tools::{Gpg, Spec, rpmbuild, rpmbuild_requiring, tool};
 use crate::support::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_should() {
+/// The two kinds of repository and a client root (see the module's text).
+struct World {
+    dir: tempfile::TempDir,
+    web: Lighttpd,
+    distro: PackageDistro,
+    origin: std::sync::Arc<swarmdate_engine::Engine>,
+    client: UserHome,
+    root: std::path::PathBuf,
+    extras: std::path::PathBuf,
+    extras_key: std::path::PathBuf,
+    _tracker: swarmdate_testkit::tracker::Tracker,
+}
+
+/// Builds the world; the root trusts the extras repository's key when `trust_extras`.
+async fn world(trust_extras: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let web = Lighttpd::start(dir.path()).unwrap();
-    let mirror_url = format!("{}mirror/", web.url());
     let tracker = tracker().await;
     let url = tracker.announce_url();
-    let (d, m) = (dir.path().join("distro"), mirror_url.clone());
-    std::fs::create_dir_all(&d).unwrap();
-    let distro = tokio::task::spawn_blocking(move || {
-        // The distro's mirror folder is `dir/distro/mirror`: served as `/mirror/` through a link.
-        let tmp = tempfile::TempDir::new_in(&d).unwrap();
-        PackageDistro::build_in(tmp, 30, 20_000..60_000, &url, Some(&m))
-    })
-    .await
-    .unwrap();
-    std::os::unix::fs::symlink(distro.dir.path().join("mirror"), dir.path().join("mirror"))
-        .unwrap();
+    // The feed's repositories have no web seed: their packages can come only from the peer, whose
+    // own upload count then says they did. (With this web server as their web seed too, a
+    // loaded machine sends them to it after the engine's 2-s no-peer grace: the swarm-aware
+    // fallback is a later issue's.)
+    let distro =
+        tokio::task::spawn_blocking(move || PackageDistro::build(30, 20_000..60_000, &url))
+            .await
+            .unwrap();
 
     // The plain repository: a new build of a tool the root has, needing a library only it has.
     let extras = dir.path().join("plain/extras");
@@ -63,7 +72,9 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
     // the repository as a .repo file, its base URL with variables.
     let asc = dir.path().join("extras.asc");
     std::fs::write(&asc, gpg.export(&fpr)).unwrap();
-    crate::packages::rpm("rpmkeys", &root, &["--import", asc.to_str().unwrap()]);
+    if trust_extras {
+        crate::packages::rpm("rpmkeys", &root, &["--import", asc.to_str().unwrap()]);
+    }
     crate::packages::rpm("rpm", &root, &["-i", old_tool.to_str().unwrap()]);
     std::fs::create_dir_all(root.join("etc/yum.repos.d")).unwrap();
     std::fs::write(root.join("etc/os-release"), "VERSION_ID=41\n").unwrap();
@@ -75,6 +86,33 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
         ),
     )
     .unwrap();
+    World {
+        dir,
+        web,
+        distro,
+        origin,
+        client,
+        root,
+        extras,
+        extras_key: asc,
+        _tracker: tracker,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_should() {
+    // Every part bound, so that none (the tracker above all) is dropped before the end.
+    let World {
+        dir,
+        web,
+        distro,
+        origin,
+        client,
+        root,
+        extras: _,
+        extras_key: _,
+        _tracker,
+    } = world(true).await;
     let root_arg = root.to_str().unwrap();
 
     let check = client
@@ -93,6 +131,14 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
         left[0]["reason"].as_str().unwrap().contains("127.0.0.1:9"),
         "{left:?}"
     );
+    let swarm_bytes: u64 = check.summary()["downloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["from"] == "swarm")
+        .map(|d| d["size"].as_u64().unwrap())
+        .sum();
+    assert!(swarm_bytes > 0);
     let from: Vec<(String, String)> = check.summary()["downloads"]
         .as_array()
         .unwrap()
@@ -125,18 +171,25 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
     .unwrap();
 
     let before = installed_in(&root);
+    let uploaded_before = uploaded_now(&origin).await;
     let run = client
         .run_async(&["update", "--yes", "--root", root_arg])
         .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // The peer, not the client, says it sent the feed's packages.
+    let uploaded = uploaded_now(&origin).await - uploaded_before;
+    assert!(
+        uploaded >= swarm_bytes,
+        "the peer sent {uploaded} of {swarm_bytes}"
+    );
     let after = installed_in(&root);
     let mut want: BTreeSet<String> = distro.expected_after_update();
     want.insert("extra-tool-1.1-1.fc41.noarch".into());
     want.insert("extra-lib-2.0-1.fc41.noarch".into());
     assert_eq!(after, want, "before: {before:?}");
 
-    // The web server's own log: the plain repository's packages, each once and whole; none of
-    // the feed's (they came over the swarm); the repodata once (the second plan read the cache).
+    // The web server's own log: the plain repository's packages, each once and whole, and
+    // nothing else; the repodata once (the second plan read the cache).
     let served = web.stop().unwrap();
     let packages: Vec<_> = served.iter().filter(|s| s.path.ends_with(".rpm")).collect();
     let mut names: Vec<&str> = packages
@@ -158,10 +211,68 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
         assert_eq!(s.bytes, std::fs::metadata(&file).unwrap().len(), "{s:?}");
     }
     assert!(
-        !served
-            .iter()
-            .any(|s| s.path.starts_with("/mirror/") && s.path.ends_with(".rpm"))
+        served.iter().all(|s| s.path.starts_with("/plain/extras/")),
+        "{served:?}"
     );
     assert_eq!(primary_fetches(&served), 1, "{served:?}");
     origin.shutdown().await;
+}
+
+/// A plain repository is held to what it says and to the root's keys: a package altered on the
+/// server after createrepo_c is refused as it arrives, naming it; a package signed by a key the
+/// root has not imported is refused before the transaction; either way rpm's list is unchanged
+/// (the feed's updates too: one transaction). With the file mended and the key imported, the
+/// same update goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_repository_that_lies_or_is_not_trusted_changes_nothing() {
+    let w = world(false).await;
+    let root_arg = w.root.to_str().unwrap();
+    let lib = w.extras.join("Packages/e/extra-lib-2.0-1.fc41.noarch.rpm");
+    let good = std::fs::read(&lib).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    std::fs::write(&lib, &bad).unwrap();
+    let before = installed_in(&w.root);
+
+    let lied = w
+        .client
+        .run_async(&["update", "--yes", "--root", root_arg])
+        .await;
+    assert_ne!(lied.code, 0);
+    let said = lied.error();
+    assert!(
+        said.contains("extra-lib-2.0-1.fc41.noarch")
+            && said.contains("not the package its repository's repodata describes"),
+        "{said}"
+    );
+    assert_eq!(installed_in(&w.root), before);
+
+    // The server's file mended: now the signature decides, and the root does not trust it yet.
+    std::fs::write(&lib, &good).unwrap();
+    let untrusted = w
+        .client
+        .run_async(&["update", "--yes", "--root", root_arg])
+        .await;
+    assert_ne!(untrusted.code, 0);
+    let said = untrusted.error();
+    assert!(said.contains("extra-"), "{said}");
+    assert_eq!(installed_in(&w.root), before);
+
+    // The positive control: the key imported, the same update installs everything.
+    crate::packages::rpm(
+        "rpmkeys",
+        &w.root,
+        &["--import", w.extras_key.to_str().unwrap()],
+    );
+    let run = w
+        .client
+        .run_async(&["update", "--yes", "--root", root_arg])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = installed_in(&w.root);
+    assert!(after.contains("extra-tool-1.1-1.fc41.noarch"), "{after:?}");
+    assert!(after.contains("extra-lib-2.0-1.fc41.noarch"), "{after:?}");
+    w.origin.shutdown().await;
+    drop((w.web, w.distro, w.dir));
 }
