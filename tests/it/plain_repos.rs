@@ -27,8 +27,9 @@ struct World {
     _tracker: swarmdate_testkit::tracker::Tracker,
 }
 
-/// Builds the world; the root trusts the extras repository's key when `trust_extras`.
-async fn world(trust_extras: bool) -> World {
+/// Builds the world; the root trusts the extras repository's key when `trust_extras`; its
+/// `.repo` file is what `repo_file` writes, given the web server's URL and the extras folder.
+async fn world(trust_extras: bool, repo_file: impl Fn(&str, &std::path::Path) -> String) -> World {
     let dir = tempfile::tempdir().unwrap();
     let web = Lighttpd::start(dir.path()).unwrap();
     let tracker = tracker().await;
@@ -80,10 +81,7 @@ async fn world(trust_extras: bool) -> World {
     std::fs::write(root.join("etc/os-release"), "VERSION_ID=41\n").unwrap();
     std::fs::write(
         root.join("etc/yum.repos.d/extras.repo"),
-        format!(
-            "[extras]\nname=Extras $releasever\nbaseurl={}plain/extras/\nenabled=1\ngpgcheck=1\n\n[disabled]\nbaseurl=http://127.0.0.1:9/nothing/\nenabled=0\n\n[gone]\nbaseurl=http://127.0.0.1:9/gone/\n",
-            web.url()
-        ),
+        repo_file(&web.url(), &extras),
     )
     .unwrap();
     World {
@@ -112,7 +110,12 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
         extras: _,
         extras_key: _,
         _tracker,
-    } = world(true).await;
+    } = world(true, |web, _| {
+        format!(
+            "[extras]\nname=Extras $releasever\nbaseurl={web}plain/extras/\nenabled=1\ngpgcheck=1\n\n[disabled]\nbaseurl=http://127.0.0.1:9/nothing/\nenabled=0\n\n[gone]\nbaseurl=http://127.0.0.1:9/gone/\n"
+        )
+    })
+    .await;
     let root_arg = root.to_str().unwrap();
 
     let check = client
@@ -225,7 +228,10 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
 /// same update goes through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_repository_that_lies_or_is_not_trusted_changes_nothing() {
-    let w = world(false).await;
+    let w = world(false, |web, _| {
+        format!("[extras]\nbaseurl={web}plain/extras/\ngpgcheck=1\n")
+    })
+    .await;
     let root_arg = w.root.to_str().unwrap();
     let lib = w.extras.join("Packages/e/extra-lib-2.0-1.fc41.noarch.rpm");
     let good = std::fs::read(&lib).unwrap();
@@ -275,4 +281,72 @@ async fn a_plain_repository_that_lies_or_is_not_trusted_changes_nothing() {
     assert!(after.contains("extra-lib-2.0-1.fc41.noarch"), "{after:?}");
     w.origin.shutdown().await;
     drop((w.web, w.distro, w.dir));
+}
+
+/// A repository configured by a metalink, as Fedora's are: the mirror the metalink prefers serves
+/// a stale repomd.xml (not the digest the metalink gives) and is passed over; the next one, whose
+/// repomd.xml matches, serves the repodata and the packages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metalink_repository_is_read_from_the_first_mirror_that_serves_its_repomd() {
+    let w = world(true, |web, extras| {
+        let repomd = std::fs::read(extras.join("repodata/repomd.xml")).unwrap();
+        let stale = extras.parent().unwrap().join("stale/repodata");
+        std::fs::create_dir_all(&stale).unwrap();
+        let old = String::from_utf8(repomd.clone())
+            .unwrap()
+            .replace("<revision>", "<revision>1");
+        std::fs::write(stale.join("repomd.xml"), old).unwrap();
+        let digest = swarmdate_core::hash::Sha256::of(&repomd);
+        std::fs::write(
+            extras.parent().unwrap().join("metalink.xml"),
+            format!(
+                r#"<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/" xmlns:mm0="http://fedorahosted.org/mirrormanager">
+ <files><file name="repomd.xml"><size>{}</size>
+  <verification><hash type="sha256">{digest}</hash></verification>
+  <resources>
+   <url protocol="http" preference="100">{web}plain/stale/repodata/repomd.xml</url>
+   <url protocol="http" preference="90">{web}plain/extras/repodata/repomd.xml</url>
+  </resources></file></files>
+</metalink>
+"#,
+                repomd.len()
+            ),
+        )
+        .unwrap();
+        format!(
+            "[extras]\nmetalink={web}plain/metalink.xml?repo=extras-$releasever&arch=$basearch\ngpgcheck=1\n"
+        )
+    })
+    .await;
+    let root_arg = w.root.to_str().unwrap();
+    let run = w
+        .client
+        .run_async(&["update", "--yes", "--root", root_arg])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = installed_in(&w.root);
+    assert!(after.contains("extra-tool-1.1-1.fc41.noarch"), "{after:?}");
+    assert!(after.contains("extra-lib-2.0-1.fc41.noarch"), "{after:?}");
+    let served = w.web.stop().unwrap();
+    let paths: Vec<&str> = served.iter().map(|s| s.path.as_str()).collect();
+    // The stale mirror was asked for its repomd.xml only; the matching one served the rest.
+    assert!(
+        paths.contains(&"/plain/stale/repodata/repomd.xml"),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .filter(|p| p.starts_with("/plain/stale/"))
+            .all(|p| p.ends_with("repomd.xml")),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("/plain/extras/Packages/")),
+        "{paths:?}"
+    );
+    w.origin.shutdown().await;
 }

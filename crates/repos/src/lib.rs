@@ -7,12 +7,14 @@
 mod bounded;
 mod config;
 mod error;
+mod metalink;
 mod primary;
 mod repomd;
 mod updateinfo;
 
 pub use config::{ConfigError, RepoConfig, RepoVars, parse_repo_file, read_repo_files};
 pub use error::RepodataError;
+pub use metalink::{Metalink, MetalinkError, parse_metalink};
 pub use primary::RepoPackage;
 pub use repomd::{Limits, Repodata, metadata_files, read_repodata};
 pub use updateinfo::{Advisory, AdvisoryKind, AdvisoryPackage, Reference, ReferenceKind};

@@ -1,5 +1,6 @@
 //! Repositories without a feed, as dnf has them configured in a root (`.repo` files): their
-//! repodata fetched from the first `baseurl` into a cache (fetched again only when `repomd.xml`
+//! repodata fetched from the first `baseurl` (or the first mirror of the metalink that serves the
+//! `repomd.xml` it names) into a cache (fetched again only when `repomd.xml`
 //! changes), checked file by file against it, and offered to the planner beside the feed's
 //! repositories. Their packages come over plain HTTP (or `file://`) from the same base URL.
 
@@ -40,25 +41,59 @@ fn cache_name(id: &str) -> String {
         .collect()
 }
 
+/// The base URL to use and its `repomd.xml`: the first `baseurl`, or else the first mirror of the
+/// metalink whose `repomd.xml` has the digest (and size) the metalink gives.
+async fn find_repomd(config: &RepoConfig, fetcher: &Fetcher) -> anyhow::Result<(String, Vec<u8>)> {
+    let slash = |u: &str| {
+        if u.ends_with('/') {
+            u.to_owned()
+        } else {
+            format!("{u}/")
+        }
+    };
+    if let Some(first) = config.baseurls.first() {
+        let base = slash(first);
+        let repomd = fetcher
+            .get(&Location::parse(&base)?.join("repodata/repomd.xml")?)
+            .await?;
+        return Ok((base, repomd));
+    }
+    let Some(metalink) = &config.metalink else {
+        anyhow::bail!(
+            "it has neither baseurl nor metalink (Swarmdate does not follow mirrorlist): add a baseurl to {}",
+            config.file.display()
+        );
+    };
+    let m = crate::repos::parse_metalink(&fetcher.get(&Location::parse(metalink)?).await?)?;
+    let mut tried = Vec::new();
+    for base in &m.bases {
+        let at = Location::parse(&slash(base))?.join("repodata/repomd.xml")?;
+        match fetcher.get(&at).await {
+            Ok(repomd)
+                if crate::hash::Sha256::of(&repomd) == m.sha256
+                    && m.size.is_none_or(|s| s == repomd.len() as u64) =>
+            {
+                return Ok((slash(base), repomd));
+            }
+            // A mirror behind the metalink (or lying): the next one.
+            Ok(_) => tried.push(format!("{}: stale or altered", at.display())),
+            Err(e) => tried.push(e.to_string()),
+        }
+    }
+    anyhow::bail!(
+        "no mirror of its metalink serves the repomd.xml it names ({})",
+        tried.join("; ")
+    )
+}
+
 /// Fetches (or takes from `cache`) and checks the repodata of `config`.
 async fn load_one(
     config: &RepoConfig,
     cache: &Path,
     fetcher: &Fetcher,
 ) -> anyhow::Result<PlainRepo> {
-    let Some(first) = config.baseurls.first() else {
-        anyhow::bail!(
-            "it has no baseurl (Swarmdate does not follow metalink or mirrorlist yet): add a baseurl to {}",
-            config.file.display()
-        );
-    };
-    let base_text = if first.ends_with('/') {
-        first.clone()
-    } else {
-        format!("{first}/")
-    };
+    let (base_text, repomd) = find_repomd(config, fetcher).await?;
     let base = Location::parse(&base_text)?;
-    let repomd = fetcher.get(&base.join("repodata/repomd.xml")?).await?;
     let dir: PathBuf = cache.join(cache_name(&config.id));
     let cached = dir.join("repodata/repomd.xml");
     let fresh = std::fs::read(&cached).is_ok_and(|old| old == repomd);
