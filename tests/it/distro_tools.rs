@@ -222,7 +222,7 @@ pub fn rpmbuild_requiring(spec: &Spec, requires: &[&str], out: &Path) -> PathBuf
         String::new()
     };
     let text = format!(
-        "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {name} for tests\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n{requires}\n%description\n{name}, built by rpmbuild for Swarmdate's tests.\n\n%install\nmkdir -p %{{buildroot}}/usr/share/{name}\necho {version}-{release} > %{{buildroot}}/usr/share/{name}/version\n{setuid_install}\n%files\n/usr/share/{name}/version\n{setuid_files}",
+        "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {name} for tests\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n{requires}\n%description\n{name}, built by rpmbuild for Swarmdate's tests.\n\n%install\nmkdir -p %{{buildroot}}/usr/share/{name}\necho {version}-{release} > %{{buildroot}}/usr/share/{name}/version\n{setuid_install}\n%files\n/usr/share/{name}/version\n{setuid_files}\n%changelog\n* Mon Dec 07 2026 Packager <packager@example.org> - {version}-{release}\n- {name} {version}\n\n* Sun Dec 06 2026 Packager <packager@example.org> - 1.0-0\n- First packaged\n",
         name = spec.name,
         version = spec.version,
         release = spec.release,

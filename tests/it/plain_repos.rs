@@ -165,6 +165,24 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
         2,
         "{from:?}"
     );
+    // The tool's update brings the changelog entries newer than the installed 1.0 (from
+    // other.xml): its own, not the older one.
+    let tool = check.summary()["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["package"]["name"] == "extra-tool")
+        .unwrap()
+        .clone();
+    let entries = tool["changelog"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{tool}");
+    assert!(
+        entries[0]["author"]
+            .as_str()
+            .unwrap()
+            .ends_with("- 1.1-1.fc41"),
+        "{tool}"
+    );
     let primary_fetches = |served: &[swarmdate_testkit::third_party::Served]| {
         served.iter().filter(|s| s.path.contains("primary")).count()
     };

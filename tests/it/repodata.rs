@@ -120,6 +120,18 @@ fn publish_master_from_createrepo_repodata_makes_the_index_reading_every_package
             assert_eq!(x, y, "{compression}");
         }
         assert_eq!(a, b, "{compression}");
+        // The changelog too (other.xml against the header), newest first.
+        let tool = b
+            .packages
+            .iter()
+            .find(|p| p.nevra.name == "dnf-tool")
+            .unwrap();
+        let builds: Vec<String> = tool
+            .changelog
+            .iter()
+            .map(|e| e.build().unwrap().to_string())
+            .collect();
+        assert_eq!(builds, ["3.1-1.fc41", "1.0-0"], "{compression}");
         // The same torrent, so the same swarm, whichever way it was published.
         assert_eq!(
             from_headers.torrent.info_hash(),

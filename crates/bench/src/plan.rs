@@ -116,6 +116,7 @@ pub(crate) fn index(hash: u8, packages: Vec<(Nevra, Relations)>) -> PackageIndex
                 sha256: fake_hash(i + usize::from(hash) * 1_000_000),
                 nevra,
                 relations,
+                changelog: Vec::new(),
             })
             .collect(),
         advisories: Vec::new(),

@@ -114,6 +114,7 @@ pub async fn run_store_bench(
                     sha256: Sha256::of_file(&s.source)?,
                     summary: String::new(),
                     relations: Relations::default(),
+                    changelog: Vec::new(),
                 })
             })
             .collect::<std::io::Result<_>>()?,

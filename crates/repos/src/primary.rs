@@ -27,6 +27,8 @@ pub struct RepoPackage {
     /// Provides, requires, obsoletes, conflicts (rpmlib() requirements left out, as from a
     /// header).
     pub relations: Relations,
+    /// Its newest changelog entries (from `other`, when the repository has it), newest first.
+    pub changelog: Vec<crate::ChangelogEntry>,
 }
 
 /// Reads every package of a primary document.
@@ -179,6 +181,7 @@ impl PrimaryVisitor for Collector {
             sha256,
             summary: p.summary,
             relations: p.relations,
+            changelog: Vec::new(),
         });
     }
 }

@@ -9,6 +9,7 @@ use swarmdate_packages::hash::digest_file;
 
 use crate::bounded::{Bounded, PAST_BOUND};
 use crate::error::{ReadError, RepodataError};
+use crate::other;
 use crate::primary::{self, RepoPackage};
 use crate::updateinfo::{self, Advisory};
 
@@ -60,7 +61,14 @@ pub fn read_repodata(repo: &Path, limits: Limits) -> Result<Repodata, RepodataEr
         .get_record("primary")
         .ok_or_else(|| RepodataError::NoPrimary(repomd_path.clone()))?;
     let (path, reader) = open_checked(repo, primary, limits)?;
-    let packages = primary::read(reader).map_err(|e| parse_error(&path, e, limits))?;
+    let mut packages = primary::read(reader).map_err(|e| parse_error(&path, e, limits))?;
+    if let Some(rec) = repomd.get_record("other") {
+        let (path, reader) = open_checked(repo, rec, limits)?;
+        let mut logs = other::read(reader).map_err(|e| parse_error(&path, e, limits))?;
+        for p in &mut packages {
+            p.changelog = logs.remove(&p.sha256.to_string()).unwrap_or_default();
+        }
+    }
     let advisories = match repomd.get_record("updateinfo") {
         Some(rec) => {
             let (path, reader) = open_checked(repo, rec, limits)?;
@@ -75,7 +83,7 @@ pub fn read_repodata(repo: &Path, limits: Limits) -> Result<Repodata, RepodataEr
     })
 }
 
-/// The metadata files a `repomd.xml` names that this reader reads (primary, updateinfo), as
+/// The metadata files a `repomd.xml` names that this reader reads (primary, updateinfo, other), as
 /// `(type, href)`, each href checked to stay inside the repository: what to fetch before
 /// [`read_repodata`] on a copy.
 pub fn metadata_files(repomd: &[u8]) -> Result<Vec<(String, String)>, RepodataError> {
@@ -87,7 +95,7 @@ pub fn metadata_files(repomd: &[u8]) -> Result<Vec<(String, String)>, RepodataEr
     let reader = rpmrepo_metadata::utils::create_xml_reader(repomd);
     let data = RepomdXml::read_data(reader).map_err(|e| malformed(e.to_string()))?;
     let mut out = Vec::new();
-    for kind in ["primary", "updateinfo"] {
+    for kind in ["primary", "updateinfo", "other"] {
         let Some(rec) = data.get_record(kind) else {
             continue;
         };

@@ -85,6 +85,12 @@ impl PackageFactory {
         if n.evr.epoch != 0 {
             b.epoch(n.evr.epoch);
         }
+        // One changelog entry naming the build, as a packager writes it.
+        b.add_changelog_entry(
+            format!("Swarmdate test packager <packager@localhost> - {}", n.evr),
+            format!("- Build {} {}", n.name, n.evr),
+            1_700_000_000u32,
+        );
         b.with_file_contents(data, rpm::FileOptions::new(spec.file_path()))
             .map_err(|e| err(e.to_string()))?;
         let r = &spec.relations;

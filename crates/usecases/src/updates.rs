@@ -776,6 +776,7 @@ mod tests {
                 sha256: swarmdate_core::hash::Sha256([tag; 32]),
                 summary: String::new(),
                 relations: Default::default(),
+                changelog: Vec::new(),
             })
             .collect();
         Repo {

@@ -31,6 +31,8 @@ pub struct UpdateItem {
     pub kind: ChangeKind,
     /// The advisories it brings, most urgent first.
     pub advisories: Vec<swarmdate_core::repos::Advisory>,
+    /// The changelog entries it brings, newest first.
+    pub changelog: Vec<swarmdate_core::repos::ChangelogEntry>,
 }
 
 /// The updates on offer, and the transaction that installs them.
@@ -162,6 +164,7 @@ impl Backend {
                     summary: tx.summary(c).to_owned(),
                     kind: c.kind,
                     advisories: c.advisories.clone(),
+                    changelog: c.changelog.clone(),
                 })
                 .collect();
             Ok(Available {

@@ -1,5 +1,5 @@
 //! An update's details, opened from its row: the advisories it brings (kind, severity, id, title,
-//! date, what it says, CVEs and bugs, a suggested restart), its versions and its size.
+//! date, what it says, CVEs and bugs, a suggested restart), its changelog entries and its size.
 
 use adw::prelude::*;
 use gtk::glib;
@@ -88,6 +88,17 @@ pub fn text(item: &UpdateItem) -> (String, String) {
         }
         if a.reboot_suggested {
             part.push(tr("A restart is suggested after this update."));
+        }
+        body.push(part.join("\n"));
+    }
+    if !item.changelog.is_empty() {
+        let mut part = vec![tr("Changes")];
+        for e in &item.changelog {
+            let day = glib::DateTime::from_unix_utc(e.timestamp as i64)
+                .and_then(|d| d.format("%x"))
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            part.push(format!("{day} {}\n{}", e.author, e.text));
         }
         body.push(part.join("\n"));
     }

@@ -1,5 +1,5 @@
 //! One row of the Updates page: the package, installed → new version, its advisory (a shield for
-//! security updates), its summary and size; a row with an advisory opens the update's details.
+//! security updates), its summary and size; a row with an advisory or a changelog opens the update's details.
 
 use adw::prelude::*;
 use gtk::glib;
@@ -131,14 +131,14 @@ impl FactoryComponent for UpdateRow {
         .flatten()
         .collect::<Vec<_>>()
         .join(" · ");
-        let has_details = !self.item.advisories.is_empty();
+        let has_details = !self.item.advisories.is_empty() || !self.item.changelog.is_empty();
         let security = self
             .item
             .advisories
             .iter()
             .any(|a| a.kind == AdvisoryKind::Security);
         if has_details {
-            crate::ui::a11y::set_description(&root, &tr("Opens the update's advisory"));
+            crate::ui::a11y::set_description(&root, &tr("Opens the update's details"));
         }
         let widgets = view_output!();
         widgets

@@ -51,6 +51,9 @@ pub struct IndexedPackage {
     /// Provides, requires, obsoletes, conflicts.
     #[serde(flatten)]
     pub relations: Relations,
+    /// Its newest changelog entries (from the repository's `other` metadata), newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changelog: Vec<swarmdate_repos::ChangelogEntry>,
 }
 
 /// An index that cannot be used.

@@ -3,6 +3,7 @@
 //! `resolvo` over the installed inventory and the feed's package indexes.
 
 mod catalogue;
+mod changelog;
 mod fetch;
 mod plain;
 mod security;
@@ -69,6 +70,9 @@ pub struct Change {
     /// The advisories it brings (from the repositories' updateinfo), most urgent first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub advisories: Vec<crate::repos::Advisory>,
+    /// The changelog entries its build brings, newest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changelog: Vec<crate::repos::ChangelogEntry>,
 }
 
 /// One file the transaction needs.
@@ -170,6 +174,7 @@ pub fn plan(
     };
     let mut plan = changes(solver.provider(), cat, &chosen, held)?;
     security::attach_advisories(&mut plan, cat);
+    changelog::attach_changelogs(&mut plan, cat);
     Ok(plan)
 }
 
@@ -370,6 +375,7 @@ fn changes(
             replaces: replaces.iter().map(|&r| u.solv(r).nevra.clone()).collect(),
             build: b,
             advisories: Vec::new(),
+            changelog: Vec::new(),
         });
         let pkg = cat.build(b);
         let is_held = held(&pkg.sha256);

@@ -132,6 +132,7 @@ async fn load_one(
             sha256: p.sha256,
             summary: p.summary,
             relations: p.relations,
+            changelog: p.changelog,
         })
         .collect();
     Ok(PlainRepo {

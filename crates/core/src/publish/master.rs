@@ -142,6 +142,7 @@ struct Scanned {
     nevra: crate::packages::Nevra,
     summary: String,
     relations: Relations,
+    changelog: Vec<swarmdate_repos::ChangelogEntry>,
     size: u64,
     sha256: Sha256,
 }
@@ -172,6 +173,18 @@ fn scan_headers(repo: &Path) -> anyhow::Result<Vec<Scanned>> {
                 nevra: header.nevra,
                 summary: header.summary,
                 relations: header.relations,
+                // As createrepo_c's other.xml has them: the newest entries, newest first.
+                changelog: meta
+                    .get_changelog_entries()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .take(swarmdate_repos::CHANGELOG_LIMIT)
+                    .map(|c| swarmdate_repos::ChangelogEntry {
+                        author: c.name,
+                        timestamp: c.timestamp,
+                        text: c.description,
+                    })
+                    .collect(),
             })
         })
         .collect()
@@ -213,6 +226,7 @@ fn scan_repodata(repo: &Path) -> anyhow::Result<(Vec<Scanned>, Vec<swarmdate_rep
                 nevra: p.nevra,
                 summary: p.summary,
                 relations: p.relations,
+                changelog: p.changelog,
                 size,
                 sha256,
             })
@@ -287,6 +301,7 @@ pub fn publish_master(repo: &Path, opts: &MasterOptions) -> anyhow::Result<Publi
             sha256: s.sha256,
             summary: s.summary.clone(),
             relations: s.relations.clone(),
+            changelog: s.changelog.clone(),
         })
         .collect();
     let index = PackageIndex {
