@@ -5,7 +5,6 @@
 //! repository through that tracker, and its bytes are the distribution's.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use swarmdate_core::packages::PackageIndex;
 use swarmdate_core::torrent::Torrent;
@@ -102,30 +101,7 @@ async fn the_pipeline_publishes_a_snapshot_that_a_third_party_client_fetches_thr
 
     // aria2c finds the origin through the tracker alone.
     let fetched = tempfile::tempdir().unwrap();
-    let mut aria = tokio::process::Command::new("aria2c");
-    aria.args([
-        "--seed-time=0",
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--listen-port=46901-46919",
-        "--console-log-level=warn",
-        "--summary-interval=0",
-    ])
-    .arg(format!("--dir={}", fetched.path().display()))
-    .arg(out.join("updates-1.torrent"))
-    .kill_on_drop(true);
-    let done = tokio::time::timeout(Duration::from_secs(120), aria.output())
-        .await
-        .expect("aria2c finished within 2 minutes")
-        .expect("aria2c is installed");
-    assert!(
-        done.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&done.stdout),
-        String::from_utf8_lossy(&done.stderr)
-    );
+    aria2c(&out.join("updates-1.torrent"), fetched.path()).await;
     for p in &index.packages {
         let got = fetched.path().join(&torrent.name).join(&p.path);
         assert_eq!(sha256(&got), sha256(&repo.join(&p.path)), "{}", p.path);

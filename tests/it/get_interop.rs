@@ -1,8 +1,6 @@
 //! Fetching whole torrents: `swarmdate get` from our seeder, and aria2c downloading a padded
 //! multi-file torrent we publish.
 
-use std::time::Duration;
-
 use swarmdate_core::torrent::{SourceFile, TorrentBuilder};
 use swarmdate_engine::{Engine, EngineConfig, JobSpec, Payload};
 
@@ -139,30 +137,7 @@ async fn aria2c_downloads_a_padded_torrent_from_our_seeder() {
     seeder.wait(id).await.unwrap();
 
     let out = tempfile::tempdir().unwrap();
-    let mut aria = tokio::process::Command::new("aria2c");
-    aria.args([
-        "--seed-time=0",
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--file-allocation=falloc",
-        "--listen-port=46881-46899",
-        "--console-log-level=warn",
-        "--summary-interval=0",
-    ])
-    .arg(format!("--dir={}", out.path().display()))
-    .arg(&tfile)
-    .kill_on_drop(true);
-    let done = tokio::time::timeout(Duration::from_secs(120), aria.output())
-        .await
-        .expect("aria2c finished within 2 minutes")
-        .expect("aria2c is installed");
-    assert!(
-        done.status.success(),
-        "aria2c: {}",
-        String::from_utf8_lossy(&done.stdout)
-    );
+    aria2c(&tfile, out.path()).await;
     for f in t.files.iter().filter(|f| !f.pad) {
         let rel = f.path.join("/");
         assert_eq!(

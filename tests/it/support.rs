@@ -1021,3 +1021,33 @@ pub async fn repository_origin(
     }
     engine
 }
+
+/// aria2c downloading `torrent` into `dir` from the peers its trackers give (every other way of
+/// finding peers off), leaving when done; fails the test unless it ends well within 2 minutes.
+pub async fn aria2c(torrent: &Path, dir: &Path) {
+    let mut aria = tokio::process::Command::new("aria2c");
+    aria.args([
+        "--seed-time=0",
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--file-allocation=falloc",
+        "--listen-port=46881-46899",
+        "--console-log-level=warn",
+        "--summary-interval=0",
+    ])
+    .arg(format!("--dir={}", dir.display()))
+    .arg(torrent)
+    .kill_on_drop(true);
+    let done = tokio::time::timeout(std::time::Duration::from_secs(120), aria.output())
+        .await
+        .expect("aria2c finished within 2 minutes")
+        .expect("aria2c is installed");
+    assert!(
+        done.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&done.stderr)
+    );
+}

@@ -210,7 +210,7 @@ fn stop_before_the_install_installs_nothing_and_keeps_what_arrived() {
 /// changelogs: the security updates lead the list with a shield and their severity, and a row
 /// opens the update's details (advisory, changelog entries, size).
 #[gtk::test]
-fn security_updates_lead_the_list_and_their_row_opens_the_advisory() {
+fn security_updates_lead_the_list_and_a_row_opens_the_update_details() {
     use adw::prelude::*;
     use swarmdate_core::repos::AdvisoryKind;
     let rt = runtime();

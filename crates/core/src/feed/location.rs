@@ -143,16 +143,7 @@ impl Fetcher {
         match loc {
             Location::File(p) => read_local(p, self.max_bytes),
             Location::Http(u) => {
-                let mut resp = self
-                    .client
-                    .get(u.clone())
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(|e| fail(e.to_string()))?;
-                if resp.content_length().is_some_and(|l| l > self.max_bytes) {
-                    return Err(too_large());
-                }
+                let mut resp = self.request(loc, u, self.max_bytes).await?;
                 let mut body = Vec::new();
                 while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
                     body.extend_from_slice(&chunk);
@@ -167,6 +158,33 @@ impl Fetcher {
 }
 
 impl Fetcher {
+    /// A successful response for `u` (of `loc`), refused when it announces more than `limit`
+    /// bytes; its body is for the caller to read within that bound.
+    async fn request(
+        &self,
+        loc: &Location,
+        u: &Url,
+        limit: u64,
+    ) -> Result<reqwest::Response, LocationError> {
+        let resp = self
+            .client
+            .get(u.clone())
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| LocationError::Fetch {
+                url: loc.display(),
+                reason: e.to_string(),
+            })?;
+        if resp.content_length().is_some_and(|l| l > limit) {
+            return Err(LocationError::TooLarge {
+                url: loc.display(),
+                limit,
+            });
+        }
+        Ok(resp)
+    }
+
     /// Saves the document at `loc` to `dest` (created or truncated), refusing it past `limit`
     /// bytes; streamed, so a large package is never held in memory. Returns its length.
     pub async fn save(
@@ -203,16 +221,7 @@ impl Fetcher {
                 }
             }
             Location::Http(u) => {
-                let mut resp = self
-                    .client
-                    .get(u.clone())
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(|e| fail(e.to_string()))?;
-                if resp.content_length().is_some_and(|l| l > limit) {
-                    return Err(too_large());
-                }
+                let mut resp = self.request(loc, u, limit).await?;
                 while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
                     len += chunk.len() as u64;
                     if len > limit {
