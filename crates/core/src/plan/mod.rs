@@ -192,6 +192,12 @@ fn newest(u: &Universe, of: &[SolvableId]) -> Option<SolvableId> {
         .min_by(|a, b| solve::newest_first(u.solv(*a).nevra, u.solv(*b).nevra))
 }
 
+/// `name` at exactly the build `s` (an installonly package kept, or one more beside it).
+fn exactly(u: &Universe, name: resolvo::NameId, s: SolvableId) -> ConditionalRequirement {
+    u.set(name, vec![s], format!("= {}", u.solv(s).nevra.evr))
+        .into()
+}
+
 /// The self-provide rpm matches obsoletes against.
 fn self_provide(n: &Nevra) -> Dep {
     Dep::with(n.name.as_str(), Op::Eq, n.evr.clone())
@@ -223,18 +229,12 @@ fn update_requirements(u: &Universe) -> Vec<ConditionalRequirement> {
         let top_nevra = u.solv(top).nevra;
         if u.is_installonly(name) {
             for &i in &installed {
-                reqs.push(
-                    u.set(name, vec![i], format!("= {}", u.solv(i).nevra.evr))
-                        .into(),
-                );
+                reqs.push(exactly(u, name, i));
             }
             if let Some(b) = newest(u, sols)
                 && !installed.contains(&b)
             {
-                reqs.push(
-                    u.set(name, vec![b], format!("= {}", u.solv(b).nevra.evr))
-                        .into(),
-                );
+                reqs.push(exactly(u, name, b));
             }
             continue;
         }
@@ -303,10 +303,7 @@ fn downgrade_requirements(
             reqs.push(u.set(name, members, format!("< {top_evr}")).into());
         } else if u.is_installonly(name) {
             for &i in &installed {
-                reqs.push(
-                    u.set(name, vec![i], format!("= {}", u.solv(i).nevra.evr))
-                        .into(),
-                );
+                reqs.push(exactly(u, name, i));
             }
         } else {
             let all = u.by_name[n].clone();

@@ -8,7 +8,7 @@ use resolvo::ConditionalRequirement;
 use resolvo::id::DenseIndex;
 
 use super::solve::{Origin, Universe};
-use super::{Catalogue, Plan, installed_of, newest};
+use super::{Catalogue, Plan, exactly, installed_of, newest};
 use crate::packages::Nevra;
 use crate::repos::{Advisory, AdvisoryKind};
 
@@ -90,16 +90,10 @@ pub(super) fn security_requirements(u: &Universe, cat: &Catalogue) -> Vec<Condit
             });
         if u.is_installonly(name) {
             for &i in &installed {
-                reqs.push(
-                    u.set(name, vec![i], format!("= {}", u.solv(i).nevra.evr))
-                        .into(),
-                );
+                reqs.push(exactly(u, name, i));
             }
             if fixed && let Some(b) = newest(u, &builds) {
-                reqs.push(
-                    u.set(name, vec![b], format!("= {}", u.solv(b).nevra.evr))
-                        .into(),
-                );
+                reqs.push(exactly(u, name, b));
             }
         } else if fixed {
             reqs.push(
