@@ -45,6 +45,8 @@ pub struct Available {
     pub held: u64,
     /// The planned transaction.
     pub transaction: Option<Transaction>,
+    /// Configured repositories left out of the plan, and why.
+    pub left_out: Vec<swarmdate_core::plan::LeftOut>,
 }
 
 impl std::fmt::Debug for Available {
@@ -167,11 +169,13 @@ impl Backend {
                     changelog: c.changelog.clone(),
                 })
                 .collect();
+            let left_out = tx.left_out().to_vec();
             Ok(Available {
                 items,
                 download: plan.download_bytes,
                 held: plan.held_bytes,
                 transaction: (!plan.is_empty()).then_some(tx),
+                left_out,
             })
         })
     }

@@ -55,6 +55,8 @@ pub struct UpdatesPage {
     stopping: bool,
     /// What the last stopped update left (shown above the list until the next update).
     notice: Option<String>,
+    /// The system's own repositories that could not be read, said above the list.
+    left_out: Option<String>,
     /// The page's action in the window's header bar: Update, or Stop while one runs.
     action: gtk::Button,
     /// The window is narrow: the action shows an icon instead of its label.
@@ -94,8 +96,8 @@ pub enum Output {
 /// Results of the page's background work.
 #[derive(Debug)]
 pub enum Cmd {
-    /// The check ended.
-    Checked(Result<Available, String>),
+    /// The check ended (boxed: a plan is large beside the other messages).
+    Checked(Box<Result<Available, String>>),
     /// The update moved on.
     Progress(Progress),
     /// The update ended.
@@ -103,6 +105,15 @@ pub enum Cmd {
 }
 
 impl UpdatesPage {
+    /// What is said above the list: how the last update ended, and repositories left out.
+    fn notices(&self) -> String {
+        [self.notice.as_deref(), self.left_out.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The update listed first (the most urgent), if any.
     #[cfg(test)]
     pub fn first_item(&self) -> Option<UpdateItem> {
@@ -343,9 +354,9 @@ impl Component for UpdatesPage {
                             set_xalign: 0.0,
                             set_wrap: true,
                             #[watch]
-                            set_visible: model.notice.is_some(),
+                            set_visible: !model.notices().is_empty(),
                             #[watch]
-                            set_label: model.notice.as_deref().unwrap_or_default(),
+                            set_label: &model.notices(),
                         },
                         #[name = "totals"]
                         gtk::Label {
@@ -431,6 +442,7 @@ impl Component for UpdatesPage {
             stop: None,
             stopping: false,
             notice: None,
+            left_out: None,
             action: gtk::Button::builder()
                 .valign(gtk::Align::Center)
                 .visible(false)
@@ -465,7 +477,7 @@ impl Component for UpdatesPage {
                 self.phase = Phase::Checking;
                 sender.oneshot_command({
                     let check = self.backend.check_updates();
-                    async move { Cmd::Checked(check.await) }
+                    async move { Cmd::Checked(Box::new(check.await)) }
                 });
             }
             // The header button says Stop while an update runs.
@@ -512,24 +524,38 @@ impl Component for UpdatesPage {
 
     fn update_cmd(&mut self, cmd: Cmd, sender: ComponentSender<Self>, _: &Self::Root) {
         match cmd {
-            Cmd::Checked(Ok(available)) => {
-                let mut rows = self.rows.guard();
-                rows.clear();
-                for item in available.items {
-                    rows.push_back(item);
+            Cmd::Checked(checked) => match *checked {
+                Ok(available) => {
+                    let mut rows = self.rows.guard();
+                    rows.clear();
+                    for item in available.items {
+                        rows.push_back(item);
+                    }
+                    drop(rows);
+                    self.download = available.download;
+                    self.held = available.held;
+                    self.transaction = available.transaction;
+                    // A repository of the system's own that could not be read is said above the list.
+                    let left_out: Vec<String> = available
+                        .left_out
+                        .iter()
+                        .map(|l| {
+                            trf(
+                                "The repository {id} is left out: {reason}",
+                                &[("id", &l.id), ("reason", &l.reason)],
+                            )
+                        })
+                        .collect();
+                    self.left_out = (!left_out.is_empty()).then(|| left_out.join("\n"));
+                    self.phase = if self.rows.is_empty() {
+                        Phase::UpToDate
+                    } else {
+                        Phase::Available
+                    };
+                    let _ = sender.output(Output::Count(self.rows.len()));
                 }
-                drop(rows);
-                self.download = available.download;
-                self.held = available.held;
-                self.transaction = available.transaction;
-                self.phase = if self.rows.is_empty() {
-                    Phase::UpToDate
-                } else {
-                    Phase::Available
-                };
-                let _ = sender.output(Output::Count(self.rows.len()));
-            }
-            Cmd::Checked(Err(e)) => self.phase = Phase::Failed(e),
+                Err(e) => self.phase = Phase::Failed(e),
+            },
             Cmd::Progress(p) => {
                 if self.phase == Phase::Running {
                     self.progress = p;

@@ -270,3 +270,32 @@ fn security_updates_lead_the_list_and_a_row_opens_the_update_details() {
     backend.shutdown();
     stop(&rt, world);
 }
+
+/// A repository of the system's own that cannot be read is said above the list; the feed's
+/// updates are listed all the same.
+#[gtk::test]
+fn a_configured_repository_that_cannot_be_read_is_said_and_the_rest_listed() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let repos = world.package_root.join("etc/yum.repos.d");
+    std::fs::create_dir_all(&repos).unwrap();
+    std::fs::write(
+        repos.join("gone.repo"),
+        "[gone]\nname=Gone\nbaseurl=http://127.0.0.1:9/gone/\n",
+    )
+    .unwrap();
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    let page = UpdatesPage::builder().launch(backend.clone()).detach();
+    page.emit(Input::Refresh);
+    pump_until("the updates", || page.model().phase == Phase::Available);
+    assert!(page.model().rows.len() > 10);
+    let said = page.widgets().notice.label().to_string();
+    assert!(
+        said.starts_with("The repository gone is left out: ") && said.contains("127.0.0.1:9"),
+        "{said}"
+    );
+    assert!(page.widgets().notice.is_visible());
+    backend.shutdown();
+    stop(&rt, world);
+}
