@@ -25,6 +25,8 @@ pub struct UpdateItem {
     pub to: String,
     /// Bytes to download (0 when the store holds it).
     pub download: u64,
+    /// The system's own repository it comes from over HTTP, when no swarm has it.
+    pub repository: Option<String>,
     /// The index's one-line summary.
     pub summary: String,
     /// What happens to it.
@@ -163,6 +165,12 @@ impl Backend {
                         .iter()
                         .find(|d| d.package == c.package && !d.held)
                         .map_or(0, |d| d.size),
+                    repository: plan
+                        .downloads
+                        .iter()
+                        .find(|d| d.package == c.package && !d.held)
+                        .and_then(|d| tx.plain_source(d))
+                        .map(str::to_owned),
                     summary: tx.summary(c).to_owned(),
                     kind: c.kind,
                     advisories: c.advisories.clone(),

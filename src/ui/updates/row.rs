@@ -52,10 +52,19 @@ impl UpdateRow {
     }
 
     /// Its size, or where it is while the update runs.
-    fn status(&self) -> String {
+    pub(super) fn status(&self) -> String {
         match self.state {
             RowState::Listed if self.item.download == 0 => tr("in the store"),
-            RowState::Listed => glib::format_size(self.item.download).to_string(),
+            RowState::Listed => match &self.item.repository {
+                Some(id) => trf(
+                    "{size} from {repository}",
+                    &[
+                        ("size", &glib::format_size(self.item.download)),
+                        ("repository", id),
+                    ],
+                ),
+                None => glib::format_size(self.item.download).to_string(),
+            },
             RowState::Waiting => trf(
                 "waiting for {size}",
                 &[("size", &glib::format_size(self.item.download))],

@@ -299,3 +299,57 @@ fn a_configured_repository_that_cannot_be_read_is_said_and_the_rest_listed() {
     backend.shutdown();
     stop(&rt, world);
 }
+
+/// An update that only a repository of the system's own offers (a `.repo` file, `file://` base
+/// URL, createrepo_c repodata) says so in its row: its size and that repository's id.
+#[gtk::test]
+fn a_row_says_when_its_package_comes_from_the_systems_own_repository() {
+    use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    // A newer app000 than the feed's 1.1, in a plain repository.
+    let extras = dir.path().join("extras");
+    let key = swarmdate_core::feed::KeyPair::generate("Extras <extras@localhost>").unwrap();
+    let spec = PackageSpec::new("app000-1.2-1.fc41.x86_64".parse().unwrap(), 20_000);
+    let packages = extras.join("Packages/a");
+    std::fs::create_dir_all(&packages).unwrap();
+    let rpm = PackageFactory::new(&key)
+        .unwrap()
+        .build(&spec, 7, &packages)
+        .unwrap();
+    let made = std::process::Command::new("createrepo_c")
+        .arg("--quiet")
+        .arg(&extras)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let repos = world.package_root.join("etc/yum.repos.d");
+    std::fs::create_dir_all(&repos).unwrap();
+    std::fs::write(
+        repos.join("extras.repo"),
+        format!("[extras]\nbaseurl=file://{}/\n", extras.display()),
+    )
+    .unwrap();
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    let page = UpdatesPage::builder().launch(backend.clone()).detach();
+    page.emit(Input::Refresh);
+    pump_until("the updates", || page.model().phase == Phase::Available);
+    let rows: Vec<_> = page.model().rows.iter().map(|r| r.item.clone()).collect();
+    let app = rows.iter().position(|r| r.name == "app000").unwrap();
+    assert_eq!(rows[app].to, "1.2-1.fc41", "{}", page.model().notices());
+    assert_eq!(rows[app].repository.as_deref(), Some("extras"));
+    let size = gtk::glib::format_size(std::fs::metadata(&rpm).unwrap().len());
+    assert_eq!(
+        page.model().rows.get(app).unwrap().status(),
+        format!("{size} from extras")
+    );
+    // The feed's updates say nothing of a repository.
+    assert!(
+        rows.iter()
+            .filter(|r| r.name != "app000")
+            .all(|r| r.repository.is_none())
+    );
+    backend.shutdown();
+    stop(&rt, world);
+}

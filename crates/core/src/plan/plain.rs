@@ -27,8 +27,17 @@ pub struct PlainRepo {
 impl PlainRepo {
     /// Where the package at `path` (as primary gives it) is fetched from.
     pub fn package_location(&self, path: &str) -> anyhow::Result<Location> {
-        Ok(self.base.join(path)?)
+        under(&self.base, path)
     }
+}
+
+/// `rel` (checked to stay inside, by the repodata reader) below the base URL `base`: for a
+/// local base that is the folder itself (a document's `join` would take its parent).
+fn under(base: &Location, rel: &str) -> anyhow::Result<Location> {
+    Ok(match base {
+        Location::File(dir) => Location::File(dir.join(rel)),
+        Location::Http(_) => base.join(rel)?,
+    })
 }
 
 /// A folder name for a repository id (ids may hold `:` and `/`-free punctuation).
@@ -54,7 +63,7 @@ async fn find_repomd(config: &RepoConfig, fetcher: &Fetcher) -> anyhow::Result<(
     if let Some(first) = config.baseurls.first() {
         let base = slash(first);
         let repomd = fetcher
-            .get(&Location::parse(&base)?.join("repodata/repomd.xml")?)
+            .get(&under(&Location::parse(&base)?, "repodata/repomd.xml")?)
             .await?;
         return Ok((base, repomd));
     }
@@ -67,7 +76,7 @@ async fn find_repomd(config: &RepoConfig, fetcher: &Fetcher) -> anyhow::Result<(
     let m = crate::repos::parse_metalink(&fetcher.get(&Location::parse(metalink)?).await?)?;
     let mut tried = Vec::new();
     for base in &m.bases {
-        let at = Location::parse(&slash(base))?.join("repodata/repomd.xml")?;
+        let at = under(&Location::parse(&slash(base))?, "repodata/repomd.xml")?;
         match fetcher.get(&at).await {
             Ok(repomd)
                 if crate::hash::Sha256::of(&repomd) == m.sha256
@@ -109,7 +118,7 @@ async fn load_one(
                     std::fs::create_dir_all(parent)?;
                 }
                 fetcher
-                    .save(&base.join(&href)?, &dest, Limits::default().file)
+                    .save(&under(&base, &href)?, &dest, Limits::default().file)
                     .await?;
             }
             crate::fsutil::write_atomic(&cached, &repomd)?;
