@@ -130,24 +130,30 @@ impl Fetcher {
         Fetcher { client, max_bytes }
     }
 
-    /// Reads the whole document.
+    /// Reads the whole document (at most the fetcher's size limit).
     pub async fn get(&self, loc: &Location) -> Result<Vec<u8>, LocationError> {
+        self.get_limited(loc, self.max_bytes).await
+    }
+
+    /// Reads the whole document, refused past `limit` bytes (a document known to be small, such
+    /// as a repository's `repomd.xml`, gets a bound of its own).
+    pub async fn get_limited(&self, loc: &Location, limit: u64) -> Result<Vec<u8>, LocationError> {
         let too_large = || LocationError::TooLarge {
             url: loc.display(),
-            limit: self.max_bytes,
+            limit,
         };
         let fail = |reason: String| LocationError::Fetch {
             url: loc.display(),
             reason,
         };
         match loc {
-            Location::File(p) => read_local(p, self.max_bytes),
+            Location::File(p) => read_local(p, limit),
             Location::Http(u) => {
-                let mut resp = self.request(loc, u, self.max_bytes).await?;
+                let mut resp = self.request(loc, u, limit).await?;
                 let mut body = Vec::new();
                 while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
                     body.extend_from_slice(&chunk);
-                    if body.len() as u64 > self.max_bytes {
+                    if body.len() as u64 > limit {
                         return Err(too_large());
                     }
                 }

@@ -53,6 +53,9 @@ fn cache_name(id: &str) -> String {
 /// The base URL to use and its `repomd.xml`: the first `baseurl`, or else the first mirror of the
 /// metalink whose `repomd.xml` has the digest (and size) the metalink gives.
 async fn find_repomd(config: &RepoConfig, fetcher: &Fetcher) -> anyhow::Result<(String, Vec<u8>)> {
+    // repomd.xml and a metalink are small: refused past repomd.xml's own bound, not the
+    // fetcher's (which is sized for package indexes).
+    let small = Limits::default().repomd;
     let slash = |u: &str| {
         if u.ends_with('/') {
             u.to_owned()
@@ -63,7 +66,10 @@ async fn find_repomd(config: &RepoConfig, fetcher: &Fetcher) -> anyhow::Result<(
     if let Some(first) = config.baseurls.first() {
         let base = slash(first);
         let repomd = fetcher
-            .get(&under(&Location::parse(&base)?, "repodata/repomd.xml")?)
+            .get_limited(
+                &under(&Location::parse(&base)?, "repodata/repomd.xml")?,
+                small,
+            )
             .await?;
         return Ok((base, repomd));
     }
@@ -73,11 +79,15 @@ async fn find_repomd(config: &RepoConfig, fetcher: &Fetcher) -> anyhow::Result<(
             config.file.display()
         );
     };
-    let m = crate::repos::parse_metalink(&fetcher.get(&Location::parse(metalink)?).await?)?;
+    let m = crate::repos::parse_metalink(
+        &fetcher
+            .get_limited(&Location::parse(metalink)?, small)
+            .await?,
+    )?;
     let mut tried = Vec::new();
     for base in &m.bases {
         let at = under(&Location::parse(&slash(base))?, "repodata/repomd.xml")?;
-        match fetcher.get(&at).await {
+        match fetcher.get_limited(&at, small).await {
             Ok(repomd)
                 if crate::hash::Sha256::of(&repomd) == m.sha256
                     && m.size.is_none_or(|s| s == repomd.len() as u64) =>
