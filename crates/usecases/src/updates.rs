@@ -565,21 +565,15 @@ impl Transaction {
         // its repodata's SHA-256 as it enters the store.
         let mut from_plain = 0;
         let swarms = self.repos.len();
+        let staging = self.store.root().join("staging");
         for (d, loc) in plain_downloads(&self.planned, &self.store, swarms, &self.plain)? {
-            let staging = self.store.root().join("staging");
             std::fs::create_dir_all(&staging)?;
             let staged = tempfile::NamedTempFile::new_in(&staging)?.into_temp_path();
             let save = client.fetcher().save(&loc, &staged, d.size);
             let got = tokio::select! {
                 got = save => got?,
-                _ = cancel.as_mut() => {
-                    let downloads = &self.planned.plan.downloads;
-                    return Err(Stopped {
-                        kept: downloads.iter().filter(|d| self.store.holds(&d.sha256)).count(),
-                        planned: downloads.len(),
-                    }
-                    .into());
-                }
+                // No job asked yet: nothing to withdraw, only what arrived to count.
+                _ = cancel.as_mut() => return Err(self.stop(engine, Vec::new()).await.into()),
             };
             let staged = staged.keep()?;
             self.store.admit(&staged, &d.sha256).with_context(|| {

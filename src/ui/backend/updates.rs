@@ -146,35 +146,33 @@ impl Backend {
             let items = plan
                 .changes
                 .iter()
-                .map(|c| UpdateItem {
-                    package: c.package.clone(),
-                    name: c.package.name.clone(),
-                    from: c
-                        .replaces
-                        .iter()
-                        // An obsoleted package keeps its own name in the row.
-                        .map(|r| match r.name == c.package.name {
-                            true => r.evr.to_string(),
-                            false => format!("{} {}", r.name, r.evr),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    to: c.package.evr.to_string(),
-                    download: plan
+                .map(|c| {
+                    // The file to fetch for it, if the store lacks it.
+                    let fetch = plan
                         .downloads
                         .iter()
-                        .find(|d| d.package == c.package && !d.held)
-                        .map_or(0, |d| d.size),
-                    repository: plan
-                        .downloads
-                        .iter()
-                        .find(|d| d.package == c.package && !d.held)
-                        .and_then(|d| tx.plain_source(d))
-                        .map(str::to_owned),
-                    summary: tx.summary(c).to_owned(),
-                    kind: c.kind,
-                    advisories: c.advisories.clone(),
-                    changelog: c.changelog.clone(),
+                        .find(|d| d.package == c.package && !d.held);
+                    UpdateItem {
+                        package: c.package.clone(),
+                        name: c.package.name.clone(),
+                        from: c
+                            .replaces
+                            .iter()
+                            // An obsoleted package keeps its own name in the row.
+                            .map(|r| match r.name == c.package.name {
+                                true => r.evr.to_string(),
+                                false => format!("{} {}", r.name, r.evr),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        to: c.package.evr.to_string(),
+                        download: fetch.map_or(0, |d| d.size),
+                        repository: fetch.and_then(|d| tx.plain_source(d)).map(str::to_owned),
+                        summary: tx.summary(c).to_owned(),
+                        kind: c.kind,
+                        advisories: c.advisories.clone(),
+                        changelog: c.changelog.clone(),
+                    }
                 })
                 .collect();
             let left_out = tx.left_out().to_vec();

@@ -2,7 +2,7 @@
 //! names a build of the package newer than the installed one), and the security goal that moves
 //! only the packages security advisories name, and what they need.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use resolvo::ConditionalRequirement;
 use resolvo::id::DenseIndex;
@@ -12,14 +12,25 @@ use super::{Catalogue, Plan, exactly, installed_of, newest};
 use crate::packages::Nevra;
 use crate::repos::{Advisory, AdvisoryKind};
 
-/// Every advisory of the catalogue's repositories, each id once (the newest repository's).
-fn all(cat: &Catalogue) -> Vec<&Advisory> {
+/// The catalogue's advisories (each id once, the newest repository's), by the package names
+/// they name: a change or an installed name looks up only its own.
+fn by_name(cat: &Catalogue) -> HashMap<&str, Vec<&Advisory>> {
     let mut seen = HashSet::new();
-    cat.repos
+    let mut map: HashMap<&str, Vec<&Advisory>> = HashMap::new();
+    for a in cat
+        .repos
         .iter()
         .flat_map(|r| &r.index.advisories)
         .filter(|a| seen.insert(a.id.as_str()))
-        .collect()
+    {
+        let mut names: Vec<&str> = a.packages.iter().map(|p| p.nevra.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for n in names {
+            map.entry(n).or_default().push(a);
+        }
+    }
+    map
 }
 
 /// Whether `a` names a build of `to`'s name and architecture newer than `from` (nothing
@@ -36,8 +47,8 @@ fn brings(a: &Advisory, from: Option<&Nevra>, to: &Nevra) -> bool {
 
 /// Gives each change the advisories it brings, most urgent first; security changes first.
 pub(super) fn attach_advisories(plan: &mut Plan, cat: &Catalogue) {
-    let all = all(cat);
-    if all.is_empty() {
+    let index = by_name(cat);
+    if index.is_empty() {
         return;
     }
     for c in &mut plan.changes {
@@ -46,8 +57,10 @@ pub(super) fn attach_advisories(plan: &mut Plan, cat: &Catalogue) {
             .iter()
             .filter(|r| r.name == c.package.name)
             .max_by(|a, b| a.evr.rpm_cmp(&b.evr));
-        c.advisories = all
-            .iter()
+        c.advisories = index
+            .get(c.package.name.as_str())
+            .into_iter()
+            .flatten()
             .filter(|a| brings(a, from, &c.package))
             .map(|a| (*a).clone())
             .collect();
@@ -62,10 +75,7 @@ pub(super) fn attach_advisories(plan: &mut Plan, cat: &Catalogue) {
 /// The security goal: each installed package that a security advisory names in a newer build
 /// goes to a newer build; everything else stays unless those need it to move.
 pub(super) fn security_requirements(u: &Universe, cat: &Catalogue) -> Vec<ConditionalRequirement> {
-    let security: Vec<&Advisory> = all(cat)
-        .into_iter()
-        .filter(|a| a.kind == AdvisoryKind::Security)
-        .collect();
+    let index = by_name(cat);
     let mut reqs = Vec::new();
     for (n, sols) in u.by_name.iter().enumerate() {
         let name = resolvo::NameId::from_index(n);
@@ -83,11 +93,16 @@ pub(super) fn security_requirements(u: &Universe, cat: &Catalogue) -> Vec<Condit
             })
             .collect();
         let fixed = !builds.is_empty()
-            && security.iter().any(|a| {
-                builds
-                    .iter()
-                    .any(|&b| brings(a, Some(top_nevra), u.solv(b).nevra))
-            });
+            && index
+                .get(top_nevra.name.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|a| a.kind == AdvisoryKind::Security)
+                .any(|a| {
+                    builds
+                        .iter()
+                        .any(|&b| brings(a, Some(top_nevra), u.solv(b).nevra))
+                });
         if u.is_installonly(name) {
             for &i in &installed {
                 reqs.push(exactly(u, name, i));
