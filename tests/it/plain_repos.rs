@@ -368,3 +368,39 @@ async fn a_metalink_repository_is_read_from_the_first_mirror_that_serves_its_rep
     );
     w.origin.shutdown().await;
 }
+
+/// A repository configured by a mirror list (`mirrorlist=`, as RPM Fusion's are): plain lines of
+/// base URLs; the first mirror is down and is passed over, the next serves repodata and packages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirrorlist_repository_is_read_from_the_first_mirror_that_answers() {
+    let w = world(true, |web, extras| {
+        std::fs::write(
+            extras.parent().unwrap().join("mirrors.txt"),
+            format!(
+                "# repo = extras-41 arch = x86_64\nhttp://127.0.0.1:9/extras/\nrsync://mirror.example/extras/\n{web}plain/extras\n"
+            ),
+        )
+        .unwrap();
+        format!("[extras]\nmirrorlist={web}plain/mirrors.txt?repo=extras-$releasever\ngpgcheck=1\n")
+    })
+    .await;
+    let root_arg = w.root.to_str().unwrap();
+    let run = w
+        .client
+        .run_async(&["update", "--yes", "--root", root_arg])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = installed_in(&w.root);
+    assert!(after.contains("extra-tool-1.1-1.fc41.noarch"), "{after:?}");
+    assert!(after.contains("extra-lib-2.0-1.fc41.noarch"), "{after:?}");
+    let served = w.web.stop().unwrap();
+    let paths: Vec<&str> = served.iter().map(|s| s.path.as_str()).collect();
+    assert!(paths.contains(&"/plain/mirrors.txt"), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("/plain/extras/Packages/")),
+        "{paths:?}"
+    );
+    w.origin.shutdown().await;
+}

@@ -85,6 +85,9 @@ enum BenchCmd {
         /// Packages in the synthesized primary and index.
         #[arg(long, default_value_t = 70_000)]
         packages: usize,
+        /// Packages installed in the planned system.
+        #[arg(long, default_value_t = 2_500)]
+        installed: usize,
         /// Real packages to publish both ways.
         #[arg(long, default_value_t = 1_000)]
         published: usize,
@@ -162,6 +165,7 @@ async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Store { files, held } => return store_bench(ctx, files, held).await,
         BenchCmd::Repodata {
             packages,
+            installed,
             published,
         } => {
             let tmp = tempfile::Builder::new()
@@ -169,7 +173,13 @@ async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
                 .tempdir()?;
             let out = &ctx.out;
             let r = tokio::task::block_in_place(|| {
-                swarmdate_bench::run_repodata_bench(tmp.path(), packages, published, |s| out.say(s))
+                swarmdate_bench::run_repodata_bench(
+                    tmp.path(),
+                    packages,
+                    installed,
+                    published,
+                    |s| out.say(s),
+                )
             })?;
             for line in swarmdate_bench::repodata_report(&r) {
                 out.say(line);

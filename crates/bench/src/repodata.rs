@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rand::{SeedableRng, rngs::StdRng};
@@ -14,9 +15,13 @@ use serde::Serialize;
 
 use swarmdate_core::feed::{KeyPair, RepoKind};
 use swarmdate_core::hash::Sha256;
-use swarmdate_core::packages::{Dep, Nevra, Op, PackageIndex};
+use swarmdate_core::packages::{
+    Dep, Installed, Inventory, InventorySource, Nevra, Op, PackageIndex, Relations,
+};
+use swarmdate_core::plan::{Catalogue, Goal, Repo, index_of_repodata, plan};
 use swarmdate_core::publish::{MasterOptions, publish_master};
 use swarmdate_core::repos::{Limits, read_repodata};
+use swarmdate_core::torrent::InfoHash;
 use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
 
 use crate::plan::{index, synthetic};
@@ -44,6 +49,24 @@ pub struct RepodataBench {
     pub index_peak: u64,
     /// Peak heap bytes above the start while reading the repodata.
     pub repodata_peak: u64,
+    /// Packages installed in the planned system.
+    pub installed: usize,
+    /// Packages in the updates repository (one in seven has an update).
+    pub updates: usize,
+    /// Seconds to load release and updates from their indexes into a catalogue.
+    pub plan_index_load_secs: f64,
+    /// Seconds to load release and updates from their repodata into a catalogue.
+    pub plan_repodata_load_secs: f64,
+    /// Seconds to plan the update over the indexes' catalogue.
+    pub plan_index_secs: f64,
+    /// Seconds to plan the update over the repodata's catalogue.
+    pub plan_repodata_secs: f64,
+    /// Packages the plan installs (the same both ways).
+    pub changes: usize,
+    /// Peak heap bytes above the start while loading and planning from the indexes.
+    pub plan_index_peak: u64,
+    /// Peak heap bytes above the start while loading and planning from the repodata.
+    pub plan_repodata_peak: u64,
     /// Real packages published both ways.
     pub published: usize,
     /// Seconds createrepo_c took on them (the reference).
@@ -80,10 +103,7 @@ fn entry(out: &mut String, d: &Dep) {
 }
 
 /// Writes `packages` as `dir/repodata` (primary as zstd, repomd.xml naming it).
-fn write_repodata(
-    dir: &Path,
-    packages: &[(Nevra, swarmdate_core::packages::Relations)],
-) -> anyhow::Result<(u64, u64)> {
+fn write_repodata(dir: &Path, packages: &[(Nevra, Relations)]) -> anyhow::Result<(u64, u64)> {
     let data = dir.join("repodata");
     std::fs::create_dir_all(&data)?;
     let mut xml = format!(
@@ -99,7 +119,7 @@ fn write_repodata(
             n.evr.epoch,
             n.evr.version,
             n.evr.release,
-            Sha256::of(&i.to_le_bytes()),
+            Sha256::of(n.to_string().as_bytes()),
             n.name,
             n.file_name(),
             n.name,
@@ -137,13 +157,81 @@ fn write_repodata(
     Ok((size, xml.len() as u64))
 }
 
-/// Runs the benchmark in `dir`: `packages` synthesized, `published` real ones.
+/// The first `n` packages of `set` as installed.
+fn inventory(set: &[(Nevra, Relations)], n: usize) -> Inventory {
+    Inventory {
+        packages: set
+            .iter()
+            .take(n)
+            .map(|(nevra, relations)| Installed {
+                nevra: nevra.clone(),
+                summary: String::new(),
+                size: 1_500_000,
+                relations: relations.clone(),
+            })
+            .collect(),
+        source: InventorySource::Sqlite,
+    }
+}
+
+/// What one way of loading and planning took.
+struct Planned {
+    load_secs: f64,
+    plan_secs: f64,
+    changes: usize,
+    peak: u64,
+}
+
+/// Loads release and updates with `load`, then plans the update of `installed`.
+fn load_and_plan(
+    installed: &Inventory,
+    load: impl FnOnce() -> anyhow::Result<(PackageIndex, PackageIndex)>,
+) -> anyhow::Result<Planned> {
+    let heap = peak_alloc::PeakAlloc;
+    heap.reset_peak_usage();
+    let before = heap.current_usage();
+    let t = Instant::now();
+    let (release, updates) = load()?;
+    let catalogue = Catalogue::new(vec![
+        Repo {
+            kind: RepoKind::Updates,
+            index: updates,
+        },
+        Repo {
+            kind: RepoKind::Release,
+            index: release,
+        },
+    ]);
+    let load_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let p = plan(
+        installed,
+        &catalogue,
+        &Goal::Update,
+        &|_| false,
+        &AtomicBool::new(false),
+    )?;
+    Ok(Planned {
+        load_secs,
+        plan_secs: t.elapsed().as_secs_f64(),
+        changes: p.changes.len(),
+        peak: heap.peak_usage().saturating_sub(before) as u64,
+    })
+}
+
+/// Runs the benchmark in `dir`: `packages` synthesized (`installed` of them installed),
+/// `published` real ones.
 pub fn run_repodata_bench(
     dir: &Path,
     packages: usize,
+    installed: usize,
     published: usize,
     say: impl Fn(&str),
 ) -> anyhow::Result<RepodataBench> {
+    anyhow::ensure!(
+        installed <= packages,
+        "more installed than available packages"
+    );
     say(&format!(
         "Synthesizing {packages} packages: an index and a primary"
     ));
@@ -151,9 +239,19 @@ pub fn run_repodata_bench(
     let set: Vec<_> = (0..packages)
         .map(|i| synthetic(i, "1.0", &mut rng))
         .collect();
+    // About one package in seven has an update, as in a Fedora updates repository.
+    let newer: Vec<_> = (0..packages)
+        .filter(|i| i % 7 == 3)
+        .map(|i| synthetic(i, "1.1", &mut rng))
+        .collect();
     let index_bytes = index(1, set.clone()).to_json();
+    let updates_json = index(2, newer.clone()).to_json();
     let (primary_bytes, primary_open_bytes) = write_repodata(dir, &set)?;
-    drop(set);
+    let updates_dir = dir.join("updates");
+    write_repodata(&updates_dir, &newer)?;
+    let installed_set = inventory(&set, installed);
+    let updates = newer.len();
+    drop((set, newer));
 
     // Heap bytes through the benchmark binary's counting allocator (resident-size deltas hide
     // what the allocator reuses from freed memory).
@@ -179,6 +277,33 @@ pub fn run_repodata_bench(
     let repodata_peak = heap.peak_usage().saturating_sub(before) as u64;
     anyhow::ensure!(read.packages.len() == packages);
     drop(read);
+
+    say(&format!(
+        "Planning the update of {installed} installed packages both ways"
+    ));
+    let from_index = load_and_plan(&installed_set, || {
+        Ok((
+            PackageIndex::from_json(&index_bytes)?,
+            PackageIndex::from_json(&updates_json)?,
+        ))
+    })?;
+    let from_repodata = load_and_plan(&installed_set, || {
+        let tag = |b| InfoHash([b; 20]);
+        Ok((
+            index_of_repodata(read_repodata(dir, Limits::default())?, "release", tag(1)),
+            index_of_repodata(
+                read_repodata(&updates_dir, Limits::default())?,
+                "updates",
+                tag(2),
+            ),
+        ))
+    })?;
+    anyhow::ensure!(
+        from_index.changes == from_repodata.changes && from_index.changes > 0,
+        "the two plans differ: {} changes from the indexes, {} from the repodata",
+        from_index.changes,
+        from_repodata.changes
+    );
 
     say(&format!("Building {published} real packages"));
     let repo = dir.join("real/x86_64");
@@ -227,6 +352,15 @@ pub fn run_repodata_bench(
         repodata_memory,
         index_peak,
         repodata_peak,
+        installed,
+        updates,
+        plan_index_load_secs: from_index.load_secs,
+        plan_repodata_load_secs: from_repodata.load_secs,
+        plan_index_secs: from_index.plan_secs,
+        plan_repodata_secs: from_repodata.plan_secs,
+        changes: from_index.changes,
+        plan_index_peak: from_index.peak,
+        plan_repodata_peak: from_repodata.peak,
         published,
         createrepo_secs,
         from_headers_secs,
@@ -259,6 +393,20 @@ pub fn repodata_report(r: &RepodataBench) -> Vec<String> {
             r.repodata_memory as f64 / r.index_memory.max(1) as f64,
             mb(r.index_peak),
             mb(r.repodata_peak)
+        ),
+        format!(
+            "plan        {} installed, {} updates, {} changes: load index {:.3} s + plan {:.3} s; repodata {:.3} s + {:.3} s (×{:.2} in all); peak {} / {}",
+            r.installed,
+            r.updates,
+            r.changes,
+            r.plan_index_load_secs,
+            r.plan_index_secs,
+            r.plan_repodata_load_secs,
+            r.plan_repodata_secs,
+            (r.plan_repodata_load_secs + r.plan_repodata_secs)
+                / (r.plan_index_load_secs + r.plan_index_secs),
+            mb(r.plan_index_peak),
+            mb(r.plan_repodata_peak)
         ),
         format!(
             "publish {} real packages: createrepo_c {:.2} s; from headers {:.2} s; from repodata {:.2} s (×{:.2} of headers); same torrent: {}",

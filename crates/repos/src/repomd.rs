@@ -24,12 +24,17 @@ pub struct Limits {
     pub open: u64,
 }
 
+impl Limits {
+    /// The default bound of `repomd.xml` (and of documents as small: metalinks, mirror lists).
+    pub const DEFAULT_REPOMD: u64 = 1 << 20;
+}
+
 impl Default for Limits {
     /// Ample for Fedora's largest repository (about 70,000 packages: a primary of some 15 MB
     /// compressed, 200 MB open), small enough that a hostile mirror cannot exhaust the machine.
     fn default() -> Self {
         Limits {
-            repomd: 1 << 20,
+            repomd: Self::DEFAULT_REPOMD,
             file: 512 << 20,
             open: 4 << 30,
         }

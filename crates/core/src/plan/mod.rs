@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use catalogue::{Catalogue, Repo, Source};
 pub use fetch::{IndexPinMismatch, LoadedRepo, load_repositories};
-pub use plain::{LeftOut, PlainRepo, load_plain_repositories};
+pub use plain::{LeftOut, PlainRepo, index_of_repodata, load_plain_repositories};
 use solve::{Origin, Universe};
 
 use crate::hash::Sha256;

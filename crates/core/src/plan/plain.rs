@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use super::Repo;
 use crate::feed::{Fetcher, Location, RepoKind};
 use crate::packages::{INDEX_FORMAT, IndexedPackage, PackageIndex};
-use crate::repos::{Limits, RepoConfig, RepoVars, metadata_files, read_repo_files, read_repodata};
+use crate::repos::{
+    Limits, Metalink, MirrorList, RepoConfig, RepoVars, Repodata, metadata_files, parse_metalink,
+    parse_mirrorlist, read_repo_files, read_repodata,
+};
 use crate::torrent::InfoHash;
 
 /// One plain repository, ready to plan with.
@@ -50,57 +53,73 @@ fn cache_name(id: &str) -> String {
         .collect()
 }
 
-/// The base URL to use and its `repomd.xml`: the first `baseurl`, or else the first mirror of the
-/// metalink whose `repomd.xml` has the digest (and size) the metalink gives.
+/// The base URL to use and its `repomd.xml`, as dnf finds them: from the `baseurl`s in order,
+/// else from the mirrors of the metalink, else from those of the mirror list. A metalink's
+/// mirror counts only if its `repomd.xml` has the digest (and size) the metalink gives.
 async fn find_repomd(config: &RepoConfig, fetcher: &Fetcher) -> anyhow::Result<(String, Vec<u8>)> {
-    // repomd.xml and a metalink are small: refused past repomd.xml's own bound, not the
-    // fetcher's (which is sized for package indexes).
-    let small = Limits::default().repomd;
-    let slash = |u: &str| {
-        if u.ends_with('/') {
-            u.to_owned()
-        } else {
-            format!("{u}/")
-        }
-    };
-    if let Some(first) = config.baseurls.first() {
-        let base = slash(first);
-        let repomd = fetcher
-            .get_limited(
-                &under(&Location::parse(&base)?, "repodata/repomd.xml")?,
-                small,
-            )
-            .await?;
-        return Ok((base, repomd));
+    if !config.baseurls.is_empty() {
+        return first_serving(&config.baseurls, None, fetcher).await;
     }
-    let Some(metalink) = &config.metalink else {
-        anyhow::bail!(
-            "it has neither baseurl nor metalink (Swarmdate does not follow mirrorlist): add a baseurl to {}",
-            config.file.display()
-        );
-    };
-    let m = crate::repos::parse_metalink(
-        &fetcher
-            .get_limited(&Location::parse(metalink)?, small)
-            .await?,
-    )?;
+    if let Some(metalink) = &config.metalink {
+        let m = parse_metalink(
+            &fetcher
+                .get_limited(&Location::parse(metalink)?, SMALL)
+                .await?,
+        )?;
+        return first_serving(&m.bases, Some(&m), fetcher).await;
+    }
+    if let Some(list) = &config.mirrorlist {
+        let doc = fetcher.get_limited(&Location::parse(list)?, SMALL).await?;
+        return match parse_mirrorlist(&doc)? {
+            MirrorList::Bases(bases) => first_serving(&bases, None, fetcher).await,
+            MirrorList::Metalink(m) => first_serving(&m.bases, Some(&m), fetcher).await,
+        };
+    }
+    anyhow::bail!(
+        "it has no baseurl, metalink or mirrorlist: add a baseurl to {}",
+        config.file.display()
+    )
+}
+
+/// repomd.xml, a metalink and a mirror list are small: refused past repomd.xml's own bound, not
+/// the fetcher's (which is sized for package indexes).
+const SMALL: u64 = Limits::DEFAULT_REPOMD;
+
+/// The first of `bases` that serves a `repomd.xml` (the one `check` names, when given).
+async fn first_serving(
+    bases: &[String],
+    check: Option<&Metalink>,
+    fetcher: &Fetcher,
+) -> anyhow::Result<(String, Vec<u8>)> {
     let mut tried = Vec::new();
-    for base in &m.bases {
-        let at = under(&Location::parse(&slash(base))?, "repodata/repomd.xml")?;
-        match fetcher.get_limited(&at, small).await {
+    for base in bases {
+        let base = if base.ends_with('/') {
+            base.clone()
+        } else {
+            format!("{base}/")
+        };
+        let at = under(&Location::parse(&base)?, "repodata/repomd.xml")?;
+        match fetcher.get_limited(&at, SMALL).await {
             Ok(repomd)
-                if crate::hash::Sha256::of(&repomd) == m.sha256
-                    && m.size.is_none_or(|s| s == repomd.len() as u64) =>
+                if check.is_none_or(|m| {
+                    crate::hash::Sha256::of(&repomd) == m.sha256
+                        && m.size.is_none_or(|s| s == repomd.len() as u64)
+                }) =>
             {
-                return Ok((slash(base), repomd));
+                return Ok((base, repomd));
             }
             // A mirror behind the metalink (or lying): the next one.
             Ok(_) => tried.push(format!("{}: stale or altered", at.display())),
-            Err(e) => tried.push(e.to_string()),
+            Err(e) => tried.push(format!("{e:#}")),
         }
     }
     anyhow::bail!(
-        "no mirror of its metalink serves the repomd.xml it names ({})",
+        "no mirror serves {}repomd.xml ({})",
+        if check.is_some() {
+            "the metalink's "
+        } else {
+            ""
+        },
         tried.join("; ")
     )
 }
@@ -139,6 +158,20 @@ async fn load_one(
         use sha1::Digest;
         InfoHash(sha1::Sha1::digest(base_text.as_bytes()).into())
     };
+    Ok(PlainRepo {
+        config: config.clone(),
+        base,
+        repo: Repo {
+            // Not used by the planner; a plain repository mixes releases and updates.
+            kind: RepoKind::Updates,
+            index: index_of_repodata(data, &config.id, tag),
+        },
+    })
+}
+
+/// Checked repodata as the planner's package index, named `name` and tagged `tag` (not a
+/// torrent: no swarm has it, and its packages have no pieces).
+pub fn index_of_repodata(data: Repodata, name: &str, tag: InfoHash) -> PackageIndex {
     let packages = data
         .packages
         .into_iter()
@@ -154,22 +187,14 @@ async fn load_one(
             changelog: p.changelog,
         })
         .collect();
-    Ok(PlainRepo {
-        config: config.clone(),
-        base,
-        repo: Repo {
-            // Not used by the planner; a plain repository mixes releases and updates.
-            kind: RepoKind::Updates,
-            index: PackageIndex {
-                format: INDEX_FORMAT,
-                info_hash: tag,
-                name: config.id.clone(),
-                piece_length: 0,
-                packages,
-                advisories: data.advisories,
-            },
-        },
-    })
+    PackageIndex {
+        format: INDEX_FORMAT,
+        info_hash: tag,
+        name: name.to_owned(),
+        piece_length: 0,
+        packages,
+        advisories: data.advisories,
+    }
 }
 
 /// A configured repository that could not be loaded.
