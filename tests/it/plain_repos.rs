@@ -24,6 +24,9 @@ struct World {
     root: std::path::PathBuf,
     extras: std::path::PathBuf,
     extras_key: std::path::PathBuf,
+    /// The extras repository's signer and its key.
+    gpg: Gpg,
+    fpr: String,
     _tracker: swarmdate_testkit::tracker::Tracker,
 }
 
@@ -93,6 +96,8 @@ async fn world(trust_extras: bool, repo_file: impl Fn(&str, &std::path::Path) ->
         root,
         extras,
         extras_key: asc,
+        gpg,
+        fpr,
         _tracker: tracker,
     }
 }
@@ -109,6 +114,8 @@ async fn updates_come_from_the_swarm_and_from_a_plain_repository_each_where_it_s
         root,
         extras: _,
         extras_key: _,
+        gpg: _,
+        fpr: _,
         _tracker,
     } = world(true, |web, _| {
         format!(
@@ -402,5 +409,76 @@ async fn a_mirrorlist_repository_is_read_from_the_first_mirror_that_answers() {
             .any(|p| p.starts_with("/plain/extras/Packages/")),
         "{paths:?}"
     );
+    w.origin.shutdown().await;
+}
+
+/// `repo_gpgcheck=1`: repomd.xml must be signed (repomd.xml.asc) by a key its `gpgkey` file on
+/// the root's disk holds. Unsigned, or signed by another key, the repository is left out and said
+/// so, and nothing of it is offered; signed by its key, its update is listed and installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repo_gpgcheck_takes_only_repodata_signed_by_the_repositorys_key() {
+    let w = world(true, |web, _| {
+        format!(
+            "[extras]\nbaseurl={web}plain/extras/\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-extras\n"
+        )
+    })
+    .await;
+    let keys = w.root.join("etc/pki/rpm-gpg");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("RPM-GPG-KEY-extras"), w.gpg.export(&w.fpr)).unwrap();
+    let root_arg = w.root.to_str().unwrap();
+    let repomd = w.extras.join("repodata/repomd.xml");
+    let asc = w.extras.join("repodata/repomd.xml.asc");
+    let check = || async {
+        let run = w
+            .client
+            .run_async(&["update", "--check", "--root", root_arg])
+            .await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let left: Vec<String> = run
+            .events
+            .iter()
+            .filter(|e| e["event"] == "left_out" && e["repository"] == "extras")
+            .map(|e| e["reason"].as_str().unwrap().to_owned())
+            .collect();
+        let offered = run.summary()["downloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["from"] == "repository:extras");
+        (left, offered)
+    };
+
+    // Unsigned.
+    let (left, offered) = check().await;
+    assert!(!offered);
+    assert!(
+        left.len() == 1 && left[0].contains("repomd.xml.asc"),
+        "{left:?}"
+    );
+
+    // Signed by a key the repository does not name.
+    let other = w
+        .gpg
+        .generate("Mallory <m@example.org>", "rsa3072", "never", None);
+    std::fs::write(&asc, w.gpg.sign_detached(&other, &repomd, None)).unwrap();
+    let (left, offered) = check().await;
+    assert!(!offered);
+    assert!(
+        left.len() == 1 && left[0].contains("not among the trusted keys"),
+        "{left:?}"
+    );
+
+    // Signed by its own key: listed, then installed.
+    std::fs::write(&asc, w.gpg.sign_detached(&w.fpr, &repomd, None)).unwrap();
+    let (left, offered) = check().await;
+    assert!(left.is_empty() && offered, "{left:?}");
+    let run = w
+        .client
+        .run_async(&["update", "--yes", "--root", root_arg])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = installed_in(&w.root);
+    assert!(after.contains("extra-tool-1.1-1.fc41.noarch"), "{after:?}");
     w.origin.shutdown().await;
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Repo;
-use crate::feed::{Fetcher, Location, RepoKind};
+use crate::feed::{Fetcher, Location, RepoKind, TrustedKeys};
 use crate::packages::{INDEX_FORMAT, IndexedPackage, PackageIndex};
 use crate::repos::{
     Limits, Metalink, MirrorList, RepoConfig, RepoVars, Repodata, metadata_files, parse_metalink,
@@ -124,14 +124,58 @@ async fn first_serving(
     )
 }
 
+/// With `repo_gpgcheck=1`, `repomd.xml` must carry a detached signature (`repomd.xml.asc`) by
+/// one of the keys its `gpgkey`s name. Only key files on the root's own disk count (a key fetched
+/// from the same network as the metadata vouches for nothing; dnf asks the user first).
+async fn check_repomd_signature(
+    config: &RepoConfig,
+    root: &Path,
+    base: &Location,
+    repomd: &[u8],
+    fetcher: &Fetcher,
+) -> anyhow::Result<()> {
+    let mut keys = TrustedKeys::default();
+    for key in &config.gpgkeys {
+        let Some(path) = key.strip_prefix("file://") else {
+            anyhow::bail!(
+                "repo_gpgcheck is set but its key {key} is not a file on this machine: put the key under /etc/pki/rpm-gpg and name it with file:// in {}",
+                config.file.display()
+            );
+        };
+        let rel = Path::new(path.trim_start_matches('/'));
+        anyhow::ensure!(
+            rel.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_))),
+            "its gpgkey {key} leaves the root: name the key file by its plain path"
+        );
+        keys.add_file(&root.join(rel))?;
+    }
+    anyhow::ensure!(
+        !keys.is_empty(),
+        "repo_gpgcheck is set but it names no gpgkey: add the repository's key to {}",
+        config.file.display()
+    );
+    let at = under(base, "repodata/repomd.xml.asc")?;
+    let sig = fetcher.get_limited(&at, SMALL).await.map_err(|e| {
+        anyhow::anyhow!("repo_gpgcheck is set but its repomd.xml has no signature ({e:#})")
+    })?;
+    keys.verify(repomd, &sig)
+        .map_err(|e| anyhow::anyhow!("its repomd.xml signature is refused: {e}"))?;
+    Ok(())
+}
+
 /// Fetches (or takes from `cache`) and checks the repodata of `config`.
 async fn load_one(
     config: &RepoConfig,
+    root: &Path,
     cache: &Path,
     fetcher: &Fetcher,
 ) -> anyhow::Result<PlainRepo> {
     let (base_text, repomd) = find_repomd(config, fetcher).await?;
     let base = Location::parse(&base_text)?;
+    if config.repo_gpgcheck {
+        check_repomd_signature(config, root, &base, &repomd, fetcher).await?;
+    }
     let dir: PathBuf = cache.join(cache_name(&config.id));
     let cached = dir.join("repodata/repomd.xml");
     let fresh = std::fs::read(&cached).is_ok_and(|old| old == repomd);
@@ -217,7 +261,7 @@ pub async fn load_plain_repositories(
     let mut repos = Vec::new();
     let mut notices = Vec::new();
     for c in configs.iter().filter(|c| c.enabled) {
-        match load_one(c, cache, fetcher).await {
+        match load_one(c, root, cache, fetcher).await {
             Ok(r) => repos.push(r),
             Err(e) => notices.push(LeftOut {
                 id: c.id.clone(),
