@@ -7,12 +7,14 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
+use futures::StreamExt;
 
 use super::User;
+use swarmdate_core::feed::Location;
 use swarmdate_core::fsutil;
 use swarmdate_core::packages::{HelperPackage, HelperVerb, Inventory, Nevra, PackageKeys};
 use swarmdate_core::plan::{
-    Catalogue, Goal, LeftOut, LoadedRepo, PlainRepo, Plan, load_plain_repositories, plan,
+    Catalogue, Download, Goal, LeftOut, LoadedRepo, PlainRepo, Plan, load_plain_repositories, plan,
 };
 use swarmdate_core::store::{PackageStore, TrimReport};
 use swarmdate_engine::service::EngineHandle;
@@ -75,6 +77,9 @@ fn wanted_files(
     wanted
 }
 
+/// Packages fetched at once from plain repositories (dnf's `max_parallel_downloads` is 3).
+const PLAIN_PARALLEL: usize = 4;
+
 /// The plan's downloads that only a plain repository offers and the store lacks, with where each
 /// is fetched from.
 fn plain_downloads<'a>(
@@ -82,12 +87,7 @@ fn plain_downloads<'a>(
     store: &PackageStore,
     swarms: usize,
     plain: &[PlainRepo],
-) -> anyhow::Result<
-    Vec<(
-        &'a swarmdate_core::plan::Download,
-        swarmdate_core::feed::Location,
-    )>,
-> {
+) -> anyhow::Result<Vec<(&'a Download, Location)>> {
     planned
         .plan
         .downloads
@@ -561,33 +561,36 @@ impl Transaction {
         on: &mut (dyn FnMut(Step<'_>) + Send),
         mut cancel: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
     ) -> anyhow::Result<Fetched> {
-        // What only a plain repository offers comes from it first, over HTTP, checked against
-        // its repodata's SHA-256 as it enters the store.
-        let mut from_plain = 0;
+        // What only a plain repository offers comes from it over HTTP, a few files at a time
+        // (as dnf's `max_parallel_downloads`), beside the swarms' jobs, each checked against its
+        // repodata's SHA-256 as it enters the store.
         let swarms = self.repos.len();
-        let staging = self.store.root().join("staging");
-        for (d, loc) in plain_downloads(&self.planned, &self.store, swarms, &self.plain)? {
-            std::fs::create_dir_all(&staging)?;
-            let staged = tempfile::NamedTempFile::new_in(&staging)?.into_temp_path();
-            let save = client.fetcher().save(&loc, &staged, d.size);
-            let got = tokio::select! {
-                got = save => got?,
-                // No job asked yet: nothing to withdraw, only what arrived to count.
-                _ = cancel.as_mut() => return Err(self.stop(engine, Vec::new()).await.into()),
-            };
-            let staged = staged.keep()?;
-            self.store.admit(&staged, &d.sha256).with_context(|| {
-                format!(
-                    "{} from {}: not the package its repository's repodata describes",
-                    d.package,
-                    loc.display()
-                )
-            })?;
-            from_plain += got;
-            on(Step::Arrived(&d.package));
-        }
+        let mut from_plain = 0;
+        let plain = plain_downloads(&self.planned, &self.store, swarms, &self.plain)?;
+        // Made before streaming (not mapped lazily), so the stream holds plain futures and stays
+        // `Send` for any lifetime (a lazily mapped closure is not, rust-lang/rust#102211).
+        let plain: Vec<_> = plain
+            .into_iter()
+            .map(|(d, loc)| self.fetch_plain(client, d, loc))
+            .collect();
+        let mut plain = futures::stream::iter(plain).buffer_unordered(PLAIN_PARALLEL);
+        let mut plain_done = false;
         let wanted = wanted_files(&self.planned, &self.store, swarms);
         if wanted.is_empty() {
+            loop {
+                tokio::select! {
+                    got = plain.next() => match got {
+                        Some(got) => {
+                            let (d, n) = got?;
+                            from_plain += n;
+                            on(Step::Arrived(&d.package));
+                        }
+                        None => break,
+                    },
+                    // No job asked: nothing to withdraw, only what arrived to count.
+                    _ = cancel.as_mut() => return Err(self.stop(engine, Vec::new()).await.into()),
+                }
+            }
             return Ok(Fetched {
                 from_peers: 0,
                 from_mirrors: from_plain,
@@ -627,18 +630,49 @@ impl Transaction {
             match fetch_status(&snap, &jobs, &baseline, &self.planned, &self.store) {
                 FetchStatus::Running => {}
                 FetchStatus::Failed(e) => anyhow::bail!("fetching packages: {e}"),
-                FetchStatus::Done(fetched) => {
+                FetchStatus::Done(fetched) if plain_done => {
                     return Ok(Fetched {
                         from_mirrors: fetched.from_mirrors + from_plain,
                         ..fetched
                     });
                 }
+                FetchStatus::Done(_) => {}
             }
             tokio::select! {
                 changed = rx.changed() => changed.context("the engine stopped")?,
+                got = plain.next(), if !plain_done => match got {
+                    Some(got) => {
+                        let (d, n) = got?;
+                        from_plain += n;
+                        on(Step::Arrived(&d.package));
+                    }
+                    None => plain_done = true,
+                },
                 _ = cancel.as_mut() => return Err(self.stop(engine, asked).await.into()),
             }
         }
+    }
+
+    /// Fetches one package only a plain repository offers into the store; returns its bytes.
+    async fn fetch_plain<'a>(
+        &self,
+        client: &User,
+        d: &'a Download,
+        loc: Location,
+    ) -> anyhow::Result<(&'a Download, u64)> {
+        let staging = self.store.root().join("staging");
+        std::fs::create_dir_all(&staging)?;
+        let staged = tempfile::NamedTempFile::new_in(&staging)?.into_temp_path();
+        let got = client.fetcher().save(&loc, &staged, d.size).await?;
+        let staged = staged.keep()?;
+        self.store.admit(&staged, &d.sha256).with_context(|| {
+            format!(
+                "{} from {}: not the package its repository's repodata describes",
+                d.package,
+                loc.display()
+            )
+        })?;
+        Ok((d, got))
     }
 
     /// Stops the jobs fetching what the store still lacks; says how many packages arrived.
