@@ -482,3 +482,76 @@ async fn repo_gpgcheck_takes_only_repodata_signed_by_the_repositorys_key() {
     assert!(after.contains("extra-tool-1.1-1.fc41.noarch"), "{after:?}");
     w.origin.shutdown().await;
 }
+
+/// An older build only a plain repository keeps (as Fedora's release repository keeps a
+/// package's first build) is offered for downgrade beside the feed's, and the downgrade fetches it
+/// from that repository's web server; rpm then has it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_repositorys_older_build_is_offered_and_downgraded_to() {
+    let w = world(true, |web, _| {
+        format!("[extras]\nbaseurl={web}plain/extras/\ngpgcheck=1\n")
+    })
+    .await;
+    let old = walk_rpms(&w.dir.path().join("old"));
+    assert_eq!(old.len(), 1, "{old:?}");
+    let keep = w
+        .extras
+        .join("Packages/e")
+        .join(old[0].file_name().unwrap());
+    std::fs::copy(&old[0], &keep).unwrap();
+    tool("createrepo_c", &["--quiet"], &w.extras);
+    let root_arg = w.root.to_str().unwrap();
+    let run = w
+        .client
+        .run_async(&["update", "--yes", "--root", root_arg])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(installed_in(&w.root).contains("extra-tool-1.1-1.fc41.noarch"));
+
+    let list = swarmdate_usecases::updates::downgradable(&w.client.user(), &w.root)
+        .await
+        .unwrap();
+    let tool_row = list
+        .iter()
+        .find(|d| d.name() == "extra-tool")
+        .unwrap_or_else(|| panic!("{list:?}"));
+    let older: Vec<String> = tool_row.older.iter().map(|o| o.nevra.to_string()).collect();
+    assert_eq!(older, ["extra-tool-1.0-1.fc41.noarch"]);
+
+    let run = w
+        .client
+        .run_async(&["downgrade", "extra-tool", "--yes", "--root", root_arg])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = installed_in(&w.root);
+    assert!(after.contains("extra-tool-1.0-1.fc41.noarch"), "{after:?}");
+    assert!(!after.contains("extra-tool-1.1-1.fc41.noarch"), "{after:?}");
+    let served = w.web.stop().unwrap();
+    let old_path = format!(
+        "/plain/extras/Packages/e/{}",
+        keep.file_name().unwrap().to_str().unwrap()
+    );
+    assert_eq!(
+        served
+            .iter()
+            .filter(|s| s.path == old_path && s.status == 200)
+            .count(),
+        1,
+        "{served:?}"
+    );
+    w.origin.shutdown().await;
+}
+
+/// The RPMs below `dir`.
+fn walk_rpms(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_rpms(&p));
+        } else if p.extension().is_some_and(|x| x == "rpm") {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -256,6 +256,17 @@ impl UserHome {
         }
     }
 
+    /// The client as the use cases see it (the window's way in).
+    pub fn user(&self) -> swarmdate_usecases::User {
+        swarmdate_usecases::User::new(swarmdate_usecases::Overrides {
+            home: Some(self.home.path().to_owned()),
+            feed: Some(self.feed_url.clone()),
+            trust: vec![self.key.clone()],
+            listen: None,
+        })
+        .unwrap()
+    }
+
     /// The client's images folder.
     pub fn images(&self) -> PathBuf {
         self.home.path().join("data/images")

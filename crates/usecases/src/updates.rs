@@ -756,14 +756,23 @@ pub fn downgradable_in(inventory: &Inventory, catalogue: &Catalogue) -> Vec<Down
         .collect()
 }
 
-/// Every package installed in `root` that the feed's repositories have an older build of, by
-/// name (see [`downgradable_in`]). The store and the packages inside local images hold only
-/// builds the repositories index, so the repositories are where every build is found.
+/// Every package installed in `root` that the feed's repositories or the root's own (its `.repo`
+/// files) have an older build of, by name (see [`downgradable_in`]). The store and the packages
+/// inside local images hold only builds the repositories index, so the repositories are where
+/// every build is found; a plain repository that cannot be loaded offers none.
 pub async fn downgradable(client: &User, root: &Path) -> anyhow::Result<Vec<Downgradable>> {
     let feed = client.feed().await?;
     // Every snapshot the feed lists, the release included.
     let repos = swarmdate_core::plan::load_repositories(&feed, client.fetcher()).await?;
-    let catalogue = Catalogue::new(repos.into_iter().map(|r| r.repo).collect());
+    let (plain, _) =
+        load_plain_repositories(root, &client.dirs.cache.join("repos"), client.fetcher()).await?;
+    let catalogue = Catalogue::new(
+        repos
+            .into_iter()
+            .map(|r| r.repo)
+            .chain(plain.into_iter().map(|p| p.repo))
+            .collect(),
+    );
     Ok(downgradable_in(&Inventory::read(root)?, &catalogue))
 }
 
