@@ -115,7 +115,7 @@ fn read_sqlite(db: &Path) -> Result<Vec<Installed>, String> {
     if !db.exists() {
         return Err("no such file".into());
     }
-    let conn = open_read_only(db).map_err(|e| e.to_string())?;
+    let conn = open_read_only(db, "SELECT count(*) FROM Packages").map_err(|e| e.to_string())?;
     let mut stmt = conn
         .prepare("SELECT blob FROM Packages")
         .map_err(|e| e.to_string())?;
@@ -131,8 +131,9 @@ fn read_sqlite(db: &Path) -> Result<Vec<Installed>, String> {
 }
 
 /// Opens the database without writing to it. A read-only open needs rpm's `-shm`/`-wal` files or
-/// write access to make them; where neither is there, an immutable open still reads it.
-fn open_read_only(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
+/// write access to make them; where neither is there, an immutable open still reads it. `probe`
+/// is a query that must succeed on the opened database (it makes SQLite read the file).
+pub(crate) fn open_read_only(db: &Path, probe: &str) -> rusqlite::Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
     let uri = |extra: &str| {
@@ -141,10 +142,7 @@ fn open_read_only(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
             .unwrap_or_else(|_| db.display().to_string());
         format!("file:{path}?mode=ro{extra}")
     };
-    let probe = |c: rusqlite::Connection| {
-        c.query_row("SELECT count(*) FROM Packages", [], |_| Ok(()))
-            .map(|_| c)
-    };
+    let probe = |c: rusqlite::Connection| c.query_row(probe, [], |_| Ok(())).map(|_| c);
     rusqlite::Connection::open_with_flags(uri(""), flags)
         .and_then(probe)
         .or_else(|_| {

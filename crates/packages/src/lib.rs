@@ -6,6 +6,7 @@ pub mod hash;
 pub mod openpgp;
 
 mod dep;
+mod dnf_history;
 mod evr;
 mod header_check;
 mod helper;
@@ -15,6 +16,10 @@ mod tool;
 mod verify;
 
 pub use dep::{Dep, Op, Relations};
+pub use dnf_history::{
+    DNF4_HISTORY, DNF5_HISTORY, DnfAction, DnfHistoryError, DnfItem, DnfTransaction, DnfVersion,
+    HISTORY_MAX_ITEMS, HISTORY_MAX_TRANSACTIONS, read_dnf_history,
+};
 pub use evr::{Evr, EvrError, Nevra};
 pub use helper::{HELPER_USAGE, HelperError, HelperPackage, HelperRequest, HelperVerb, run_helper};
 pub use install::{
