@@ -4,6 +4,7 @@ mod context;
 mod demo;
 mod exit;
 mod get;
+mod history;
 mod iso;
 mod output;
 mod publish;
@@ -83,6 +84,11 @@ enum Command {
         after_help = "Examples:\n  swarmdate downgrade firefox --check\n  swarmdate downgrade firefox 131.0.2 --yes"
     )]
     Downgrade(update::DowngradeArgs),
+    /// The transactions of this system (or a root), and undoing one.
+    #[command(
+        after_help = "Examples:\n  swarmdate history\n  swarmdate history show 4\n  swarmdate history undo 4 --yes"
+    )]
+    History(history::HistoryArgs),
     /// Seed what this machine holds, without a window.
     Seed(seed::SeedArgs),
     /// Export the packages this machine holds as a torrent any BitTorrent client can seed.
@@ -166,6 +172,7 @@ async fn dispatch(global: Global, command: Command) -> anyhow::Result<()> {
         Command::Get(a) => get::run(&ctx, a).await,
         Command::Update(a) => update::update(&ctx, a).await,
         Command::Downgrade(a) => update::downgrade(&ctx, a).await,
+        Command::History(a) => history::run(&ctx, a).await,
         Command::Seed(a) => seed::run(&ctx, a).await,
         Command::Subset(a) => subset::run(&ctx, a).await,
         Command::Publish(c) => publish::run(&ctx, c).await,

@@ -1,5 +1,6 @@
 //! `swarmdate update` and `swarmdate downgrade`: plan against the feed's repositories, fetch the
-//! packages into the store over their swarms, check every signature, install in one transaction.
+//! packages into the store over their swarms, check every signature, install in one transaction
+//! (recorded in the root's history; `history undo` carries out its reverse the same way).
 
 use std::path::PathBuf;
 
@@ -118,6 +119,9 @@ fn describe(ctx: &Ctx, plan: &Plan) {
             advisory(ctx, a);
         }
     }
+    for r in &plan.removals {
+        ctx.out.say(trf("  remove {what}", &[("what", r)]));
+    }
     ctx.out.say(trf(
         "{n} packages: {fetch} to download, {held} already in the store.",
         &[
@@ -202,12 +206,29 @@ fn advisory(ctx: &Ctx, a: &Advisory) {
 }
 
 async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
-    let root = match &tx.root {
-        Some(r) => std::path::absolute(r)?,
-        None => PathBuf::from("/"),
-    };
-    let security = goal == Goal::Security;
+    let root = tx.root()?;
     let transaction = Transaction::prepare(ctx, goal, &root).await?;
+    carry_out(ctx, transaction, tx, &root).await
+}
+
+impl TxArgs {
+    /// The root to work on: the system's unless `--root` names another.
+    pub fn root(&self) -> anyhow::Result<PathBuf> {
+        Ok(match &self.root {
+            Some(r) => std::path::absolute(r)?,
+            None => PathBuf::from("/"),
+        })
+    }
+}
+
+/// Says what a prepared transaction will do, then (unless `--check`) asks, fetches and installs.
+pub async fn carry_out(
+    ctx: &Ctx,
+    transaction: Transaction,
+    tx: &TxArgs,
+    root: &std::path::Path,
+) -> anyhow::Result<()> {
+    let security = *transaction.goal() == Goal::Security;
     for l in transaction.left_out() {
         ctx.out.say(trf(
             "The repository {id} is left out: {reason}",
@@ -231,6 +252,7 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
         }
         ctx.out.summary(json!({
             "changes": plan.changes,
+            "removals": plan.removals,
             "downloads": sources,
             "download_bytes": plan.download_bytes,
             "held_bytes": plan.held_bytes,
@@ -296,18 +318,35 @@ async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
         }
         ctx.out.event("trim", report);
     }
+    let installed = outcome.installed;
     ctx.out.say(trf(
         "Installed {n} packages into {root}: {peers} from peers, {mirrors} from mirrors, {held} already held.",
         &[
-            ("n", &outcome.installed),
+            ("n", &installed.packages),
             ("root", &root.display()),
             ("peers", &bytes(outcome.fetched.from_peers)),
             ("mirrors", &bytes(outcome.fetched.from_mirrors)),
             ("held", &bytes(outcome.plan.held_bytes)),
         ],
     ));
+    if installed.removed > 0 {
+        ctx.out.say(trn(
+            "Removed {n} package.",
+            "Removed {n} packages.",
+            installed.removed as u64,
+            &[("n", &installed.removed)],
+        ));
+    }
+    if let Some(id) = installed.history {
+        ctx.out.say(trf(
+            "Recorded as transaction {id} of the history: `swarmdate history undo {id}` reverts it.",
+            &[("id", &id)],
+        ));
+    }
     ctx.out.summary(json!({
         "changes": outcome.plan.changes,
+        "removals": outcome.plan.removals,
+        "history": installed.history,
         "download_bytes": outcome.plan.download_bytes,
         "held_bytes": outcome.plan.held_bytes,
         "bytes_from_peers": outcome.fetched.from_peers,

@@ -151,9 +151,18 @@ fn install_never_downgrades_and_downgrade_takes_exactly_the_confirmed_build() {
     let dir = tempfile::tempdir().unwrap();
     let store = PackageStore::open(&dir.path().join("store")).unwrap();
     let new = import(&store, &w.file("unrelated-2.0-1.fc41.x86_64"));
+    // Sorted: rpm lists in the database's order, which a reinstall changes.
+    let qa = || {
+        let mut l: Vec<String> = rpm("rpm", &root, &["-qa"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        l.sort();
+        l.join("\n")
+    };
+    let before_any = qa();
     let (code, err) = helper(store.root(), &root, &[new]);
     assert_eq!(code, 0, "{err}");
-    let qa = || rpm("rpm", &root, &["-qa"]);
     let updated = qa();
     assert!(updated.contains("unrelated-2.0-1.fc41.x86_64"), "{updated}");
 
@@ -195,6 +204,44 @@ fn install_never_downgrades_and_downgrade_takes_exactly_the_confirmed_build() {
     let after = qa();
     assert!(after.contains("unrelated-1.0-1.fc41.x86_64"), "{after}");
     assert!(!after.contains("unrelated-2.0-1.fc41.x86_64"), "{after}");
+
+    // `undo N` reads transaction N from the root's history: 1 installed unrelated 2.0, 2 took it
+    // to 1.0. Files other than the builds the undo restores are refused, whatever they are.
+    let (code, err) = helper_cmd(helper_args(
+        "undo",
+        store.root(),
+        &root,
+        &[arg("unrelated-1.0-1.fc41.x86_64", old)],
+    ));
+    assert_eq!(code, 2, "the number comes first: {err}");
+    let undo = |n: &str, files: &[String]| {
+        let mut c = Command::new(crate::support::helper_exe());
+        c.args(["undo", n, "--store"])
+            .arg(store.root())
+            .arg("--root")
+            .arg(&root)
+            .args(files);
+        helper_cmd(c)
+    };
+    let (code, err) = undo("2", &[arg("unrelated-1.0-1.fc41.x86_64", old)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("restores unrelated-2.0-1.fc41.x86_64") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(qa(), after);
+    // Undoing 1 first is refused: its build was replaced since.
+    let (code, err) = undo("1", &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no longer installed"), "{err}");
+    assert_eq!(qa(), after);
+    // Positive controls: undo 2 brings 2.0 back; then undo 1 removes it, no file needed.
+    let (code, err) = undo("2", &[arg("unrelated-2.0-1.fc41.x86_64", new)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(qa(), updated);
+    let (code, err) = undo("1", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(qa(), before_any);
 }
 
 /// A user of this machine, made for one test and removed after it.
@@ -407,6 +454,9 @@ fn the_polkit_policy_is_valid_and_names_the_helper() {
     assert!(downgrade.contains(r#"exec.argv1">downgrade<"#));
     assert_eq!(downgrade.matches("<allow_").count(), 3);
     assert_eq!(downgrade.matches(">auth_admin<").count(), 3, "{downgrade}");
+    let undo = action("org.swarmdate.Swarmdate.undo-transaction");
+    assert!(undo.contains(r#"exec.argv1">undo<"#));
+    assert_eq!(undo.matches(">auth_admin<").count(), 3, "{undo}");
     // Negative control: the validator does reject a policy without defaults.
     let broken = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(

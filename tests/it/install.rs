@@ -7,8 +7,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use swarmdate_core::feed::KeyPair;
+use swarmdate_core::hash::Sha256;
 use swarmdate_core::packages::{
-    InstallError, install, rpm_lock_held, rpm_lock_path, wait_for_rpm_lock,
+    History, HistoryResult, InstallError, ItemAction, TransactionNote, install, rpm_lock_held,
+    rpm_lock_path, wait_for_rpm_lock,
 };
 use swarmdate_testkit::synth::{PackageFactory, PackageSpec};
 
@@ -55,7 +57,12 @@ fn a_package_signed_by_another_key_refuses_the_whole_transaction() {
     files[k] = bad.clone();
 
     let before = rpm_qa(&root);
-    let err = install(&root, &w.keyed(&root, &files)).unwrap_err();
+    let note = TransactionNote {
+        command: "update".into(),
+        asked_by: 1000,
+        undoes: None,
+    };
+    let err = install(&root, &w.keyed(&root, &files), &[], &note).unwrap_err();
     assert!(err.is_trust(), "{err}");
     let msg = err.to_string();
     assert!(
@@ -72,8 +79,40 @@ fn a_package_signed_by_another_key_refuses_the_whole_transaction() {
 
     // Positive control: the same set without the bad package installs.
     files.remove(k);
-    let report = install(&root, &w.keyed(&root, &files)).unwrap();
+    let report = install(&root, &w.keyed(&root, &files), &[], &note).unwrap();
     assert_eq!(report.packages.len(), 4);
+    // The root's history has this transaction and nothing of the refused one (it never ran),
+    // what it changed as rpm says, with each new build's file.
+    let history = History::open_read(&root)
+        .unwrap()
+        .unwrap()
+        .list(10)
+        .unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    let e = &history[0];
+    assert_eq!(
+        (e.id, e.command.as_str(), e.asked_by, &e.result),
+        (report.history, "update", 1000, &HistoryResult::Done)
+    );
+    assert_eq!(e.items, report.items);
+    let upgrade = e
+        .items
+        .iter()
+        .find(|i| i.package.to_string() == "app-2.0-1.fc41.x86_64")
+        .unwrap();
+    assert_eq!(upgrade.action, ItemAction::Upgrade);
+    assert_eq!(upgrade.replaced[0].to_string(), "app-1.0-1.fc41.x86_64");
+    assert_eq!(
+        upgrade.file.as_ref().unwrap().sha256,
+        Sha256::of_file(&w.file("app-2.0-1.fc41.x86_64")).unwrap()
+    );
+    // The obsoleted tool went, as rpm says.
+    assert!(
+        e.items.iter().any(|i| i.action == ItemAction::Remove
+            && i.package.to_string() == "oldtool-1.0-1.fc41.x86_64"),
+        "{:?}",
+        e.items
+    );
     let after = rpm_qa(&root);
     assert!(
         after.contains(&"app-2.0-1.fc41.x86_64".to_owned()),
@@ -86,10 +125,29 @@ fn a_package_signed_by_another_key_refuses_the_whole_transaction() {
     // A set dnf's own check refuses (app 2.0 without the library it needs) changes nothing.
     let root2 = w.root("base2", BASE);
     let before = rpm_qa(&root2);
-    let err = install(&root2, &w.keyed(&root2, &[w.file("app-2.0-1.fc41.x86_64")])).unwrap_err();
+    let err = install(
+        &root2,
+        &w.keyed(&root2, &[w.file("app-2.0-1.fc41.x86_64")]),
+        &[],
+        &note,
+    )
+    .unwrap_err();
     assert!(matches!(err, InstallError::Transaction(_)), "{err}");
     assert!(err.to_string().contains("libnew.so.1"), "{err}");
     assert_eq!(rpm_qa(&root2), before);
+    // Recorded as failed, with dnf's reason and no change.
+    let failed = History::open_read(&root2)
+        .unwrap()
+        .unwrap()
+        .list(10)
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        matches!(&failed[0].result, HistoryResult::Failed(m) if m.contains("libnew.so.1")),
+        "{:?}",
+        failed[0].result
+    );
+    assert!(failed[0].items.is_empty());
 }
 
 #[test]

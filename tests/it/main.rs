@@ -13,6 +13,7 @@ mod filesystems;
 mod full_disk;
 mod get_interop;
 mod helper;
+mod history;
 mod holdings;
 mod hostile;
 mod http_loader;

@@ -236,3 +236,35 @@ fn a_package_whose_header_is_damaged_is_refused_not_a_crash() {
         assert!(!err.is_trust());
     }
 }
+
+/// Runs dnf itself in `root`, as a user would outside Swarmdate (no repository, Fedora's rpm
+/// database path through a private HOME's macros).
+pub fn dnf_in(root: &Path, args: &[&str]) {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".rpmmacros"),
+        format!("%_dbpath {DB_PATH}\n"),
+    )
+    .unwrap();
+    let conf = home.path().join("dnf.conf");
+    std::fs::write(&conf, "[main]\nreposdir=/dev/null\ninstall_weak_deps=0\n").unwrap();
+    let out = Command::new("dnf")
+        .env("HOME", home.path())
+        .arg("-c")
+        .arg(&conf)
+        .arg(format!("--installroot={}", root.display()))
+        .args([
+            "--releasever=41",
+            "--disablerepo=*",
+            "--assumeyes",
+            "--quiet",
+        ])
+        .args(args)
+        .output()
+        .expect("dnf is installed");
+    assert!(
+        out.status.success(),
+        "dnf {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

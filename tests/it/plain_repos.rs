@@ -555,3 +555,43 @@ fn walk_rpms(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// An update whose older build came from a file no repository, snapshot or store has (the root
+/// got extra-tool 1.0 from a loose RPM): its undo says which build is missing before anything
+/// changes, and rpm's list stays as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_whose_older_build_nothing_has_changes_nothing() {
+    let w = world(true, |web, _| {
+        format!("[extras]\nbaseurl={web}plain/extras/\ngpgcheck=1\n")
+    })
+    .await;
+    let root_arg = w.root.to_str().unwrap();
+    let run = w
+        .client
+        .run_async(&["update", "--yes", "--root", root_arg])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = run.summary()["history"].as_i64().unwrap();
+    let updated = installed_in(&w.root);
+    assert!(updated.contains("extra-tool-1.1-1.fc41.noarch"));
+    let run = w
+        .client
+        .run_async(&[
+            "history",
+            "undo",
+            &id.to_string(),
+            "--yes",
+            "--root",
+            root_arg,
+        ])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.error().contains("extra-tool-1.0-1.fc41.noarch")
+            && run.error().contains("nothing was changed"),
+        "{}",
+        run.error()
+    );
+    assert_eq!(installed_in(&w.root), updated);
+    w.origin.shutdown().await;
+}

@@ -7,7 +7,10 @@ use std::sync::atomic::AtomicBool;
 
 use swarmdate_core::feed::{KeyPair, RepoKind};
 use swarmdate_core::hash::Sha256;
-use swarmdate_core::packages::{DB_PATH, Dep, Inventory, Nevra, Op, PackageKeys, install};
+use swarmdate_core::packages::{
+    Candidate, DB_PATH, Dep, FileOrigin, Inventory, Nevra, Op, PackageKeys, TransactionNote,
+    install,
+};
 use swarmdate_core::plan::{Catalogue, ChangeKind, Goal, Plan, PlanError, Repo, plan};
 use swarmdate_core::publish::{MasterOptions, publish_master};
 use swarmdate_testkit::demo::repository::package_path;
@@ -156,9 +159,20 @@ impl World {
 
     /// `files` with the keys they are checked against going into `root`: those its rpm
     /// database imported (the distribution's, as [`World::root`] makes them).
-    pub fn keyed(&self, root: &Path, files: &[PathBuf]) -> Vec<(PathBuf, PackageKeys)> {
+    pub fn keyed(&self, root: &Path, files: &[PathBuf]) -> Vec<Candidate> {
         let keys = PackageKeys::of_root(root).unwrap();
-        files.iter().map(|f| (f.clone(), keys.clone())).collect()
+        files
+            .iter()
+            .map(|f| Candidate {
+                path: f.clone(),
+                keys: keys.clone(),
+                origin: FileOrigin {
+                    sha256: Sha256::of_file(f).unwrap(),
+                    size: std::fs::metadata(f).unwrap().len(),
+                    from: None,
+                },
+            })
+            .collect()
     }
 
     /// The update plan of a root, nothing held.
@@ -274,7 +288,13 @@ fn an_update_pulls_in_new_dependencies_replaces_obsoleted_packages_and_keeps_old
     // Installed for real in one transaction: the kernels side by side, oldtool replaced, nothing
     // else touched.
     let all: Vec<PathBuf> = files(&|_| true).into_iter().map(PathBuf::from).collect();
-    install(&root, &w.keyed(&root, &all)).unwrap();
+    install(
+        &root,
+        &w.keyed(&root, &all),
+        &[],
+        &TransactionNote::default(),
+    )
+    .unwrap();
     let after = Inventory::read(&root).unwrap();
     let names: Vec<String> = after.packages.iter().map(|p| p.nevra.to_string()).collect();
     assert_eq!(

@@ -1,6 +1,5 @@
 //! File-system helpers: atomic replacement, durable renames, free-space checks, copies.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Not enough room on a file system for a job.
@@ -65,21 +64,12 @@ pub fn is_full_disk(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Flushes a directory entry so a rename in it survives a power cut.
-pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
+pub use crate::packages::durable::{fsync_dir, parent_dir};
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, fsync'd, renamed over.
+/// Writes `bytes` to `path` through a temporary file in the same folder, fsync'd, renamed over
+/// (readable by its owner only).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = parent_dir(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".swarmdate-")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    fsync_dir(dir)
+    crate::packages::durable::write_atomic_mode(path, bytes, 0o600)
 }
 
 /// Renames `from` to `to` after flushing `from`'s data; then flushes the folder.
@@ -137,14 +127,6 @@ pub fn supports_reflink(dir: &Path) -> bool {
     let ok = reflink_copy::reflink(src.path(), &dst).is_ok();
     let _ = std::fs::remove_file(&dst);
     ok
-}
-
-/// The folder holding `path` (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
 }
 
 /// A staging folder that cannot be trusted to hold our files. It lies in a folder the user chose,

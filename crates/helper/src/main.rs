@@ -1,7 +1,7 @@
-//! `swarmdate-helper install|downgrade --store DIR [--root DIR] ...`: the privileged installer the
-//! desktop app and `swarmdate update` run through pkexec (polkit actions
-//! `org.swarmdate.Swarmdate.install-packages` and `.downgrade-packages`). See `packages::helper`
-//! for what it checks.
+//! `swarmdate-helper install|downgrade|undo N --store DIR [--root DIR] ...`: the privileged
+//! installer the desktop app and `swarmdate update` run through pkexec (polkit actions
+//! `org.swarmdate.Swarmdate.install-packages`, `.downgrade-packages` and `.undo-transaction`).
+//! See `packages::helper` for what it checks.
 
 use std::process::ExitCode;
 
@@ -21,7 +21,16 @@ fn main() -> ExitCode {
         });
     match result {
         Ok(report) => {
-            print!("{report}");
+            print!("{}", report.output);
+            println!(
+                "swarmdate-helper: recorded as transaction {} of the history",
+                report.history
+            );
+            if let Some(e) = report.history_error {
+                eprintln!(
+                    "swarmdate-helper: the transaction ran, but its end was not recorded: {e}"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -9,14 +9,22 @@
 //! - `install` never takes a build older than an installed one; `downgrade` (its own polkit
 //!   action, always authenticated, chosen by pkexec from the verb: docs/platform.md §8) takes
 //!   exactly the builds the user confirmed, each named by its NEVRA on the command line that the
-//!   authentication dialog shows.
+//!   authentication dialog shows;
+//! - `undo N` (its own action too) reads transaction N from the root's history, which only root
+//!   writes, and works out itself what to remove and which builds to restore: the files given
+//!   must be exactly those builds, so no other package can be removed or put back this way;
+//! - every transaction is recorded in the root's history with the caller as the one who asked;
+//!   the command label and sources the caller gives are labels only, cut to a bound.
 
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
 use super::Nevra;
-use super::install::{InstallError, transaction};
+use super::history::{FileOrigin, History, HistoryError, TransactionNote, Undo, undo_of};
+use super::install::{InstallError, InstallReport, LocalPackage, transaction};
 use super::inventory::{DB_PATH, Inventory};
 use super::verify::{PackageError, PackageKeys};
 use crate::hash::Sha256;
@@ -76,6 +84,21 @@ pub enum HelperError {
     /// What is installed could not be read.
     #[error("reading what is installed: {0}")]
     Inventory(String),
+    /// The history could not be read.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+    /// The transaction cannot be undone as the root is now.
+    #[error("{0}; nothing was changed")]
+    Undo(#[from] crate::history::UndoError),
+    /// The files given for an undo are not the builds it restores.
+    #[error(
+        "undoing transaction {id} restores {wanted}, but the packages given are {given}; nothing was changed"
+    )]
+    UndoMismatch {
+        id: i64,
+        wanted: String,
+        given: String,
+    },
     /// Reading or copying failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -94,7 +117,8 @@ impl HelperError {
             | HelperError::DigestMismatch { .. }
             | HelperError::RpmRefused(..)
             | HelperError::Downgrade { .. }
-            | HelperError::NotConfirmed { .. } => 3,
+            | HelperError::NotConfirmed { .. }
+            | HelperError::UndoMismatch { .. } => 3,
             HelperError::Signature(e) if e.is_trust() => 3,
             _ => 1,
         }
@@ -108,6 +132,9 @@ pub enum HelperVerb {
     Install,
     /// Exactly the confirmed builds, older ones included.
     Downgrade,
+    /// Undo one transaction of the root's history: restore the builds it replaced or removed,
+    /// remove those it added.
+    Undo,
 }
 
 impl HelperVerb {
@@ -116,6 +143,7 @@ impl HelperVerb {
         match self {
             HelperVerb::Install => "install",
             HelperVerb::Downgrade => "downgrade",
+            HelperVerb::Undo => "undo",
         }
     }
 }
@@ -144,7 +172,7 @@ impl HelperPackage {
         let bad = |why: &str| HelperError::Usage(format!("{s:?} is not a package argument: {why}"));
         let (nevra, rest) = match verb {
             HelperVerb::Install => (None, s),
-            HelperVerb::Downgrade => {
+            HelperVerb::Downgrade | HelperVerb::Undo => {
                 let (n, rest) = s
                     .split_once('=')
                     .ok_or_else(|| bad("expected NEVRA=SHA256:SIZE"))?;
@@ -180,10 +208,19 @@ pub struct HelperRequest {
     pub packages: Vec<HelperPackage>,
     /// The user the store must belong to (`PKEXEC_UID`, else the caller).
     pub owner: u32,
+    /// For the history: what the user asked (a label).
+    pub command: String,
+    /// For the history: where each file was fetched from (labels).
+    pub from: HashMap<Sha256, String>,
+    /// The transaction to undo (`undo` only).
+    pub undo: Option<i64>,
 }
 
+/// Longest source label taken for the history.
+const FROM_LIMIT: usize = 100;
+
 /// The usage line.
-pub const HELPER_USAGE: &str = "usage: swarmdate-helper install --store DIR [--root DIR] SHA256:SIZE...\n       swarmdate-helper downgrade --store DIR [--root DIR] NEVRA=SHA256:SIZE...";
+pub const HELPER_USAGE: &str = "usage: swarmdate-helper install --store DIR [--root DIR] [--command TEXT] [--from SHA256=LABEL]... SHA256:SIZE...\n       swarmdate-helper downgrade --store DIR [--root DIR] [--command TEXT] [--from SHA256=LABEL]... NEVRA=SHA256:SIZE...\n       swarmdate-helper undo N --store DIR [--root DIR] [--from SHA256=LABEL]... [NEVRA=SHA256:SIZE...]";
 
 impl HelperRequest {
     /// Reads a command line (without the program name). `pkexec_uid` is `PKEXEC_UID`: when set,
@@ -198,15 +235,46 @@ impl HelperRequest {
         let verb = match args.next().as_deref() {
             Some("install") => HelperVerb::Install,
             Some("downgrade") => HelperVerb::Downgrade,
+            Some("undo") => HelperVerb::Undo,
             other => return Err(usage(format!("unknown action {other:?}"))),
         };
+        let undo = match verb {
+            HelperVerb::Undo => Some(
+                args.next()
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| usage("undo needs the number of a transaction".into()))?,
+            ),
+            _ => None,
+        };
         let (mut store, mut root, mut packages) = (None, None, Vec::new());
+        let mut command = verb.word().to_owned();
+        let mut from = HashMap::new();
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--store" => store = args.next().map(PathBuf::from),
                 "--root" => root = Some(args.next().map(PathBuf::from).unwrap_or_default()),
+                "--command" if verb != HelperVerb::Undo => {
+                    command = args.next().unwrap_or_default();
+                }
+                "--from" => {
+                    let v = args.next().unwrap_or_default();
+                    let (sha, label) = v
+                        .split_once('=')
+                        .and_then(|(sha, label)| Some((sha.parse::<Sha256>().ok()?, label)))
+                        .ok_or_else(|| usage(format!("{v:?} is not SHA256=LABEL")))?;
+                    let label: String = label
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(FROM_LIMIT)
+                        .collect();
+                    from.insert(sha, label);
+                }
                 p => packages.push(HelperPackage::parse(verb, p)?),
             }
+        }
+        if let Some(n) = undo {
+            command = format!("undo {n}");
         }
         let owner = match pkexec_uid {
             Some(uid) => {
@@ -225,7 +293,8 @@ impl HelperRequest {
         if !root.is_absolute() {
             return Err(usage("--root needs an absolute path".into()));
         }
-        if packages.is_empty() {
+        // An undo of an install only removes: it may name no file.
+        if packages.is_empty() && verb != HelperVerb::Undo {
             return Err(usage("no package named".into()));
         }
         Ok(HelperRequest {
@@ -234,12 +303,16 @@ impl HelperRequest {
             root,
             packages,
             owner,
+            command,
+            from,
+            undo,
         })
     }
 }
 
-/// Copies, checks and installs the requested packages; returns dnf's report.
-pub fn run_helper(req: &HelperRequest) -> Result<String, HelperError> {
+/// Copies, checks and installs the requested packages (for an undo, also removes what the
+/// history says it added); returns what the transaction did.
+pub fn run_helper(req: &HelperRequest) -> Result<InstallReport, HelperError> {
     // Out of the user's reach: a private folder of the helper's own, not `$TMPDIR`.
     let private = tempfile::Builder::new()
         .prefix("swarmdate-helper-")
@@ -247,15 +320,21 @@ pub fn run_helper(req: &HelperRequest) -> Result<String, HelperError> {
     let keys = PackageKeys::of_root(&req.root)?;
     let installed =
         Inventory::read(&req.root).map_err(|e| HelperError::Inventory(e.to_string()))?;
+    // An undo is worked out from the root's own history, not from the caller.
+    let undo = match req.undo {
+        Some(id) => Some(undo_from_history(&req.root, id, &installed)?),
+        None => None,
+    };
     let mut copies = Vec::with_capacity(req.packages.len());
     for (n, p) in req.packages.iter().enumerate() {
         let hex = p.sha256.to_string();
         let object = req.store.join("objects").join(&hex[..2]).join(&hex);
+        // Named as dnf takes local packages; the name is set once the header is checked.
         let copy = private.path().join(format!("{n}.rpm"));
         copy_checked(&object, p, req.owner, &copy)?;
         let nevra = keys.verify(&copy)?;
         match (&p.nevra, req.verb) {
-            (Some(confirmed), HelperVerb::Downgrade) if *confirmed != nevra => {
+            (Some(confirmed), HelperVerb::Downgrade | HelperVerb::Undo) if *confirmed != nevra => {
                 return Err(HelperError::NotConfirmed {
                     sha256: p.sha256,
                     confirmed: Box::new(confirmed.clone()),
@@ -277,9 +356,55 @@ pub fn run_helper(req: &HelperRequest) -> Result<String, HelperError> {
             _ => {}
         }
         rpm_checksig(&req.root, &p.sha256, &copy)?;
-        copies.push(copy);
+        copies.push(LocalPackage {
+            path: copy,
+            nevra,
+            origin: FileOrigin {
+                sha256: p.sha256,
+                size: p.size,
+                from: req.from.get(&p.sha256).cloned(),
+            },
+        });
     }
-    Ok(transaction(&req.root, &copies)?)
+    let remove = match (&undo, req.undo) {
+        (Some(u), Some(id)) => {
+            let mut wanted: Vec<String> = u.restore.iter().map(|(n, _)| n.to_string()).collect();
+            let mut given: Vec<String> = copies.iter().map(|c| c.nevra.to_string()).collect();
+            wanted.sort();
+            given.sort();
+            if wanted != given {
+                return Err(HelperError::UndoMismatch {
+                    id,
+                    wanted: list_or_nothing(&wanted),
+                    given: list_or_nothing(&given),
+                });
+            }
+            u.remove.clone()
+        }
+        _ => Vec::new(),
+    };
+    let note = TransactionNote {
+        command: req.command.clone(),
+        asked_by: req.owner,
+        undoes: req.undo,
+    };
+    Ok(transaction(&req.root, &copies, &remove, &note)?)
+}
+
+fn list_or_nothing(v: &[String]) -> String {
+    if v.is_empty() {
+        "nothing".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// What undoing transaction `id` of `root`'s history does, as the root is now.
+pub fn undo_from_history(root: &Path, id: i64, installed: &Inventory) -> Result<Undo, HelperError> {
+    let history = History::open_read(root)?.ok_or(HistoryError::NoSuchEntry(id))?;
+    let entry = history.get(id)?.ok_or(HistoryError::NoSuchEntry(id))?;
+    let all = history.list(usize::MAX >> 1)?;
+    Ok(undo_of(&entry, installed, &all)?)
 }
 
 /// Copies `object` to `copy` without following links, refusing anything but a regular file of

@@ -1,12 +1,18 @@
 //! One transaction per run: every package's signature checked first, then `dnf install` of the
 //! local files into a root (dnf upgrades, downgrades, replaces obsoleted packages and keeps
-//! installonly ones beside the old builds, and its own check refuses a broken set).
+//! installonly ones beside the old builds, and its own check refuses a broken set), or, when
+//! an undo also removes packages, a `dnf shell` script doing both at once; each recorded in the
+//! root's history.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::Nevra;
-use super::inventory::DB_PATH;
+use super::history::{
+    FileOrigin, History, HistoryError, HistoryItem, HistoryResult, TransactionNote, diff,
+};
+use super::inventory::{DB_PATH, Inventory};
 use super::verify::{PackageError, PackageKeys};
 
 /// Why a transaction did not run or failed.
@@ -29,6 +35,20 @@ pub enum InstallError {
     /// Preparing the transaction failed.
     #[error("preparing the transaction: {0}")]
     Io(#[from] std::io::Error),
+    /// The history could not be written: nothing was changed.
+    #[error("{0}; nothing was changed")]
+    History(#[source] HistoryError),
+    /// What is installed could not be read.
+    #[error("reading what is installed: {0}")]
+    Inventory(String),
+    /// A package to remove is not installed: nothing was changed.
+    #[error("{0} is not installed, so it cannot be removed; nothing was changed")]
+    NotInstalled(String),
+    /// dnf succeeded but left out part of the transaction.
+    #[error(
+        "dnf did only part of the transaction: it left out {skipped} (a leading - is a package it did not remove); `swarmdate history` shows what changed. dnf said:\n{output}"
+    )]
+    Partial { skipped: String, output: String },
 }
 
 impl InstallError {
@@ -89,13 +109,41 @@ pub fn wait_for_rpm_lock(
     Ok(())
 }
 
-/// What a transaction installed.
+/// What a transaction did.
 #[derive(Debug, Clone)]
 pub struct InstallReport {
-    /// The packages, as checked.
+    /// The packages installed, as checked.
     pub packages: Vec<Nevra>,
     /// dnf's report.
     pub output: String,
+    /// Its number in the root's history.
+    pub history: i64,
+    /// What went in and out, as rpm's database says.
+    pub items: Vec<HistoryItem>,
+    /// Why the end of the transaction could not be recorded (it ran all the same).
+    pub history_error: Option<String>,
+}
+
+/// A package file for a transaction, with the keys it must be signed with and where it came from.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The file (named `NEVRA.rpm`: dnf takes local packages by name).
+    pub path: PathBuf,
+    /// The keys that must have signed it.
+    pub keys: PackageKeys,
+    /// Its digest, size and source, for the history.
+    pub origin: FileOrigin,
+}
+
+/// A checked package file.
+#[derive(Debug, Clone)]
+pub struct LocalPackage {
+    /// The file.
+    pub path: PathBuf,
+    /// The build it is, as its checked header says.
+    pub nevra: Nevra,
+    /// Its digest, size and source.
+    pub origin: FileOrigin,
 }
 
 /// Checks every file against the keys it must be signed with; one that fails refuses them all.
@@ -107,22 +155,114 @@ pub fn check_all(files: &[(PathBuf, PackageKeys)]) -> Result<Vec<Nevra>, Install
         .map_err(InstallError::Refused)
 }
 
-/// Checks every file (each against its keys), then installs them all in one dnf transaction
-/// into `root`.
+/// Checks every file (each against its keys), then installs them and removes `remove` in one dnf
+/// transaction into `root`, recorded in its history.
 pub fn install(
     root: &Path,
-    files: &[(PathBuf, PackageKeys)],
+    files: &[Candidate],
+    remove: &[Nevra],
+    note: &TransactionNote,
 ) -> Result<InstallReport, InstallError> {
     // Every signature before anything runs: one bad package refuses the whole transaction.
-    let packages = check_all(files)?;
-    let paths: Vec<PathBuf> = files.iter().map(|(f, _)| f.clone()).collect();
-    let output = transaction(root, &paths)?;
-    Ok(InstallReport { packages, output })
+    let checked = files
+        .iter()
+        .map(|c| {
+            Ok(LocalPackage {
+                path: c.path.clone(),
+                nevra: c.keys.verify(&c.path)?,
+                origin: c.origin.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, PackageError>>()
+        .map_err(InstallError::Refused)?;
+    transaction(root, &checked, remove, note)
 }
 
-/// Installs already checked local packages in one `dnf install` into `root`; returns dnf's report.
-pub fn transaction(root: &Path, files: &[PathBuf]) -> Result<String, InstallError> {
-    if files.is_empty() {
+/// Installs already checked local packages and removes `remove` in one dnf transaction into
+/// `root`. The root's history records it: begun before dnf runs (a history that cannot be
+/// written refuses the transaction), ended with what rpm's database says changed.
+pub fn transaction(
+    root: &Path,
+    files: &[LocalPackage],
+    remove: &[Nevra],
+    note: &TransactionNote,
+) -> Result<InstallReport, InstallError> {
+    let mut history = History::open(root).map_err(InstallError::History)?;
+    let before = Inventory::read(root).map_err(|e| InstallError::Inventory(e.to_string()))?;
+    let missing: Vec<String> = remove
+        .iter()
+        .filter(|r| !before.packages.iter().any(|p| p.nevra == **r))
+        .map(Nevra::to_string)
+        .collect();
+    if !missing.is_empty() {
+        return Err(InstallError::NotInstalled(missing.join(", ")));
+    }
+    let id = history.begin(note, now()).map_err(InstallError::History)?;
+    let ran = run_dnf(root, files, remove, id);
+    let after = Inventory::read(root).map_err(|e| InstallError::Inventory(e.to_string()));
+    let origins: HashMap<Nevra, FileOrigin> = files
+        .iter()
+        .map(|f| (f.nevra.clone(), f.origin.clone()))
+        .collect();
+    // What changed, as rpm says, even when dnf failed (it should have changed nothing).
+    let items = match &after {
+        Ok(after) => diff(&before, after, &origins),
+        Err(_) => Vec::new(),
+    };
+    // dnf may skip a package and still succeed (an obsoleted build, a shell line it refused):
+    // what rpm has now must be what was asked.
+    let ran = ran.and_then(|out| match &after {
+        Ok(after) => {
+            let has = |n: &Nevra| after.packages.iter().any(|p| p.nevra == *n);
+            let skipped: Vec<String> = files
+                .iter()
+                .filter(|f| !has(&f.nevra))
+                .map(|f| f.nevra.to_string())
+                .chain(remove.iter().filter(|r| has(r)).map(|r| format!("-{r}")))
+                .collect();
+            if skipped.is_empty() {
+                Ok(out)
+            } else {
+                Err(InstallError::Partial {
+                    skipped: skipped.join(", "),
+                    output: out.trim().to_owned(),
+                })
+            }
+        }
+        Err(_) => Ok(out),
+    });
+    let result = match &ran {
+        Ok(_) => HistoryResult::Done,
+        Err(e) => HistoryResult::Failed(e.to_string()),
+    };
+    let recorded = history.finish(id, &result, &items, now());
+    let output = ran?;
+    after?;
+    Ok(InstallReport {
+        packages: files.iter().map(|f| f.nevra.clone()).collect(),
+        output,
+        history: id,
+        items,
+        history_error: recorded.err().map(|e| e.to_string()),
+    })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// One dnf run: `install` of the files, or, with removals, a `shell` script that installs and
+/// removes in one transaction (dnf installs an older local file as a downgrade). Its comment
+/// names the history entry, so dnf's own history tells Swarmdate's transactions apart.
+fn run_dnf(
+    root: &Path,
+    files: &[LocalPackage],
+    remove: &[Nevra],
+    id: i64,
+) -> Result<String, InstallError> {
+    if files.is_empty() && remove.is_empty() {
         return Ok(String::new());
     }
     let work = tempfile::tempdir()?;
@@ -137,8 +277,8 @@ pub fn transaction(root: &Path, files: &[PathBuf]) -> Result<String, InstallErro
         &conf,
         "[main]\nreposdir=/dev/null\n# Every signature was checked against this root's own rpm keys before dnf runs.\nlocalpkg_gpgcheck=0\ninstall_weak_deps=0\n",
     )?;
-    let out = super::tool::clean_command("dnf")
-        .env("HOME", work.path())
+    let mut cmd = super::tool::clean_command("dnf");
+    cmd.env("HOME", work.path())
         .arg("-c")
         .arg(&conf)
         .arg(format!("--installroot={}", root.display()))
@@ -148,9 +288,32 @@ pub fn transaction(root: &Path, files: &[PathBuf]) -> Result<String, InstallErro
             "--disablerepo=*",
             "--assumeyes",
             "--quiet",
-            "install",
         ])
-        .args(files)
+        .arg(format!("--comment={DNF_COMMENT} {id}"));
+    if remove.is_empty() {
+        cmd.arg("install").args(files.iter().map(|f| &f.path));
+    } else {
+        // One `install` line for every file (dnf takes local files once per transaction) and
+        // one `remove` line. dnf's shell reports a failing line and runs the rest: the caller
+        // checked the removals first, and checks the result against rpm after.
+        let mut script = String::new();
+        if !files.is_empty() {
+            script.push_str("install");
+            for f in files {
+                script.push_str(&format!(" {}", f.path.display()));
+            }
+            script.push('\n');
+        }
+        script.push_str("remove");
+        for r in remove {
+            script.push_str(&format!(" {r}"));
+        }
+        script.push_str("\nrun\n");
+        let path = work.path().join("transaction.dnf");
+        std::fs::write(&path, script)?;
+        cmd.arg("shell").arg(path);
+    }
+    let out = cmd
         .output()
         .map_err(|e| InstallError::NoDnf(e.to_string()))?;
     let text = format!(
@@ -163,3 +326,6 @@ pub fn transaction(root: &Path, files: &[PathBuf]) -> Result<String, InstallErro
     }
     Ok(text)
 }
+
+/// What Swarmdate's dnf runs say in dnf's history (`--comment`), before the entry's number.
+pub const DNF_COMMENT: &str = "swarmdate history";

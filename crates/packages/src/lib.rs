@@ -2,6 +2,7 @@
 //! installed inventory, signature checks against a root's keys, and transactions through rpm and
 //! dnf. The privileged helper links only this crate.
 
+pub mod durable;
 pub mod hash;
 pub mod openpgp;
 
@@ -10,6 +11,7 @@ mod dnf_history;
 mod evr;
 mod header_check;
 mod helper;
+mod history;
 mod install;
 mod inventory;
 mod tool;
@@ -21,10 +23,17 @@ pub use dnf_history::{
     HISTORY_MAX_ITEMS, HISTORY_MAX_TRANSACTIONS, read_dnf_history,
 };
 pub use evr::{Evr, EvrError, Nevra};
-pub use helper::{HELPER_USAGE, HelperError, HelperPackage, HelperRequest, HelperVerb, run_helper};
+pub use helper::{
+    HELPER_USAGE, HelperError, HelperPackage, HelperRequest, HelperVerb, run_helper,
+    undo_from_history,
+};
+pub use history::{
+    COMMAND_LIMIT, FileOrigin, HISTORY_PATH, History, HistoryEntry, HistoryError, HistoryItem,
+    HistoryResult, ItemAction, TransactionNote, Undo, UndoError, diff, undo_of,
+};
 pub use install::{
-    InstallError, InstallReport, check_all, install, rpm_lock_held, rpm_lock_path, transaction,
-    wait_for_rpm_lock,
+    Candidate, DNF_COMMENT, InstallError, InstallReport, LocalPackage, check_all, install,
+    rpm_lock_held, rpm_lock_path, transaction, wait_for_rpm_lock,
 };
 pub use inventory::installed_from_header;
 pub use inventory::{DB_PATH, Installed, Inventory, InventoryError, InventorySource};

@@ -4,6 +4,7 @@
 
 pub mod autostart;
 pub mod download;
+pub mod history;
 pub mod seeding;
 pub mod subset;
 pub mod switching;

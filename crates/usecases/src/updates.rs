@@ -12,9 +12,13 @@ use futures::StreamExt;
 use super::User;
 use swarmdate_core::feed::Location;
 use swarmdate_core::fsutil;
-use swarmdate_core::packages::{HelperPackage, HelperVerb, Inventory, Nevra, PackageKeys};
+use swarmdate_core::packages::{
+    Candidate, FileOrigin, HelperPackage, HelperVerb, INDEX_FORMAT, IndexedPackage, Inventory,
+    Nevra, PackageIndex, PackageKeys, TransactionNote,
+};
 use swarmdate_core::plan::{
-    Catalogue, Download, Goal, LeftOut, LoadedRepo, PlainRepo, Plan, load_plain_repositories, plan,
+    Catalogue, Download, Goal, LeftOut, LoadedRepo, PlainRepo, Plan, Repo, load_plain_repositories,
+    plan,
 };
 use swarmdate_core::store::{PackageStore, TrimReport};
 use swarmdate_engine::service::EngineHandle;
@@ -41,16 +45,55 @@ fn make_plan(
     store: &PackageStore,
 ) -> anyhow::Result<Planned> {
     let inventory = Inventory::read(root)?;
-    let catalogue = Catalogue::new(
-        repos
-            .iter()
-            .map(|r| r.repo.clone())
-            .chain(plain.iter().map(|p| p.repo.clone()))
-            .collect(),
-    );
+    let mut all: Vec<Repo> = repos
+        .iter()
+        .map(|r| r.repo.clone())
+        .chain(plain.iter().map(|p| p.repo.clone()))
+        .collect();
+    if let Goal::Undo { undo, .. } = goal {
+        all.extend(held_builds(undo, store));
+    }
+    let catalogue = Catalogue::new(all);
     let held = |sha: &swarmdate_core::hash::Sha256| store.holds(sha);
     let plan = plan(&inventory, &catalogue, goal, &held, &AtomicBool::new(false))?;
     Ok(Planned { plan, catalogue })
+}
+
+/// The builds an undo restores that the store still holds from the transaction that installed
+/// them, as one more repository of the catalogue, last (a build a repository lists comes from
+/// there). Its packages are held, so nothing is ever fetched from it.
+fn held_builds(undo: &swarmdate_core::packages::Undo, store: &PackageStore) -> Option<Repo> {
+    let packages: Vec<IndexedPackage> = undo
+        .restore
+        .iter()
+        .filter_map(|(nevra, origin)| {
+            let o = origin.as_ref().filter(|o| store.holds(&o.sha256))?;
+            Some((nevra, o))
+        })
+        .enumerate()
+        .map(|(i, (nevra, o))| IndexedPackage {
+            file_index: i,
+            path: nevra.file_name(),
+            nevra: nevra.clone(),
+            size: o.size,
+            sha256: o.sha256,
+            summary: String::new(),
+            relations: Default::default(),
+            changelog: Vec::new(),
+        })
+        .collect();
+    (!packages.is_empty()).then(|| Repo {
+        kind: swarmdate_core::feed::RepoKind::Updates,
+        index: PackageIndex {
+            format: INDEX_FORMAT,
+            // A tag no swarm has.
+            info_hash: swarmdate_core::torrent::InfoHash([0; 20]),
+            name: "store".into(),
+            piece_length: 0,
+            packages,
+            advisories: Vec::new(),
+        },
+    })
 }
 
 /// The files to fetch over swarms, per repository (by its place in `repos`, the first `swarms`
@@ -96,7 +139,14 @@ fn plain_downloads<'a>(
         .map(|d| {
             let s = d.sources[0];
             let path = &planned.catalogue.package(&s).path;
-            Ok((d, plain[s.repo - swarms].package_location(path)?))
+            // Past the plain repositories: a build the store held when planned, and lost since.
+            let repo = plain.get(s.repo - swarms).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has left the store since the plan, and no repository has it; nothing was changed",
+                    d.package
+                )
+            })?;
+            Ok((d, repo.package_location(path)?))
         })
         .collect()
 }
@@ -281,72 +331,113 @@ fn keys_for(
     keys.restricted_to(&named.into_iter().collect::<Vec<_>>())
 }
 
-/// Installs the planned packages from the store in one transaction: through the privileged
-/// helper into the running system, or with dnf into another root. Returns how many. Every
-/// package is checked first against the keys the root's rpm database trusts (the helper checks
-/// again, as root, against the system's).
+/// Where a planned download comes from, as the history and `--json` name it: `store` (held when
+/// planned), `repository:<id>` (a plain repository over HTTP) or `swarm`.
+pub fn source_label(d: &Download, swarms: usize, plain: &[PlainRepo]) -> String {
+    if d.held {
+        return "store".into();
+    }
+    match d
+        .sources
+        .first()
+        .and_then(|s| s.repo.checked_sub(swarms))
+        .and_then(|p| plain.get(p))
+    {
+        Some(p) => format!("repository:{}", p.config.id),
+        None => "swarm".into(),
+    }
+}
+
+/// What a carried-out transaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Installed {
+    /// Packages installed.
+    pub packages: usize,
+    /// Packages removed.
+    pub removed: usize,
+    /// Its number in the root's history, when known.
+    pub history: Option<i64>,
+}
+
+/// Installs the planned packages from the store (and removes the planned removals) in one
+/// transaction: through the privileged helper into the running system, or with dnf into
+/// another root; either way recorded in the root's history. Every package is checked first
+/// against the keys the root's rpm database trusts (the helper checks again, as root, against
+/// the system's).
 async fn install_plan(
-    root: &Path,
-    planned: &Planned,
-    repos: &[LoadedRepo],
-    store: &PackageStore,
+    tx: &Transaction,
     keys: &PackageKeys,
     privileged: bool,
-) -> anyhow::Result<usize> {
-    let keys: Vec<PackageKeys> = planned
-        .plan
-        .downloads
+) -> anyhow::Result<Installed> {
+    let (root, planned, store) = (&tx.root, &tx.planned, &tx.store);
+    let downloads = &planned.plan.downloads;
+    let keys: Vec<PackageKeys> = downloads
         .iter()
-        .map(|d| keys_for(d, repos, keys))
+        .map(|d| keys_for(d, &tx.repos, keys))
         .collect::<Result<_, _>>()?;
-    Ok(if privileged {
-        let objects: Vec<_> = planned
-            .plan
-            .downloads
+    let from: Vec<String> = downloads
+        .iter()
+        .map(|d| source_label(d, tx.repos.len(), &tx.plain))
+        .collect();
+    let removals = &planned.plan.removals;
+    let history = if privileged {
+        let objects: Vec<_> = downloads
             .iter()
             .map(|d| store.object_path(&d.sha256))
             .zip(keys)
             .collect();
         swarmdate_core::packages::check_all(&objects)?;
         // A plan that takes any package to an older build needs the downgrade action, which
-        // names every build on the command line the authentication dialog shows.
+        // names every build on the command line the authentication dialog shows; an undo has
+        // its own, and the helper works out from the root's history what it removes.
         let downgrade = planned
             .plan
             .changes
             .iter()
             .any(|c| c.kind == swarmdate_core::plan::ChangeKind::Downgrade);
-        let verb = if downgrade {
-            HelperVerb::Downgrade
-        } else {
-            HelperVerb::Install
+        let mut cmd = tokio::process::Command::new("pkexec");
+        cmd.arg(HELPER);
+        let named = match &tx.goal {
+            Goal::Undo { id, .. } => {
+                cmd.args([HelperVerb::Undo.word(), &id.to_string()]);
+                true
+            }
+            _ if downgrade => {
+                cmd.arg(HelperVerb::Downgrade.word());
+                true
+            }
+            _ => {
+                cmd.arg(HelperVerb::Install.word());
+                false
+            }
         };
-        let args = planned.plan.downloads.iter().map(|d| {
+        cmd.arg("--store").arg(store.root());
+        if !matches!(tx.goal, Goal::Undo { .. }) {
+            cmd.args(["--command", &tx.goal.label()]);
+        }
+        for (d, f) in downloads.iter().zip(&from) {
+            cmd.arg("--from").arg(format!("{}={f}", d.sha256));
+        }
+        cmd.args(downloads.iter().map(|d| {
             HelperPackage {
                 sha256: d.sha256,
                 size: d.size,
-                nevra: downgrade.then(|| d.package.clone()),
+                nevra: named.then(|| d.package.clone()),
             }
             .arg()
-        });
-        let out = tokio::process::Command::new("pkexec")
-            .arg(HELPER)
-            .args([verb.word(), "--store"])
-            .arg(store.root())
-            .args(args)
-            .output()
-            .await
-            .context("running pkexec")?;
+        }));
+        let out = cmd.output().await.context("running pkexec")?;
         anyhow::ensure!(
             out.status.success(),
             "the privileged helper refused or failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
-        planned.plan.downloads.len()
+        helper_history_number(&String::from_utf8_lossy(&out.stdout))
     } else {
         // dnf takes local packages by their .rpm names: link the store's objects under them.
         let links = tempfile::tempdir()?;
         let mut files = Vec::new();
-        for (d, keys) in planned.plan.downloads.iter().zip(keys) {
+        for ((d, keys), from) in downloads.iter().zip(keys).zip(from) {
             let object = store.object_path(&d.sha256);
             anyhow::ensure!(
                 object.is_file(),
@@ -355,12 +446,49 @@ async fn install_plan(
             );
             let link = links.path().join(d.package.file_name());
             std::os::unix::fs::symlink(&object, &link)?;
-            files.push((link, keys));
+            files.push(Candidate {
+                path: link,
+                keys,
+                origin: FileOrigin {
+                    sha256: d.sha256,
+                    size: d.size,
+                    from: Some(from),
+                },
+            });
         }
-        let r = root.to_owned();
-        tokio::task::spawn_blocking(move || swarmdate_core::packages::install(&r, &files))
-            .await??;
-        planned.plan.downloads.len()
+        let note = TransactionNote {
+            command: tx.goal.label(),
+            asked_by: nix::unistd::getuid().as_raw(),
+            undoes: match tx.goal {
+                Goal::Undo { id, .. } => Some(id),
+                _ => None,
+            },
+        };
+        let (r, removals) = (root.to_owned(), removals.clone());
+        let report = tokio::task::spawn_blocking(move || {
+            swarmdate_core::packages::install(&r, &files, &removals, &note)
+        })
+        .await??;
+        if let Some(e) = &report.history_error {
+            tracing::warn!("the transaction ran, but its end was not recorded: {e}");
+        }
+        Some(report.history)
+    };
+    Ok(Installed {
+        packages: downloads.len(),
+        removed: removals.len(),
+        history,
+    })
+}
+
+/// The history entry the helper says it recorded the transaction as.
+fn helper_history_number(stdout: &str) -> Option<i64> {
+    stdout.lines().rev().find_map(|l| {
+        l.strip_prefix("swarmdate-helper: recorded as transaction ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
     })
 }
 
@@ -405,8 +533,8 @@ pub enum Step<'a> {
 pub struct Outcome {
     /// The plan that was carried out (empty when waiting made it moot).
     pub plan: Plan,
-    /// Packages installed.
-    pub installed: usize,
+    /// What the transaction did.
+    pub installed: Installed,
     /// Where the fetched bytes came from.
     pub fetched: Fetched,
     /// What the store's trim removed afterwards.
@@ -427,6 +555,13 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// Plans undoing transaction `id` of `root`'s history, as the root is now.
+    pub async fn prepare_undo(client: &User, id: i64, root: &Path) -> anyhow::Result<Self> {
+        let installed = Inventory::read(root)?;
+        let undo = swarmdate_core::packages::undo_from_history(root, id, &installed)?;
+        Self::prepare(client, Goal::Undo { id, undo }, root).await
+    }
+
     /// Reads the feed, its repositories and what `root` has installed, and plans `goal`.
     pub async fn prepare(client: &User, goal: Goal, root: &Path) -> anyhow::Result<Self> {
         let feed = client.feed().await?;
@@ -449,6 +584,11 @@ impl Transaction {
         })
     }
 
+    /// What it was asked to do.
+    pub fn goal(&self) -> &Goal {
+        &self.goal
+    }
+
     /// What it will do.
     pub fn plan(&self) -> &Plan {
         &self.planned.plan
@@ -464,7 +604,8 @@ impl Transaction {
     pub fn plain_source(&self, d: &swarmdate_core::plan::Download) -> Option<&str> {
         let r = d.sources.first()?.repo;
         r.checked_sub(self.repos.len())
-            .map(|p| self.plain[p].config.id.as_str())
+            .and_then(|p| self.plain.get(p))
+            .map(|p| p.config.id.as_str())
     }
 
     /// The one-line summary the index gives for a change's package.
@@ -524,7 +665,11 @@ impl Transaction {
             if self.planned.plan.is_empty() {
                 return Ok(Outcome {
                     plan: self.planned.plan,
-                    installed: 0,
+                    installed: Installed {
+                        packages: 0,
+                        removed: 0,
+                        history: None,
+                    },
                     fetched,
                     trim: None,
                 });
@@ -535,15 +680,7 @@ impl Transaction {
         // Packages are trusted as rpm and dnf trust them: by the keys the root's rpm database
         // has imported, read now (the feed's keys sign feeds only).
         let keys = PackageKeys::of_root(&self.root)?;
-        let installed = install_plan(
-            &self.root,
-            &self.planned,
-            &self.repos,
-            &self.store,
-            &keys,
-            privileged,
-        )
-        .await?;
+        let installed = install_plan(&self, &keys, privileged).await?;
         let trim = Some(trim(client, engine, &self.root).await?);
         Ok(Outcome {
             plan: self.planned.plan,

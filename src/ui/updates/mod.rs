@@ -267,9 +267,9 @@ pub fn installed(o: &Outcome) -> String {
     trn(
         "{n} package installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
         "{n} packages installed: {peers} from peers, {mirrors} from mirrors, {held} already held.",
-        o.installed as u64,
+        o.installed.packages as u64,
         &[
-            ("n", &o.installed),
+            ("n", &o.installed.packages),
             ("peers", &glib::format_size(o.fetched.from_peers)),
             ("mirrors", &glib::format_size(o.fetched.from_mirrors)),
             ("held", &glib::format_size(o.plan.held_bytes)),

@@ -8,6 +8,7 @@ mod fetch;
 mod plain;
 mod security;
 mod solve;
+mod undo;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
@@ -39,6 +40,32 @@ pub enum Goal {
         /// `version` or `version-release`; `None` for the newest older build.
         version: Option<String>,
     },
+    /// Transaction `id` of the root's history undone, as worked out from it.
+    Undo {
+        /// Its number.
+        id: i64,
+        /// What to restore and remove.
+        undo: crate::packages::Undo,
+    },
+}
+
+impl Goal {
+    /// The goal as the user would type it (the history's label).
+    pub fn label(&self) -> String {
+        match self {
+            Goal::Update => "update".into(),
+            Goal::Security => "update --security".into(),
+            Goal::Downgrade {
+                name,
+                version: Some(v),
+            } => format!("downgrade {name} {v}"),
+            Goal::Downgrade {
+                name,
+                version: None,
+            } => format!("downgrade {name}"),
+            Goal::Undo { id, .. } => format!("history undo {id}"),
+        }
+    }
 }
 
 /// What happens to one package.
@@ -102,12 +129,15 @@ pub struct Plan {
     pub download_bytes: u64,
     /// Bytes the store already holds.
     pub held_bytes: u64,
+    /// Installed builds the transaction removes (an undo of what another installed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removals: Vec<Nevra>,
 }
 
 impl Plan {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.removals.is_empty()
     }
 }
 
@@ -128,6 +158,11 @@ pub enum PlanError {
         "no {what} of {name} is available in the feed's repositories; `swarmdate update --check` lists what is"
     )]
     NotAvailable { name: String, what: String },
+    /// Builds an undo must restore that no repository, snapshot or store entry has.
+    #[error(
+        "no repository of the feed or of the system, no snapshot and no package in the store has {0}, which the undo must install again; nothing was changed"
+    )]
+    UndoUnavailable(String),
     /// The solution would remove a package (a bug in the problem's encoding, never silent).
     #[error("the plan would remove {0}, which nothing replaces; nothing was changed")]
     WouldRemove(Nevra),
@@ -161,6 +196,8 @@ pub fn plan(
             u.prefer_installed = true;
             downgrade_requirements(&u, name, version.as_deref())?
         }
+        // Exact, not solved: what the history says, checked by dnf.
+        Goal::Undo { undo, .. } => return undo::plan_undo(inv, cat, undo, held),
     };
     let mut solver = Solver::new(u);
     let chosen = match solver.solve(Problem::new().requirements(requirements)) {
