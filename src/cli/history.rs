@@ -58,7 +58,7 @@ pub async fn run(ctx: &Ctx, a: HistoryArgs) -> anyhow::Result<()> {
         Some(HistoryCmd::Undo { id, tx }) => {
             let root = tx.root()?;
             let transaction = Transaction::prepare_undo(ctx, id, &root).await?;
-            carry_out(ctx, transaction, &tx, &root).await
+            carry_out(ctx, transaction, &tx, &root, false).await
         }
     }
 }

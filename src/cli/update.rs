@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use swarmdate_core::i18n::{tr, trf, trn};
+use swarmdate_core::packages::OfflineOutcome;
 use swarmdate_core::plan::{ChangeKind, Goal, Plan};
 use swarmdate_core::repos::{Advisory, AdvisoryKind};
 use swarmdate_usecases::updates::{Step, Transaction};
@@ -33,6 +34,13 @@ pub struct UpdateArgs {
     /// Only the packages that security advisories name (and what they need).
     #[arg(long)]
     security: bool,
+    /// Fetch and check the packages now, install them at the next restart (the system's
+    /// offline-update mechanism) so that nothing running is replaced under it.
+    #[arg(long, conflicts_with = "cancel_offline")]
+    offline: bool,
+    /// Cancel the update prepared for the next restart (its packages stay in the store).
+    #[arg(long)]
+    cancel_offline: bool,
     #[command(flatten)]
     tx: TxArgs,
 }
@@ -49,12 +57,24 @@ pub struct DowngradeArgs {
 }
 
 pub async fn update(ctx: &Ctx, a: UpdateArgs) -> anyhow::Result<()> {
+    let root = a.tx.root()?;
+    if a.cancel_offline {
+        let was = swarmdate_usecases::offline::cancel(&root).await?;
+        ctx.out.say(if was {
+            tr("The update prepared for the next restart is cancelled; its packages stay in the store.")
+        } else {
+            tr("No update was prepared for the next restart.")
+        });
+        ctx.out.summary(json!({ "cancelled": was }));
+        return Ok(());
+    }
     let goal = if a.security {
         Goal::Security
     } else {
         Goal::Update
     };
-    run_goal(ctx, goal, &a.tx).await
+    let transaction = Transaction::prepare(ctx, goal, &root).await?;
+    carry_out(ctx, transaction, &a.tx, &root, a.offline).await
 }
 
 /// Updates `root` without asking (the demo's client).
@@ -208,7 +228,38 @@ fn advisory(ctx: &Ctx, a: &Advisory) {
 async fn run_goal(ctx: &Ctx, goal: Goal, tx: &TxArgs) -> anyhow::Result<()> {
     let root = tx.root()?;
     let transaction = Transaction::prepare(ctx, goal, &root).await?;
-    carry_out(ctx, transaction, tx, &root).await
+    carry_out(ctx, transaction, tx, &root, false).await
+}
+
+/// Says what is armed for the next restart, and once how the last one went.
+fn report_offline(ctx: &Ctx, root: &std::path::Path) -> anyhow::Result<()> {
+    let (state, unseen) = swarmdate_usecases::offline::state(ctx, root)?;
+    if let Some(p) = &state.prepared {
+        ctx.out.say(trn(
+            "An update of {n} package is prepared for the next restart; `swarmdate update --cancel-offline` cancels it.",
+            "An update of {n} packages is prepared for the next restart; `swarmdate update --cancel-offline` cancels it.",
+            p.packages.len() as u64,
+            &[("n", &p.packages.len())],
+        ));
+    }
+    if let Some(r) = &unseen {
+        ctx.out.say(match &r.outcome {
+            OfflineOutcome::Installed { history, packages } => trn(
+                "At the last restart {n} package was installed (transaction {id} of the history).",
+                "At the last restart {n} packages were installed (transaction {id} of the history).",
+                *packages as u64,
+                &[("n", packages), ("id", history)],
+            ),
+            OfflineOutcome::Failed { message } => trf(
+                "The update prepared for the last restart was refused, and nothing was installed: {why}",
+                &[("why", message)],
+            ),
+        });
+        ctx.out.event("offline_result", r);
+        swarmdate_usecases::offline::mark_seen(ctx, r)?;
+    }
+    ctx.out.event("offline", &state);
+    Ok(())
 }
 
 impl TxArgs {
@@ -227,7 +278,9 @@ pub async fn carry_out(
     transaction: Transaction,
     tx: &TxArgs,
     root: &std::path::Path,
+    offline: bool,
 ) -> anyhow::Result<()> {
+    report_offline(ctx, root)?;
     let security = *transaction.goal() == Goal::Security;
     for l in transaction.left_out() {
         ctx.out.say(trf(
@@ -260,7 +313,12 @@ pub async fn carry_out(
         }));
         return Ok(());
     }
-    if !tx.yes && !ctx.out.confirm(&tr("Download and install these packages?")) {
+    let question = if offline {
+        tr("Download these packages now and install them at the next restart?")
+    } else {
+        tr("Download and install these packages?")
+    };
+    if !tx.yes && !ctx.out.confirm(&question) {
         anyhow::bail!("not confirmed: add --yes to install without asking");
     }
 
@@ -296,6 +354,28 @@ pub async fn carry_out(
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
     };
+    if offline {
+        let prepared =
+            swarmdate_usecases::offline::prepare(&transaction, ctx, &engine, &mut on, cancel).await;
+        if let Some(bar) = progress.take() {
+            bar.finish();
+        }
+        engine.shutdown().await;
+        let prepared = prepared?;
+        ctx.out.say(trn(
+            "{n} package is checked and ready: it is installed at the next restart.",
+            "{n} packages are checked and ready: they are installed at the next restart.",
+            prepared.packages.len() as u64,
+            &[("n", &prepared.packages.len())],
+        ));
+        ctx.out.summary(json!({
+            "changes": transaction.plan().changes,
+            "prepared": prepared,
+            "installed": false,
+            "root": root,
+        }));
+        return Ok(());
+    }
     let outcome = transaction.run(ctx, &engine, &mut on, cancel).await;
     if let Some(bar) = progress.take() {
         bar.finish();

@@ -454,6 +454,22 @@ fn the_polkit_policy_is_valid_and_names_the_helper() {
     assert!(downgrade.contains(r#"exec.argv1">downgrade<"#));
     assert_eq!(downgrade.matches("<allow_").count(), 3);
     assert_eq!(downgrade.matches(">auth_admin<").count(), 3, "{downgrade}");
+    for (id, verb) in [
+        (
+            "org.swarmdate.Swarmdate.prepare-offline-update",
+            "offline-prepare",
+        ),
+        (
+            "org.swarmdate.Swarmdate.cancel-offline-update",
+            "offline-cancel",
+        ),
+    ] {
+        let a = action(id);
+        assert!(a.contains(&format!(r#"exec.argv1">{verb}<"#)), "{a}");
+    }
+    // Boot's command has no action: pkexec falls back to its generic one, and the helper
+    // refuses it under pkexec anyway.
+    assert!(!text.contains(r#"exec.argv1">offline-apply<"#));
     let undo = action("org.swarmdate.Swarmdate.undo-transaction");
     assert!(undo.contains(r#"exec.argv1">undo<"#));
     assert_eq!(undo.matches(">auth_admin<").count(), 3, "{undo}");

@@ -28,6 +28,7 @@ mod job_specs;
 mod ledger;
 mod local_network;
 mod mirror;
+mod offline;
 mod packages;
 mod plain_repos;
 mod plan;

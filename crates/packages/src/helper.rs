@@ -135,6 +135,8 @@ pub enum HelperVerb {
     /// Undo one transaction of the root's history: restore the builds it replaced or removed,
     /// remove those it added.
     Undo,
+    /// Check packages as `install` would and arm them for the next boot (`offline`).
+    OfflinePrepare,
 }
 
 impl HelperVerb {
@@ -144,6 +146,7 @@ impl HelperVerb {
             HelperVerb::Install => "install",
             HelperVerb::Downgrade => "downgrade",
             HelperVerb::Undo => "undo",
+            HelperVerb::OfflinePrepare => "offline-prepare",
         }
     }
 }
@@ -171,7 +174,7 @@ impl HelperPackage {
     fn parse(verb: HelperVerb, s: &str) -> Result<Self, HelperError> {
         let bad = |why: &str| HelperError::Usage(format!("{s:?} is not a package argument: {why}"));
         let (nevra, rest) = match verb {
-            HelperVerb::Install => (None, s),
+            HelperVerb::Install | HelperVerb::OfflinePrepare => (None, s),
             HelperVerb::Downgrade | HelperVerb::Undo => {
                 let (n, rest) = s
                     .split_once('=')
@@ -220,7 +223,67 @@ pub struct HelperRequest {
 const FROM_LIMIT: usize = 100;
 
 /// The usage line.
-pub const HELPER_USAGE: &str = "usage: swarmdate-helper install --store DIR [--root DIR] [--command TEXT] [--from SHA256=LABEL]... SHA256:SIZE...\n       swarmdate-helper downgrade --store DIR [--root DIR] [--command TEXT] [--from SHA256=LABEL]... NEVRA=SHA256:SIZE...\n       swarmdate-helper undo N --store DIR [--root DIR] [--from SHA256=LABEL]... [NEVRA=SHA256:SIZE...]";
+pub const HELPER_USAGE: &str = "usage: swarmdate-helper install|offline-prepare --store DIR [--root DIR] [--command TEXT] [--from SHA256=LABEL]... SHA256:SIZE...\n       swarmdate-helper downgrade --store DIR [--root DIR] [--command TEXT] [--from SHA256=LABEL]... NEVRA=SHA256:SIZE...\n       swarmdate-helper undo N --store DIR [--root DIR] [--from SHA256=LABEL]... [NEVRA=SHA256:SIZE...]\n       swarmdate-helper offline-apply|offline-cancel [--root DIR]";
+
+/// One run of the helper.
+#[derive(Debug, Clone)]
+pub enum HelperCommand {
+    /// A transaction, or an update prepared for the next boot.
+    Request(HelperRequest),
+    /// At boot (`swarmdate-offline-update.service`): install the prepared update.
+    OfflineApply {
+        /// The root (`/` at boot).
+        root: PathBuf,
+    },
+    /// Disarm the prepared update.
+    OfflineCancel {
+        /// The root.
+        root: PathBuf,
+    },
+}
+
+impl HelperCommand {
+    /// Reads a command line (without the program name); see [`HelperRequest::parse`].
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        pkexec_uid: Option<&str>,
+        caller: u32,
+    ) -> Result<Self, HelperError> {
+        let args: Vec<String> = args.into_iter().collect();
+        let usage = |why: String| HelperError::Usage(format!("{why}\n{HELPER_USAGE}"));
+        let root_only = |rest: &[String]| -> Result<PathBuf, HelperError> {
+            match rest {
+                [] => Ok(PathBuf::from("/")),
+                [flag, root] if flag == "--root" && pkexec_uid.is_none() => {
+                    let root = PathBuf::from(root);
+                    if root.is_absolute() {
+                        Ok(root)
+                    } else {
+                        Err(usage("--root needs an absolute path".into()))
+                    }
+                }
+                [flag, _] if flag == "--root" => Err(HelperError::RootUnderPkexec),
+                _ => Err(usage(format!("unexpected arguments {rest:?}"))),
+            }
+        };
+        match args.first().map(String::as_str) {
+            Some("offline-apply") => {
+                if pkexec_uid.is_some() {
+                    return Err(usage(
+                        "offline-apply runs at boot, from swarmdate-offline-update.service, not through pkexec".into(),
+                    ));
+                }
+                Ok(HelperCommand::OfflineApply {
+                    root: root_only(&args[1..])?,
+                })
+            }
+            Some("offline-cancel") => Ok(HelperCommand::OfflineCancel {
+                root: root_only(&args[1..])?,
+            }),
+            _ => HelperRequest::parse(args, pkexec_uid, caller).map(HelperCommand::Request),
+        }
+    }
+}
 
 impl HelperRequest {
     /// Reads a command line (without the program name). `pkexec_uid` is `PKEXEC_UID`: when set,
@@ -236,6 +299,7 @@ impl HelperRequest {
             Some("install") => HelperVerb::Install,
             Some("downgrade") => HelperVerb::Downgrade,
             Some("undo") => HelperVerb::Undo,
+            Some("offline-prepare") => HelperVerb::OfflinePrepare,
             other => return Err(usage(format!("unknown action {other:?}"))),
         };
         let undo = match verb {
@@ -314,10 +378,7 @@ impl HelperRequest {
 /// history says it added); returns what the transaction did.
 pub fn run_helper(req: &HelperRequest) -> Result<InstallReport, HelperError> {
     // Out of the user's reach: a private folder of the helper's own, not `$TMPDIR`.
-    let private = tempfile::Builder::new()
-        .prefix("swarmdate-helper-")
-        .tempdir_in("/var/tmp")?;
-    let keys = PackageKeys::of_root(&req.root)?;
+    let private = private_dir()?;
     let installed =
         Inventory::read(&req.root).map_err(|e| HelperError::Inventory(e.to_string()))?;
     // An undo is worked out from the root's own history, not from the caller.
@@ -325,12 +386,61 @@ pub fn run_helper(req: &HelperRequest) -> Result<InstallReport, HelperError> {
         Some(id) => Some(undo_from_history(&req.root, id, &installed)?),
         None => None,
     };
+    let copies = checked_copies(req, &installed, private.path())?;
+    let remove = match (&undo, req.undo) {
+        (Some(u), Some(id)) => {
+            let mut wanted: Vec<String> = u.restore.iter().map(|(n, _)| n.to_string()).collect();
+            let mut given: Vec<String> = copies.iter().map(|c| c.nevra.to_string()).collect();
+            wanted.sort();
+            given.sort();
+            if wanted != given {
+                return Err(HelperError::UndoMismatch {
+                    id,
+                    wanted: list_or_nothing(&wanted),
+                    given: list_or_nothing(&given),
+                });
+            }
+            u.remove.clone()
+        }
+        _ => Vec::new(),
+    };
+    let note = TransactionNote {
+        command: req.command.clone(),
+        asked_by: req.owner,
+        undoes: req.undo,
+    };
+    Ok(transaction(&req.root, &copies, &remove, &note)?)
+}
+
+/// A private folder of the helper's own, out of the user's reach (not `$TMPDIR`).
+fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("swarmdate-helper-")
+        .tempdir_in("/var/tmp")
+}
+
+/// Checks `req`'s packages as a transaction would, without installing: for an update prepared
+/// for the next boot, so that what cannot install is said now.
+pub fn check_request(req: &HelperRequest) -> Result<(), HelperError> {
+    let private = private_dir()?;
+    let installed =
+        Inventory::read(&req.root).map_err(|e| HelperError::Inventory(e.to_string()))?;
+    checked_copies(req, &installed, private.path()).map(drop)
+}
+
+/// Each requested package copied out of the store into `private` and checked there: its size
+/// and digest, its signature against the root's keys, the verb's rule, then rpm's own check.
+fn checked_copies(
+    req: &HelperRequest,
+    installed: &Inventory,
+    private: &Path,
+) -> Result<Vec<LocalPackage>, HelperError> {
+    let keys = PackageKeys::of_root(&req.root)?;
     let mut copies = Vec::with_capacity(req.packages.len());
     for (n, p) in req.packages.iter().enumerate() {
         let hex = p.sha256.to_string();
         let object = req.store.join("objects").join(&hex[..2]).join(&hex);
-        // Named as dnf takes local packages; the name is set once the header is checked.
-        let copy = private.path().join(format!("{n}.rpm"));
+        let copy = private.join(format!("{n}.rpm"));
         copy_checked(&object, p, req.owner, &copy)?;
         let nevra = keys.verify(&copy)?;
         match (&p.nevra, req.verb) {
@@ -341,7 +451,7 @@ pub fn run_helper(req: &HelperRequest) -> Result<InstallReport, HelperError> {
                     actual: Box::new(nevra),
                 });
             }
-            (_, HelperVerb::Install) => {
+            (_, HelperVerb::Install | HelperVerb::OfflinePrepare) => {
                 let newer = installed
                     .named(&nevra.name)
                     .find(|i| i.nevra.evr.rpm_cmp(&nevra.evr).is_gt())
@@ -366,29 +476,7 @@ pub fn run_helper(req: &HelperRequest) -> Result<InstallReport, HelperError> {
             },
         });
     }
-    let remove = match (&undo, req.undo) {
-        (Some(u), Some(id)) => {
-            let mut wanted: Vec<String> = u.restore.iter().map(|(n, _)| n.to_string()).collect();
-            let mut given: Vec<String> = copies.iter().map(|c| c.nevra.to_string()).collect();
-            wanted.sort();
-            given.sort();
-            if wanted != given {
-                return Err(HelperError::UndoMismatch {
-                    id,
-                    wanted: list_or_nothing(&wanted),
-                    given: list_or_nothing(&given),
-                });
-            }
-            u.remove.clone()
-        }
-        _ => Vec::new(),
-    };
-    let note = TransactionNote {
-        command: req.command.clone(),
-        asked_by: req.owner,
-        undoes: req.undo,
-    };
-    Ok(transaction(&req.root, &copies, &remove, &note)?)
+    Ok(copies)
 }
 
 fn list_or_nothing(v: &[String]) -> String {
@@ -476,4 +564,59 @@ fn rpm_checksig(root: &Path, digest: &Sha256, file: &Path) -> Result<(), HelperE
         return Err(HelperError::RpmRefused(*digest, text));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn boot_and_cancel_commands_take_only_a_root_and_pkexec_gets_only_the_system() {
+        let sha = "ab".repeat(32);
+        // Positive controls.
+        assert!(matches!(
+            HelperCommand::parse(args(&["offline-apply"]), None, 0),
+            Ok(HelperCommand::OfflineApply { root }) if root == Path::new("/")
+        ));
+        assert!(matches!(
+            HelperCommand::parse(args(&["offline-cancel", "--root", "/tmp/r"]), None, 1000),
+            Ok(HelperCommand::OfflineCancel { root }) if root == Path::new("/tmp/r")
+        ));
+        assert!(matches!(
+            HelperCommand::parse(args(&["offline-cancel"]), Some("1000"), 0),
+            Ok(HelperCommand::OfflineCancel { .. })
+        ));
+        let prepare = HelperCommand::parse(
+            args(&["offline-prepare", "--store", "/s", &format!("{sha}:10")]),
+            Some("1000"),
+            0,
+        );
+        assert!(
+            matches!(&prepare, Ok(HelperCommand::Request(r)) if r.verb == HelperVerb::OfflinePrepare && r.owner == 1000),
+            "{prepare:?}"
+        );
+        // Refusals: boot's command through pkexec, another root through pkexec, stray words.
+        assert!(HelperCommand::parse(args(&["offline-apply"]), Some("1000"), 0).is_err());
+        assert!(matches!(
+            HelperCommand::parse(
+                args(&["offline-cancel", "--root", "/tmp/r"]),
+                Some("1000"),
+                0
+            ),
+            Err(HelperError::RootUnderPkexec)
+        ));
+        assert!(HelperCommand::parse(args(&["offline-apply", "--root", "rel"]), None, 0).is_err());
+        assert!(HelperCommand::parse(args(&["offline-apply", "extra"]), None, 0).is_err());
+        // An undo needs its number.
+        assert!(HelperCommand::parse(args(&["undo", "--store", "/s"]), None, 0).is_err());
+        assert!(HelperCommand::parse(args(&["undo", "0", "--store", "/s"]), None, 0).is_err());
+        assert!(matches!(
+            HelperCommand::parse(args(&["undo", "3", "--store", "/s"]), None, 0),
+            Ok(HelperCommand::Request(r)) if r.undo == Some(3) && r.command == "undo 3"
+        ));
+    }
 }

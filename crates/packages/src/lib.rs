@@ -14,6 +14,7 @@ mod helper;
 mod history;
 mod install;
 mod inventory;
+mod offline;
 mod tool;
 mod verify;
 
@@ -24,8 +25,8 @@ pub use dnf_history::{
 };
 pub use evr::{Evr, EvrError, Nevra};
 pub use helper::{
-    HELPER_USAGE, HelperError, HelperPackage, HelperRequest, HelperVerb, run_helper,
-    undo_from_history,
+    HELPER_USAGE, HelperCommand, HelperError, HelperPackage, HelperRequest, HelperVerb,
+    check_request, run_helper, undo_from_history,
 };
 pub use history::{
     COMMAND_LIMIT, FileOrigin, HISTORY_PATH, History, HistoryEntry, HistoryError, HistoryItem,
@@ -37,4 +38,8 @@ pub use install::{
 };
 pub use inventory::installed_from_header;
 pub use inventory::{DB_PATH, Installed, Inventory, InventoryError, InventorySource};
+pub use offline::{
+    OFFLINE_DIR, OFFLINE_UNIT, OfflineError, OfflineOutcome, OfflineResult, OfflineState, Prepared,
+    SYSTEM_UPDATE, apply_offline, cancel_offline, offline_state, prepare_offline,
+};
 pub use verify::{PackageError, PackageKeys};

@@ -589,6 +589,41 @@ impl Transaction {
         &self.goal
     }
 
+    /// The root it changes.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The package store its packages go into.
+    pub fn store_root(&self) -> &Path {
+        self.store.root()
+    }
+
+    /// How many of the catalogue's repositories are the feed's swarms (the plain ones follow).
+    pub fn swarms(&self) -> usize {
+        self.repos.len()
+    }
+
+    /// The root's own repositories it plans with.
+    pub fn plain(&self) -> &[PlainRepo] {
+        &self.plain
+    }
+
+    /// Fetches what the store lacks (nothing is installed): for an update installed later.
+    pub async fn fetch_all(
+        &self,
+        client: &User,
+        engine: &EngineHandle,
+        on: &mut (dyn FnMut(Step<'_>) + Send),
+        cancel: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> anyhow::Result<Fetched> {
+        anyhow::ensure!(
+            !self.needs_helper() || Path::new(HELPER).is_file(),
+            "preparing an update of this system needs administrator rights, and the privileged helper {HELPER} is not installed: run the command as root, or install Swarmdate's helper and polkit policy"
+        );
+        self.fetch(client, engine, on, cancel).await
+    }
+
     /// What it will do.
     pub fn plan(&self) -> &Plan {
         &self.planned.plan
