@@ -305,7 +305,9 @@ impl SimpleComponent for App {
         // The Updates page's action stays in reach in the header while its page shows; the page
         // shows or hides the button itself.
         let holder = gtk::Box::new(gtk::Orientation::Horizontal, 0);
+        holder.set_spacing(6);
         holder.append(updates.model().header_action());
+        holder.append(updates.model().header_restart_action());
         widgets.header.pack_start(&holder);
         widgets
             .stack

@@ -1,4 +1,5 @@
-//! The preferences window: whom to share with and how fast, sharing after login, the network
+//! The preferences window: whom to share with and how fast, sharing after login, when updates
+//! install (live or at the next restart), the network
 //! (port, UPnP, DHT, local discovery), the feed, the images folder and the store's size. Saved
 //! when the window closes; network changes apply at the engine's next start.
 
@@ -127,6 +128,19 @@ impl Component for Preferences {
                     },
                 },
                 add = &adw::PreferencesGroup {
+                    set_title: &tr("Updates"),
+                    #[name = "install_when"]
+                    adw::ComboRow {
+                        set_title: &tr("Install updates"),
+                        set_subtitle: &tr("At a restart, nothing running is replaced under it"),
+                        set_model: Some(&gtk::StringList::new(&[
+                            &tr("While the system runs"),
+                            &tr("At the next restart"),
+                        ])),
+                        set_selected: u32::from(model.settings.install_at_restart),
+                    },
+                },
+                add = &adw::PreferencesGroup {
                     set_title: &tr("Network"),
                     set_description: Some(&tr("Changes apply the next time Swarmdate starts.")),
                     adw::ActionRow {
@@ -234,6 +248,7 @@ impl Component for Preferences {
                 let images = widgets.images.text().trim().to_owned();
                 s.images_dir = (!images.is_empty()).then(|| images.into());
                 s.store_size = Some((widgets.store.value() as u64) << 30);
+                s.install_at_restart = widgets.install_when.selected() == 1;
                 let dirs = self.backend.client().dirs.clone();
                 let exe = std::env::current_exe().ok();
                 let saved = self
@@ -284,6 +299,8 @@ mod tests {
             w.store.set_value(2.0);
             w.after_login.set_active(true);
             w.battery.set_active(true);
+            assert_eq!(w.install_when.selected(), 0, "live updates by default");
+            w.install_when.set_selected(1);
         }
         prefs.emit(Input::Close);
         pump_until("the settings to be saved", || {
@@ -302,6 +319,7 @@ mod tests {
         assert_eq!(saved.store_size, Some(2 << 30));
         assert_eq!(saved.pause_on_metered, Some(true));
         assert_eq!(saved.pause_on_battery, Some(true));
+        assert!(saved.install_at_restart);
         assert!(autostart::is_enabled(&dirs));
         // The backend's client follows: the engine's next start uses the new choice.
         assert!(!backend.client().engine_config().trackers);

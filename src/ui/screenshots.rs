@@ -156,3 +156,80 @@ fn every_page_renders_in_light_and_dark_in_english_and_german() {
     backend.shutdown();
     stop(&rt, world);
 }
+
+/// Restart & Update: the header with both actions, the page that waits for the restart, and the
+/// page after it, in light and dark, English and German.
+#[gtk::test]
+fn restart_and_update_renders_in_light_and_dark_in_english_and_german() {
+    use super::updates::{Input, Phase};
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    let out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots"));
+    std::fs::create_dir_all(&out).unwrap();
+    let style = adw::StyleManager::default();
+    let shoot = |window: &adw::ApplicationWindow, name: &str, lang: &str| {
+        let mut shots = Vec::new();
+        for (scheme, s) in [
+            (adw::ColorScheme::ForceLight, "light"),
+            (adw::ColorScheme::ForceDark, "dark"),
+        ] {
+            style.set_color_scheme(scheme);
+            settle();
+            let path = out.join(format!("{name}-{s}-{lang}.png"));
+            let (brightness, colours) = look(&save_png(window, &path));
+            assert!(colours > 8, "{} is blank", path.display());
+            shots.push(brightness);
+        }
+        assert!(shots[0] > shots[1] + 40.0, "{name} ({lang}): {shots:?}");
+    };
+    let seen = backend.client().dirs.data.join("offline-seen");
+    for (lang, step) in [
+        ("en", "prepared"),
+        ("de", "prepared"),
+        ("en", "restarted"),
+        ("de", "restarted"),
+    ] {
+        use_language(lang);
+        // The result is told once: the German page is drawn as for a user not told yet.
+        if lang == "de" {
+            let _ = std::fs::remove_file(&seen);
+        }
+        let app = App::builder().launch(backend.clone()).detach();
+        let window = app.widget().clone();
+        window.set_default_size(800, 600);
+        window.present();
+        app.emit(super::app::Input::Consent(
+            swarmdate_core::config::Sharing::Everyone,
+        ));
+        pump_until("the pages to load", || app.model().loaded());
+        let phase = || app.model().updates().model().phase().clone();
+        let page = app.model().updates().sender().clone();
+        if step == "prepared" && phase() == Phase::Available {
+            page.emit(Input::RestartAndUpdate);
+        }
+        if step == "restarted" && phase() == Phase::Prepared {
+            page.emit(Input::RestartNow);
+            pump_until("the restart", || phase() == Phase::Checking);
+        }
+        pump_until("the page", || {
+            matches!(
+                phase(),
+                Phase::Prepared | Phase::UpToDate | Phase::Failed(_)
+            )
+        });
+        let want = if step == "prepared" {
+            Phase::Prepared
+        } else {
+            Phase::UpToDate
+        };
+        assert_eq!(phase(), want, "{lang} {step}");
+        shoot(&window, &format!("updates-{step}"), lang);
+        window.close();
+    }
+    style.set_color_scheme(adw::ColorScheme::Default);
+    use_language("en");
+    backend.shutdown();
+    stop(&rt, world);
+}

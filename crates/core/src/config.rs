@@ -79,6 +79,9 @@ pub struct Settings {
     pub seed_goal: SeedGoal,
     /// Peers every torrent asks besides those the trackers and the DHT name (a LAN seed box).
     pub known_peers: Vec<std::net::SocketAddr>,
+    /// Install the system's updates at the next restart (systemd's offline updates) rather
+    /// than while it runs: the window's main update action.
+    pub install_at_restart: bool,
 }
 
 /// The store's default size cap: room for an installed desktop's packages and a round of

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::Backend;
 
 use swarmdate_core::packages::Nevra;
+use swarmdate_core::packages::{OfflineResult, Prepared};
 use swarmdate_core::plan::{Change, ChangeKind, Goal};
 use swarmdate_engine::JobId;
 use swarmdate_usecases::updates::{
@@ -49,6 +50,10 @@ pub struct Available {
     pub transaction: Option<Transaction>,
     /// Configured repositories left out of the plan, and why.
     pub left_out: Vec<swarmdate_core::plan::LeftOut>,
+    /// What is armed for the next restart.
+    pub prepared: Option<Prepared>,
+    /// How the last restart's update went, if the user has not been told yet (told now).
+    pub restarted: Option<OfflineResult>,
 }
 
 impl std::fmt::Debug for Available {
@@ -139,7 +144,14 @@ impl Backend {
     ) -> impl Future<Output = Result<Available, String>> + Send + 'static {
         let me = self.clone();
         self.run(async move {
-            let tx = Transaction::prepare(&me.client(), Goal::Update, &me.root)
+            let client = me.client();
+            let (state, restarted) = swarmdate_usecases::offline::state(&client, &me.root)
+                .map_err(|e| format!("{e:#}"))?;
+            // Told once: the page shows it from now on until it is refreshed.
+            if let Some(r) = &restarted {
+                swarmdate_usecases::offline::mark_seen(&client, r).map_err(|e| format!("{e:#}"))?;
+            }
+            let tx = Transaction::prepare(&client, Goal::Update, &me.root)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
             let plan = tx.plan();
@@ -182,6 +194,8 @@ impl Backend {
                 held: plan.held_bytes,
                 transaction: (!plan.is_empty()).then_some(tx),
                 left_out,
+                prepared: state.prepared,
+                restarted,
             })
         })
     }
@@ -203,6 +217,70 @@ impl Backend {
                     Ok(s) => Halted::Stopped(s),
                     Err(e) => Halted::Failed(format!("{e:#}")),
                 })
+        })
+    }
+
+    /// Fetches and checks `tx`'s packages, then arms them for the next restart, reporting
+    /// progress as [`Backend::apply`] does.
+    pub fn prepare_offline(
+        self: &Arc<Self>,
+        tx: Transaction,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+        stop: StopSwitch,
+    ) -> impl Future<Output = Result<Prepared, Halted>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            let engine = me
+                .engine()
+                .await
+                .map_err(|e| Halted::Failed(format!("{e:#}")))?;
+            let mut on = steps(tx.plan().download_bytes, tx.plan().held_bytes, progress);
+            let stopped = async move { stop.0.notified().await };
+            swarmdate_usecases::offline::prepare(&tx, &me.client(), engine, &mut on, stopped)
+                .await
+                .map_err(|e| match e.downcast::<Stopped>() {
+                    Ok(s) => Halted::Stopped(s),
+                    Err(e) => Halted::Failed(format!("{e:#}")),
+                })
+        })
+    }
+
+    /// Restarts into the prepared update: the computer for the system; for another root (the
+    /// demo's), what its boot would do, here and now.
+    pub fn restart(self: &Arc<Self>) -> impl Future<Output = Result<(), String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            if me.root == std::path::Path::new("/") {
+                // logind lets the active session's user restart; it runs the update at boot.
+                let out = tokio::process::Command::new("systemctl")
+                    .arg("reboot")
+                    .output()
+                    .await
+                    .map_err(|e| format!("running systemctl: {e}"))?;
+                return if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+                };
+            }
+            let root = me.root.clone();
+            tokio::task::spawn_blocking(move || swarmdate_core::packages::apply_offline(&root))
+                .await
+                .map_err(|e| e.to_string())?
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Disarms the update prepared for the next restart.
+    pub fn cancel_offline(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = Result<bool, String>> + Send + 'static {
+        let me = self.clone();
+        self.run(async move {
+            swarmdate_usecases::offline::cancel(&me.root)
+                .await
+                .map_err(|e| format!("{e:#}"))
         })
     }
 
@@ -255,34 +333,41 @@ impl Backend {
         progress: impl Fn(Progress) + Send + Sync + 'static,
         cancel: impl Future<Output = ()>,
     ) -> anyhow::Result<Outcome> {
-        let total = tx.plan().download_bytes;
-        let held = tx.plan().held_bytes;
         let engine = self.engine().await?;
-        let mut p = Progress {
-            total,
-            held,
-            ..Progress::default()
-        };
-        let mut on = |step: Step<'_>| {
-            p.waiting_for_lock = false;
-            match step {
-                Step::Fetching { jobs, fetched } => {
-                    p.from_peers = fetched.from_peers;
-                    p.from_mirrors = fetched.from_mirrors;
-                    p.speed = jobs.iter().map(|j| j.down_speed).sum();
-                    p.job = jobs.first().map(|j| j.id);
-                    p.mirror_error = jobs.iter().find_map(|j| j.mirror_error.clone());
-                }
-                Step::Arrived(package) => p.arrived.push(package.clone()),
-                Step::WaitingForLock => p.waiting_for_lock = true,
-                Step::Replanned(_) => {}
-                Step::Installing => {
-                    p.installing = true;
-                    p.speed = 0;
-                }
-            }
-            progress(p.clone());
-        };
+        let mut on = steps(tx.plan().download_bytes, tx.plan().held_bytes, progress);
         tx.run(&self.client(), engine, &mut on, cancel).await
+    }
+}
+
+/// Turns a transaction's steps into [`Progress`] for `progress`.
+fn steps(
+    total: u64,
+    held: u64,
+    progress: impl Fn(Progress) + Send + Sync + 'static,
+) -> impl FnMut(Step<'_>) + Send {
+    let mut p = Progress {
+        total,
+        held,
+        ..Progress::default()
+    };
+    move |step: Step<'_>| {
+        p.waiting_for_lock = false;
+        match step {
+            Step::Fetching { jobs, fetched } => {
+                p.from_peers = fetched.from_peers;
+                p.from_mirrors = fetched.from_mirrors;
+                p.speed = jobs.iter().map(|j| j.down_speed).sum();
+                p.job = jobs.first().map(|j| j.id);
+                p.mirror_error = jobs.iter().find_map(|j| j.mirror_error.clone());
+            }
+            Step::Arrived(package) => p.arrived.push(package.clone()),
+            Step::WaitingForLock => p.waiting_for_lock = true,
+            Step::Replanned(_) => {}
+            Step::Installing => {
+                p.installing = true;
+                p.speed = 0;
+            }
+        }
+        progress(p.clone());
     }
 }

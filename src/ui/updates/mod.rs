@@ -36,6 +36,8 @@ pub enum Phase {
     Running,
     /// Installed; the sentence says what happened.
     Done(String),
+    /// Fetched, checked and armed for the next restart.
+    Prepared,
     /// Failed; the message says what and what to do.
     Failed(String),
 }
@@ -59,6 +61,14 @@ pub struct UpdatesPage {
     left_out: Option<String>,
     /// The page's action in the window's header bar: Update, or Stop while one runs.
     action: gtk::Button,
+    /// Beside it: Restart & Update (the packages installed at the next boot).
+    restart_action: gtk::Button,
+    /// The main action is Restart & Update (the user's preference).
+    at_restart: bool,
+    /// What is armed for the next restart.
+    prepared: Option<swarmdate_core::packages::Prepared>,
+    /// How the last restart's update went (said above the list, once).
+    restarted: Option<String>,
     /// The window is narrow: the action shows an icon instead of its label.
     narrow: bool,
     /// The open transfer view.
@@ -74,6 +84,12 @@ pub enum Input {
     Refresh,
     /// Fetch and install the listed updates.
     Update,
+    /// Fetch and check the listed updates now, install them at the next restart.
+    RestartAndUpdate,
+    /// Restart into the prepared update.
+    RestartNow,
+    /// Disarm the prepared update (its packages stay in the store).
+    CancelPrepared,
     /// Stop the running update before its install; what arrived stays in the store.
     Stop,
     /// Show the fetch's transfer (piece map, peers, speeds).
@@ -102,16 +118,26 @@ pub enum Cmd {
     Progress(Progress),
     /// The update ended.
     Finished(Result<Outcome, Halted>),
+    /// The update was prepared for the next restart (or why not).
+    Prepared(Result<swarmdate_core::packages::Prepared, Halted>),
+    /// The restart was asked for (or why not).
+    Restarted(Result<(), String>),
+    /// The prepared update was disarmed (or why not).
+    Cancelled(Result<bool, String>),
 }
 
 impl UpdatesPage {
     /// What is said above the list: how the last update ended, and repositories left out.
     fn notices(&self) -> String {
-        [self.notice.as_deref(), self.left_out.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("\n")
+        [
+            self.restarted.as_deref(),
+            self.notice.as_deref(),
+            self.left_out.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n")
     }
 
     /// The update listed first (the most urgent), if any.
@@ -178,39 +204,87 @@ impl UpdatesPage {
         &self.action
     }
 
-    /// Sets the header action for the page's phase.
+    /// The second action in the window's header bar: Restart & Update.
+    pub fn header_restart_action(&self) -> &gtk::Button {
+        &self.restart_action
+    }
+
+    /// Sets the header actions for the page's phase: Update and Restart & Update side by
+    /// side (the preferred one suggested), or Stop while an update fetches.
     fn sync_action(&self) {
         let running = self.phase == Phase::Running;
-        let (label, class, old_class) = if running {
-            (tr("Stop"), "destructive-action", "suggested-action")
+        let (label, icon) = if running {
+            (tr("Stop"), "process-stop-symbolic")
         } else {
-            (tr("Update"), "suggested-action", "destructive-action")
+            (tr("Update"), "software-update-available-symbolic")
         };
         // Narrow, a word as long as "Aktualisieren" would widen the header past 360 px.
-        if self.narrow {
-            self.action.set_icon_name(if running {
-                "process-stop-symbolic"
+        let show = |button: &gtk::Button, label: &str, icon: &str| {
+            if self.narrow {
+                button.set_icon_name(icon);
             } else {
-                "software-update-available-symbolic"
-            });
-        } else {
-            self.action.set_label(&label);
+                button.set_label(label);
+            }
+            crate::ui::a11y::set_label(button, label);
+        };
+        show(&self.action, &label, icon);
+        show(
+            &self.restart_action,
+            &tr("Restart & Update"),
+            "system-reboot-symbolic",
+        );
+        for class in ["suggested-action", "destructive-action"] {
+            self.action.remove_css_class(class);
+            self.restart_action.remove_css_class(class);
         }
-        crate::ui::a11y::set_label(&self.action, &label);
-        self.action.remove_css_class(old_class);
-        self.action.add_css_class(class);
+        if running {
+            self.action.add_css_class("destructive-action");
+        } else if self.at_restart {
+            self.restart_action.add_css_class("suggested-action");
+        } else {
+            self.action.add_css_class("suggested-action");
+        }
         self.action.set_tooltip_text(Some(&if running {
             tr("Stop before installing; what has arrived stays in the store")
         } else {
             tr("Download and install every update listed")
         }));
+        self.restart_action.set_tooltip_text(Some(&tr(
+            "Download and check every update listed now; install them when the computer restarts, before anything else runs",
+        )));
         self.action
             .set_visible(running || self.phase == Phase::Available);
+        self.restart_action
+            .set_visible(self.phase == Phase::Available);
         self.action.set_sensitive(if running {
             !self.progress.installing && !self.stopping
         } else {
             self.transaction.is_some()
         });
+        self.restart_action
+            .set_sensitive(self.transaction.is_some());
+    }
+
+    /// What the up-to-date page says: how the last restart's update went, if that is news.
+    fn up_to_date_text(&self) -> String {
+        match &self.restarted {
+            Some(r) => format!(
+                "{r}\n{}",
+                tr("Every installed package is at its newest version.")
+            ),
+            None => tr("Every installed package is at its newest version."),
+        }
+    }
+
+    /// What the prepared-update page says.
+    fn prepared_text(&self) -> String {
+        let n = self.prepared.as_ref().map_or(0, |p| p.packages.len());
+        trn(
+            "{n} update is downloaded and checked. It is installed when the computer restarts, before anything else runs.",
+            "{n} updates are downloaded and checked. They are installed when the computer restarts, before anything else runs.",
+            n as u64,
+            &[("n", &n)],
+        )
     }
 
     /// Tells every row where its package is.
@@ -234,6 +308,11 @@ impl UpdatesPage {
         }
     }
 
+    /// Where the page is.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
     /// Whether the last update ended (installed or failed).
     pub fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Done(_) | Phase::Failed(_))
@@ -250,6 +329,7 @@ impl UpdatesPage {
             Phase::UpToDate => "up-to-date",
             Phase::Available | Phase::Running => "list",
             Phase::Done(_) => "done",
+            Phase::Prepared => "prepared",
             Phase::Failed(_) => "failed",
         }
     }
@@ -275,6 +355,22 @@ pub fn installed(o: &Outcome) -> String {
             ("held", &glib::format_size(o.plan.held_bytes)),
         ],
     )
+}
+
+/// How the update prepared for the last restart went, in one sentence.
+pub fn restarted(r: &swarmdate_core::packages::OfflineResult) -> String {
+    match &r.outcome {
+        swarmdate_core::packages::OfflineOutcome::Installed { packages, .. } => trn(
+            "At the last restart {n} update was installed.",
+            "At the last restart {n} updates were installed.",
+            *packages as u64,
+            &[("n", packages)],
+        ),
+        swarmdate_core::packages::OfflineOutcome::Failed { message } => trf(
+            "The updates prepared for the last restart were not installed: {why}",
+            &[("why", &escape_controls(message))],
+        ),
+    }
 }
 
 /// What a stopped update left, in one sentence.
@@ -306,7 +402,8 @@ impl Component for UpdatesPage {
             add_named[Some("up-to-date")] = &ActionPage {
                 set_icon_name: Some("emblem-ok-symbolic"),
                 set_title: &tr("Up to date"),
-                set_description: Some(&tr("Every installed package is at its newest version.")),
+                #[watch]
+                set_description: Some(&model.up_to_date_text()),
                 #[template_child]
                 button {
                     set_label: &tr("Check Again"),
@@ -323,6 +420,32 @@ impl Component for UpdatesPage {
                 button {
                     set_label: &tr("Check Again"),
                     connect_clicked => Input::Refresh,
+                },
+            },
+            add_named[Some("prepared")] = &adw::StatusPage {
+                set_icon_name: Some("system-reboot-symbolic"),
+                set_title: &tr("Ready to install at restart"),
+                #[watch]
+                set_description: Some(&model.prepared_text()),
+                #[wrap(Some)]
+                set_child = &gtk::Box {
+                    set_orientation: gtk::Orientation::Vertical,
+                    set_halign: gtk::Align::Center,
+                    set_spacing: 12,
+                    #[name = "restart_now"]
+                    gtk::Button {
+                        set_label: &tr("Restart Now"),
+                        add_css_class: "pill",
+                        add_css_class: "suggested-action",
+                        connect_clicked => Input::RestartNow,
+                    },
+                    #[name = "cancel_prepared"]
+                    gtk::Button {
+                        set_label: &tr("Cancel the Update"),
+                        set_tooltip_text: Some(&tr("Nothing is installed at the restart; the downloaded updates stay for later")),
+                        add_css_class: "pill",
+                        connect_clicked => Input::CancelPrepared,
+                    },
                 },
             },
             #[template]
@@ -432,7 +555,7 @@ impl Component for UpdatesPage {
             .launch(gtk::ListBox::default())
             .forward(sender.input_sender(), Input::Details);
         let model = UpdatesPage {
-            backend,
+            backend: backend.clone(),
             phase: Phase::Checking,
             rows,
             download: 0,
@@ -447,6 +570,13 @@ impl Component for UpdatesPage {
                 .valign(gtk::Align::Center)
                 .visible(false)
                 .build(),
+            restart_action: gtk::Button::builder()
+                .valign(gtk::Align::Center)
+                .visible(false)
+                .build(),
+            at_restart: backend.client().settings.install_at_restart,
+            prepared: None,
+            restarted: None,
             narrow: false,
             transfer: None,
             details: None,
@@ -457,6 +587,10 @@ impl Component for UpdatesPage {
         model
             .action
             .connect_clicked(move |_| s.input(Input::Update));
+        let s = sender.clone();
+        model
+            .restart_action
+            .connect_clicked(move |_| s.input(Input::RestartAndUpdate));
         model.sync_action();
         ComponentParts { model, widgets }
     }
@@ -475,6 +609,8 @@ impl Component for UpdatesPage {
                     return;
                 }
                 self.phase = Phase::Checking;
+                // The preference may have changed since.
+                self.at_restart = self.backend.client().settings.install_at_restart;
                 sender.oneshot_command({
                     let check = self.backend.check_updates();
                     async move { Cmd::Checked(Box::new(check.await)) }
@@ -482,7 +618,8 @@ impl Component for UpdatesPage {
             }
             // The header button says Stop while an update runs.
             Input::Update if self.phase == Phase::Running => sender.input(Input::Stop),
-            Input::Update => {
+            Input::Update | Input::RestartAndUpdate => {
+                let at_restart = matches!(msg, Input::RestartAndUpdate);
                 let Some(tx) = self.transaction.take() else {
                     return;
                 };
@@ -497,10 +634,22 @@ impl Component for UpdatesPage {
                 let stop = StopSwitch::default();
                 self.stop = Some(stop.clone());
                 let progress = sender.command_sender().clone();
-                let apply = self
-                    .backend
-                    .apply(tx, move |p| progress.emit(Cmd::Progress(p)), stop);
-                sender.oneshot_command(async move { Cmd::Finished(apply.await) });
+                let report = move |p| progress.emit(Cmd::Progress(p));
+                if at_restart {
+                    let prepare = self.backend.prepare_offline(tx, report, stop);
+                    sender.oneshot_command(async move { Cmd::Prepared(prepare.await) });
+                } else {
+                    let apply = self.backend.apply(tx, report, stop);
+                    sender.oneshot_command(async move { Cmd::Finished(apply.await) });
+                }
+            }
+            Input::RestartNow => {
+                let restart = self.backend.restart();
+                sender.oneshot_command(async move { Cmd::Restarted(restart.await) });
+            }
+            Input::CancelPrepared => {
+                let cancel = self.backend.cancel_offline();
+                sender.oneshot_command(async move { Cmd::Cancelled(cancel.await) });
             }
             Input::Narrow(narrow) => self.narrow = narrow,
             Input::Details(i) => {
@@ -547,7 +696,12 @@ impl Component for UpdatesPage {
                         })
                         .collect();
                     self.left_out = (!left_out.is_empty()).then(|| left_out.join("\n"));
-                    self.phase = if self.rows.is_empty() {
+                    // Told once: the next check no longer has it.
+                    self.restarted = available.restarted.as_ref().map(restarted);
+                    self.prepared = available.prepared;
+                    self.phase = if self.prepared.is_some() {
+                        Phase::Prepared
+                    } else if self.rows.is_empty() {
                         Phase::UpToDate
                     } else {
                         Phase::Available
@@ -581,6 +735,30 @@ impl Component for UpdatesPage {
                 }
                 let _ = sender.output(Output::Changed);
             }
+            Cmd::Prepared(result) => {
+                self.stop = None;
+                self.stopping = false;
+                match result {
+                    Ok(p) => {
+                        self.prepared = Some(p);
+                        self.phase = Phase::Prepared;
+                    }
+                    Err(Halted::Stopped(s)) => {
+                        self.notice = Some(stopped(s.kept, s.planned));
+                        self.phase = Phase::Available;
+                        sender.input(Input::Refresh);
+                    }
+                    Err(Halted::Failed(e)) => self.phase = Phase::Failed(e),
+                }
+            }
+            // A restart of the system does not come back here; the demo's root does, as from
+            // its next start: read it again.
+            Cmd::Restarted(Ok(())) | Cmd::Cancelled(Ok(_)) => {
+                self.prepared = None;
+                sender.input(Input::Refresh);
+                let _ = sender.output(Output::Changed);
+            }
+            Cmd::Restarted(Err(e)) | Cmd::Cancelled(Err(e)) => self.phase = Phase::Failed(e),
         }
         self.sync_rows();
         self.sync_action();

@@ -353,3 +353,140 @@ fn a_row_says_when_its_package_comes_from_the_systems_own_repository() {
     backend.shutdown();
     stop(&rt, world);
 }
+
+/// Restart & Update on the demo's root: the updates are fetched and checked but nothing is
+/// installed; the page says they wait for the restart; Restart Now (for the demo's root, what
+/// its boot would run) installs them, judged by rpm; the page then says so once. With a package
+/// changed in the store before the restart, nothing is installed and the page says why.
+#[gtk::test]
+fn restart_and_update_installs_at_the_restart_and_says_how_it_went() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    let root = world.package_root.clone();
+    let page = UpdatesPage::builder().launch(backend.clone()).detach();
+    page.emit(Input::Refresh);
+    pump_until("the updates", || page.model().phase == Phase::Available);
+    let rows: Vec<_> = page.model().rows.iter().map(|r| r.item.clone()).collect();
+    let restart = page.model().header_restart_action().clone();
+    assert!(restart.is_visible() && restart.is_sensitive());
+    assert_eq!(restart.label().unwrap(), "Restart & Update");
+    // Live updates are the default: Update is the suggested action.
+    assert!(
+        page.model()
+            .header_action()
+            .has_css_class("suggested-action")
+    );
+    assert!(!restart.has_css_class("suggested-action"));
+    let before = installed(&root);
+
+    page.emit(Input::RestartAndUpdate);
+    pump_until("the update to be prepared", || {
+        matches!(page.model().phase, Phase::Prepared | Phase::Failed(_))
+    });
+    assert_eq!(
+        page.model().phase,
+        Phase::Prepared,
+        "{:?}",
+        page.model().phase
+    );
+    assert!(
+        page.model()
+            .prepared_text()
+            .starts_with(&format!("{} updates are downloaded", rows.len())),
+        "{}",
+        page.model().prepared_text()
+    );
+    assert_eq!(
+        installed(&root),
+        before,
+        "nothing is installed before the restart"
+    );
+    assert!(root.join("system-update").symlink_metadata().is_ok());
+    assert!(!restart.is_visible());
+    // A new start of the window finds it armed.
+    let again = UpdatesPage::builder().launch(backend.clone()).detach();
+    again.emit(Input::Refresh);
+    pump_until("the armed update", || {
+        again.model().phase != Phase::Checking
+    });
+    assert_eq!(again.model().phase, Phase::Prepared);
+
+    page.emit(Input::RestartNow);
+    pump_until("the restart's result", || page.model().restarted.is_some());
+    let now = installed(&root);
+    for r in &rows {
+        assert!(
+            now.contains(&format!("{} {}", r.name, r.to)),
+            "{} {}",
+            r.name,
+            r.to
+        );
+    }
+    let said = page.model().restarted.clone().unwrap();
+    assert_eq!(
+        said,
+        format!("At the last restart {} updates were installed.", rows.len())
+    );
+    assert_eq!(page.model().phase, Phase::UpToDate);
+    assert!(page.model().up_to_date_text().starts_with(&said));
+    // Told once.
+    page.emit(Input::Refresh);
+    pump_until("the check to start", || {
+        page.model().phase == Phase::Checking
+    });
+    pump_until("the check", || page.model().phase == Phase::UpToDate);
+    assert!(page.model().restarted.is_none());
+    backend.shutdown();
+    stop(&rt, world);
+
+    // A second demo: a package changes in the store between Restart & Update and the restart.
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let store = client.dirs.store();
+    let backend = Backend::new(rt.handle().clone(), client, world.package_root.clone());
+    let root = world.package_root.clone();
+    let page = UpdatesPage::builder().launch(backend.clone()).detach();
+    page.emit(Input::Refresh);
+    pump_until("the updates", || page.model().phase == Phase::Available);
+    let before = installed(&root);
+    page.emit(Input::RestartAndUpdate);
+    pump_until("the update to be prepared", || {
+        matches!(page.model().phase, Phase::Prepared | Phase::Failed(_))
+    });
+    let object = walk(&store.join("objects"))
+        .into_iter()
+        .find(|p| p.metadata().unwrap().len() > 1000)
+        .unwrap();
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[700] ^= 0xff;
+    // The store keeps its objects read-only.
+    std::fs::set_permissions(&object, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&object, bytes).unwrap();
+    page.emit(Input::RestartNow);
+    pump_until("the restart's result", || page.model().restarted.is_some());
+    assert_eq!(installed(&root), before, "nothing was installed");
+    let said = page.model().restarted.clone().unwrap();
+    assert!(
+        said.starts_with("The updates prepared for the last restart were not installed"),
+        "{said}"
+    );
+    assert!(said.contains("SHA-256"), "{said}");
+    assert!(page.model().notices().contains(&said));
+    backend.shutdown();
+    stop(&rt, world);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
