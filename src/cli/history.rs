@@ -79,28 +79,25 @@ fn counts(actions: impl Iterator<Item = ItemAction>) -> String {
     for a in actions {
         n[a as usize] += 1;
     }
-    let parts: Vec<String> = [
-        (
-            n[ItemAction::Upgrade as usize],
-            "{n} upgraded",
-            "{n} upgraded",
-        ),
-        (
-            n[ItemAction::Downgrade as usize],
-            "{n} downgraded",
-            "{n} downgraded",
-        ),
-        (
-            n[ItemAction::Install as usize],
-            "{n} installed",
-            "{n} installed",
-        ),
-        (n[ItemAction::Remove as usize], "{n} removed", "{n} removed"),
-    ]
-    .into_iter()
-    .filter(|(k, ..)| *k > 0)
-    .map(|(k, one, many)| trn(one, many, k, &[("n", &k)]))
-    .collect();
+    let count = |a: ItemAction| n[a as usize];
+    // Each phrase written out, so that xgettext finds it.
+    let mut parts = Vec::new();
+    let k = count(ItemAction::Upgrade);
+    if k > 0 {
+        parts.push(trn("{n} upgraded", "{n} upgraded", k, &[("n", &k)]));
+    }
+    let k = count(ItemAction::Downgrade);
+    if k > 0 {
+        parts.push(trn("{n} downgraded", "{n} downgraded", k, &[("n", &k)]));
+    }
+    let k = count(ItemAction::Install);
+    if k > 0 {
+        parts.push(trn("{n} installed", "{n} installed", k, &[("n", &k)]));
+    }
+    let k = count(ItemAction::Remove);
+    if k > 0 {
+        parts.push(trn("{n} removed", "{n} removed", k, &[("n", &k)]));
+    }
     if parts.is_empty() {
         tr("no change")
     } else {

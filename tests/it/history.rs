@@ -18,13 +18,8 @@ async fn listed(client: &UserHome, root: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undone_update_or_downgrade_gives_back_exactly_what_rpm_had() {
-    let tracker = tracker().await;
-    let url = tracker.announce_url();
-    let d = tokio::task::spawn_blocking(move || PackageDistro::build(30, 20_000..60_000, &url))
-        .await
-        .unwrap();
-    let origin_state = tempfile::tempdir().unwrap();
-    let origin = d.origin(origin_state.path()).await;
+    let world = SeededDistro::start().await;
+    let d = &world.distro;
     let client = d.client();
     let root = d.root("c");
     let root_arg = root.to_str().unwrap();
@@ -160,7 +155,7 @@ async fn an_undone_update_or_downgrade_gives_back_exactly_what_rpm_had() {
         5,
         "Swarmdate's own dnf runs are not listed twice: {history:?}"
     );
-    origin.shutdown().await;
+    world.origin.shutdown().await;
 }
 
 /// A NEVRA as JSON gives it (an object of its parts) as rpm prints it.

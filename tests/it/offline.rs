@@ -44,13 +44,8 @@ fn events(run: &Run, name: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_prepared_for_the_next_boot_is_installed_by_the_units_command() {
-    let tracker = tracker().await;
-    let url = tracker.announce_url();
-    let d = tokio::task::spawn_blocking(move || PackageDistro::build(30, 20_000..60_000, &url))
-        .await
-        .unwrap();
-    let origin_state = tempfile::tempdir().unwrap();
-    let origin = d.origin(origin_state.path()).await;
+    let world = SeededDistro::start().await;
+    let d = &world.distro;
     let client = d.client();
     let root = d.root("c");
     let root_arg = root.to_str().unwrap();
@@ -128,7 +123,7 @@ async fn an_update_prepared_for_the_next_boot_is_installed_by_the_units_command(
         .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let objects = client.home.path().join("data/store/objects");
-    let victim = walk_files(&objects)
+    let victim = files_under(&objects)
         .into_iter()
         .find(|p| p.metadata().unwrap().len() > 1000)
         .unwrap();
@@ -156,7 +151,7 @@ async fn an_update_prepared_for_the_next_boot_is_installed_by_the_units_command(
     assert_eq!(told[0]["outcome"]["state"], "failed", "{}", told[0]);
     let why = told[0]["outcome"]["message"].as_str().unwrap();
     assert!(why.contains("SHA-256"), "{why}");
-    origin.shutdown().await;
+    world.origin.shutdown().await;
 }
 
 /// systemd accepts the unit (its helper path pointed at the built helper, which exists here);
@@ -190,17 +185,4 @@ fn systemd_analyze_verify_accepts_the_unit() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk_files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

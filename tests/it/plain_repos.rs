@@ -492,7 +492,10 @@ async fn a_plain_repositorys_older_build_is_offered_and_downgraded_to() {
         format!("[extras]\nbaseurl={web}plain/extras/\ngpgcheck=1\n")
     })
     .await;
-    let old = walk_rpms(&w.dir.path().join("old"));
+    let old: Vec<_> = files_under(&w.dir.path().join("old"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "rpm"))
+        .collect();
     assert_eq!(old.len(), 1, "{old:?}");
     let keep = w
         .extras
@@ -540,20 +543,6 @@ async fn a_plain_repositorys_older_build_is_offered_and_downgraded_to() {
         "{served:?}"
     );
     w.origin.shutdown().await;
-}
-
-/// The RPMs below `dir`.
-fn walk_rpms(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk_rpms(&p));
-        } else if p.extension().is_some_and(|x| x == "rpm") {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// An update whose older build came from a file no repository, snapshot or store has (the root

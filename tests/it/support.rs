@@ -1062,3 +1062,46 @@ pub async fn aria2c(torrent: &Path, dir: &Path) {
         String::from_utf8_lossy(&done.stderr)
     );
 }
+
+/// A small package distribution (30 release packages) seeded by an origin on 127.0.0.1 through
+/// a tracker: the world most end-to-end package tests start from.
+pub struct SeededDistro {
+    pub distro: PackageDistro,
+    pub origin: Arc<Engine>,
+    _origin_state: tempfile::TempDir,
+    _tracker: Tracker,
+}
+
+impl SeededDistro {
+    /// Builds and seeds it; ready when this returns.
+    pub async fn start() -> SeededDistro {
+        let tracker = tracker().await;
+        let url = tracker.announce_url();
+        let distro =
+            tokio::task::spawn_blocking(move || PackageDistro::build(30, 20_000..60_000, &url))
+                .await
+                .unwrap();
+        let origin_state = tempfile::tempdir().unwrap();
+        let origin = distro.origin(origin_state.path()).await;
+        SeededDistro {
+            distro,
+            origin,
+            _origin_state: origin_state,
+            _tracker: tracker,
+        }
+    }
+}
+
+/// Every file below `dir`, depth first.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

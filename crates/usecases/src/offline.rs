@@ -14,7 +14,7 @@ use swarmdate_core::plan::Goal;
 use swarmdate_engine::service::EngineHandle;
 
 use super::User;
-use super::updates::{HELPER, Step, Transaction, source_label};
+use super::updates::{HELPER, Step, Transaction, privileged_output, source_label};
 
 /// The offline state of `root`, and the last result if this user has not been told of it yet.
 pub fn state(client: &User, root: &Path) -> anyhow::Result<(OfflineState, Option<OfflineResult>)> {
@@ -86,17 +86,9 @@ pub async fn prepare(
         .arg()
     }));
     if transaction.needs_helper() {
-        let out = tokio::process::Command::new("pkexec")
-            .arg(HELPER)
-            .args(&args)
-            .output()
-            .await
-            .context("running pkexec")?;
-        anyhow::ensure!(
-            out.status.success(),
-            "the privileged helper refused or failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        let mut cmd = tokio::process::Command::new("pkexec");
+        cmd.arg(HELPER).args(&args);
+        privileged_output(cmd).await?;
         offline_state(root)?
             .prepared
             .context("the helper said it prepared the update, but nothing is armed")
@@ -111,17 +103,9 @@ pub async fn prepare(
 pub async fn cancel(root: &Path) -> anyhow::Result<bool> {
     let system = root == Path::new("/") && !nix::unistd::geteuid().is_root();
     if system {
-        let out = tokio::process::Command::new("pkexec")
-            .args([HELPER, "offline-cancel"])
-            .output()
-            .await
-            .context("running pkexec")?;
-        anyhow::ensure!(
-            out.status.success(),
-            "the privileged helper refused or failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).contains("cancelled"))
+        let mut cmd = tokio::process::Command::new("pkexec");
+        cmd.args([HELPER, "offline-cancel"]);
+        Ok(privileged_output(cmd).await?.contains("cancelled"))
     } else {
         Ok(cancel_offline(root)?)
     }

@@ -426,13 +426,7 @@ async fn install_plan(
             }
             .arg()
         }));
-        let out = cmd.output().await.context("running pkexec")?;
-        anyhow::ensure!(
-            out.status.success(),
-            "the privileged helper refused or failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        helper_history_number(&String::from_utf8_lossy(&out.stdout))
+        helper_history_number(&privileged_output(cmd).await?)
     } else {
         // dnf takes local packages by their .rpm names: link the store's objects under them.
         let links = tempfile::tempdir()?;
@@ -479,6 +473,17 @@ async fn install_plan(
         removed: removals.len(),
         history,
     })
+}
+
+/// Runs the privileged helper (a `pkexec` command); its standard output, or its refusal.
+pub(crate) async fn privileged_output(mut cmd: tokio::process::Command) -> anyhow::Result<String> {
+    let out = cmd.output().await.context("running pkexec")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the privileged helper refused or failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The history entry the helper says it recorded the transaction as.

@@ -135,6 +135,41 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Adds catalogue build `b` as a change of `kind` replacing `replaces`, and its file (held,
+    /// or to download).
+    fn add(
+        &mut self,
+        cat: &Catalogue,
+        b: usize,
+        kind: ChangeKind,
+        replaces: Vec<Nevra>,
+        held: &dyn Fn(&Sha256) -> bool,
+    ) {
+        let nevra = cat.builds[b].0.clone();
+        let pkg = cat.build(b);
+        let is_held = held(&pkg.sha256);
+        if is_held {
+            self.held_bytes += pkg.size;
+        } else {
+            self.download_bytes += pkg.size;
+        }
+        self.downloads.push(Download {
+            package: nevra.clone(),
+            size: pkg.size,
+            sha256: pkg.sha256,
+            held: is_held,
+            sources: cat.builds[b].1.clone(),
+        });
+        self.changes.push(Change {
+            kind,
+            package: nevra,
+            replaces,
+            build: b,
+            advisories: Vec::new(),
+            changelog: Vec::new(),
+        });
+    }
+
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty() && self.removals.is_empty()
@@ -403,28 +438,8 @@ fn changes(
                 .collect();
             (kind, replaced)
         };
-        plan.changes.push(Change {
-            kind,
-            package: s.nevra.clone(),
-            replaces: replaces.iter().map(|&r| u.solv(r).nevra.clone()).collect(),
-            build: b,
-            advisories: Vec::new(),
-            changelog: Vec::new(),
-        });
-        let pkg = cat.build(b);
-        let is_held = held(&pkg.sha256);
-        if is_held {
-            plan.held_bytes += pkg.size;
-        } else {
-            plan.download_bytes += pkg.size;
-        }
-        plan.downloads.push(Download {
-            package: s.nevra.clone(),
-            size: pkg.size,
-            sha256: pkg.sha256,
-            held: is_held,
-            sources: cat.builds[b].1.clone(),
-        });
+        let replaces = replaces.iter().map(|&r| u.solv(r).nevra.clone()).collect();
+        plan.add(cat, b, kind, replaces, held);
     }
     if let Some(l) = leaving.iter().find(|l| !explained.contains(l)) {
         return Err(PlanError::WouldRemove(u.solv(*l).nevra.clone()));

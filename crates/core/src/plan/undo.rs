@@ -3,7 +3,7 @@
 //! snapshots, the root's plain repositories, or the builds the store still holds from an earlier
 //! transaction), the builds it added go. dnf's own check judges the result at install time.
 
-use super::{Catalogue, Change, ChangeKind, Download, Plan, PlanError};
+use super::{Catalogue, ChangeKind, Plan, PlanError};
 use crate::hash::Sha256;
 use crate::packages::{Inventory, Nevra, Undo};
 
@@ -38,28 +38,7 @@ pub(super) fn plan_undo(
             Some(top) if nevra.evr.rpm_cmp(&top.evr).is_gt() => ChangeKind::Upgrade,
             Some(_) => ChangeKind::Downgrade,
         };
-        plan.changes.push(Change {
-            kind,
-            package: nevra.clone(),
-            replaces,
-            build: b,
-            advisories: Vec::new(),
-            changelog: Vec::new(),
-        });
-        let pkg = cat.build(b);
-        let is_held = held(&pkg.sha256);
-        if is_held {
-            plan.held_bytes += pkg.size;
-        } else {
-            plan.download_bytes += pkg.size;
-        }
-        plan.downloads.push(Download {
-            package: nevra.clone(),
-            size: pkg.size,
-            sha256: pkg.sha256,
-            held: is_held,
-            sources: cat.builds[b].1.clone(),
-        });
+        plan.add(cat, b, kind, replaces, held);
     }
     if !missing.is_empty() {
         return Err(PlanError::UndoUnavailable(missing.join(", ")));
