@@ -209,8 +209,10 @@ impl UpdatesPage {
         &self.restart_action
     }
 
-    /// Sets the header actions for the page's phase: Update and Restart & Update side by
-    /// side (the preferred one suggested), or Stop while an update fetches.
+    /// Sets the header actions for the page's phase: Update and Restart & Update side by side,
+    /// the preferred one labelled and suggested, the other an icon (both labels, in German
+    /// above all, would crowd the view switcher out of the header); Stop while an update
+    /// fetches.
     fn sync_action(&self) {
         let running = self.phase == Phase::Running;
         let (label, icon) = if running {
@@ -218,20 +220,21 @@ impl UpdatesPage {
         } else {
             (tr("Update"), "software-update-available-symbolic")
         };
-        // Narrow, a word as long as "Aktualisieren" would widen the header past 360 px.
-        let show = |button: &gtk::Button, label: &str, icon: &str| {
-            if self.narrow {
-                button.set_icon_name(icon);
-            } else {
+        let show = |button: &gtk::Button, label: &str, icon: &str, labelled: bool| {
+            // Narrow, a word as long as "Aktualisieren" would widen the header past 360 px.
+            if labelled && !self.narrow {
                 button.set_label(label);
+            } else {
+                button.set_icon_name(icon);
             }
             crate::ui::a11y::set_label(button, label);
         };
-        show(&self.action, &label, icon);
+        show(&self.action, &label, icon, running || !self.at_restart);
         show(
             &self.restart_action,
             &tr("Restart & Update"),
             "system-reboot-symbolic",
+            self.at_restart,
         );
         for class in ["suggested-action", "destructive-action"] {
             self.action.remove_css_class(class);

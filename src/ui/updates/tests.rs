@@ -371,14 +371,19 @@ fn restart_and_update_installs_at_the_restart_and_says_how_it_went() {
     let rows: Vec<_> = page.model().rows.iter().map(|r| r.item.clone()).collect();
     let restart = page.model().header_restart_action().clone();
     assert!(restart.is_visible() && restart.is_sensitive());
-    assert_eq!(restart.label().unwrap(), "Restart & Update");
-    // Live updates are the default: Update is the suggested action.
-    assert!(
-        page.model()
-            .header_action()
-            .has_css_class("suggested-action")
-    );
+    // Live updates are the default: Update is labelled and suggested, Restart & Update an icon
+    // beside it.
+    let update = page.model().header_action().clone();
+    assert!(update.has_css_class("suggested-action"));
+    assert_eq!(update.label().unwrap(), "Update");
     assert!(!restart.has_css_class("suggested-action"));
+    assert_eq!(restart.icon_name().unwrap(), "system-reboot-symbolic");
+    assert!(
+        restart
+            .tooltip_text()
+            .unwrap()
+            .contains("when the computer restarts")
+    );
     let before = installed(&root);
 
     page.emit(Input::RestartAndUpdate);
