@@ -19,10 +19,14 @@ fn run(c: &mut Command) -> (i32, String) {
 fn without_a_verb_it_prints_its_usage_and_exits_2() {
     let (code, err) = run(Command::new(HELPER).env_remove("PKEXEC_UID"));
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("usage: swarmdate-helper install --store DIR"),
-        "{err}"
-    );
+    for verb in [
+        "install|offline-prepare --store DIR",
+        "downgrade --store DIR",
+        "undo N --store DIR",
+        "offline-apply|offline-cancel",
+    ] {
+        assert!(err.contains(&format!("swarmdate-helper {verb}")), "{err}");
+    }
 }
 
 #[test]

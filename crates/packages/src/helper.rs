@@ -338,7 +338,8 @@ impl HelperRequest {
             }
         }
         if let Some(n) = undo {
-            command = format!("undo {n}");
+            // The same label the use case gives an undo it runs itself.
+            command = format!("history undo {n}");
         }
         let owner = match pkexec_uid {
             Some(uid) => {
@@ -616,7 +617,7 @@ mod tests {
         assert!(HelperCommand::parse(args(&["undo", "0", "--store", "/s"]), None, 0).is_err());
         assert!(matches!(
             HelperCommand::parse(args(&["undo", "3", "--store", "/s"]), None, 0),
-            Ok(HelperCommand::Request(r)) if r.undo == Some(3) && r.command == "undo 3"
+            Ok(HelperCommand::Request(r)) if r.undo == Some(3) && r.command == "history undo 3"
         ));
     }
 }
