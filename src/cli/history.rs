@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use swarmdate_core::i18n::{tr, trf, trn};
+use swarmdate_core::i18n::{tr, trf};
 use swarmdate_core::packages::{DnfTransaction, HistoryEntry, HistoryResult, ItemAction};
-use swarmdate_usecases::history::{Listed, entry, history, user_name};
+use swarmdate_usecases::history::{Listed, counts, entry, history, result_word, user_name};
 use swarmdate_usecases::updates::Transaction;
 
 use super::context::Ctx;
@@ -71,49 +71,6 @@ fn when(t: i64) -> String {
                 .to_string()
         })
         .unwrap_or_default()
-}
-
-/// "3 upgraded, 1 installed" for the items of a transaction.
-fn counts(actions: impl Iterator<Item = ItemAction>) -> String {
-    let mut n = [0u64; 4];
-    for a in actions {
-        n[a as usize] += 1;
-    }
-    let parts: Vec<String> = [
-        (
-            n[ItemAction::Upgrade as usize],
-            "{n} upgraded",
-            "{n} upgraded",
-        ),
-        (
-            n[ItemAction::Downgrade as usize],
-            "{n} downgraded",
-            "{n} downgraded",
-        ),
-        (
-            n[ItemAction::Install as usize],
-            "{n} installed",
-            "{n} installed",
-        ),
-        (n[ItemAction::Remove as usize], "{n} removed", "{n} removed"),
-    ]
-    .into_iter()
-    .filter(|(k, ..)| *k > 0)
-    .map(|(k, one, many)| trn(one, many, k, &[("n", &k)]))
-    .collect();
-    if parts.is_empty() {
-        tr("no change")
-    } else {
-        parts.join(", ")
-    }
-}
-
-fn result_word(r: &HistoryResult) -> String {
-    match r {
-        HistoryResult::Done => tr("done"),
-        HistoryResult::Failed(_) => tr("failed"),
-        HistoryResult::Unfinished => tr("unfinished"),
-    }
 }
 
 fn list(ctx: &Ctx, root: &std::path::Path) -> anyhow::Result<()> {

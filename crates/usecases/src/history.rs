@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use serde::Serialize;
+use swarmdate_core::i18n::{tr, trn};
 use swarmdate_core::packages::{
-    DNF_COMMENT, DnfTransaction, History, HistoryEntry, read_dnf_history,
+    DNF_COMMENT, DnfTransaction, History, HistoryEntry, HistoryResult, ItemAction, read_dnf_history,
 };
 
 /// How many transactions of each history are read.
@@ -82,4 +83,48 @@ pub fn user_name(uid: u32) -> String {
         .ok()
         .flatten()
         .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+/// "3 upgraded, 1 installed" for the items of a transaction (both faces say it the same way).
+pub fn counts(actions: impl Iterator<Item = ItemAction>) -> String {
+    let mut n = [0u64; 4];
+    for a in actions {
+        n[a as usize] += 1;
+    }
+    let parts: Vec<String> = [
+        (
+            n[ItemAction::Upgrade as usize],
+            "{n} upgraded",
+            "{n} upgraded",
+        ),
+        (
+            n[ItemAction::Downgrade as usize],
+            "{n} downgraded",
+            "{n} downgraded",
+        ),
+        (
+            n[ItemAction::Install as usize],
+            "{n} installed",
+            "{n} installed",
+        ),
+        (n[ItemAction::Remove as usize], "{n} removed", "{n} removed"),
+    ]
+    .into_iter()
+    .filter(|(k, ..)| *k > 0)
+    .map(|(k, one, many)| trn(one, many, k, &[("n", &k)]))
+    .collect();
+    if parts.is_empty() {
+        tr("no change")
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// How a transaction ended, in one word for people.
+pub fn result_word(r: &HistoryResult) -> String {
+    match r {
+        HistoryResult::Done => tr("done"),
+        HistoryResult::Failed(_) => tr("failed"),
+        HistoryResult::Unfinished => tr("unfinished"),
+    }
 }
