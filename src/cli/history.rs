@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use swarmdate_core::i18n::{tr, trf, trn};
+use swarmdate_core::i18n::{tr, trf};
 use swarmdate_core::packages::{DnfTransaction, HistoryEntry, HistoryResult, ItemAction};
-use swarmdate_usecases::history::{Listed, entry, history, user_name};
+use swarmdate_usecases::history::{Listed, counts, entry, history, result_word, user_name};
 use swarmdate_usecases::updates::Transaction;
 
 use super::context::Ctx;
@@ -71,46 +71,6 @@ fn when(t: i64) -> String {
                 .to_string()
         })
         .unwrap_or_default()
-}
-
-/// "3 upgraded, 1 installed" for the items of a transaction.
-fn counts(actions: impl Iterator<Item = ItemAction>) -> String {
-    let mut n = [0u64; 4];
-    for a in actions {
-        n[a as usize] += 1;
-    }
-    let count = |a: ItemAction| n[a as usize];
-    // Each phrase written out, so that xgettext finds it.
-    let mut parts = Vec::new();
-    let k = count(ItemAction::Upgrade);
-    if k > 0 {
-        parts.push(trn("{n} upgraded", "{n} upgraded", k, &[("n", &k)]));
-    }
-    let k = count(ItemAction::Downgrade);
-    if k > 0 {
-        parts.push(trn("{n} downgraded", "{n} downgraded", k, &[("n", &k)]));
-    }
-    let k = count(ItemAction::Install);
-    if k > 0 {
-        parts.push(trn("{n} installed", "{n} installed", k, &[("n", &k)]));
-    }
-    let k = count(ItemAction::Remove);
-    if k > 0 {
-        parts.push(trn("{n} removed", "{n} removed", k, &[("n", &k)]));
-    }
-    if parts.is_empty() {
-        tr("no change")
-    } else {
-        parts.join(", ")
-    }
-}
-
-fn result_word(r: &HistoryResult) -> String {
-    match r {
-        HistoryResult::Done => tr("done"),
-        HistoryResult::Failed(_) => tr("failed"),
-        HistoryResult::Unfinished => tr("unfinished"),
-    }
 }
 
 fn list(ctx: &Ctx, root: &std::path::Path) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ use swarmdate_core::config::{Settings, Sharing};
 use swarmdate_core::i18n::{tr, trn};
 
 use super::backend::Backend;
+use super::history::{self, HistoryDialog};
 use super::open::OpenTorrent;
 use super::preferences::{self, Preferences};
 use super::seeding::{self, SeedingPage};
@@ -28,6 +29,8 @@ pub struct App {
     /// The Updates tab, whose badge counts the updates.
     updates_tab: adw::ViewStackPage,
     preferences: Option<Controller<Preferences>>,
+    /// The History dialog, made when first shown and kept (an undo in it runs on when closed).
+    history: Option<Controller<HistoryDialog>>,
     /// Keeps the app alive while the window is hidden.
     hold: Option<gio::ApplicationHoldGuard>,
     /// The update count last notified, so the same updates are announced once.
@@ -64,6 +67,10 @@ pub enum Input {
     PreferencesSaved(Result<(), String>),
     /// Show the about window.
     ShowAbout,
+    /// Show the transactions and offer to undo them (Ctrl+H).
+    ShowHistory,
+    /// An undo in the History dialog ended: the other pages read the system again.
+    HistoryChanged,
     /// Bring the window up on the Updates page (the notification).
     ShowUpdates,
     /// Show this page (Alt+1, 2, 3).
@@ -92,6 +99,11 @@ impl App {
     /// The Versions page.
     pub fn versions(&self) -> &Controller<VersionsPage> {
         &self.versions
+    }
+
+    /// The History dialog, once shown.
+    pub fn history(&self) -> Option<&Controller<HistoryDialog>> {
+        self.history.as_ref()
     }
 
     /// Whether every page has shown its first data (or why it has none).
@@ -158,6 +170,13 @@ impl App {
         }
     }
 
+    /// Reads the history again if its dialog was shown (it lists the transaction that ended).
+    fn refresh_history(&self) {
+        if let Some(dialog) = &self.history {
+            dialog.emit(history::Input::Refresh);
+        }
+    }
+
     fn toast(&self, text: &str) {
         self.toasts.add_toast(adw::Toast::new(text));
     }
@@ -177,11 +196,13 @@ fn add_actions(sender: &ComponentSender<App>) {
     };
     action("preferences", || Input::ShowPreferences);
     action("about", || Input::ShowAbout);
+    action("history", || Input::ShowHistory);
     action("refresh", || Input::Refresh);
     action("show-updates", || Input::ShowUpdates);
     action("quit", || Input::Quit);
     app.set_accels_for_action("app.preferences", &["<Control>comma"]);
     app.set_accels_for_action("app.quit", &["<Control>q"]);
+    app.set_accels_for_action("app.history", &["<Control>h"]);
     app.set_accels_for_action("app.refresh", &["<Control>r", "F5"]);
     for (i, page) in ["updates", "versions", "seeding"].into_iter().enumerate() {
         let a = gio::SimpleAction::new(&format!("page-{page}"), None);
@@ -236,6 +257,7 @@ impl SimpleComponent for App {
                             set_primary: true,
                             set_menu_model: Some(&{
                                 let menu = gio::Menu::new();
+                                menu.append(Some(&tr("History")), Some("app.history"));
                                 menu.append(Some(&tr("Preferences")), Some("app.preferences"));
                                 menu.append(Some(&tr("Keyboard Shortcuts")), Some("win.show-help-overlay"));
                                 menu.append(Some(&tr("About Swarmdate")), Some("app.about"));
@@ -345,6 +367,7 @@ impl SimpleComponent for App {
             seeding,
             updates_tab,
             preferences: None,
+            history: None,
             hold: None,
             notified: 0,
             pending_open: None,
@@ -371,9 +394,37 @@ impl SimpleComponent for App {
                 self.updates.emit(updates::Input::Refresh);
                 self.versions.emit(versions::Input::Refresh);
             }
-            // A transaction on one page changes what the other shows.
-            Input::UpdatesChanged => self.versions.emit(versions::Input::Refresh),
-            Input::VersionsChanged => self.updates.emit(updates::Input::Refresh),
+            // A transaction on one page changes what the others show.
+            Input::UpdatesChanged => {
+                self.versions.emit(versions::Input::Refresh);
+                self.refresh_history();
+            }
+            Input::VersionsChanged => {
+                self.updates.emit(updates::Input::Refresh);
+                self.refresh_history();
+            }
+            Input::HistoryChanged => {
+                self.updates.emit(updates::Input::Refresh);
+                self.versions.emit(versions::Input::Refresh);
+            }
+            Input::ShowHistory => {
+                if let Some(dialog) = &self.history {
+                    dialog.emit(history::Input::Refresh);
+                } else {
+                    let dialog = HistoryDialog::builder()
+                        .launch(self.backend.clone())
+                        .forward(sender.input_sender(), |history::Output::Changed| {
+                            Input::HistoryChanged
+                        });
+                    if let Some(w) = self.toasts.root().and_downcast::<gtk::Window>() {
+                        dialog.widget().set_transient_for(Some(&w));
+                    }
+                    self.history = Some(dialog);
+                }
+                if let Some(dialog) = &self.history {
+                    dialog.widget().present();
+                }
+            }
             Input::Quit => {
                 // The window goes at once; stopping the engine (peers told, the ledger
                 // written) takes seconds and happens after the main loop ends.

@@ -1,4 +1,5 @@
-//! The confirmation the pages ask before they change the system.
+//! The confirmation the pages ask before they change the system, and the message that says why
+//! something did not happen.
 
 use adw::prelude::*;
 
@@ -27,6 +28,21 @@ pub fn confirm(
             confirmed();
         }
     });
+    dialog.present();
+    dialog
+}
+
+/// Tells `heading` / `body` over the window of `over`, with one Close button (a refusal, or a
+/// failure the user must see before going on). Returns the dialog, presented.
+pub fn tell(over: &impl IsA<gtk::Widget>, heading: &str, body: &str) -> adw::MessageDialog {
+    let dialog = adw::MessageDialog::new(
+        over.root().and_downcast_ref::<gtk::Window>(),
+        Some(heading),
+        Some(body),
+    );
+    dialog.add_response("close", &swarmdate_core::i18n::tr("Close"));
+    dialog.set_default_response(Some("close"));
+    dialog.set_close_response("close");
     dialog.present();
     dialog
 }

@@ -7,6 +7,7 @@ mod axis;
 pub mod backend;
 mod consent;
 mod dialogs;
+pub mod history;
 mod open;
 mod preferences;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Every string of the window goes through gettext: in a pseudo-locale whose catalogue (made
-//! from the POT) brackets every message, every label, title and tooltip the window shows is
-//! bracketed, except data (the core's English errors, numbers) and GTK's own window controls.
+//! from the messages of the sources `po/POTFILES.in` lists) brackets every message, every
+//! label, title and tooltip the window and its History dialog show is bracketed, except data
+//! (the core's English errors, numbers) and GTK's own window controls.
 
 use std::path::Path;
 
@@ -47,10 +48,41 @@ fn bracketed_po(pot: &str) -> String {
     out
 }
 
+/// The messages of the sources `po/POTFILES.in` lists, as `scripts/update-pot.sh` extracts them,
+/// written to `dir`: the sources' own, so a string added since the catalogues were last
+/// refreshed counts as marked, and one in a source the list lacks does not.
+fn extracted_pot(dir: &Path) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let list = std::fs::read_to_string(format!("{root}/po/POTFILES.in")).unwrap();
+    let sources: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let pot = dir.join("swarmdate.pot");
+    let ok = std::process::Command::new("xgettext")
+        .current_dir(root)
+        .args([
+            "-L",
+            "C",
+            "--from-code=UTF-8",
+            "--keyword=tr",
+            "--keyword=trf",
+            "--keyword=trn:1,2",
+            "-o",
+        ])
+        .arg(&pot)
+        .args(&sources)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "xgettext could not read the sources");
+    std::fs::read_to_string(pot).unwrap()
+}
+
 /// Compiles the pseudo-locale `xx` into `dir` and makes it the messages' language.
 fn use_pseudo_locale(dir: &Path) {
-    let pot =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/po/swarmdate.pot")).unwrap();
+    let pot = extracted_pot(dir);
     let po = dir.join("xx.po");
     std::fs::write(&po, bracketed_po(&pot)).unwrap();
     let mo_dir = dir.join("xx/LC_MESSAGES");
@@ -145,8 +177,18 @@ fn every_string_of_the_window_is_translatable() {
     ));
     pump_until("the pages to settle", || app.model().loaded());
 
+    // The History dialog too (empty here: no transaction in this root).
+    app.emit(super::app::Input::ShowHistory);
+    pump_until("the history", || {
+        app.model()
+            .history()
+            .is_some_and(|h| h.model().is_settled())
+    });
+    let history = app.model().history().unwrap().widget().clone();
+
     let mut found = Vec::new();
     texts(window.upcast_ref(), &mut found);
+    texts(history.upcast_ref(), &mut found);
     let data = |t: &str| t.contains("no feed configured") || !t.chars().any(char::is_alphabetic);
     let plain: Vec<_> = found
         .iter()
@@ -159,6 +201,7 @@ fn every_string_of_the_window_is_translatable() {
         "[Seeding]",
         "[Check Again]",
         "[Choose an Image…]",
+        "[No transactions yet]",
     ] {
         assert!(
             found.iter().any(|(_, t)| t == expected),
@@ -169,6 +212,7 @@ fn every_string_of_the_window_is_translatable() {
         plain.is_empty(),
         "strings not marked for translation: {plain:#?}"
     );
+    history.destroy();
     window.close();
     // SAFETY: as above.
     unsafe {

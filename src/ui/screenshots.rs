@@ -233,3 +233,120 @@ fn restart_and_update_renders_in_light_and_dark_in_english_and_german() {
     backend.shutdown();
     stop(&rt, world);
 }
+
+/// Saves `window` as `name`.png in `out` and checks it shows something; returns its brightness.
+fn shot(window: &impl IsA<gtk::Widget>, out: &std::path::Path, name: &str) -> f64 {
+    let path = out.join(format!("{name}.png"));
+    let (brightness, colours) = look(&save_png(window, &path));
+    assert!(
+        colours > 8,
+        "{} is blank ({colours} colours)",
+        path.display()
+    );
+    brightness
+}
+
+/// The History dialog with its three kinds of rows (an update, its undo, a removal made with
+/// dnf) and the confirmation of an undo (what comes back, what goes), in light and dark, in
+/// English and German, at the window's sizes (800×600 and its narrowest, 360×640).
+#[gtk::test]
+fn the_history_and_an_undo_confirmation_render_in_light_and_dark_in_english_and_german() {
+    use super::history::{HistoryDialog, Input as HistoryInput};
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (world, client) = demo(&rt, dir.path());
+    let root = world.package_root.clone();
+    let backend = Backend::new(rt.handle().clone(), client, root.clone());
+    // The transactions to list: the update, its undo, and one made with dnf.
+    let update = rt.block_on(backend.check_updates()).unwrap();
+    rt.block_on(backend.apply(update.transaction.unwrap(), |_| {}, Default::default()))
+        .unwrap();
+    let undo = rt.block_on(backend.plan_undo(1)).unwrap();
+    rt.block_on(backend.apply(undo.transaction.unwrap(), |_| {}, Default::default()))
+        .unwrap();
+    super::test_support::dnf_in(&root, &["remove", "app001"]);
+    let out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots"));
+    std::fs::create_dir_all(&out).unwrap();
+    println!("screenshots in {}", out.display());
+    let style = adw::StyleManager::default();
+    for lang in ["en", "de"] {
+        use_language(lang);
+        for (width, height, size) in [(800, 600, None), (360, 640, Some("narrow"))] {
+            let dialog = HistoryDialog::builder().launch(backend.clone()).detach();
+            let window = dialog.widget().clone();
+            window.set_default_size(width, height);
+            window.present();
+            pump_until("the history", || dialog.model().is_settled());
+            assert_eq!(dialog.model().items().len(), 3);
+            let schemes: &[_] = match size {
+                None => &[
+                    (adw::ColorScheme::ForceLight, "light"),
+                    (adw::ColorScheme::ForceDark, "dark"),
+                ],
+                Some(_) => &[(adw::ColorScheme::ForceLight, "light")],
+            };
+            let mut lists = Vec::new();
+            for (scheme, name) in schemes {
+                style.set_color_scheme(*scheme);
+                settle();
+                let variant = size.unwrap_or(name);
+                lists.push(shot(&window, &out, &format!("history-{variant}-{lang}")));
+            }
+            // The update's details: each package it changed, and where its file came from.
+            if size.is_none() {
+                style.set_color_scheme(adw::ColorScheme::ForceLight);
+                let update = dialog.model().items().pop().unwrap();
+                let details = super::history::details::show(&window, &update);
+                pump_until("the details to be drawn", || {
+                    details.is_mapped() && details.width() > 0
+                });
+                settle();
+                shot(&details, &out, &format!("history-details-light-{lang}"));
+                details.close();
+            }
+            // Undoing the undo: the update's builds come back, what it removed goes again.
+            dialog.emit(HistoryInput::Undo(2));
+            pump_until("the confirmation", || {
+                dialog.model().confirmation().is_some()
+            });
+            let asked = dialog.model().confirmation().unwrap().clone();
+            pump_until("the confirmation to be drawn", || {
+                asked.is_mapped() && asked.width() > 0
+            });
+            let mut questions = Vec::new();
+            for (scheme, name) in schemes {
+                style.set_color_scheme(*scheme);
+                settle();
+                let variant = size.unwrap_or(name);
+                questions.push(shot(
+                    &asked,
+                    &out,
+                    &format!("undo-confirmation-{variant}-{lang}"),
+                ));
+            }
+            if size.is_none() {
+                assert!(lists[0] > lists[1] + 40.0, "history ({lang}): {lists:?}");
+                assert!(
+                    questions[0] > questions[1] + 40.0,
+                    "confirmation ({lang}): {questions:?}"
+                );
+            } else {
+                // The question fits on the window's narrowest screen.
+                assert!(asked.height() <= 640, "{} px high", asked.height());
+            }
+            if size.is_some() {
+                // Nothing in the dialog widens it past the window's narrowest.
+                let (min, _, _, _) = window.measure(gtk::Orientation::Horizontal, -1);
+                assert!(min <= 360, "the history needs {min} px at least");
+                assert!(window.width() <= 360, "{} px wide", window.width());
+            }
+            asked.response("cancel");
+            pump_until("the question to go", || !dialog.model().is_busy());
+            window.destroy();
+        }
+    }
+    style.set_color_scheme(adw::ColorScheme::Default);
+    use_language("en");
+    backend.shutdown();
+    stop(&rt, world);
+}

@@ -15,11 +15,16 @@ fn groups() -> Vec<(String, Vec<(&'static str, String)>)> {
                 ("<Alt>1", tr("Show the updates")),
                 ("<Alt>2", tr("Show the versions")),
                 ("<Alt>3", tr("Show what is shared")),
+                ("<Control>h", tr("Show the history")),
                 ("<Control>comma", tr("Preferences")),
                 ("<Control>question", tr("Keyboard shortcuts")),
                 ("<Control>w", tr("Close the window (sharing goes on)")),
                 ("<Control>q", tr("Quit (sharing stops)")),
             ],
+        ),
+        (
+            tr("History"),
+            vec![("Escape <Control>w", tr("Close the history"))],
         ),
         (
             tr("Transfer Details"),

@@ -75,3 +75,42 @@ pub fn settle() {
     let until = Instant::now() + Duration::from_millis(400);
     pump_until("nothing", || Instant::now() >= until);
 }
+
+/// What rpm says `root` has installed: `rpm -qa`'s NEVRAs, without the imported keys.
+pub fn installed_in(root: &Path) -> std::collections::BTreeSet<String> {
+    let out = std::process::Command::new("rpm")
+        .arg("--root")
+        .arg(root)
+        .args(["--dbpath", swarmdate_core::packages::DB_PATH, "-qa"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("gpg-pubkey"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// dnf itself, outside Swarmdate, on `root` (its own repositories off).
+pub fn dnf_in(root: &Path, args: &[&str]) {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".rpmmacros"),
+        format!("%_dbpath {}\n", swarmdate_core::packages::DB_PATH),
+    )
+    .unwrap();
+    let conf = home.path().join("dnf.conf");
+    std::fs::write(&conf, "[main]\nreposdir=/dev/null\ninstall_weak_deps=0\n").unwrap();
+    let out = std::process::Command::new("dnf")
+        .env("HOME", home.path())
+        .arg("-c")
+        .arg(&conf)
+        .arg(format!("--installroot={}", root.display()))
+        .args(["--releasever=41", "--disablerepo=*", "--assumeyes", "-q"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "dnf {args:?}: {out:?}");
+}

@@ -1,7 +1,8 @@
 //! The real app, driven through its real widgets: `swarmdate demo` opens the window on the demo
 //! distribution and a dogtail script of `tests/e2e` (the accessibility tree, as a screen reader
 //! sees it) does what a user would: Update, Stop a switch and switch again, downgrade a package
-//! chosen from the list. Outside the window, rpm and SHA-256 say what happened.
+//! chosen from the list, undo the update from History. Outside the window, rpm and SHA-256 say
+//! what happened.
 
 use std::process::{Command, Stdio};
 
@@ -206,6 +207,55 @@ fn a_package_downgraded_from_the_list_in_the_real_window_is_the_older_build() {
     let came: Vec<_> = after.difference(&updated).collect();
     assert_eq!(gone, ["app000-1.1-1.fc41.x86_64"], "{came:?}");
     assert_eq!(came, ["app000-1.0-1.fc41.x86_64"], "{gone:?}");
+}
+
+/// The update undone from the History dialog (main menu, Undo…, one confirmation): rpm's list
+/// is exactly what it was before the update.
+#[test]
+fn an_update_undone_from_history_in_the_real_window_gives_back_what_rpm_had() {
+    let (_window, dir) = one_window();
+    let mut demo = demo_window(dir.path(), &["--size-mb", "4"]);
+    let mut script = Script::start("undo_from_history.py", "");
+    let marks = ["ready", "updated", "undone"];
+    let line = script.next_line(&marks);
+    if line.trim() != "ready" {
+        script.fail(&mut demo, &format!("the script said {line:?}"));
+    }
+    let root = dir.path().join("client/root");
+    let before = crate::support::installed_in(&root);
+    assert!(before.contains("app000-1.0-1.fc41.x86_64"), "{before:?}");
+
+    script.go_on();
+    let line = script.next_line(&marks);
+    if line.trim() != "updated" {
+        script.fail(&mut demo, &format!("the script said {line:?}"));
+    }
+    let updated = crate::support::installed_in(&root);
+    assert!(updated.contains("app000-1.1-1.fc41.x86_64"), "{updated:?}");
+    assert_ne!(updated, before);
+
+    script.go_on();
+    let line = script.next_line(&marks);
+    if line.trim() != "undone" {
+        script.fail(&mut demo, &format!("the script said {line:?}"));
+    }
+    let _ = script.child.wait();
+    assert_eq!(crate::support::installed_in(&root), before);
+    // Every control of the History dialog, still open over the window, has a name.
+    let named = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/every_control_named.py"
+        ))
+        .output()
+        .unwrap();
+    println!("{}", String::from_utf8_lossy(&named.stdout).trim());
+    assert!(
+        named.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&named.stdout),
+        String::from_utf8_lossy(&named.stderr)
+    );
 }
 
 /// A dogtail script of `tests/e2e` that says where it is in lines on its output and waits for a

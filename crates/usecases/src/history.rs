@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use serde::Serialize;
+use swarmdate_core::i18n::{tr, trn};
 use swarmdate_core::packages::{
-    DNF_COMMENT, DnfTransaction, History, HistoryEntry, read_dnf_history,
+    DNF_COMMENT, DnfTransaction, History, HistoryEntry, HistoryResult, ItemAction, read_dnf_history,
 };
 
 /// How many transactions of each history are read.
@@ -82,4 +83,45 @@ pub fn user_name(uid: u32) -> String {
         .ok()
         .flatten()
         .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+/// "3 upgraded, 1 installed" for the items of a transaction (both faces say it the same way).
+pub fn counts(actions: impl Iterator<Item = ItemAction>) -> String {
+    let mut n = [0u64; 4];
+    for a in actions {
+        n[a as usize] += 1;
+    }
+    let count = |a: ItemAction| n[a as usize];
+    // Each phrase written out in its call, so that xgettext finds it.
+    let mut parts = Vec::new();
+    let k = count(ItemAction::Upgrade);
+    if k > 0 {
+        parts.push(trn("{n} upgraded", "{n} upgraded", k, &[("n", &k)]));
+    }
+    let k = count(ItemAction::Downgrade);
+    if k > 0 {
+        parts.push(trn("{n} downgraded", "{n} downgraded", k, &[("n", &k)]));
+    }
+    let k = count(ItemAction::Install);
+    if k > 0 {
+        parts.push(trn("{n} installed", "{n} installed", k, &[("n", &k)]));
+    }
+    let k = count(ItemAction::Remove);
+    if k > 0 {
+        parts.push(trn("{n} removed", "{n} removed", k, &[("n", &k)]));
+    }
+    if parts.is_empty() {
+        tr("no change")
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// How a transaction ended, in one word for people.
+pub fn result_word(r: &HistoryResult) -> String {
+    match r {
+        HistoryResult::Done => tr("done"),
+        HistoryResult::Failed(_) => tr("failed"),
+        HistoryResult::Unfinished => tr("unfinished"),
+    }
 }

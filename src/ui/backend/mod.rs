@@ -1,9 +1,10 @@
 //! The window's way to the core: the engine's tokio runtime runs every request, and results come
 //! back as futures any executor can await (relm4 commands). The window holds no engine state.
 //!
-//! One file per page: `updates`, `versions`, `seeding`, `transfer` (a job's live view) and `open`
-//! (links); each is an `impl Backend` that calls the use cases.
+//! One file per page: `updates`, `versions`, `seeding`, `transfer` (a job's live view), `open`
+//! (links) and `history` (the History dialog); each is an `impl Backend` that calls the use cases.
 
+mod history;
 mod open;
 mod seeding;
 mod transfer;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use swarmdate_engine::service::EngineHandle;
 use swarmdate_usecases::User;
 
+pub use history::{HistoryItem, HistoryView, UndoPlan};
 pub use open::TorrentInfo;
 pub use seeding::{SeedItem, SeedingView, Shared};
 pub use updates::{Available, DowngradePlan, Halted, Progress, StopSwitch, UpdateItem};

@@ -164,39 +164,11 @@ impl UpdatesPage {
 
     /// The line under the progress bar: where the bytes come from.
     fn origins(&self) -> String {
-        let p = &self.progress;
-        if p.waiting_for_lock {
-            return tr("Another package manager is working; waiting for it to finish…");
-        }
-        if p.installing {
-            return tr("Checking signatures and installing…");
-        }
-        if self.stopping {
-            return tr("Stopping; what has arrived stays in the store…");
-        }
-        if let Some(e) = &p.mirror_error {
-            return trf(
-                "A mirror failed ({error}); trying again while peers may still deliver.",
-                &[("error", &escape_controls(e))],
-            );
-        }
-        trf(
-            "{peers} from peers · {mirrors} from mirrors · {held} already held · {speed}/s",
-            &[
-                ("peers", &glib::format_size(p.from_peers)),
-                ("mirrors", &glib::format_size(p.from_mirrors)),
-                ("held", &glib::format_size(p.held)),
-                ("speed", &glib::format_size(p.speed)),
-            ],
-        )
+        progress_line(&self.progress, self.stopping)
     }
 
     fn fraction(&self) -> f64 {
-        let p = &self.progress;
-        if p.installing || p.total == 0 {
-            return 1.0;
-        }
-        ((p.from_peers + p.from_mirrors) as f64 / p.total as f64).min(1.0)
+        progress_fraction(&self.progress)
     }
 
     /// The action in the window's header bar: Update, or Stop while an update fetches.
@@ -343,6 +315,43 @@ impl UpdatesPage {
             _ => String::new(),
         }
     }
+}
+
+/// The line under a running transaction's progress bar (this page's, and an undo's in the
+/// History dialog): where the bytes come from, or what it waits for.
+pub fn progress_line(p: &Progress, stopping: bool) -> String {
+    if p.waiting_for_lock {
+        return tr("Another package manager is working; waiting for it to finish…");
+    }
+    if p.installing {
+        return tr("Checking signatures and installing…");
+    }
+    if stopping {
+        return tr("Stopping; what has arrived stays in the store…");
+    }
+    if let Some(e) = &p.mirror_error {
+        return trf(
+            "A mirror failed ({error}); trying again while peers may still deliver.",
+            &[("error", &escape_controls(e))],
+        );
+    }
+    trf(
+        "{peers} from peers · {mirrors} from mirrors · {held} already held · {speed}/s",
+        &[
+            ("peers", &glib::format_size(p.from_peers)),
+            ("mirrors", &glib::format_size(p.from_mirrors)),
+            ("held", &glib::format_size(p.held)),
+            ("speed", &glib::format_size(p.speed)),
+        ],
+    )
+}
+
+/// How far a running transaction's fetch is, 0 to 1 (full once it installs).
+pub fn progress_fraction(p: &Progress) -> f64 {
+    if p.installing || p.total == 0 {
+        return 1.0;
+    }
+    ((p.from_peers + p.from_mirrors) as f64 / p.total as f64).min(1.0)
 }
 
 /// What a transaction did, in one sentence: how many packages, where their bytes came from.
