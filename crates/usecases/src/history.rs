@@ -125,3 +125,62 @@ pub fn result_word(r: &HistoryResult) -> String {
         HistoryResult::Unfinished => tr("unfinished"),
     }
 }
+
+/// What a dnf command line did, for a title: the command and its arguments without dnf's options
+/// (`-c /tmp/x/dnf.conf --installroot=/r -y remove vim` is `dnf remove vim`); the whole line stays
+/// in the details.
+pub fn dnf_what(command: &str) -> String {
+    // dnf's options that take their value as the next word.
+    const VALUED: [&str; 12] = [
+        "-c",
+        "--config",
+        "-d",
+        "--debuglevel",
+        "-e",
+        "--errorlevel",
+        "-R",
+        "--randomwait",
+        "-x",
+        "--exclude",
+        "--comment",
+        "--setopt",
+    ];
+    let mut words = command.split_whitespace().peekable();
+    // dnf 5 records the program name too.
+    if words
+        .peek()
+        .is_some_and(|w| w.rsplit('/').next().is_some_and(|n| n.starts_with("dnf")))
+    {
+        words.next();
+    }
+    let mut kept = vec!["dnf"];
+    while let Some(w) = words.next() {
+        if VALUED.contains(&w) {
+            words.next();
+        } else if !w.starts_with('-') {
+            kept.push(w);
+        }
+    }
+    kept.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dnf_what;
+
+    #[test]
+    fn a_dnf_title_keeps_the_command_and_its_arguments() {
+        assert_eq!(
+            dnf_what(
+                "-c /tmp/.tmpZ3BDFD/dnf.conf --installroot=/tmp/r --releasever=41 --disablerepo=* --assumeyes -q remove app001"
+            ),
+            "dnf remove app001"
+        );
+        assert_eq!(
+            dnf_what("/usr/bin/dnf5 upgrade --refresh -x kernel* --setopt install_weak_deps=0 vim"),
+            "dnf upgrade vim"
+        );
+        assert_eq!(dnf_what("install vim git"), "dnf install vim git");
+        assert_eq!(dnf_what(""), "dnf");
+    }
+}

@@ -42,10 +42,11 @@ pub fn when(t: i64) -> String {
 /// The row's title: what was asked.
 pub fn title(item: &HistoryItem) -> String {
     let command = match &item.listed {
-        Listed::Swarmdate(e) => &e.command,
-        Listed::Dnf(t) => &t.command,
+        Listed::Swarmdate(e) => e.command.clone(),
+        // Its options (config files, the root) in a title hide what it did.
+        Listed::Dnf(t) => swarmdate_usecases::history::dnf_what(&t.command),
     };
-    escape_controls(command).into_owned()
+    escape_controls(&command).into_owned()
 }
 
 /// The row's subtitle: when, the result and the counts, who asked; for dnf's, that it was made
