@@ -17,6 +17,7 @@ packages=(
   strace                                      # the durability audit
   dbus-daemon                                 # a private session bus in the one-engine tests
   polkitd libxml2-utils                       # validating the polkit policy of the install helper
+  systemd                                     # systemd-analyze verify of the offline-update unit
   python3                                     # another process holding rpm's lock in a test
   curl                                        # the reference in bench mirror
   lighttpd                                    # a real web server for plain repositories, its access log the judge
