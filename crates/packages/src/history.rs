@@ -393,6 +393,13 @@ type ItemRow = (
     Option<String>,
 );
 
+/// Now, in Unix seconds, as the history and the offline results record time.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The command as a label: one line, printable, at most [`COMMAND_LIMIT`] characters.
 fn label(command: &str) -> String {
     command

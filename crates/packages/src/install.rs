@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::Nevra;
 use super::history::{
-    FileOrigin, History, HistoryError, HistoryItem, HistoryResult, TransactionNote, diff,
+    FileOrigin, History, HistoryError, HistoryItem, HistoryResult, TransactionNote, diff, unix_now,
 };
 use super::inventory::{DB_PATH, Inventory};
 use super::verify::{PackageError, PackageKeys};
@@ -147,10 +147,11 @@ pub struct LocalPackage {
 }
 
 /// Checks every file against the keys it must be signed with; one that fails refuses them all.
-pub fn check_all(files: &[(PathBuf, PackageKeys)]) -> Result<Vec<Nevra>, InstallError> {
+/// Returns the builds they are, in order.
+pub fn check_all(files: &[Candidate]) -> Result<Vec<Nevra>, InstallError> {
     files
         .iter()
-        .map(|(f, keys)| keys.verify(f))
+        .map(|c| c.keys.verify(&c.path))
         .collect::<Result<Vec<_>, _>>()
         .map_err(InstallError::Refused)
 }
@@ -164,17 +165,15 @@ pub fn install(
     note: &TransactionNote,
 ) -> Result<InstallReport, InstallError> {
     // Every signature before anything runs: one bad package refuses the whole transaction.
-    let checked = files
+    let checked: Vec<LocalPackage> = files
         .iter()
-        .map(|c| {
-            Ok(LocalPackage {
-                path: c.path.clone(),
-                nevra: c.keys.verify(&c.path)?,
-                origin: c.origin.clone(),
-            })
+        .zip(check_all(files)?)
+        .map(|(c, nevra)| LocalPackage {
+            path: c.path.clone(),
+            nevra,
+            origin: c.origin.clone(),
         })
-        .collect::<Result<Vec<_>, PackageError>>()
-        .map_err(InstallError::Refused)?;
+        .collect();
     transaction(root, &checked, remove, note)
 }
 
@@ -197,7 +196,9 @@ pub fn transaction(
     if !missing.is_empty() {
         return Err(InstallError::NotInstalled(missing.join(", ")));
     }
-    let id = history.begin(note, now()).map_err(InstallError::History)?;
+    let id = history
+        .begin(note, unix_now())
+        .map_err(InstallError::History)?;
     let ran = run_dnf(root, files, remove, id);
     let after = Inventory::read(root).map_err(|e| InstallError::Inventory(e.to_string()));
     let origins: HashMap<Nevra, FileOrigin> = files
@@ -235,7 +236,7 @@ pub fn transaction(
         Ok(_) => HistoryResult::Done,
         Err(e) => HistoryResult::Failed(e.to_string()),
     };
-    let recorded = history.finish(id, &result, &items, now());
+    let recorded = history.finish(id, &result, &items, unix_now());
     let output = ran?;
     after?;
     Ok(InstallReport {
@@ -245,12 +246,6 @@ pub fn transaction(
         items,
         history_error: recorded.err().map(|e| e.to_string()),
     })
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// One dnf run: `install` of the files, or, with removals, a `shell` script that installs and

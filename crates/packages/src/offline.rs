@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::durable::write_atomic_mode;
 use super::helper::{HelperError, HelperPackage, HelperRequest, HelperVerb, check_request};
+use super::history::unix_now;
 use crate::hash::Sha256;
 
 /// The folder of a prepared update below a root.
@@ -107,12 +108,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OfflineError + '_ {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Checks `req`'s packages now (as a live install would, without installing), then writes the
 /// manifest and arms `<root>/system-update`. The last result is cleared.
 pub fn prepare_offline(req: &HelperRequest) -> Result<Prepared, OfflineError> {
@@ -120,7 +115,7 @@ pub fn prepare_offline(req: &HelperRequest) -> Result<Prepared, OfflineError> {
     let dir = req.root.join(OFFLINE_DIR);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let prepared = Prepared {
-        prepared_at: now(),
+        prepared_at: unix_now(),
         asked_by: req.owner,
         command: req.command.clone(),
         store: req.store.clone(),
@@ -186,7 +181,7 @@ pub fn apply_offline(root: &Path) -> Result<Option<OfflineResult>, OfflineError>
     };
     let result = OfflineResult {
         prepared,
-        applied_at: now(),
+        applied_at: unix_now(),
         outcome,
     };
     let path = dir.join("result.json");

@@ -7,14 +7,14 @@ use std::path::Path;
 
 use anyhow::Context;
 use swarmdate_core::packages::{
-    HelperPackage, HelperRequest, HelperVerb, OfflineResult, OfflineState, Prepared,
-    cancel_offline, offline_state, prepare_offline,
+    HelperRequest, HelperVerb, OfflineResult, OfflineState, Prepared, cancel_offline,
+    offline_state, prepare_offline,
 };
 use swarmdate_core::plan::Goal;
 use swarmdate_engine::service::EngineHandle;
 
 use super::User;
-use super::updates::{HELPER, Step, Transaction, privileged_output, source_label};
+use super::updates::{HELPER, Step, Transaction, privileged_output};
 
 /// The offline state of `root`, and the last result if this user has not been told of it yet.
 pub fn state(client: &User, root: &Path) -> anyhow::Result<(OfflineState, Option<OfflineResult>)> {
@@ -61,30 +61,7 @@ pub async fn prepare(
     let cancel = std::pin::pin!(cancel);
     transaction.fetch_all(client, engine, on, cancel).await?;
     let root = transaction.root();
-    let plan = transaction.plan();
-    let mut args = vec![
-        HelperVerb::OfflinePrepare.word().to_owned(),
-        "--store".into(),
-        transaction.store_root().display().to_string(),
-        "--command".into(),
-        transaction.goal().label(),
-    ];
-    for d in &plan.downloads {
-        args.push("--from".into());
-        args.push(format!(
-            "{}={}",
-            d.sha256,
-            source_label(d, transaction.swarms(), transaction.plain())
-        ));
-    }
-    args.extend(plan.downloads.iter().map(|d| {
-        HelperPackage {
-            sha256: d.sha256,
-            size: d.size,
-            nevra: None,
-        }
-        .arg()
-    }));
+    let mut args = transaction.helper_args(HelperVerb::OfflinePrepare);
     if transaction.needs_helper() {
         let mut cmd = tokio::process::Command::new("pkexec");
         cmd.arg(HELPER).args(&args);

@@ -375,18 +375,18 @@ async fn install_plan(
         .iter()
         .map(|d| keys_for(d, &tx.repos, keys))
         .collect::<Result<_, _>>()?;
-    let from: Vec<String> = downloads
-        .iter()
-        .map(|d| source_label(d, tx.repos.len(), &tx.plain))
-        .collect();
     let removals = &planned.plan.removals;
     let history = if privileged {
-        let objects: Vec<_> = downloads
+        let candidates: Vec<Candidate> = downloads
             .iter()
-            .map(|d| store.object_path(&d.sha256))
             .zip(keys)
+            .map(|(d, keys)| Candidate {
+                path: store.object_path(&d.sha256),
+                keys,
+                origin: origin_of(d, tx),
+            })
             .collect();
-        swarmdate_core::packages::check_all(&objects)?;
+        swarmdate_core::packages::check_all(&candidates)?;
         // A plan that takes any package to an older build needs the downgrade action, which
         // names every build on the command line the authentication dialog shows; an undo has
         // its own, and the helper works out from the root's history what it removes.
@@ -395,43 +395,19 @@ async fn install_plan(
             .changes
             .iter()
             .any(|c| c.kind == swarmdate_core::plan::ChangeKind::Downgrade);
-        let mut cmd = tokio::process::Command::new("pkexec");
-        cmd.arg(HELPER);
-        let named = match &tx.goal {
-            Goal::Undo { id, .. } => {
-                cmd.args([HelperVerb::Undo.word(), &id.to_string()]);
-                true
-            }
-            _ if downgrade => {
-                cmd.arg(HelperVerb::Downgrade.word());
-                true
-            }
-            _ => {
-                cmd.arg(HelperVerb::Install.word());
-                false
-            }
+        let verb = match &tx.goal {
+            Goal::Undo { .. } => HelperVerb::Undo,
+            _ if downgrade => HelperVerb::Downgrade,
+            _ => HelperVerb::Install,
         };
-        cmd.arg("--store").arg(store.root());
-        if !matches!(tx.goal, Goal::Undo { .. }) {
-            cmd.args(["--command", &tx.goal.label()]);
-        }
-        for (d, f) in downloads.iter().zip(&from) {
-            cmd.arg("--from").arg(format!("{}={f}", d.sha256));
-        }
-        cmd.args(downloads.iter().map(|d| {
-            HelperPackage {
-                sha256: d.sha256,
-                size: d.size,
-                nevra: named.then(|| d.package.clone()),
-            }
-            .arg()
-        }));
+        let mut cmd = tokio::process::Command::new("pkexec");
+        cmd.arg(HELPER).args(tx.helper_args(verb));
         helper_history_number(&privileged_output(cmd).await?)
     } else {
         // dnf takes local packages by their .rpm names: link the store's objects under them.
         let links = tempfile::tempdir()?;
         let mut files = Vec::new();
-        for ((d, keys), from) in downloads.iter().zip(keys).zip(from) {
+        for (d, keys) in downloads.iter().zip(keys) {
             let object = store.object_path(&d.sha256);
             anyhow::ensure!(
                 object.is_file(),
@@ -443,11 +419,7 @@ async fn install_plan(
             files.push(Candidate {
                 path: link,
                 keys,
-                origin: FileOrigin {
-                    sha256: d.sha256,
-                    size: d.size,
-                    from: Some(from),
-                },
+                origin: origin_of(d, tx),
             });
         }
         let note = TransactionNote {
@@ -473,6 +445,15 @@ async fn install_plan(
         removed: removals.len(),
         history,
     })
+}
+
+/// A planned download's file as the history records it: digest, size and source.
+fn origin_of(d: &Download, tx: &Transaction) -> FileOrigin {
+    FileOrigin {
+        sha256: d.sha256,
+        size: d.size,
+        from: Some(source_label(d, tx.repos.len(), &tx.plain)),
+    }
 }
 
 /// Runs the privileged helper (a `pkexec` command); its standard output, or its refusal.
@@ -599,19 +580,34 @@ impl Transaction {
         &self.root
     }
 
-    /// The package store its packages go into.
-    pub fn store_root(&self) -> &Path {
-        self.store.root()
-    }
-
-    /// How many of the catalogue's repositories are the feed's swarms (the plain ones follow).
-    pub fn swarms(&self) -> usize {
-        self.repos.len()
-    }
-
-    /// The root's own repositories it plans with.
-    pub fn plain(&self) -> &[PlainRepo] {
-        &self.plain
+    /// The helper's command line for `verb` on this plan: the store, the label the history
+    /// keeps (an undo's is the helper's own), each file's source, and the files (named by
+    /// their build for the verbs that take exactly the builds confirmed).
+    pub(crate) fn helper_args(&self, verb: HelperVerb) -> Vec<String> {
+        let mut args = vec![verb.word().to_owned()];
+        match &self.goal {
+            Goal::Undo { id, .. } => args.push(id.to_string()),
+            goal => args.extend(["--command".to_owned(), goal.label()]),
+        }
+        args.extend([
+            "--store".to_owned(),
+            self.store.root().display().to_string(),
+        ]);
+        let downloads = &self.planned.plan.downloads;
+        for d in downloads {
+            let from = source_label(d, self.repos.len(), &self.plain);
+            args.extend(["--from".to_owned(), format!("{}={from}", d.sha256)]);
+        }
+        let named = matches!(verb, HelperVerb::Downgrade | HelperVerb::Undo);
+        args.extend(downloads.iter().map(|d| {
+            HelperPackage {
+                sha256: d.sha256,
+                size: d.size,
+                nevra: named.then(|| d.package.clone()),
+            }
+            .arg()
+        }));
+        args
     }
 
     /// Fetches what the store lacks (nothing is installed): for an update installed later.
