@@ -14,7 +14,7 @@ use swarmdate_core::plan::Goal;
 use swarmdate_engine::service::EngineHandle;
 
 use super::User;
-use super::updates::{HELPER, Step, Transaction, privileged_output};
+use super::updates::{HELPER, Step, Transaction, needs_helper, privileged_output};
 
 /// The offline state of `root`, and the last result if this user has not been told of it yet.
 pub fn state(client: &User, root: &Path) -> anyhow::Result<(OfflineState, Option<OfflineResult>)> {
@@ -78,8 +78,7 @@ pub async fn prepare(
 
 /// Disarms the update prepared for the next boot of `root`; whether one was.
 pub async fn cancel(root: &Path) -> anyhow::Result<bool> {
-    let system = root == Path::new("/") && !nix::unistd::geteuid().is_root();
-    if system {
+    if needs_helper(root) {
         let mut cmd = tokio::process::Command::new("pkexec");
         cmd.args([HELPER, "offline-cancel"]);
         Ok(privileged_output(cmd).await?.contains("cancelled"))

@@ -447,6 +447,11 @@ async fn install_plan(
     })
 }
 
+/// Whether changing `root` needs the privileged helper: the running system, not as root.
+pub fn needs_helper(root: &Path) -> bool {
+    root == Path::new("/") && !nix::unistd::geteuid().is_root()
+}
+
 /// A planned download's file as the history records it: digest, size and source.
 fn origin_of(d: &Download, tx: &Transaction) -> FileOrigin {
     FileOrigin {
@@ -651,7 +656,7 @@ impl Transaction {
 
     /// Whether installing needs the privileged helper (the running system, not as root).
     pub fn needs_helper(&self) -> bool {
-        self.root == Path::new("/") && !nix::unistd::geteuid().is_root()
+        needs_helper(&self.root)
     }
 
     /// Fetches what the store lacks over the repositories' swarms, waits for the rpm lock,
