@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so GTK and librqbit link once (docs/platform.md §7).
 
 mod advisories;
+mod crowd;
 mod demo;
 mod desktop_data;
 mod distribute;

@@ -139,6 +139,9 @@ pub(super) struct MirrorFetch {
 /// Told the bytes of each piece a mirror fetch has checked and written, as they come.
 pub(super) type OnVerified<'a> = &'a (dyn Fn(u64) + Send + Sync);
 
+/// Takes each checked piece of a span: its index from the file's first piece and its file bytes.
+type Sink<'a> = &'a mut (dyn FnMut(u32, &[u8]) -> anyhow::Result<()> + Send);
+
 /// The mirrors of one repository torrent.
 #[derive(Clone)]
 pub(super) struct Mirrors {
@@ -185,11 +188,6 @@ impl Mirrors {
     ) -> anyhow::Result<MirrorFetch> {
         let f = &torrent.files[file];
         let pl = u64::from(torrent.piece_length);
-        anyhow::ensure!(
-            f.offset.is_multiple_of(pl),
-            "{} does not start on a piece boundary: the mirror's bytes could not be checked alone",
-            f.display_path()
-        );
         let out = OpenOptions::new()
             .create(true)
             .write(true)
@@ -197,55 +195,93 @@ impl Mirrors {
             .open(dest)
             .with_context(|| format!("creating {}", dest.display()))?;
         out.set_len(f.length)?;
-        let first = (f.offset / pl) as u32;
         let pieces = f.length.div_ceil(pl) as u32;
         let mut cost = MirrorFetch::default();
+        let mut write = |k: u32, data: &[u8]| {
+            out.write_all_at(data, u64::from(k) * pl)?;
+            verified(data.len() as u64);
+            anyhow::Ok(())
+        };
+        // The store flushes it as it admits it.
+        self.fetch_span(torrent, file, 0..pieces, &mut cost, &mut write)
+            .await?;
+        Ok(cost)
+    }
+
+    /// Fetches pieces `span` (counted from the file's first) of file `file` of `torrent` into
+    /// memory, checked, trying the mirrors in turn: each piece's file bytes (without padding).
+    pub async fn fetch_pieces(
+        &self,
+        torrent: &Torrent,
+        file: usize,
+        span: std::ops::Range<u32>,
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut got = vec![Vec::new(); span.len()];
+        let first = span.start;
+        let mut keep = |k: u32, data: &[u8]| {
+            got[(k - first) as usize] = data.to_vec();
+            anyhow::Ok(())
+        };
+        self.fetch_span(torrent, file, span, &mut MirrorFetch::default(), &mut keep)
+            .await?;
+        Ok(got)
+    }
+
+    /// Pieces `span` of file `file` from the first mirror that serves them right; `sink` takes
+    /// each checked piece (its index counted from the file's first piece, its file bytes).
+    async fn fetch_span(
+        &self,
+        torrent: &Torrent,
+        file: usize,
+        span: std::ops::Range<u32>,
+        cost: &mut MirrorFetch,
+        sink: Sink<'_>,
+    ) -> anyhow::Result<()> {
+        let f = &torrent.files[file];
+        let pl = u64::from(torrent.piece_length);
+        anyhow::ensure!(
+            f.offset.is_multiple_of(pl),
+            "{} does not start on a piece boundary: the mirror's bytes could not be checked alone",
+            f.display_path()
+        );
         let mut last_err = None;
         for root in &self.roots {
             let url = Mirrors::url(root, torrent, &f.path);
             match self
-                .fetch_from(
-                    &url,
-                    torrent,
-                    (first, pieces),
-                    f.length,
-                    &out,
-                    &mut cost,
-                    verified,
-                )
+                .fetch_from(&url, torrent, file, span.clone(), cost, sink)
                 .await
             {
-                // The store flushes it as it admits it.
-                Ok(()) => return Ok(cost),
+                Ok(()) => return Ok(()),
                 Err(e) => last_err = Some(e.context(format!("mirror {url}"))),
             }
         }
         Err(last_err.expect("at least one mirror"))
     }
 
-    /// The whole file in one request, each piece checked as it streams in; pieces that fail are
-    /// fetched again one by one. `verified` hears of each piece's bytes once written.
-    #[allow(clippy::too_many_arguments)]
+    /// Pieces `span` of file `file` in one request, each piece checked as it streams in; pieces
+    /// that fail are fetched again one by one. `sink` takes each piece once checked.
     async fn fetch_from(
         &self,
         url: &str,
         torrent: &Torrent,
-        (first, pieces): (u32, u32),
-        len: u64,
-        out: &std::fs::File,
+        file: usize,
+        span: std::ops::Range<u32>,
         cost: &mut MirrorFetch,
-        verified: OnVerified<'_>,
+        sink: Sink<'_>,
     ) -> anyhow::Result<()> {
-        if len == 0 {
+        let f = &torrent.files[file];
+        let pl = u64::from(torrent.piece_length);
+        let first = (f.offset / pl) as u32;
+        let start = u64::from(span.start) * pl;
+        let end = (u64::from(span.end) * pl).min(f.length);
+        if start >= end {
             return Ok(());
         }
-        let pl = u64::from(torrent.piece_length);
         let mut bad = Vec::new();
-        let mut body = self.get_range(url, 0, len, len).await?;
+        let mut body = self.get_range(url, start, end - start, f.length).await?;
         let mut buf: Vec<u8> = Vec::with_capacity(pl as usize);
-        let mut k = 0u32;
-        while k < pieces {
-            let want = (len - u64::from(k) * pl).min(pl) as usize;
+        for k in span {
+            let want = (f.length - u64::from(k) * pl).min(pl) as usize;
             while buf.len() < want {
                 let chunk = body.chunk().await?.context("the range ended early")?;
                 cost.received += chunk.len() as u64;
@@ -253,14 +289,12 @@ impl Mirrors {
             }
             let rest = buf.split_off(want);
             if piece_ok(torrent, first + k, &buf) {
-                out.write_all_at(&buf, u64::from(k) * pl)?;
-                verified(buf.len() as u64);
+                sink(k, &buf)?;
             } else {
                 cost.discarded += buf.len() as u64;
                 bad.push(k);
             }
             buf = rest;
-            k += 1;
         }
         // Every byte asked for came; one more would be too many.
         if !buf.is_empty() || body.chunk().await?.is_some() {
@@ -268,14 +302,17 @@ impl Mirrors {
         }
         for k in bad {
             let start = u64::from(k) * pl;
-            let want = (len - start).min(pl);
+            let want = (f.length - start).min(pl);
             let mut ok = false;
             for _ in 0..PIECE_TRIES {
-                let bytes = self.get_range(url, start, want, len).await?.all().await?;
+                let bytes = self
+                    .get_range(url, start, want, f.length)
+                    .await?
+                    .all()
+                    .await?;
                 cost.received += bytes.len() as u64;
                 if bytes.len() as u64 == want && piece_ok(torrent, first + k, &bytes) {
-                    out.write_all_at(&bytes, start)?;
-                    verified(want);
+                    sink(k, &bytes)?;
                     ok = true;
                     break;
                 }

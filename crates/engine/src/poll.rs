@@ -153,9 +153,12 @@ impl Engine {
                     .observe(id, &torrent, stats.uploaded_bytes, js.bytes_received);
                 if let Some(live) = h.live() {
                     let peers = live.per_peer_stats_snapshot(Default::default());
+                    // The mirror peer is the mirrors, counted as such, not a peer.
+                    let mirror_peer = log.mirror_peer().map(|a| a.to_string());
                     js.peers = peers
                         .peers
                         .into_iter()
+                        .filter(|(address, _)| Some(address) != mirror_peer.as_ref())
                         .map(|(address, p)| {
                             let (fetched, uploaded) =
                                 (p.counters.fetched_bytes, p.counters.uploaded_bytes);
@@ -171,6 +174,7 @@ impl Engine {
                 }
                 if let Ok((haves, n)) = self.api.api_dump_haves(h.id().into()) {
                     let fetched: HashSet<u32> = log.completed().into_iter().collect();
+                    let mirrored = log.mirrored();
                     let arriving = log.in_flight();
                     let states = (0..n)
                         .map(|i| {
@@ -186,7 +190,7 @@ impl Engine {
                     for (i, s) in states.iter().enumerate() {
                         match s {
                             PieceState::HadBefore => js.bytes_had += data_bytes(&torrent, i as u32),
-                            PieceState::Fetched => {
+                            PieceState::Fetched if !mirrored.contains(&(i as u32)) => {
                                 js.bytes_fetched += data_bytes(&torrent, i as u32)
                             }
                             _ => {}
@@ -213,7 +217,7 @@ impl Engine {
 
 /// librqbit's filter for every peer it knows (connected or not); its state enum is not public, its
 /// serde form is.
-fn all_peers() -> librqbit::http_api_types::PeerStatsFilter {
+pub(super) fn all_peers() -> librqbit::http_api_types::PeerStatsFilter {
     serde_json::from_str(r#"{"state":"all"}"#).expect("librqbit's documented filter")
 }
 

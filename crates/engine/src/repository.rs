@@ -13,6 +13,8 @@ use super::Engine;
 use super::fallback::{Action, Fallback, NO_PEERS, Observation};
 use super::job::{JobId, RepoSpec};
 use super::mirror::Mirrors;
+use super::mirror_peer::MirrorPeer;
+use super::pace::MirrorPace;
 use super::snapshot::JobState;
 use crate::{Slot, StoreTorrent};
 use swarmdate_core::packages::PackageIndex;
@@ -73,6 +75,18 @@ impl Engine {
         roots.extend(spec.mirrors.iter().cloned());
         let mirrors = Mirrors::new(roots);
         let torrent = Arc::new((*torrent).clone());
+        // A session that accepts peers gets the mirrors as one more peer (`mirror_peer.rs`), so
+        // what comes from them is shared at once; one that shares nothing fetches whole files.
+        let listen = self.listen_ip.zip(self.listen_port);
+        let mirror_peer = mirrors.as_ref().zip(listen).map(|(m, listen)| {
+            MirrorPeer::start(
+                listen.into(),
+                torrent.clone(),
+                m.clone(),
+                spec.wanted.iter().copied(),
+                log.clone(),
+            )
+        });
         let mut from_mirror: tokio::task::JoinSet<(usize, anyhow::Result<()>)> = Default::default();
         // Each wanted file's way to the store: the swarm, or the mirrors (`fallback.rs`).
         let mut fallbacks: BTreeMap<usize, Fallback> = BTreeMap::new();
@@ -87,6 +101,10 @@ impl Engine {
         } else {
             NO_PEERS
         };
+        let mut pace = MirrorPace::new(started, grace);
+        // Whether the peers met while this session had nothing have been met again.
+        let mut reintroduced = !st.held_files().is_empty();
+        let mut ranked: Vec<String> = Vec::new();
         loop {
             let stats = handle.stats();
             let (admitted, refused) = st.admit_complete(&stats.file_progress);
@@ -123,13 +141,15 @@ impl Engine {
             }
             // Why a mirror fetch is failing (the first such file's reason), while that file is
             // still missing: the snapshot shows it, not only the log.
-            log.set_mirror_error(
-                fallbacks
-                    .values()
-                    .filter_map(Fallback::error)
-                    .next()
-                    .map(str::to_owned),
-            );
+            if mirror_peer.is_none() {
+                log.set_mirror_error(
+                    fallbacks
+                        .values()
+                        .filter_map(Fallback::error)
+                        .next()
+                        .map(str::to_owned),
+                );
+            }
             if missing.is_empty() {
                 break;
             }
@@ -140,7 +160,53 @@ impl Engine {
             if let Some(e) = stats.error {
                 anyhow::bail!("the repository torrent stopped: {e}");
             }
-            if let Some(m) = &mirrors {
+            if !reintroduced
+                && stats
+                    .live
+                    .as_ref()
+                    .is_some_and(|l| l.snapshot.fetched_bytes > 0 && l.snapshot.peer_stats.live > 0)
+            {
+                // librqbit tells a peer of new pieces only once that peer has told it of one
+                // (docs/platform.md §6): two sessions that met with nothing never tell each
+                // other anything, until the link times out 10 s later. With its first piece,
+                // this session meets its peers again, its bitfield in hand.
+                reintroduced = true;
+                self.session.pause(&handle).await?;
+                self.session.unpause(&handle).await?;
+                tracing::debug!(job = %id, "met the peers again with the first pieces");
+            }
+            if let Some(mp) = &mirror_peer {
+                // What peers sent: all librqbit received but what the mirror peer sent it.
+                let received = stats.live.as_ref().map_or(0, |l| l.snapshot.fetched_bytes);
+                let mirrored = mp.sent();
+                if let Ok((haves, _)) = self.api.api_dump_haves(handle.id().into()) {
+                    mp.sync(|p| haves.get(p as usize).is_some_and(|b| *b));
+                }
+                // The crowd as the tracker, discovery and the DHT name it: the addresses this
+                // session dialled (those that dialled it show under a port of the moment, not
+                // the one the others know them by; counted, they made the ranks disagree more).
+                if let (Some(live), Some(me)) = (handle.live(), listen) {
+                    let mut crowd: Vec<String> = live
+                        .per_peer_stats_snapshot(super::poll::all_peers())
+                        .peers
+                        .into_iter()
+                        .filter(|(_, p)| p.counters.connection_attempts > 0)
+                        .map(|(address, _)| address)
+                        .collect();
+                    crowd.sort();
+                    if crowd != ranked {
+                        tracing::debug!(job = %id, peers = crowd.len(), "ranking the mirror's units");
+                        mp.rank(&std::net::SocketAddr::from(me).to_string(), &crowd);
+                        ranked = crowd;
+                    }
+                }
+                mp.allow(pace.observe(
+                    Instant::now(),
+                    received.saturating_sub(mirrored),
+                    mirrored,
+                    self.session.ratelimits.get_download_bps().map(|v| v.get()),
+                ));
+            } else if let Some(m) = &mirrors {
                 let peers = stats
                     .live
                     .as_ref()
@@ -208,6 +274,7 @@ impl Engine {
             }
         }
         from_mirror.abort_all();
+        drop(mirror_peer);
         // Everything wanted is in the store: whoever waits for it may go on.
         self.set_state(id, JobState::Seeding);
         if mirrored > 0 {

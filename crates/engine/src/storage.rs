@@ -298,6 +298,10 @@ pub struct PieceLog {
     in_images: AtomicU64,
     /// Why a repository job's last mirror fetch failed, while it retries.
     mirror_error: std::sync::Mutex<Option<String>>,
+    /// Pieces the mirror peer sent whole (counted in `mirror`, not as fetched from peers).
+    mirrored: std::sync::Mutex<HashSet<u32>>,
+    /// The mirror peer's address as the session sees it, while connected (not a peer to show).
+    mirror_peer: std::sync::Mutex<Option<std::net::SocketAddr>>,
 }
 
 impl PieceLog {
@@ -373,6 +377,27 @@ impl PieceLog {
     /// Notes why a mirror fetch failed (`None`: no fetch is failing).
     pub fn set_mirror_error(&self, error: Option<String>) {
         *self.mirror_error.lock().unwrap() = error;
+    }
+
+    /// Counts `pieces`, `bytes` of payload, as sent whole by the mirror peer.
+    pub fn note_mirrored(&self, pieces: std::ops::Range<u32>, bytes: u64) {
+        self.mirrored.lock().unwrap().extend(pieces);
+        self.note_mirror(bytes);
+    }
+
+    /// Pieces the mirror peer sent whole.
+    pub fn mirrored(&self) -> HashSet<u32> {
+        self.mirrored.lock().unwrap().clone()
+    }
+
+    /// Notes the mirror peer's address (`None`: not connected).
+    pub fn set_mirror_peer(&self, address: Option<std::net::SocketAddr>) {
+        *self.mirror_peer.lock().unwrap() = address;
+    }
+
+    /// The mirror peer's address, while connected.
+    pub fn mirror_peer(&self) -> Option<std::net::SocketAddr> {
+        *self.mirror_peer.lock().unwrap()
     }
 
     /// Takes back bytes counted from a mirror that did not enter the store.

@@ -164,13 +164,16 @@ impl Drop for SuperSeeder {
 }
 
 fn limiter(limit: Option<NonZeroU32>) -> Option<Arc<DefaultDirectRateLimiter>> {
-    // The burst holds the largest block, or a block could never pass.
+    limit.map(block_limiter)
+}
+
+/// A limiter of `rate` bytes/s for serving blocks (the mirror peer's too); its burst holds the
+/// largest block, or a block could never pass.
+pub(super) fn block_limiter(rate: NonZeroU32) -> Arc<DefaultDirectRateLimiter> {
     let burst = NonZeroU32::new(MAX_BLOCK).expect("not zero");
-    limit.map(|l| {
-        Arc::new(DefaultDirectRateLimiter::direct(
-            Quota::per_second(l).allow_burst(l.max(burst)),
-        ))
-    })
+    Arc::new(DefaultDirectRateLimiter::direct(
+        Quota::per_second(rate).allow_burst(rate.max(burst)),
+    ))
 }
 
 async fn accept(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
