@@ -3,7 +3,7 @@
 //! and are checked, the rest is read locally (the old image, or a switch's working copy of it),
 //! and `iso::layout_through` parses them. The switch's pre-fill and the refined plan both use it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -11,14 +11,56 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::{BoxStream, SelectAll};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
+use super::notice::SkipReason;
 use super::peer_wire::PeerLink;
 use swarmdate_core::hash::PieceHash;
 use swarmdate_core::iso::{Layout, layout_through};
 use swarmdate_core::torrent::{PieceIndex, Torrent};
 
-/// How long to look for a peer that serves the directories before giving up on the layout.
-const FIND_PEER: Duration = Duration::from_secs(45);
+/// How long a switch looks for a peer that serves the target's directories before it fetches
+/// every differing piece instead (and says so): long enough for a seeder that starts late or
+/// is found only by local discovery's next round, never forever.
+pub const SWITCH_PATIENCE: Duration = Duration::from_secs(300);
+/// How long a plan looks (someone waits at the command line for it).
+pub const PLAN_PATIENCE: Duration = Duration::from_secs(45);
+/// Peers that did not serve are asked again after this long: a seeder may add the torrent late.
+const ASK_AGAIN: Duration = Duration::from_secs(5);
+/// Most peers of the session's other torrents asked (each costs a connection).
+const MAX_SESSION_PEERS: usize = 64;
+/// Links tried after a peer stopped serving mid-way, before giving up on the layout.
+const MAX_LINKS: u32 = 3;
+
+/// Where local peer discovery (BEP 14) looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalDiscovery {
+    /// Not at all.
+    Off,
+    /// On every network device.
+    Everywhere,
+    /// On this device only (`lo` for an engine that listens on loopback, docs/platform.md §2).
+    Device(String),
+}
+
+/// Peers the engine's session knows of, for a torrent it does not run yet.
+#[derive(Clone)]
+pub struct SessionPeers {
+    /// The session's DHT, when it has one.
+    pub(crate) dht: Option<librqbit::dht::Dht>,
+    /// The peers of the session's torrents (connected to us, or learnt for them).
+    pub(crate) known: Arc<dyn Fn() -> Vec<SocketAddr> + Send + Sync>,
+}
+
+impl std::fmt::Debug for SessionPeers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionPeers")
+            .field("dht", &self.dht.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 /// Where to find peers of the target's swarm.
 #[derive(Debug, Clone)]
@@ -34,6 +76,12 @@ pub struct Swarm {
     /// A folder keeping the pieces fetched, so a plan's directory pieces serve the switch that
     /// follows instead of being fetched twice (each is checked again when read).
     pub cache: Option<PathBuf>,
+    /// Local peer discovery for the target's info hash.
+    pub local_discovery: LocalDiscovery,
+    /// The running engine's DHT and peers (none outside an engine).
+    pub session: Option<SessionPeers>,
+    /// How long to keep looking for a peer that serves the directories.
+    pub patience: Duration,
 }
 
 /// A target's layout and the pieces fetched from the swarm to read it.
@@ -46,26 +94,33 @@ pub struct Learnt {
 }
 
 /// Learns `torrent`'s layout: the pieces in `missing` come from one peer of its swarm, the others
-/// are read from `local` at their offset (zeros past its end). `None` when no peer served them
-/// or the image is not ISO 9660.
+/// are read from `local` at their offset (zeros past its end). Why not, when no peer served
+/// them within the swarm's patience or the image is not ISO 9660. Dropping the future stops the
+/// search for a peer.
 pub async fn learn_layout(
     torrent: Arc<Torrent>,
     local: PathBuf,
     missing: HashSet<u32>,
     swarm: &Swarm,
-) -> anyhow::Result<Option<Learnt>> {
+) -> anyhow::Result<Result<Learnt, SkipReason>> {
     let rt = tokio::runtime::Handle::current();
     let cache = swarm
         .cache
         .as_ref()
         .map(|c| c.join(torrent.info_hash().to_string()));
     let swarm = swarm.clone();
+    // The blocking part below outlives a dropped future: the token tells it to stop looking.
+    let stop = CancellationToken::new();
+    let _stop_when_dropped = stop.clone().drop_guard();
+    let deadline = Instant::now() + swarm.patience;
     // Fetching waits on the network; the parser reads synchronously.
-    let (layout, fetched) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+    let (layout, fetched, no_peer) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
         let file = std::fs::File::open(&local)?;
         let local_len = file.metadata()?.len();
         // Connected on the first piece neither local nor cached.
         let mut link: Option<PeerLink> = None;
+        let mut links = 0;
+        let mut no_peer = false;
         let mut fetched: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
         let t = &torrent;
         let layout = layout_through(t.total_length(), |at, buf| {
@@ -80,15 +135,26 @@ pub async fn learn_layout(
                 let bytes = match cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
                     Some(b) if PieceHash::of(&b) == t.pieces()[p as usize] => b,
                     _ => {
-                        if link.is_none() {
-                            link = rt.block_on(link_to_swarm(t, &swarm));
-                        }
-                        let Some(l) = link.as_mut() else {
-                            return Err(std::io::Error::other("no peer served the directories"));
+                        let b = loop {
+                            if link.is_none() && links < MAX_LINKS {
+                                links += 1;
+                                link = rt.block_on(link_to_swarm(t, &swarm, &stop, deadline));
+                            }
+                            let Some(l) = link.as_mut() else {
+                                no_peer = true;
+                                return Err(std::io::Error::other(
+                                    "no peer served the directories",
+                                ));
+                            };
+                            match rt.block_on(l.piece(t, PieceIndex(p))) {
+                                Ok(b) => break b,
+                                // Another peer may serve it: look again.
+                                Err(e) => {
+                                    tracing::info!("the target's directories: {e}");
+                                    link = None;
+                                }
+                            }
                         };
-                        let b = rt
-                            .block_on(l.piece(t, PieceIndex(p)))
-                            .map_err(std::io::Error::other)?;
                         if let Some(c) = &cached {
                             // A cache: losing it costs a fetch, never a wrong byte.
                             let _ = std::fs::create_dir_all(swarmdate_core::fsutil::parent_dir(c))
@@ -113,49 +179,131 @@ pub async fn learn_layout(
             }
             Ok(())
         });
-        Ok((layout, fetched))
+        Ok((layout, fetched, no_peer))
     })
     .await??;
     match layout {
-        Ok(layout) => Ok(Some(Learnt { layout, fetched })),
+        Ok(layout) => Ok(Ok(Learnt { layout, fetched })),
+        Err(e) if no_peer => {
+            tracing::warn!("the target's layout: {e}");
+            Ok(Err(SkipReason::NoPeer))
+        }
         Err(e) => {
             tracing::info!("the target's layout is unreadable: {e}");
-            Ok(None)
+            Ok(Err(SkipReason::NotIso9660))
         }
     }
 }
 
-/// A link to the first peer of the target's swarm that answers: the known peers, then whoever
-/// the torrent's trackers list.
-async fn link_to_swarm(torrent: &Torrent, swarm: &Swarm) -> Option<PeerLink> {
+/// A link to the first peer of the target's swarm that answers, looked for until `deadline` or
+/// `stop`: the known peers and the session's, then whoever the torrent's trackers, local
+/// discovery and the DHT name as they name them; a peer that did not serve is asked again
+/// every [`ASK_AGAIN`] (a seeder may add the torrent late).
+async fn link_to_swarm(
+    torrent: &Torrent,
+    swarm: &Swarm,
+    stop: &CancellationToken,
+    deadline: Instant,
+) -> Option<PeerLink> {
     let peer_id = link_peer_id();
-    let mut tried = HashSet::new();
-    let allowed =
-        |peer: &SocketAddr| !swarm.local_only || super::scope::is_local_network(peer.ip());
-    for &peer in &swarm.known_peers {
-        if allowed(&peer)
-            && tried.insert(peer)
-            && let Some(link) = connect(peer, torrent, peer_id).await
-        {
-            return Some(link);
-        }
-    }
-    if !swarm.trackers {
-        return None;
-    }
-    let mut peers = announce(torrent, peer_id, swarm.port, false).await?;
-    let deadline = tokio::time::Instant::now() + FIND_PEER;
-    while let Ok(Some(peer)) = tokio::time::timeout_at(deadline, peers.next()).await {
-        // The trackers list us too, under the port announced.
+    let started = std::time::Instant::now();
+    let allowed = |peer: &SocketAddr| {
+        // The trackers and local discovery name us too, under the port announced.
         let ourselves = peer.ip().is_loopback() && peer.port() == swarm.port;
-        if ourselves || !allowed(&peer) || !tried.insert(peer) {
-            continue;
+        !ourselves && (!swarm.local_only || super::scope::is_local_network(peer.ip()))
+    };
+    let at_hand = || {
+        let mut peers = swarm.known_peers.clone();
+        if let Some(s) = &swarm.session {
+            peers.extend((s.known)().into_iter().take(MAX_SESSION_PEERS));
         }
-        if let Some(link) = connect(peer, torrent, peer_id).await {
-            return Some(link);
+        peers
+    };
+    let mut named: SelectAll<BoxStream<'static, SocketAddr>> = SelectAll::new();
+    if swarm.trackers
+        && let Some(s) = announce(torrent, peer_id, swarm.port, false).await
+    {
+        named.push(s);
+    }
+    // Kept until the link is made: dropping it ends the local search.
+    let _local = match local_peers(torrent, swarm.port, &swarm.local_discovery).await {
+        Ok(Some((peers, guard))) => {
+            named.push(peers);
+            Some(guard)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::info!("local discovery for the target's layout: {e:#}");
+            None
+        }
+    };
+    if let Some(dht) = swarm.session.as_ref().and_then(|s| s.dht.clone()) {
+        let id = librqbit_core::Id20::new(torrent.info_hash().0);
+        named.push(dht.get_peers(id, Some(swarm.port)).boxed());
+    }
+    let mut asked: HashMap<SocketAddr, Instant> = HashMap::new();
+    let mut queue: VecDeque<SocketAddr> = at_hand().into();
+    loop {
+        while let Some(peer) = queue.pop_front() {
+            if stop.is_cancelled() || Instant::now() >= deadline {
+                return None;
+            }
+            if !allowed(&peer) || asked.get(&peer).is_some_and(|t| t.elapsed() < ASK_AGAIN) {
+                continue;
+            }
+            asked.insert(peer, Instant::now());
+            let linked = tokio::select! {
+                l = connect(peer, torrent, peer_id) => l,
+                _ = stop.cancelled() => return None,
+                _ = tokio::time::sleep_until(deadline) => return None,
+            };
+            if let Some(link) = linked {
+                tracing::info!(
+                    "the target's directories come from {peer}, found after {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                return Some(link);
+            }
+        }
+        tokio::select! {
+            Some(peer) = named.next(), if !named.is_empty() => queue.push_back(peer),
+            _ = tokio::time::sleep(ASK_AGAIN) => {
+                queue.extend(at_hand());
+                queue.extend(asked.keys().copied());
+            }
+            _ = stop.cancelled() => return None,
+            _ = tokio::time::sleep_until(deadline) => return None,
         }
     }
-    None
+}
+
+/// The peers local discovery finds for `torrent` (BEP 14: it announces `port` at once and
+/// peers that have the torrent answer), and a guard that ends the search when dropped.
+async fn local_peers(
+    torrent: &Torrent,
+    port: u16,
+    scope: &LocalDiscovery,
+) -> anyhow::Result<Option<(BoxStream<'static, SocketAddr>, tokio_util::sync::DropGuard)>> {
+    let device = match scope {
+        LocalDiscovery::Off => return Ok(None),
+        LocalDiscovery::Everywhere => None,
+        LocalDiscovery::Device(d) => {
+            Some(librqbit_dualstack_sockets::BindDevice::new_from_name(d)?)
+        }
+    };
+    let token = CancellationToken::new();
+    let lsd =
+        librqbit_lsd::LocalServiceDiscovery::new(librqbit_lsd::LocalServiceDiscoveryOptions {
+            cancel_token: token.clone(),
+            cookie: None,
+            bind_device: device.as_ref(),
+        })
+        .await?;
+    let id = librqbit_core::Id20::new(torrent.info_hash().0);
+    Ok(Some((
+        lsd.announce(id, Some(port)).boxed(),
+        token.drop_guard(),
+    )))
 }
 
 /// A link to `peer`, tried a few times: Transmission refuses a second connection from an

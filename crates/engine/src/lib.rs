@@ -13,6 +13,7 @@ mod layout_from_swarm;
 mod ledger_writer;
 mod lock;
 mod mirror;
+mod notice;
 mod order;
 mod peer_wire;
 mod poll;
@@ -25,6 +26,7 @@ mod storage;
 mod store_storage;
 mod super_seed;
 mod switch;
+mod tracker_probe;
 mod undo;
 mod verify;
 
@@ -32,8 +34,9 @@ pub mod service;
 
 pub use error::{EngineError, is_trust_refusal};
 pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SpecError, SwitchSpec};
-pub use layout_from_swarm::Swarm;
+pub use layout_from_swarm::{LocalDiscovery, PLAN_PATIENCE, SWITCH_PATIENCE, Swarm};
 pub use lock::{EngineBusy, StateLock};
+pub use notice::{MAX_REASON_CHARS, Notice, SkipReason};
 pub use prefill::{LAYOUT_CACHE, Prefilled, refined_fetch};
 pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use store_storage::{Slot, StoreStorageFactory, StoreTorrent};
@@ -124,6 +127,16 @@ impl EngineConfig {
             local_network_only: false,
         }
     }
+
+    /// Where local discovery looks: on `lo` alone for an engine that listens on loopback (its
+    /// peers can be nowhere else, and no announce leaves the machine, docs/platform.md §2).
+    pub fn local_discovery_scope(&self) -> LocalDiscovery {
+        match self.listen {
+            _ if !self.local_discovery => LocalDiscovery::Off,
+            Some(a) if a.ip().is_loopback() => LocalDiscovery::Device("lo".into()),
+            _ => LocalDiscovery::Everywhere,
+        }
+    }
 }
 
 /// A running job's live parts.
@@ -162,6 +175,8 @@ pub struct Engine {
     known_peers: Vec<SocketAddr>,
     /// Whether peers can be found without a tracker (DHT, local discovery).
     discovery: bool,
+    /// Where local discovery looks (the layout link looks there too).
+    local_discovery: LocalDiscovery,
     /// Whether torrents announce to their trackers.
     trackers: bool,
     /// Peers only from the local network (see [`EngineConfig::local_network_only`]).
@@ -245,8 +260,13 @@ impl Engine {
         } else {
             None
         };
+        let bind_device_name = match cfg.local_discovery_scope() {
+            LocalDiscovery::Device(d) => Some(d),
+            _ => None,
+        };
         let opts = SessionOptions {
             allowlist_url,
+            bind_device_name,
             dht: cfg.dht.then(librqbit::DhtSessionConfig::default),
             disable_trackers: !cfg.trackers,
             disable_local_service_discovery: !cfg.local_discovery,
@@ -280,6 +300,7 @@ impl Engine {
             listen_ip,
             known_peers: cfg.known_peers.clone(),
             discovery: cfg.dht || cfg.local_discovery,
+            local_discovery: cfg.local_discovery_scope(),
             trackers: cfg.trackers,
             local_only: cfg.local_network_only,
             peer_rates: Default::default(),

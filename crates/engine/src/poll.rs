@@ -115,6 +115,7 @@ impl Engine {
                 bytes_from_mirrors: log.mirror_bytes() + log.mirror_arriving(),
                 mirror_error: log.mirror_error(),
                 prefilled: log.prefilled(),
+                notices: log.notices(),
                 packages_in_images: log.files_in_images(),
                 down_speed: 0,
                 up_speed: 0,
@@ -135,6 +136,11 @@ impl Engine {
                     .collect();
                 js.peers.sort_by(|a, b| a.address.cmp(&b.address));
                 js.up_speed = js.peers.iter().map(|p| p.up_speed).sum();
+            }
+            if js.bytes_from_mirrors > 0 {
+                // Told from the first mirror byte on, so a face sees it while it happens.
+                log.note(super::notice::Notice::MirrorUsed);
+                js.notices = log.notices();
             }
             // Mirrors are one more source: their rate counts in the job's download speed.
             js.down_speed = self
@@ -213,7 +219,7 @@ impl Engine {
 
 /// librqbit's filter for every peer it knows (connected or not); its state enum is not public, its
 /// serde form is.
-fn all_peers() -> librqbit::http_api_types::PeerStatsFilter {
+pub(super) fn all_peers() -> librqbit::http_api_types::PeerStatsFilter {
     serde_json::from_str(r#"{"state":"all"}"#).expect("librqbit's documented filter")
 }
 

@@ -22,6 +22,8 @@ impl Engine {
     pub(super) async fn run_job(self: Arc<Self>, id: JobId) {
         let result = async {
             let rec = self.record(id)?;
+            let complete = matches!(rec.spec, JobSpec::Seed { .. } | JobSpec::SuperSeed { .. });
+            self.ask_trackers(id, complete);
             match rec.spec.clone() {
                 JobSpec::Seed { payload } => self.run_seed(id, &payload, rec.paused).await,
                 JobSpec::SuperSeed { payload } => {
