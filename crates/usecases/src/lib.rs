@@ -5,6 +5,7 @@
 pub mod autostart;
 pub mod download;
 pub mod history;
+pub mod notices;
 pub mod offline;
 pub mod seeding;
 pub mod subset;
