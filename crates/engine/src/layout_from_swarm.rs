@@ -91,6 +91,8 @@ pub struct Learnt {
     pub layout: Layout,
     /// The pieces fetched (each checked), by index.
     pub fetched: BTreeMap<u32, Vec<u8>>,
+    /// The peer that served them (none when all were at hand).
+    pub served_by: Option<SocketAddr>,
 }
 
 /// Learns `torrent`'s layout: the pieces in `missing` come from one peer of its swarm, the others
@@ -114,76 +116,87 @@ pub async fn learn_layout(
     let _stop_when_dropped = stop.clone().drop_guard();
     let deadline = Instant::now() + swarm.patience;
     // Fetching waits on the network; the parser reads synchronously.
-    let (layout, fetched, no_peer) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let file = std::fs::File::open(&local)?;
-        let local_len = file.metadata()?.len();
-        // Connected on the first piece neither local nor cached.
-        let mut link: Option<PeerLink> = None;
-        let mut links = 0;
-        let mut no_peer = false;
-        let mut fetched: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-        let t = &torrent;
-        let layout = layout_through(t.total_length(), |at, buf| {
-            let end = at + buf.len() as u64;
-            let len = u64::from(t.piece_length);
-            let pieces = (at / len) as u32..end.div_ceil(len) as u32;
-            for p in pieces.clone() {
-                if !missing.contains(&p) || fetched.contains_key(&p) {
-                    continue;
-                }
-                let cached = cache.as_ref().map(|c| c.join(p.to_string()));
-                let bytes = match cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
-                    Some(b) if PieceHash::of(&b) == t.pieces()[p as usize] => b,
-                    _ => {
-                        let b = loop {
-                            if link.is_none() && links < MAX_LINKS {
-                                links += 1;
-                                link = rt.block_on(link_to_swarm(t, &swarm, &stop, deadline));
-                            }
-                            let Some(l) = link.as_mut() else {
-                                no_peer = true;
-                                return Err(std::io::Error::other(
-                                    "no peer served the directories",
-                                ));
-                            };
-                            match rt.block_on(l.piece(t, PieceIndex(p))) {
-                                Ok(b) => break b,
-                                // Another peer may serve it: look again.
-                                Err(e) => {
-                                    tracing::info!("the target's directories: {e}");
-                                    link = None;
-                                }
-                            }
-                        };
-                        if let Some(c) = &cached {
-                            // A cache: losing it costs a fetch, never a wrong byte.
-                            let _ = std::fs::create_dir_all(swarmdate_core::fsutil::parent_dir(c))
-                                .and_then(|()| swarmdate_core::fsutil::write_atomic(c, &b));
-                        }
-                        b
+    let (layout, fetched, no_peer, served_by) =
+        tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let file = std::fs::File::open(&local)?;
+            let local_len = file.metadata()?.len();
+            // Connected on the first piece neither local nor cached.
+            let mut link: Option<PeerLink> = None;
+            let mut links = 0;
+            let mut no_peer = false;
+            let mut served_by = None;
+            let mut fetched: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            let t = &torrent;
+            let layout = layout_through(t.total_length(), |at, buf| {
+                let end = at + buf.len() as u64;
+                let len = u64::from(t.piece_length);
+                let pieces = (at / len) as u32..end.div_ceil(len) as u32;
+                for p in pieces.clone() {
+                    if !missing.contains(&p) || fetched.contains_key(&p) {
+                        continue;
                     }
-                };
-                fetched.insert(p, bytes);
-            }
-            // The local bytes, then the fetched pieces over them.
-            buf.fill(0);
-            if at < local_len {
-                let n = (local_len - at).min(buf.len() as u64) as usize;
-                file.read_exact_at(&mut buf[..n], at)?;
-            }
-            for (p, bytes) in fetched.range(pieces) {
-                let r = t.piece_range(*p);
-                let (from, to) = (r.start.max(at), r.end.min(end));
-                buf[(from - at) as usize..(to - at) as usize]
-                    .copy_from_slice(&bytes[(from - r.start) as usize..(to - r.start) as usize]);
-            }
-            Ok(())
-        });
-        Ok((layout, fetched, no_peer))
-    })
-    .await??;
+                    let cached = cache.as_ref().map(|c| c.join(p.to_string()));
+                    let bytes = match cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
+                        Some(b) if PieceHash::of(&b) == t.pieces()[p as usize] => b,
+                        _ => {
+                            let b = loop {
+                                if link.is_none() && links < MAX_LINKS {
+                                    links += 1;
+                                    link = rt.block_on(link_to_swarm(t, &swarm, &stop, deadline));
+                                }
+                                let Some(l) = link.as_mut() else {
+                                    no_peer = true;
+                                    return Err(std::io::Error::other(
+                                        "no peer served the directories",
+                                    ));
+                                };
+                                match rt.block_on(l.piece(t, PieceIndex(p))) {
+                                    Ok(b) => {
+                                        served_by = Some(l.peer());
+                                        break b;
+                                    }
+                                    // Another peer may serve it: look again.
+                                    Err(e) => {
+                                        tracing::info!("the target's directories: {e}");
+                                        link = None;
+                                    }
+                                }
+                            };
+                            if let Some(c) = &cached {
+                                // A cache: losing it costs a fetch, never a wrong byte.
+                                let _ =
+                                    std::fs::create_dir_all(swarmdate_core::fsutil::parent_dir(c))
+                                        .and_then(|()| swarmdate_core::fsutil::write_atomic(c, &b));
+                            }
+                            b
+                        }
+                    };
+                    fetched.insert(p, bytes);
+                }
+                // The local bytes, then the fetched pieces over them.
+                buf.fill(0);
+                if at < local_len {
+                    let n = (local_len - at).min(buf.len() as u64) as usize;
+                    file.read_exact_at(&mut buf[..n], at)?;
+                }
+                for (p, bytes) in fetched.range(pieces) {
+                    let r = t.piece_range(*p);
+                    let (from, to) = (r.start.max(at), r.end.min(end));
+                    buf[(from - at) as usize..(to - at) as usize].copy_from_slice(
+                        &bytes[(from - r.start) as usize..(to - r.start) as usize],
+                    );
+                }
+                Ok(())
+            });
+            Ok((layout, fetched, no_peer, served_by))
+        })
+        .await??;
     match layout {
-        Ok(layout) => Ok(Ok(Learnt { layout, fetched })),
+        Ok(layout) => Ok(Ok(Learnt {
+            layout,
+            fetched,
+            served_by,
+        })),
         Err(e) if no_peer => {
             tracing::warn!("the target's layout: {e}");
             Ok(Err(SkipReason::NoPeer))

@@ -154,6 +154,10 @@ struct LiveJob {
     super_seeder: Option<super_seed::SuperSeeder>,
     /// Why the job failed, typed, while its state is failed.
     failure: Option<EngineError>,
+    /// Peers found serving the job's torrent before it entered the session (the layout link's):
+    /// its first peers, since local discovery may not answer its announce again for 5 minutes
+    /// (docs/platform.md §2).
+    found_peers: Vec<SocketAddr>,
 }
 
 /// The engine. Faces send it intents and read its snapshots; they never touch librqbit.
@@ -451,6 +455,7 @@ impl Engine {
                 undo: None,
                 super_seeder: None,
                 failure: None,
+                found_peers: Vec::new(),
             },
         );
         drop(live);

@@ -119,6 +119,13 @@ impl Engine {
                 return Ok(None);
             }
         };
+        // The peer that served the directories is the torrent's first: it is known to have it.
+        if let Some(peer) = learnt.served_by
+            && let Some(job) = self.live.lock().unwrap().get_mut(&id)
+            && !job.found_peers.contains(&peer)
+        {
+            job.found_peers.push(peer);
+        }
         let wrong = wrong
             .into_iter()
             .filter(|p| !learnt.fetched.contains_key(&p.0))
