@@ -3,6 +3,7 @@
 mod advisories;
 mod demo;
 mod desktop_data;
+mod discovery;
 mod distribute;
 mod distro_keys;
 mod distro_tools;

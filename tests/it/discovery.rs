@@ -1,0 +1,145 @@
+//! Finding peers without a tracker's help: Debian's opentracker refuses the torrents (they are
+//! not on its whitelist) and the seeder is found by local discovery alone (on `lo`,
+//! docs/platform.md §2). A switch across a rebuilt image still learns the target's layout from
+//! the seeder and fetches only its new content, and the refusal reaches the user; once the
+//! tracker serves the torrent, no refusal is told.
+
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use swarmdate_engine::EngineConfig;
+use swarmdate_testkit::third_party::{OpenTracker, free_port};
+
+use crate::iso_rebuild::{rebuilt_chain, switch_bounds};
+use crate::support::{Run, UserHome, seed_all_with, sha256, uploaded_now};
+
+/// `iso switch target` with the engine's info log on stderr (where the layout's peer was found).
+async fn switch(client: &UserHome, target: &str) -> (Run, f64) {
+    let mut cmd = tokio::process::Command::from(client.command(&["iso", "switch", target]));
+    cmd.env("SWARMDATE_LOG", "swarmdate_engine=info")
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(300), cmd.output())
+        .await
+        .expect("the switch ends within 5 minutes")
+        .unwrap();
+    (Run::from(out), started.elapsed().as_secs_f64())
+}
+
+/// The `notice` events of a run.
+fn notices<'a>(run: &'a Run, kind: &str) -> Vec<&'a serde_json::Value> {
+    run.events
+        .iter()
+        .filter(|e| e["event"] == "notice" && e["notice"] == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_torrent_is_switched_through_local_discovery_and_the_refusal_is_told() {
+    let port = free_port(Ipv4Addr::LOCALHOST).unwrap();
+    let url = OpenTracker::url_on(port);
+    let distro = tokio::task::spawn_blocking(move || rebuilt_chain(&url))
+        .await
+        .unwrap();
+    // Its whitelist holds another torrent only: every announce of ours is refused.
+    let tracker =
+        OpenTracker::start(port, &[swarmdate_core::torrent::InfoHash([0x5a; 20])]).unwrap();
+    let seeder_state = tempfile::tempdir().unwrap();
+    let mut cfg = EngineConfig::loopback(seeder_state.path());
+    cfg.local_discovery = true;
+    let seeder = seed_all_with(&distro, cfg).await;
+
+    let client = UserHome::new(&distro);
+    std::fs::write(
+        client.home.path().join("config/settings.json"),
+        r#"{"loopback_only": true, "listen_port": 0, "local_discovery": true}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(client.images()).unwrap();
+    std::fs::copy(distro.image("1.01"), client.images().join("os-1.01.iso")).unwrap();
+
+    // 1.01 → 1.02 is the fresh rebuild: every file moved.
+    let (old, new) = (
+        distro.image("1.01").to_owned(),
+        distro.image("1.02").to_owned(),
+    );
+    let (least, most) = tokio::task::spawn_blocking(move || switch_bounds(&old, &new, &[]))
+        .await
+        .unwrap();
+    let before = uploaded_now(&seeder).await;
+    let (run, secs) = switch(&client, "1.02").await;
+    assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
+    assert_eq!(
+        sha256(&client.images().join("os-1.02.iso")),
+        sha256(distro.image("1.02"))
+    );
+    let sent = uploaded_now(&seeder).await - before;
+    let found = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("the target's directories come from"))
+        .unwrap_or("(no line)");
+    eprintln!(
+        "refused 1.01 → 1.02 in {secs:.1} s: seeder sent {sent}, new content {least}, bound {most}; {found}"
+    );
+    assert!(
+        sent >= least && sent <= most,
+        "seeder sent {sent}, new content {least}, bound {most}; {}",
+        run.summary()
+    );
+    // Local discovery's own next round is 5 minutes away (docs/platform.md §2): the switch's
+    // torrent starts with the peer that served the directories instead of waiting for it.
+    assert!(secs < 120.0, "the switch took {secs:.0} s");
+    // The layout came from the seeder: the pre-fill placed the old image's files.
+    let summary = run.summary();
+    assert!(
+        summary["rebuilt"]["from_image"].as_u64().unwrap() > 40_000_000,
+        "{summary}"
+    );
+    // The refusal was told as it happened and is in the result; nothing fell back.
+    let refused = notices(&run, "tracker_refused");
+    assert_eq!(refused.len(), 1, "{:?}", run.events);
+    assert_eq!(refused[0]["tracker"], format!("http://127.0.0.1:{port}"));
+    assert!(
+        refused[0]["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{:?}",
+        refused[0]
+    );
+    assert!(
+        notices(&run, "prefill_skipped").is_empty(),
+        "{:?}",
+        run.events
+    );
+    let told: Vec<_> = summary["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["notice"].as_str().unwrap())
+        .collect();
+    assert_eq!(told, ["tracker_refused"], "{summary}");
+
+    // The positive control: the tracker serves 1.03, and its switch tells no refusal.
+    let hash = distro.torrent("1.03").info_hash();
+    let tracker = tokio::task::spawn_blocking(move || {
+        tracker.allow(&hash).unwrap();
+        tracker
+    })
+    .await
+    .unwrap();
+    let (run, secs) = switch(&client, "1.03").await;
+    assert_eq!(run.code, 0, "{:?}\n{}", run.events, run.stderr);
+    eprintln!("served 1.02 → 1.03 in {secs:.1} s");
+    assert!(secs < 120.0, "the switch took {secs:.0} s");
+    assert_eq!(
+        sha256(&client.images().join("os-1.03.iso")),
+        sha256(distro.image("1.03"))
+    );
+    assert!(
+        notices(&run, "tracker_refused").is_empty(),
+        "{:?}",
+        run.events
+    );
+    assert!(run.summary().get("notices").is_none(), "{}", run.summary());
+    drop(tracker);
+    seeder.shutdown().await;
+}
