@@ -13,6 +13,11 @@ use swarmdate_testkit::third_party::{OpenTracker, free_port};
 use crate::iso_rebuild::{rebuilt_chain, switch_bounds};
 use crate::support::{Run, UserHome, seed_all_with, sha256, uploaded_now};
 
+/// Local discovery on `lo` reaches every session on the machine, and the chains of these tests
+/// are the same torrents: they run one at a time (every other test, and the third-party peers,
+/// keep local discovery off).
+static ON_LO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `iso switch target` with the engine's info log on stderr (where the layout's peer was found).
 async fn switch(client: &UserHome, target: &str) -> (Run, f64) {
     let mut cmd = tokio::process::Command::from(client.command(&["iso", "switch", target]));
@@ -36,6 +41,7 @@ fn notices<'a>(run: &'a Run, kind: &str) -> Vec<&'a serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_torrent_is_switched_through_local_discovery_and_the_refusal_is_told() {
+    let _alone = ON_LO.lock().await;
     let port = free_port(Ipv4Addr::LOCALHOST).unwrap();
     let url = OpenTracker::url_on(port);
     let distro = tokio::task::spawn_blocking(move || rebuilt_chain(&url))
@@ -141,5 +147,95 @@ async fn a_refused_torrent_is_switched_through_local_discovery_and_the_refusal_i
     );
     assert!(run.summary().get("notices").is_none(), "{}", run.summary());
     drop(tracker);
+    seeder.shutdown().await;
+}
+
+/// No peer serves the target's directories while the switch looks (the seeder starts only once
+/// the switch gave up): the switch says it skips the pre-fill, goes on looking for peers, and
+/// fetches every differing piece from the seeder local discovery finds later. The image ends as
+/// the published one; the refusal is told too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_that_cannot_learn_the_layout_says_so_and_fetches_everything_from_a_late_seeder() {
+    use swarmdate_core::iso::SwitchMode;
+    use swarmdate_engine::{Engine, JobState, Notice, SkipReason};
+    let _alone = ON_LO.lock().await;
+
+    let port = free_port(Ipv4Addr::LOCALHOST).unwrap();
+    let url = OpenTracker::url_on(port);
+    let distro = tokio::task::spawn_blocking(move || rebuilt_chain(&url))
+        .await
+        .unwrap();
+    let _tracker =
+        OpenTracker::start(port, &[swarmdate_core::torrent::InfoHash([0x5a; 20])]).unwrap();
+
+    let client_state = tempfile::tempdir().unwrap();
+    let images = tempfile::tempdir().unwrap();
+    let old = images.path().join("os-1.01.iso");
+    std::fs::copy(distro.image("1.01"), &old).unwrap();
+    let mut cfg = EngineConfig::loopback(client_state.path());
+    cfg.local_discovery = true;
+    cfg.layout_patience = std::time::Duration::from_secs(2);
+    let client = Engine::start(cfg).await.unwrap();
+    let target = distro.torrent("1.02");
+    let len = target.total_length();
+    let id = client
+        .switch_image(&old, &target, SwitchMode::Copy, len, false)
+        .await
+        .unwrap();
+    let skipped = Notice::PrefillSkipped {
+        reason: SkipReason::NoPeer,
+    };
+    crate::support::wait_for(
+        "the pre-fill to be skipped",
+        std::time::Duration::from_secs(60),
+        || {
+            client
+                .snapshot()
+                .job(id)
+                .is_some_and(|j| j.notices.contains(&skipped))
+        },
+    )
+    .await;
+    let job = client.snapshot().job(id).cloned().unwrap();
+    assert!(job.prefilled.is_none(), "{job:?}");
+    assert!(
+        !job.state.is_complete() && job.state != JobState::Paused,
+        "{job:?}"
+    );
+
+    // Now the seeder comes; its announce reaches the switch's torrent.
+    let seeder_state = tempfile::tempdir().unwrap();
+    let mut cfg = EngineConfig::loopback(seeder_state.path());
+    cfg.local_discovery = true;
+    // A fresh seeder: all it ever sends goes to the switch (which may start while it still checks).
+    let seeder = seed_all_with(&distro, cfg).await;
+    let done = tokio::time::timeout(std::time::Duration::from_secs(120), client.wait(id))
+        .await
+        .expect("the switch ends once the seeder is there")
+        .unwrap();
+    assert_eq!(
+        sha256(&images.path().join("os-1.02.iso")),
+        sha256(distro.image("1.02"))
+    );
+    // Every differing piece came: far more than the pre-fill would have left.
+    let (old_image, new_image) = (
+        distro.image("1.01").to_owned(),
+        distro.image("1.02").to_owned(),
+    );
+    let (_, most) = tokio::task::spawn_blocking(move || switch_bounds(&old_image, &new_image, &[]))
+        .await
+        .unwrap();
+    client.shutdown().await;
+    let sent = uploaded_now(&seeder).await;
+    eprintln!("fallback 1.01 → 1.02: seeder sent {sent}, the pre-fill's bound {most}");
+    assert!(sent > 3 * most, "seeder sent {sent}, bound {most}");
+    assert!(done.notices.contains(&skipped), "{:?}", done.notices);
+    assert!(
+        done.notices
+            .iter()
+            .any(|n| matches!(n, Notice::TrackerRefused { .. })),
+        "{:?}",
+        done.notices
+    );
     seeder.shutdown().await;
 }

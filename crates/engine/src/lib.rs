@@ -105,6 +105,9 @@ pub struct EngineConfig {
     pub diverse_order: bool,
     /// Accept and dial only private, loopback and link-local addresses ("local network only").
     pub local_network_only: bool,
+    /// How long a switch looks for a peer that serves the target's directories before it
+    /// fetches every differing piece instead ([`SWITCH_PATIENCE`]; tests shorten it).
+    pub layout_patience: Duration,
 }
 
 impl EngineConfig {
@@ -125,6 +128,7 @@ impl EngineConfig {
             seed_goal: SeedGoal::Forever,
             diverse_order: true,
             local_network_only: false,
+            layout_patience: SWITCH_PATIENCE,
         }
     }
 
@@ -181,6 +185,8 @@ pub struct Engine {
     discovery: bool,
     /// Where local discovery looks (the layout link looks there too).
     local_discovery: LocalDiscovery,
+    /// See [`EngineConfig::layout_patience`].
+    layout_patience: Duration,
     /// Whether torrents announce to their trackers.
     trackers: bool,
     /// Peers only from the local network (see [`EngineConfig::local_network_only`]).
@@ -305,6 +311,7 @@ impl Engine {
             known_peers: cfg.known_peers.clone(),
             discovery: cfg.dht || cfg.local_discovery,
             local_discovery: cfg.local_discovery_scope(),
+            layout_patience: cfg.layout_patience,
             trackers: cfg.trackers,
             local_only: cfg.local_network_only,
             peer_rates: Default::default(),

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Engine;
 use super::job::{JobId, SwitchSpec};
-use super::layout_from_swarm::{Learnt, SWITCH_PATIENCE, SessionPeers, Swarm, learn_layout};
+use super::layout_from_swarm::{Learnt, SessionPeers, Swarm, learn_layout};
 use super::notice::Notice;
 use super::undo::UndoLog;
 use swarmdate_core::iso::{
@@ -75,7 +75,7 @@ impl Engine {
                 dht: self.session.get_dht().cloned(),
                 known: Arc::new(known),
             }),
-            patience: SWITCH_PATIENCE,
+            patience: self.layout_patience,
         }
     }
 
