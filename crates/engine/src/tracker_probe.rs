@@ -218,7 +218,7 @@ mod tests {
         ] {
             assert_eq!(failure_reason(bad), None, "{bad:?}");
         }
-        let deep = [b"d1:x".repeat(1), b"l".repeat(10_000)].concat();
+        let deep = [b"d1:x".to_vec(), b"l".repeat(10_000)].concat();
         assert_eq!(failure_reason(&deep), None);
     }
 
