@@ -1,7 +1,9 @@
 //! Whether a torrent's trackers refuse it. librqbit only logs a tracker's failure reason
 //! (docs/platform.md §2), so each job asks every HTTP tracker of its torrent once itself: one
 //! announce, its answer read up to [`MAX_BODY`] within [`PATIENCE`], and only a top-level
-//! `failure reason` taken from it. UDP trackers are left to librqbit: their error answer
+//! `failure reason` taken from it. The announce is a leaving peer's (`event=stopped`) under an
+//! id of its own: a tracker checks the torrent first and then has no peer to add or remove, so
+//! the session's own entry stays as it is and no second one appears. UDP trackers are left to librqbit: their error answer
 //! (BEP 15 action 3) is rare and comes without the HTTP trackers' whitelists.
 
 use std::time::Duration;
@@ -76,7 +78,7 @@ pub async fn refusals(
     urls.dedup();
     urls.truncate(MAX_TRACKERS);
     let query = format!(
-        "info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left={left}&compact=1&numwant=0",
+        "info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left={left}&compact=1&numwant=0&event=stopped",
         percent_encode(&torrent.info_hash().0, NON_ALPHANUMERIC),
         percent_encode(&peer_id, NON_ALPHANUMERIC),
     );
