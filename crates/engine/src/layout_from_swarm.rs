@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::{BoxStream, SelectAll};
+use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -225,12 +225,11 @@ async fn link_to_swarm(
         let ourselves = peer.ip().is_loopback() && peer.port() == swarm.port;
         !ourselves && (!swarm.local_only || super::scope::is_local_network(peer.ip()))
     };
-    let at_hand = || {
-        let mut peers = swarm.known_peers.clone();
-        if let Some(s) = &swarm.session {
-            peers.extend((s.known)().into_iter().take(MAX_SESSION_PEERS));
-        }
-        peers
+    // The peers of the session's other torrents are a guess: asked once each, after the others.
+    let session_peers = || -> Vec<SocketAddr> {
+        swarm.session.as_ref().map_or(Vec::new(), |s| {
+            (s.known)().into_iter().take(MAX_SESSION_PEERS).collect()
+        })
     };
     let mut named: SelectAll<BoxStream<'static, SocketAddr>> = SelectAll::new();
     if swarm.trackers
@@ -254,19 +253,33 @@ async fn link_to_swarm(
         let id = librqbit_core::Id20::new(torrent.info_hash().0);
         named.push(dht.get_peers(id, Some(swarm.port)).boxed());
     }
-    let mut asked: HashMap<SocketAddr, Instant> = HashMap::new();
-    let mut queue: VecDeque<SocketAddr> = at_hand().into();
+    // Each peer asked, when, and how many attempts it gets (see `connect`).
+    let mut asked: HashMap<SocketAddr, (Instant, u32)> = HashMap::new();
+    let mut first: VecDeque<SocketAddr> = swarm.known_peers.iter().copied().collect();
+    let mut later: VecDeque<SocketAddr> = session_peers().into();
     loop {
-        while let Some(peer) = queue.pop_front() {
+        loop {
+            // Peers a source named meanwhile go before the session's guesses.
+            while let Some(Some(peer)) = named.next().now_or_never() {
+                first.push_back(peer);
+            }
+            let (peer, attempts) = if let Some(p) = first.pop_front() {
+                (p, 3)
+            } else if let Some(p) = later.pop_front() {
+                (p, 1)
+            } else {
+                break;
+            };
             if stop.is_cancelled() || Instant::now() >= deadline {
                 return None;
             }
-            if !allowed(&peer) || asked.get(&peer).is_some_and(|t| t.elapsed() < ASK_AGAIN) {
+            if !allowed(&peer) || asked.get(&peer).is_some_and(|a| a.0.elapsed() < ASK_AGAIN) {
                 continue;
             }
-            asked.insert(peer, Instant::now());
+            let attempts = asked.get(&peer).map_or(attempts, |a| a.1.max(attempts));
+            asked.insert(peer, (Instant::now(), attempts));
             let linked = tokio::select! {
-                l = connect(peer, torrent, peer_id) => l,
+                l = connect(peer, torrent, peer_id, attempts) => l,
                 _ = stop.cancelled() => return None,
                 _ = tokio::time::sleep_until(deadline) => return None,
             };
@@ -279,10 +292,14 @@ async fn link_to_swarm(
             }
         }
         tokio::select! {
-            Some(peer) = named.next(), if !named.is_empty() => queue.push_back(peer),
+            Some(peer) = named.next(), if !named.is_empty() => first.push_back(peer),
             _ = tokio::time::sleep(ASK_AGAIN) => {
-                queue.extend(at_hand());
-                queue.extend(asked.keys().copied());
+                // A round again: every peer asked so far, and the session's peers as they are now.
+                for (peer, (_, attempts)) in &asked {
+                    if *attempts > 1 { first.push_back(*peer) } else { later.push_back(*peer) }
+                }
+                first.extend(swarm.known_peers.iter().copied());
+                later.extend(session_peers());
             }
             _ = stop.cancelled() => return None,
             _ = tokio::time::sleep_until(deadline) => return None,
@@ -319,10 +336,15 @@ async fn local_peers(
     )))
 }
 
-/// A link to `peer`, tried a few times: Transmission refuses a second connection from an
-/// address while another one from it is still shaking hands (the engine's, for another torrent).
-async fn connect(peer: SocketAddr, torrent: &Torrent, peer_id: [u8; 20]) -> Option<PeerLink> {
-    for attempt in 0..3 {
+/// A link to `peer`, tried up to `attempts` times: Transmission refuses a second connection from
+/// an address while another one from it is still shaking hands (the engine's, for another torrent).
+async fn connect(
+    peer: SocketAddr,
+    torrent: &Torrent,
+    peer_id: [u8; 20],
+    attempts: u32,
+) -> Option<PeerLink> {
+    for attempt in 0..attempts {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }

@@ -187,6 +187,8 @@ pub struct Engine {
     local_discovery: LocalDiscovery,
     /// See [`EngineConfig::layout_patience`].
     layout_patience: Duration,
+    /// The session's peer id.
+    peer_id: [u8; 20],
     /// Whether torrents announce to their trackers.
     trackers: bool,
     /// Peers only from the local network (see [`EngineConfig::local_network_only`]).
@@ -274,9 +276,13 @@ impl Engine {
             LocalDiscovery::Device(d) => Some(d),
             _ => None,
         };
+        // Made here, as librqbit would make it, so the trackers' probe announces as the session
+        // (`tracker_probe.rs`): one entry per engine on a tracker.
+        let peer_id = librqbit::generate_azereus_style(*b"rQ", (9, 1, 0, 0));
         let opts = SessionOptions {
             allowlist_url,
             bind_device_name,
+            peer_id: Some(peer_id),
             dht: cfg.dht.then(librqbit::DhtSessionConfig::default),
             disable_trackers: !cfg.trackers,
             disable_local_service_discovery: !cfg.local_discovery,
@@ -312,6 +318,7 @@ impl Engine {
             discovery: cfg.dht || cfg.local_discovery,
             local_discovery: cfg.local_discovery_scope(),
             layout_patience: cfg.layout_patience,
+            peer_id: peer_id.0,
             trackers: cfg.trackers,
             local_only: cfg.local_network_only,
             peer_rates: Default::default(),

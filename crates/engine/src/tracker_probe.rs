@@ -1,9 +1,9 @@
 //! Whether a torrent's trackers refuse it. librqbit only logs a tracker's failure reason
 //! (docs/platform.md §2), so each job asks every HTTP tracker of its torrent once itself: one
 //! announce, its answer read up to [`MAX_BODY`] within [`PATIENCE`], and only a top-level
-//! `failure reason` taken from it. The announce is a leaving peer's (`event=stopped`) under an
-//! id of its own: a tracker checks the torrent first and then has no peer to add or remove, so
-//! the session's own entry stays as it is and no second one appears. UDP trackers are left to librqbit: their error answer
+//! `failure reason` taken from it. It announces as the session does, under the session's peer id
+//! and port, so a tracker keeps one entry for the engine; as a leaving peer (`event=stopped`) it
+//! would learn nothing: opentracker answers a stop before it checks its whitelist. UDP trackers are left to librqbit: their error answer
 //! (BEP 15 action 3) is rare and comes without the HTTP trackers' whitelists.
 
 use std::time::Duration;
@@ -35,9 +35,9 @@ impl super::Engine {
             return;
         }
         let left = if complete { 0 } else { torrent.total_length() };
+        let peer_id = self.peer_id;
         tokio::spawn(async move {
             let client = reqwest::Client::new();
-            let peer_id = super::layout_from_swarm::link_peer_id();
             for r in refusals(&client, &torrent, peer_id, port, left).await {
                 tracing::warn!(tracker = %r.tracker, "the tracker refuses the torrent: {}", r.reason);
                 log.note(Notice::TrackerRefused {
@@ -78,7 +78,7 @@ pub async fn refusals(
     urls.dedup();
     urls.truncate(MAX_TRACKERS);
     let query = format!(
-        "info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left={left}&compact=1&numwant=0&event=stopped",
+        "info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left={left}&compact=1&numwant=0",
         percent_encode(&torrent.info_hash().0, NON_ALPHANUMERIC),
         percent_encode(&peer_id, NON_ALPHANUMERIC),
     );
