@@ -231,6 +231,16 @@ async fn link_to_swarm(
             (s.known)().into_iter().take(MAX_SESSION_PEERS).collect()
         })
     };
+    let dht = swarm.session.as_ref().and_then(|s| s.dht.clone());
+    // Nothing could ever name a peer (sharing with nobody): no point in waiting.
+    if swarm.known_peers.is_empty()
+        && !swarm.trackers
+        && swarm.local_discovery == LocalDiscovery::Off
+        && dht.is_none()
+        && session_peers().is_empty()
+    {
+        return None;
+    }
     let mut named: SelectAll<BoxStream<'static, SocketAddr>> = SelectAll::new();
     if swarm.trackers
         && let Some(s) = announce(torrent, peer_id, swarm.port, false).await
@@ -249,7 +259,7 @@ async fn link_to_swarm(
             None
         }
     };
-    if let Some(dht) = swarm.session.as_ref().and_then(|s| s.dht.clone()) {
+    if let Some(dht) = dht {
         let id = librqbit_core::Id20::new(torrent.info_hash().0);
         named.push(dht.get_peers(id, Some(swarm.port)).boxed());
     }
@@ -417,4 +427,60 @@ pub(super) fn link_peer_id() -> [u8; 20] {
     id[..8].copy_from_slice(b"-SD0100-");
     rand::Rng::fill(&mut rand::thread_rng(), &mut id[8..]);
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 64 KiB image of zeros and its torrent of 16 KiB pieces, every piece missing.
+    fn world() -> (tempfile::TempDir, Arc<Torrent>, HashSet<u32>) {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("os.iso");
+        std::fs::write(&image, vec![0u8; 64 << 10]).unwrap();
+        let t = swarmdate_core::torrent::TorrentBuilder::single_file("os.iso", &image)
+            .piece_length(16 << 10)
+            .build()
+            .unwrap();
+        let missing = (0..t.pieces().len() as u32).collect();
+        (dir, Arc::new(t), missing)
+    }
+
+    fn swarm(local_discovery: LocalDiscovery, patience: Duration) -> Swarm {
+        Swarm {
+            known_peers: Vec::new(),
+            trackers: false,
+            port: 1,
+            local_only: false,
+            cache: None,
+            local_discovery,
+            session: None,
+            patience,
+        }
+    }
+
+    /// With no source of peers at all the layout is given up at once; with one that names
+    /// nobody, when the patience runs out: never later, and both say no peer served it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_swarm_without_peers_gives_the_layout_up_within_its_patience() {
+        let (dir, t, missing) = world();
+        let local = dir.path().join("os.iso");
+        let started = std::time::Instant::now();
+        let none = swarm(LocalDiscovery::Off, SWITCH_PATIENCE);
+        let r = learn_layout(t.clone(), local.clone(), missing.clone(), &none).await;
+        assert!(matches!(r, Ok(Err(SkipReason::NoPeer))), "{r:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let started = std::time::Instant::now();
+        let patience = Duration::from_secs(2);
+        let lonely = swarm(LocalDiscovery::Device("lo".into()), patience);
+        let r = learn_layout(t, local, missing, &lonely).await;
+        assert!(matches!(r, Ok(Err(SkipReason::NoPeer))), "{r:?}");
+        let took = started.elapsed();
+        assert!(took >= patience && took < patience * 5, "{took:?}");
+    }
 }
