@@ -108,6 +108,7 @@ impl Out {
             json: self.json,
             last_event: None,
             mirror_error: None,
+            told: Vec::new(),
         }
     }
 }
@@ -119,6 +120,8 @@ pub struct JobProgress {
     last_event: Option<Instant>,
     /// The mirror failure last told, so each is told once.
     mirror_error: Option<String>,
+    /// The jobs' notices told so far, so each is told once.
+    told: Vec<(swarmdate_engine::JobId, swarmdate_engine::Notice)>,
 }
 
 /// Human-readable byte counts.
@@ -162,6 +165,27 @@ impl JobProgress {
                     Some(b) => b.println(line),
                     None if !self.json => println!("{line}"),
                     None => {}
+                }
+            }
+        }
+        for (id, notice) in swarmdate_usecases::notices::new_ones([job], &mut self.told) {
+            if self.json {
+                let mut body = json!({ "job": id });
+                if let (Value::Object(b), Ok(Value::Object(n))) =
+                    (&mut body, serde_json::to_value(&notice))
+                {
+                    b.extend(n);
+                }
+                Out {
+                    json: true,
+                    terminal: false,
+                }
+                .event("notice", body);
+            } else {
+                let line = swarmdate_usecases::notices::text(&notice);
+                match &self.bar {
+                    Some(b) => b.println(line),
+                    None => println!("{line}"),
                 }
             }
         }

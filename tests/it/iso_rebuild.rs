@@ -261,7 +261,11 @@ fn files_by_content(image: &Path) -> Vec<(String, swarmdate_core::hash::Sha256, 
 /// What a switch from `old` to `new` must fetch at least (the bytes of files whose content
 /// neither `old` nor the store holds), and at most (that, two pieces per file changed, added or
 /// moved to another name, and the pieces holding `new`'s metadata).
-fn switch_bounds(old: &Path, new: &Path, store: &[swarmdate_core::hash::Sha256]) -> (u64, u64) {
+pub(crate) fn switch_bounds(
+    old: &Path,
+    new: &Path,
+    store: &[swarmdate_core::hash::Sha256],
+) -> (u64, u64) {
     let had = files_by_content(old);
     let contents: BTreeSet<_> = had
         .iter()
@@ -286,7 +290,7 @@ fn switch_bounds(old: &Path, new: &Path, store: &[swarmdate_core::hash::Sha256])
 
 /// 1.00 a fresh build, 1.01 appended, 1.02 a fresh rebuild of 1.01's tree (5 packages replaced,
 /// 2 added, one renamed), 1.03 appended; all published, about 60 MB each.
-fn rebuilt_chain(tracker: &str) -> crate::support::Distro {
+pub(crate) fn rebuilt_chain(tracker: &str) -> crate::support::Distro {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     let publish = dir.path().join("publish");

@@ -4,6 +4,7 @@ mod advisories;
 mod crowd;
 mod demo;
 mod desktop_data;
+mod discovery;
 mod distribute;
 mod distro_keys;
 mod distro_tools;

@@ -171,7 +171,12 @@ pub fn feed_spec() -> FeedSpec {
 
 /// A seeder engine on 127.0.0.1 serving every image of a distribution from its own folder.
 pub async fn seed_all(distro: &Distro, state: &Path) -> Arc<Engine> {
-    let engine = Engine::start(EngineConfig::loopback(state)).await.unwrap();
+    seed_all_with(distro, EngineConfig::loopback(state)).await
+}
+
+/// The same with an engine set up as `cfg` says.
+pub async fn seed_all_with(distro: &Distro, cfg: EngineConfig) -> Arc<Engine> {
+    let engine = Engine::start(cfg).await.unwrap();
     let mut ids = Vec::new();
     for (version, img) in &distro.versions {
         let payload = Payload::Image(img.clone());

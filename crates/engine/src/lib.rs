@@ -14,6 +14,7 @@ mod ledger_writer;
 mod lock;
 mod mirror;
 mod mirror_peer;
+mod notice;
 mod order;
 mod pace;
 mod peer_wire;
@@ -27,6 +28,7 @@ mod storage;
 mod store_storage;
 mod super_seed;
 mod switch;
+mod tracker_probe;
 mod undo;
 mod verify;
 
@@ -34,8 +36,9 @@ pub mod service;
 
 pub use error::{EngineError, is_trust_refusal};
 pub use job::{JobId, JobRecord, JobSpec, Payload, RepoSpec, SpecError, SwitchSpec};
-pub use layout_from_swarm::Swarm;
+pub use layout_from_swarm::{LocalDiscovery, PLAN_PATIENCE, SWITCH_PATIENCE, Swarm};
 pub use lock::{EngineBusy, StateLock};
+pub use notice::{MAX_REASON_CHARS, Notice, SkipReason};
 pub use prefill::{LAYOUT_CACHE, Prefilled, refined_fetch};
 pub use snapshot::{JobKind, JobSnapshot, JobState, PeerSnapshot, PieceMap, PieceState, Snapshot};
 pub use store_storage::{Slot, StoreStorageFactory, StoreTorrent};
@@ -104,6 +107,9 @@ pub struct EngineConfig {
     pub diverse_order: bool,
     /// Accept and dial only private, loopback and link-local addresses ("local network only").
     pub local_network_only: bool,
+    /// How long a switch looks for a peer that serves the target's directories before it
+    /// fetches every differing piece instead ([`SWITCH_PATIENCE`]; tests shorten it).
+    pub layout_patience: Duration,
 }
 
 impl EngineConfig {
@@ -124,6 +130,17 @@ impl EngineConfig {
             seed_goal: SeedGoal::Forever,
             diverse_order: true,
             local_network_only: false,
+            layout_patience: SWITCH_PATIENCE,
+        }
+    }
+
+    /// Where local discovery looks: on `lo` alone for an engine that listens on loopback (its
+    /// peers can be nowhere else, and no announce leaves the machine, docs/platform.md §2).
+    pub fn local_discovery_scope(&self) -> LocalDiscovery {
+        match self.listen {
+            _ if !self.local_discovery => LocalDiscovery::Off,
+            Some(a) if a.ip().is_loopback() => LocalDiscovery::Device("lo".into()),
+            _ => LocalDiscovery::Everywhere,
         }
     }
 }
@@ -143,6 +160,10 @@ struct LiveJob {
     super_seeder: Option<super_seed::SuperSeeder>,
     /// Why the job failed, typed, while its state is failed.
     failure: Option<EngineError>,
+    /// Peers found serving the job's torrent before it entered the session (the layout link's):
+    /// its first peers, since local discovery may not answer its announce again for 5 minutes
+    /// (docs/platform.md §2).
+    found_peers: Vec<SocketAddr>,
 }
 
 /// The engine. Faces send it intents and read its snapshots; they never touch librqbit.
@@ -164,6 +185,12 @@ pub struct Engine {
     known_peers: Vec<SocketAddr>,
     /// Whether peers can be found without a tracker (DHT, local discovery).
     discovery: bool,
+    /// Where local discovery looks (the layout link looks there too).
+    local_discovery: LocalDiscovery,
+    /// See [`EngineConfig::layout_patience`].
+    layout_patience: Duration,
+    /// The session's peer id.
+    peer_id: [u8; 20],
     /// Whether torrents announce to their trackers.
     trackers: bool,
     /// Peers only from the local network (see [`EngineConfig::local_network_only`]).
@@ -247,8 +274,17 @@ impl Engine {
         } else {
             None
         };
+        let bind_device_name = match cfg.local_discovery_scope() {
+            LocalDiscovery::Device(d) => Some(d),
+            _ => None,
+        };
+        // Made here, as librqbit would make it, so the trackers' probe announces as the session
+        // (`tracker_probe.rs`): one entry per engine on a tracker.
+        let peer_id = librqbit::generate_azereus_style(*b"rQ", (9, 1, 0, 0));
         let opts = SessionOptions {
             allowlist_url,
+            bind_device_name,
+            peer_id: Some(peer_id),
             dht: cfg.dht.then(librqbit::DhtSessionConfig::default),
             disable_trackers: !cfg.trackers,
             disable_local_service_discovery: !cfg.local_discovery,
@@ -282,6 +318,9 @@ impl Engine {
             listen_ip,
             known_peers: cfg.known_peers.clone(),
             discovery: cfg.dht || cfg.local_discovery,
+            local_discovery: cfg.local_discovery_scope(),
+            layout_patience: cfg.layout_patience,
+            peer_id: peer_id.0,
             trackers: cfg.trackers,
             local_only: cfg.local_network_only,
             peer_rates: Default::default(),
@@ -432,6 +471,7 @@ impl Engine {
                 undo: None,
                 super_seeder: None,
                 failure: None,
+                found_peers: Vec::new(),
             },
         );
         drop(live);

@@ -69,6 +69,11 @@ pub struct PeerLink {
 }
 
 impl PeerLink {
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// Connects and shakes hands for `torrent`.
     pub async fn connect(
         peer: SocketAddr,

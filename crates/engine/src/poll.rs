@@ -115,6 +115,7 @@ impl Engine {
                 bytes_from_mirrors: log.mirror_bytes() + log.mirror_arriving(),
                 mirror_error: log.mirror_error(),
                 prefilled: log.prefilled(),
+                notices: log.notices(),
                 packages_in_images: log.files_in_images(),
                 down_speed: 0,
                 up_speed: 0,
@@ -135,6 +136,11 @@ impl Engine {
                     .collect();
                 js.peers.sort_by(|a, b| a.address.cmp(&b.address));
                 js.up_speed = js.peers.iter().map(|p| p.up_speed).sum();
+            }
+            if js.bytes_from_mirrors > 0 {
+                // Told from the first mirror byte on, so a face sees it while it happens.
+                log.note(super::notice::Notice::MirrorUsed);
+                js.notices = log.notices();
             }
             // Mirrors are one more source: their rate counts in the job's download speed.
             js.down_speed = self

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Engine;
 use super::job::{JobId, SwitchSpec};
-use super::layout_from_swarm::{Learnt, Swarm, learn_layout};
+use super::layout_from_swarm::{Learnt, SessionPeers, Swarm, learn_layout};
+use super::notice::Notice;
 use super::undo::UndoLog;
 use swarmdate_core::iso::{
     AtHand, Made, Prefill, Rebuilder, differing_pieces, prefill, read_layout, summarize,
@@ -47,14 +48,34 @@ pub struct Prefilled {
 pub const LAYOUT_CACHE: &str = "layout-pieces";
 
 impl Engine {
-    /// Where this engine finds a target's swarm for its layout.
+    /// Where this engine finds a target's swarm for its layout: every source its session has.
     fn swarm(&self) -> Swarm {
+        let session = self.session.clone();
+        let known = move || {
+            session.with_torrents(|ts| {
+                ts.filter_map(|(_, t)| t.live())
+                    .flat_map(|live| {
+                        live.per_peer_stats_snapshot(super::poll::all_peers())
+                            .peers
+                            .into_keys()
+                            .filter_map(|a| a.parse().ok())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            })
+        };
         Swarm {
             known_peers: self.known_peers.clone(),
             trackers: self.trackers,
             port: self.listen_port.unwrap_or(6881),
             local_only: self.local_only,
             cache: Some(self.state_dir.join(LAYOUT_CACHE)),
+            local_discovery: self.local_discovery.clone(),
+            session: Some(SessionPeers {
+                dht: self.session.get_dht().cloned(),
+                known: Arc::new(known),
+            }),
+            patience: self.layout_patience,
         }
     }
 
@@ -88,9 +109,23 @@ impl Engine {
         let missing: HashSet<u32> = wrong.iter().map(|p| p.0).collect();
         let working = spec.working.clone();
         let swarm = self.swarm();
-        let Some(learnt) = learn_layout(torrent.clone(), working, missing, &swarm).await? else {
-            return Ok(None);
+        let learnt = match learn_layout(torrent.clone(), working, missing, &swarm).await? {
+            Ok(learnt) => learnt,
+            Err(reason) => {
+                // The switch fetches every differing piece instead: the user hears of it.
+                if let Some(log) = self.log_of(id) {
+                    log.note(Notice::PrefillSkipped { reason });
+                }
+                return Ok(None);
+            }
         };
+        // The peer that served the directories is the torrent's first: it is known to have it.
+        if let Some(peer) = learnt.served_by
+            && let Some(job) = self.live.lock().unwrap().get_mut(&id)
+            && !job.found_peers.contains(&peer)
+        {
+            job.found_peers.push(peer);
+        }
         let wrong = wrong
             .into_iter()
             .filter(|p| !learnt.fetched.contains_key(&p.0))
@@ -268,8 +303,7 @@ pub async fn refined_fetch(
     let started = Instant::now();
     let missing: HashSet<u32> = wrong.iter().map(|p| p.0).collect();
     let torrent = Arc::new(target.clone());
-    let Some(learnt) = learn_layout(torrent.clone(), image.to_owned(), missing, swarm).await?
-    else {
+    let Ok(learnt) = learn_layout(torrent.clone(), image.to_owned(), missing, swarm).await? else {
         return Ok(None);
     };
     let layout_fetched = learnt.fetched.keys().map(|&p| torrent.piece_len(p)).sum();

@@ -22,6 +22,8 @@ impl Engine {
     pub(super) async fn run_job(self: Arc<Self>, id: JobId) {
         let result = async {
             let rec = self.record(id)?;
+            let complete = matches!(rec.spec, JobSpec::Seed { .. } | JobSpec::SuperSeed { .. });
+            self.ask_trackers(id, complete);
             match rec.spec.clone() {
                 JobSpec::Seed { payload } => self.run_seed(id, &payload, rec.paused).await,
                 JobSpec::SuperSeed { payload } => {
@@ -135,13 +137,21 @@ impl Engine {
     ) -> anyhow::Result<ManagedTorrentHandle> {
         let torrent = self.torrent_of(id)?;
         let log = self.log_of(id).unwrap_or_default();
+        let mut peers = self.known_peers.clone();
+        if let Some(job) = self.live.lock().unwrap().get(&id) {
+            for p in &job.found_peers {
+                if !peers.contains(p) {
+                    peers.push(*p);
+                }
+            }
+        }
         let opts = AddTorrentOptions {
             paused,
             only_files: files.clone(),
             overwrite: true,
             output_folder: Some(folder.to_string_lossy().into_owned()),
             storage_factory: Some(RecordingFactory::boxed(inner, log)),
-            initial_peers: (!self.known_peers.is_empty()).then(|| self.known_peers.clone()),
+            initial_peers: (!peers.is_empty()).then_some(peers),
             ..Default::default()
         };
         let resp = self

@@ -114,6 +114,9 @@ pub struct JobSnapshot {
     // The name `--json` readers have.
     #[serde(default, rename = "rebuilt")]
     pub prefilled: Option<super::prefill::Prefilled>,
+    /// What the job tells its user once each: a tracker's refusal, a step that fell back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<super::notice::Notice>,
     /// Download speed in bytes/s.
     pub down_speed: u64,
     /// Upload speed in bytes/s.

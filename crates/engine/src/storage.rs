@@ -302,6 +302,10 @@ pub struct PieceLog {
     mirrored: std::sync::Mutex<HashSet<u32>>,
     /// The mirror peer's address as the session sees it, while connected (not a peer to show).
     mirror_peer: std::sync::Mutex<Option<std::net::SocketAddr>>,
+    /// What the job tells its user once each (`notice.rs`).
+    notices: std::sync::Mutex<Vec<super::notice::Notice>>,
+    /// The job's trackers were asked whether they refuse it (once per job, not per restart).
+    trackers_asked: std::sync::atomic::AtomicBool,
 }
 
 impl PieceLog {
@@ -372,6 +376,24 @@ impl PieceLog {
     /// Why the last mirror fetch failed, while the job still retries it.
     pub fn mirror_error(&self) -> Option<String> {
         self.mirror_error.lock().unwrap().clone()
+    }
+
+    /// Notes something to tell the job's user, once.
+    pub fn note(&self, notice: super::notice::Notice) {
+        let mut notices = self.notices.lock().unwrap();
+        if !notices.contains(&notice) {
+            notices.push(notice);
+        }
+    }
+
+    /// What the job tells its user, in the order noted.
+    pub fn notices(&self) -> Vec<super::notice::Notice> {
+        self.notices.lock().unwrap().clone()
+    }
+
+    /// Whether the job's trackers are still to be asked; true once only.
+    pub fn first_tracker_ask(&self) -> bool {
+        !self.trackers_asked.swap(true, Ordering::Relaxed)
     }
 
     /// Notes why a mirror fetch failed (`None`: no fetch is failing).

@@ -169,18 +169,22 @@ impl OpenTracker {
             nix::unistd::Pid::from_raw(self.child.0.id() as i32),
             nix::sys::signal::Signal::SIGHUP,
         )?;
-        // A leaving peer's announce has no effect but says whether the hash is served.
+        // A leaving peer's announce is answered before the whitelist is checked
+        // (docs/platform.md §5): a probe joins until it is served, then leaves again.
         let escaped: String = hash.0.iter().map(|b| format!("%{b:02x}")).collect();
-        let probe = format!(
-            "http://127.0.0.1:{}/announce?info_hash={escaped}&peer_id=-XX0000-probeprobepr&port=9&uploaded=0&downloaded=0&left=0&event=stopped&compact=1",
-            self.port
-        );
+        let probe = |event: &str| {
+            format!(
+                "http://127.0.0.1:{}/announce?info_hash={escaped}&peer_id=-XX0000-probeprobepr&port=9&uploaded=0&downloaded=0&left=0&compact=1&numwant=0{event}",
+                self.port
+            )
+        };
         wait_until(
             "opentracker to read its whitelist again",
             Duration::from_secs(10),
-            || curl(&[&probe]),
+            || curl(&[&probe("")]),
             |body| !body.contains("failure reason"),
         )?;
+        curl(&[&probe("&event=stopped")])?;
         Ok(())
     }
 

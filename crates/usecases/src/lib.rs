@@ -5,6 +5,7 @@
 pub mod autostart;
 pub mod download;
 pub mod history;
+pub mod notices;
 pub mod offline;
 pub mod seeding;
 pub mod subset;
@@ -194,6 +195,7 @@ impl User {
             seed_goal: s.seed_goal,
             diverse_order: true,
             local_network_only: sharing == Sharing::LocalNetwork,
+            layout_patience: swarmdate_engine::SWITCH_PATIENCE,
         }
     }
 

@@ -79,6 +79,9 @@ pub struct Switched {
     pub prefilled: Option<Prefilled>,
     /// The new image's size.
     pub image_size: u64,
+    /// What the job told on the way (a tracker's refusal, a pre-fill skipped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<swarmdate_engine::Notice>,
     /// The image already was this version: nothing ran.
     #[serde(skip)]
     pub already: bool,
@@ -96,6 +99,7 @@ impl Switched {
             had_bytes: plan.target_size,
             prefilled: None,
             image_size: plan.target_size,
+            notices: Vec::new(),
             already: true,
         }
     }
@@ -496,6 +500,7 @@ impl Switch {
                     0 => j.bytes_wanted,
                     s => s,
                 },
+                notices: j.notices.clone(),
                 already: false,
             }),
             // A switch is done only once rolled back: the old version is back.

@@ -105,6 +105,10 @@ impl Versions {
             port: cfg.listen.map_or(6881, |l| l.port()).max(1),
             local_only: cfg.local_network_only,
             cache: Some(cfg.state_dir.join(swarmdate_engine::LAYOUT_CACHE)),
+            local_discovery: cfg.local_discovery_scope(),
+            // No engine runs here: its DHT and peers are not at hand.
+            session: None,
+            patience: swarmdate_engine::PLAN_PATIENCE,
         };
         let store = swarmdate_core::store::PackageStore::open(&client.dirs.store())?;
         swarmdate_engine::refined_fetch(

@@ -114,6 +114,8 @@ pub struct Progress {
     pub mirror_error: Option<String>,
     /// The plan's packages that arrived in the store so far, in order.
     pub arrived: Vec<Nevra>,
+    /// What the jobs told so far (a tracker's refusal, mirrors used), as sentences.
+    pub notes: Vec<String>,
 }
 
 /// How an update that did not install ended.
@@ -359,6 +361,12 @@ fn steps(
                 p.speed = jobs.iter().map(|j| j.down_speed).sum();
                 p.job = jobs.first().map(|j| j.id);
                 p.mirror_error = jobs.iter().find_map(|j| j.mirror_error.clone());
+                for n in jobs.iter().flat_map(|j| &j.notices) {
+                    let note = swarmdate_usecases::notices::text(n);
+                    if !p.notes.contains(&note) {
+                        p.notes.push(note);
+                    }
+                }
             }
             Step::Arrived(package) => p.arrived.push(package.clone()),
             Step::WaitingForLock => p.waiting_for_lock = true,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::Backend;
 
 use swarmdate_engine::JobId;
+use swarmdate_usecases::notices;
 use swarmdate_usecases::switching::{self, Ended, OtherSwitch, Switch};
 use swarmdate_usecases::versions::Versions;
 
@@ -49,7 +50,7 @@ impl std::fmt::Debug for VersionsView {
 }
 
 /// How a running switch stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwitchProgress {
     /// The engine's job.
     pub job: JobId,
@@ -61,6 +62,8 @@ pub struct SwitchProgress {
     pub speed: u64,
     /// Peers connected.
     pub peers: usize,
+    /// What the switch told so far (a tracker's refusal, a pre-fill skipped), as sentences.
+    pub notes: Vec<String>,
 }
 
 impl Backend {
@@ -131,6 +134,7 @@ impl Backend {
                         },
                         speed: j.down_speed,
                         peers: j.peers.len(),
+                        notes: j.notices.iter().map(notices::text).collect(),
                     })
                 };
                 switch.follow(engine, &mut on, std::future::pending()).await

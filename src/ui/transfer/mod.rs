@@ -93,6 +93,18 @@ impl TransferView {
         )
     }
 
+    /// What the job told (a tracker's refusal, a step that fell back), one sentence a line.
+    fn notes(&self) -> String {
+        self.snapshot.as_ref().map_or(String::new(), |j| {
+            let lines: Vec<String> = j
+                .notices
+                .iter()
+                .map(swarmdate_usecases::notices::text)
+                .collect();
+            lines.join("\n")
+        })
+    }
+
     fn speeds(&self) -> String {
         let (d, u) = self
             .snapshot
@@ -163,6 +175,15 @@ impl Component for TransferView {
                                 set_wrap: true,
                                 #[watch]
                                 set_label: &model.summary(),
+                            },
+                            gtk::Label {
+                                set_xalign: 0.0,
+                                set_wrap: true,
+                                add_css_class: "warning",
+                                #[watch]
+                                set_visible: !model.notes().is_empty(),
+                                #[watch]
+                                set_label: &model.notes(),
                             },
                             #[name = "map"]
                             gtk::Picture {

@@ -335,7 +335,7 @@ pub fn progress_line(p: &Progress, stopping: bool) -> String {
             &[("error", &escape_controls(e))],
         );
     }
-    trf(
+    let origins = trf(
         "{peers} from peers · {mirrors} from mirrors · {held} already held · {speed}/s",
         &[
             ("peers", &glib::format_size(p.from_peers)),
@@ -343,7 +343,12 @@ pub fn progress_line(p: &Progress, stopping: bool) -> String {
             ("held", &glib::format_size(p.held)),
             ("speed", &glib::format_size(p.speed)),
         ],
-    )
+    );
+    // What the jobs told (a tracker's refusal, mirrors used) stays under it while they run.
+    std::iter::once(origins)
+        .chain(p.notes.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// How far a running transaction's fetch is, 0 to 1 (full once it installs).

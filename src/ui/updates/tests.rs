@@ -495,3 +495,29 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// What the package jobs told stays under the line of where the bytes come from, one sentence a
+/// line; without notices the line is only that.
+#[test]
+fn the_progress_line_carries_the_jobs_notices() {
+    use crate::ui::backend::Progress;
+    use swarmdate_engine::Notice;
+    let refused = swarmdate_usecases::notices::text(&Notice::TrackerRefused {
+        tracker: "http://127.0.0.1:6969".into(),
+        reason: "not authorized".into(),
+    });
+    let mirrors = swarmdate_usecases::notices::text(&Notice::MirrorUsed);
+    let quiet = Progress::default();
+    let told = Progress {
+        notes: vec![refused.clone(), mirrors.clone()],
+        ..Progress::default()
+    };
+    let plain = super::progress_line(&quiet, false);
+    assert!(!plain.contains('\n'), "{plain}");
+    let lines: Vec<String> = super::progress_line(&told, false)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines, [plain, refused, mirrors]);
+    assert!(lines[1].contains("not authorized"), "{}", lines[1]);
+}

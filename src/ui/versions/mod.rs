@@ -14,6 +14,7 @@ use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
 
 use swarmdate_core::i18n::{tr, trf, trn};
+use swarmdate_usecases::notices;
 use swarmdate_usecases::switching::Ended;
 use swarmdate_usecases::versions::Versions;
 
@@ -53,6 +54,8 @@ pub struct VersionsPage {
     progress: Option<SwitchProgress>,
     /// What the last switch did, for the line above the list.
     last: Option<String>,
+    /// What the running or last switch told (a tracker's refusal, a pre-fill skipped).
+    notes: Vec<String>,
     /// How the last switch ended.
     ended: Option<Ended>,
     /// The user asked the running switch to stop.
@@ -164,7 +167,7 @@ impl VersionsPage {
         let Phase::Switching(v) = &self.phase else {
             return self.last.clone().unwrap_or_default();
         };
-        let p = self.progress;
+        let p = self.progress.as_ref();
         let peers = p.map_or(0, |p| p.peers);
         trn(
             "Switching to {version}: {fetched} of {total} · {peers} peer · {speed}/s",
@@ -181,7 +184,7 @@ impl VersionsPage {
     }
 
     fn fraction(&self) -> f64 {
-        match self.progress {
+        match &self.progress {
             Some(p) if p.total > 0 => (p.fetched as f64 / p.total as f64).min(1.0),
             _ => 0.0,
         }
@@ -300,6 +303,16 @@ impl Component for VersionsPage {
                                 connect_clicked => Input::Stop,
                             },
                         },
+                        #[name = "switch_notes"]
+                        gtk::Label {
+                            set_xalign: 0.0,
+                            set_wrap: true,
+                            add_css_class: "warning",
+                            #[watch]
+                            set_visible: !model.notes.is_empty(),
+                            #[watch]
+                            set_label: &model.notes.join("\n"),
+                        },
                     },
                     #[local_ref]
                     rows_box -> gtk::ListBox {
@@ -339,6 +352,7 @@ impl Component for VersionsPage {
             chosen: None,
             progress: None,
             last: None,
+            notes: Vec::new(),
             ended: None,
             stopping: false,
             chooser: None,
@@ -398,6 +412,7 @@ impl Component for VersionsPage {
                 let version = versions.versions[i].version().to_owned();
                 self.phase = Phase::Switching(version.clone());
                 self.progress = None;
+                self.notes.clear();
                 self.stopping = false;
                 let progress = sender.command_sender().clone();
                 let switch = self
@@ -406,14 +421,14 @@ impl Component for VersionsPage {
                 sender.oneshot_command(async move { Cmd::Switched(version, switch.await) });
             }
             Input::Stop => {
-                if let Some(p) = self.progress {
+                if let Some(p) = &self.progress {
                     self.stopping = true;
                     let stop = self.backend.stop_switch(p.job);
                     sender.oneshot_command(async move { Cmd::Stopping(stop.await) });
                 }
             }
             Input::ShowTransfer => {
-                let (Some(p), Phase::Switching(_)) = (self.progress, &self.phase) else {
+                let (Some(p), Phase::Switching(_)) = (&self.progress, &self.phase) else {
                     return;
                 };
                 let parent = root.root().and_downcast::<gtk::Window>();
@@ -471,6 +486,7 @@ impl Component for VersionsPage {
             Cmd::Loaded(Err(e)) => self.phase = Phase::Failed(e),
             Cmd::Progress(p) => {
                 if self.is_switching() {
+                    self.notes = p.notes.clone();
                     self.progress = Some(p);
                 }
             }
@@ -482,6 +498,7 @@ impl Component for VersionsPage {
                         ("fetched", &glib::format_size(done.fetched_bytes)),
                     ],
                 ));
+                self.notes = done.notices.iter().map(notices::text).collect();
                 self.phase = Phase::Ready;
                 self.progress = None;
                 sender.input(Input::Refresh);

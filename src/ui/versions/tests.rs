@@ -466,11 +466,11 @@ fn a_stopped_switch_says_the_image_is_still_the_old_version_and_the_next_try_kee
     // A piece from the swarm, besides the directory pieces the pre-fill fetched to learn the
     // layout: both must be kept.
     pump_until("a piece from the swarm", || {
-        let Some(p) = page.model().progress else {
+        let Some(job) = page.model().progress.as_ref().map(|p| p.job) else {
             return false;
         };
         let snap = backend.snapshot().unwrap_or_default();
-        let job = snap.job(p.job);
+        let job = snap.job(job);
         job.and_then(|j| j.prefilled.map(|r| j.bytes_fetched > r.layout_fetched))
             .unwrap_or(false)
     });

@@ -13,8 +13,8 @@ use zbus::zvariant::Type;
 
 use crate::prefill::Prefilled;
 use crate::{
-    EngineError, JobId, JobKind, JobRecord, JobSnapshot, JobSpec, JobState, Payload, PeerSnapshot,
-    PieceMap, PieceState, RepoSpec, Snapshot, SwitchSpec,
+    EngineError, JobId, JobKind, JobRecord, JobSnapshot, JobSpec, JobState, Notice, Payload,
+    PeerSnapshot, PieceMap, PieceState, RepoSpec, SkipReason, Snapshot, SwitchSpec,
 };
 use swarmdate_core::config::SeedGoal;
 use swarmdate_core::iso::SwitchMode;
@@ -230,6 +230,8 @@ pub struct WireJob {
     pub mirror_error: Vec<String>,
     /// What a switch's pre-fill did, at most one.
     pub prefilled: Vec<Prefilled>,
+    /// What the job tells its user: (kind, and two texts whose meaning the kind gives).
+    pub notices: Vec<(String, String, String)>,
     /// Connected peers.
     pub peers: Vec<WirePeer>,
     /// The seeding goal was met.
@@ -314,6 +316,7 @@ impl From<&JobSnapshot> for WireJob {
             ),
             mirror_error: some(j.mirror_error.clone()),
             prefilled: some(j.prefilled),
+            notices: j.notices.iter().map(notice_on_bus).collect(),
             peers: j
                 .peers
                 .iter()
@@ -360,6 +363,10 @@ impl TryFrom<WireJob> for JobSnapshot {
             mirror_error: one(w.mirror_error, "the mirror error")?,
             packages_in_images: in_images,
             prefilled: one(w.prefilled, "the pre-fill")?,
+            notices: bounded(w.notices, MAX_LIST, "the notices")?
+                .into_iter()
+                .map(notice_from_bus)
+                .collect::<Result<_, _>>()?,
             down_speed: down,
             up_speed: up,
             peers: w
@@ -379,6 +386,46 @@ impl TryFrom<WireJob> for JobSnapshot {
                 .collect::<Result<_, Malformed>>()?,
             goal_met: w.goal_met,
         })
+    }
+}
+
+/// A notice on the bus: its kind, and the tracker and reason of a refusal or the reason of a
+/// skipped pre-fill.
+fn notice_on_bus(n: &Notice) -> (String, String, String) {
+    let (kind, a, b) = match n {
+        Notice::TrackerRefused { tracker, reason } => {
+            ("tracker_refused", tracker.as_str(), reason.as_str())
+        }
+        Notice::PrefillSkipped { reason } => ("prefill_skipped", reason.name(), ""),
+        Notice::MirrorUsed => ("mirror_used", "", ""),
+    };
+    (kind.to_owned(), a.to_owned(), b.to_owned())
+}
+
+/// A notice from the bus: a known kind, its texts bounded and free of control characters (a
+/// tracker's words reach a terminal and the window as they are).
+fn notice_from_bus((kind, a, b): (String, String, String)) -> Result<Notice, Malformed> {
+    let shown = |s: String, what: &str| {
+        let s = text(s, what)?;
+        match s.chars().any(char::is_control) {
+            true => Err(bad(format!("{what} holds control characters"))),
+            false => Ok(s),
+        }
+    };
+    match kind.as_str() {
+        "tracker_refused" => Ok(Notice::TrackerRefused {
+            tracker: shown(a, "the tracker")?,
+            reason: shown(b, "the tracker's reason")?,
+        }),
+        "prefill_skipped" => SkipReason::from_name(&a)
+            .map(|reason| Notice::PrefillSkipped { reason })
+            .ok_or_else(|| {
+                bad(format!(
+                    "the pre-fill skip reason {a:?} is none of the known ones"
+                ))
+            }),
+        "mirror_used" => Ok(Notice::MirrorUsed),
+        k => Err(bad(format!("the notice {k:?} is none of the known ones"))),
     }
 }
 
@@ -808,6 +855,33 @@ mod tests {
             println!("{sig}");
             assert!(sig.len() < 200, "{sig}");
         }
+    }
+
+    #[test]
+    fn notices_come_back_as_themselves_and_a_control_character_is_malformed() {
+        let notices = [
+            Notice::TrackerRefused {
+                tracker: "http://127.0.0.1:6969".into(),
+                reason: "not authorized".into(),
+            },
+            Notice::PrefillSkipped {
+                reason: SkipReason::NoPeer,
+            },
+            Notice::MirrorUsed,
+        ];
+        for n in notices {
+            assert_eq!(notice_from_bus(notice_on_bus(&n)), Ok(n));
+        }
+        let raw = |k: &str, a: &str, b: &str| (k.to_owned(), a.to_owned(), b.to_owned());
+        // Escaped, as the engine shows it, it passes; the raw control does not.
+        assert!(notice_from_bus(raw("tracker_refused", "t", "a\\u{1b}[2Jb")).is_ok());
+        assert!(notice_from_bus(raw("tracker_refused", "t", "a\x1b[2Jb")).is_err());
+        assert!(notice_from_bus(raw("tracker_refused", "t\n", "b")).is_err());
+        assert!(
+            notice_from_bus(raw("tracker_refused", "t", &"x".repeat(MAX_TEXT_BYTES + 1))).is_err()
+        );
+        assert!(notice_from_bus(raw("prefill_skipped", "sometimes", "")).is_err());
+        assert!(notice_from_bus(raw("weather", "", "")).is_err());
     }
 
     #[test]
