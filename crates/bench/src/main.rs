@@ -369,23 +369,27 @@ async fn crowd_bench(ctx: &Ctx, args: CrowdArgs) -> anyhow::Result<()> {
         rate: args.rate_kib.saturating_mul(1024),
     };
     let mut runs = Vec::new();
-    for kind in args.runs {
-        runs.push(swarmdate_bench::run_crowd_bench(tmp.path(), setup, kind, |s| out.say(s)).await?);
-    }
-    for clients in args.trend {
+    let trend = args
+        .trend
+        .iter()
+        .map(|&clients| (CrowdClients::Swarmdate, clients));
+    for (kind, clients) in args.runs.iter().map(|&k| (k, setup.clients)).chain(trend) {
         let setup = CrowdSetup { clients, ..setup };
-        runs.push(
-            swarmdate_bench::run_crowd_bench(tmp.path(), setup, CrowdClients::Swarmdate, |s| {
-                out.say(s)
-            })
-            .await?,
-        );
+        let run = swarmdate_bench::run_crowd_bench(tmp.path(), setup, kind, |s| out.say(s)).await?;
+        // Each run's row as it ends, and the files so far: a long bench keeps what it measured.
+        if let Some(line) = report::crowd_markdown(std::slice::from_ref(&run))
+            .lines()
+            .last()
+        {
+            out.say(line);
+        }
+        runs.push(run);
+        if let Some(dir) = &args.results {
+            report::write_crowd(dir, &runs)?;
+        }
     }
     for line in report::crowd_markdown(&runs).lines() {
         out.say(line);
-    }
-    if let Some(dir) = &args.results {
-        report::write_crowd(dir, &runs)?;
     }
     out.summary(&runs);
     Ok(())

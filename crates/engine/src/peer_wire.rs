@@ -182,18 +182,14 @@ impl PeerLink {
         len: usize,
         into: Option<(u32, &mut [u8])>,
     ) -> Result<Option<u32>, WireError> {
-        let whole = &self.inbox[..4 + len];
-        let msg = match Message::deserialize(whole, &[]) {
-            Ok((msg, _)) => msg,
-            // Messages of extensions not offered (DHT port, fast, extended): skipped.
-            Err(MessageDeserializeError::UnsupportedMessageId(_)) => return Ok(None),
-            Err(e) => return Err(self.protocol(e.to_string())),
+        let Some(msg) = decode(&self.inbox, len, self.peer)? else {
+            return Ok(None);
         };
         match msg {
             Message::Bitfield(bits) => {
                 let bits: &[u8] = bits.as_ref();
                 for (i, h) in self.has.iter_mut().enumerate() {
-                    *h = bits.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0);
+                    *h = bitfield_has(bits, i);
                 }
             }
             Message::Have(i) => {
@@ -283,6 +279,28 @@ pub(super) async fn read_handshake<R: tokio::io::AsyncRead + Unpin>(
         return Err(protocol("it spoke of another torrent".into()));
     }
     Ok(())
+}
+
+/// The message of `len` bytes at the start of `inbox` (after its 4-byte prefix); `None` for one of
+/// an extension we did not offer (DHT port, fast, extended), which is skipped.
+pub(super) fn decode(
+    inbox: &[u8],
+    len: usize,
+    peer: SocketAddr,
+) -> Result<Option<Message<'_>>, WireError> {
+    match Message::deserialize(&inbox[..4 + len], &[]) {
+        Ok((msg, _)) => Ok(Some(msg)),
+        Err(MessageDeserializeError::UnsupportedMessageId(_)) => Ok(None),
+        Err(e) => Err(WireError::Protocol {
+            peer,
+            what: e.to_string(),
+        }),
+    }
+}
+
+/// Whether a bitfield says the peer has piece `i`.
+pub(super) fn bitfield_has(bits: &[u8], i: usize) -> bool {
+    bits.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
 }
 
 /// Reads from `stream` into `inbox` until it starts with a whole message, and returns that

@@ -21,7 +21,7 @@ use anyhow::Context;
 use futures::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota};
 use librqbit_core::hash_id::Id20;
-use librqbit_peer_protocol::{Message, MessageDeserializeError, Piece, Request};
+use librqbit_peer_protocol::{Message, Piece, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -29,7 +29,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::job::Payload;
-use super::peer_wire::{WireError, next_frame, read_handshake, send_handshake};
+use super::peer_wire::{
+    WireError, bitfield_has, decode, next_frame, read_handshake, send_handshake,
+};
 use swarmdate_core::torrent::{PieceHasher, Torrent};
 
 /// Bytes each peer is shown at a time and lacks: enough that its requests to us never run dry (a
@@ -286,19 +288,14 @@ impl PeerIo<'_> {
         let mut last_look = Instant::now();
         loop {
             let len = next_frame(&mut rd, &mut inbox, self.peer, most, PATIENCE).await?;
-            let msg = match Message::deserialize(&inbox[..4 + len], &[]) {
-                Ok((msg, _)) => Some(msg),
-                // Extensions were not offered; whatever they say is skipped.
-                Err(MessageDeserializeError::UnsupportedMessageId(_)) => None,
-                Err(e) => return Err(self.protocol(e.to_string())),
-            };
+            let msg = decode(&inbox, len, self.peer)?;
             let mut got = Vec::new();
             match msg {
                 Some(Message::Bitfield(bits)) => {
                     let bits: &[u8] = bits.as_ref();
                     got.extend(
                         (0..pieces)
-                            .filter(|i| bits.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0))
+                            .filter(|&i| bitfield_has(bits, i))
                             .map(|i| i as u32),
                     );
                 }

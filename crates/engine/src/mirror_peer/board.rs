@@ -158,11 +158,11 @@ impl<F: Clone> Board<F> {
     /// The session has piece `p`; a unit it has whole is done with.
     pub fn has(&mut self, p: u32) {
         self.has.insert(p);
+        // Still shown: a request already on its way for a piece of it is answered.
         if let Some(&u) = self.unit_of.get(&p)
             && self.had(u)
         {
             self.fetches.remove(&u);
-            self.shown.remove(&u);
         }
     }
 

@@ -21,7 +21,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use governor::DefaultDirectRateLimiter;
 use librqbit_core::hash_id::Id20;
-use librqbit_peer_protocol::{Message, MessageDeserializeError, Piece, Request};
+use librqbit_peer_protocol::{Message, Piece, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -34,7 +34,9 @@ use board::{Board, Unit, units};
 use super::fallback::{FIRST_RETRY, MAX_RETRY};
 use super::mirror::Mirrors;
 use super::pace::MirrorUse;
-use super::peer_wire::{WireError, next_frame, read_handshake, send_handshake};
+use super::peer_wire::{
+    WireError, bitfield_has, decode, next_frame, read_handshake, send_handshake,
+};
 use super::storage::PieceLog;
 use super::super_seed::block_limiter;
 use swarmdate_core::torrent::Torrent;
@@ -73,6 +75,8 @@ struct PeerShared {
     limiter: Mutex<Option<(NonZeroU32, Arc<DefaultDirectRateLimiter>)>>,
     /// Payload bytes sent to librqbit.
     sent: AtomicU64,
+    /// Whether a block was sent since the last failure.
+    served: AtomicBool,
     board: Mutex<Board<Fetch>>,
     fetches: Semaphore,
 }
@@ -96,6 +100,7 @@ impl MirrorPeer {
             own_only: AtomicBool::new(false),
             limiter: Mutex::new(None),
             sent: AtomicU64::new(0),
+            served: AtomicBool::new(false),
             board: Mutex::new(board),
             fetches: Semaphore::new(FETCHES),
         });
@@ -195,8 +200,8 @@ async fn run(shared: Arc<PeerShared>, listen: SocketAddr) {
                 shared.log.set_mirror_error(Some(format!("{e:#}")));
             }
         }
-        // A connection that served a while starts the waits over.
-        if started.elapsed() > MAX_RETRY {
+        // A connection that served a block, or a while, starts the waits over.
+        if shared.served.swap(false, Ordering::Relaxed) || started.elapsed() > MAX_RETRY {
             wait = FIRST_RETRY;
         }
         tokio::time::sleep(wait).await;
@@ -262,18 +267,14 @@ impl Io<'_> {
         let mut inbox = Vec::new();
         loop {
             let len = next_frame(&mut rd, &mut inbox, self.peer, most, PATIENCE).await?;
-            let msg = match Message::deserialize(&inbox[..4 + len], &[]) {
-                Ok((msg, _)) => Some(msg),
-                Err(MessageDeserializeError::UnsupportedMessageId(_)) => None,
-                Err(e) => return Err(self.protocol(e.to_string()).into()),
-            };
+            let msg = decode(&inbox, len, self.peer)?;
             tracing::trace!(?msg, "the mirror peer heard");
             let mut board = self.shared.board.lock().unwrap();
             match msg {
                 Some(Message::Bitfield(bits)) => {
                     let bits: &[u8] = bits.as_ref();
                     for i in 0..pieces {
-                        if bits.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0) {
+                        if bitfield_has(bits, i) {
                             board.has(i as u32);
                         }
                     }
@@ -335,12 +336,17 @@ impl Io<'_> {
         let shared = self.shared.clone();
         async move {
             let _permit = shared.fetches.acquire().await.expect("never closed");
-            shared
-                .mirrors
-                .fetch_pieces(&shared.torrent, unit.file, unit.span.clone())
-                .await
-                .map(Arc::new)
-                .map_err(|e| format!("{e:#}"))
+            let fetch = || {
+                shared
+                    .mirrors
+                    .fetch_pieces(&shared.torrent, unit.file, unit.span.clone())
+            };
+            // Once more at once: a mirror may close a kept-alive connection as it is reused.
+            let fetched = match fetch().await {
+                Ok(pieces) => Ok(pieces),
+                Err(_) => fetch().await,
+            };
+            fetched.map(Arc::new).map_err(|e| format!("{e:#}"))
         }
         .boxed()
         .shared()
@@ -466,6 +472,7 @@ impl Io<'_> {
         self.shared
             .sent
             .fetch_add(u64::from(r.length), Ordering::Relaxed);
+        self.shared.served.store(true, Ordering::Relaxed);
         let mut sent = self.sent.lock().unwrap();
         let got = sent.entry(r.index).or_default();
         *got += u64::from(r.length);
