@@ -27,6 +27,9 @@ pub(super) const MAX_FETCHED: usize = 8;
 /// A unit shown and not asked for in this long no longer counts as waiting (librqbit got it
 /// elsewhere, or does not want it now), and its fetch is let go.
 pub(super) const PATIENCE: Duration = Duration::from_secs(10);
+/// A piece sent whole that the session still lacks after this long was not taken (the link
+/// closed with it in flight, or librqbit dropped it as stolen): it is shown again.
+pub(super) const CONFIRM: Duration = Duration::from_secs(5);
 
 /// A run of pieces of one file, shown and fetched together.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,8 +91,11 @@ pub(super) struct Board<F> {
     unit_of: HashMap<u32, usize>,
     /// Each piece's length.
     piece_len: Box<dyn Fn(u32) -> u64 + Send>,
-    /// Pieces the session has (it never loses one, so this outlives connections).
+    /// Pieces the session has, as it says (it never loses one, so this outlives connections).
     has: HashSet<u32>,
+    /// Pieces sent whole on the current connection, and when, until the session says it has
+    /// them: a piece sent is not yet a piece taken.
+    delivered: HashMap<u32, Instant>,
     /// Units fetched or being fetched.
     fetches: HashMap<usize, F>,
     /// Units shown on the current connection, and when they were shown or last asked for.
@@ -117,6 +123,7 @@ impl<F: Clone> Board<F> {
             unit_of,
             piece_len: Box::new(piece_len),
             has: HashSet::new(),
+            delivered: HashMap::new(),
             fetches: HashMap::new(),
             shown: HashMap::new(),
             asked: HashSet::new(),
@@ -149,10 +156,17 @@ impl<F: Clone> Board<F> {
     pub fn connected(&mut self) {
         self.shown.clear();
         self.asked.clear();
+        // What was in flight when the last link closed may never have arrived.
+        self.delivered.clear();
     }
 
     fn had(&self, u: usize) -> bool {
-        self.units[u].pieces().all(|p| self.has.contains(&p))
+        self.units[u].pieces().all(|p| self.gone(p))
+    }
+
+    /// Whether piece `p` needs no showing: the session has it, or it was sent on this link.
+    fn gone(&self, p: u32) -> bool {
+        self.has.contains(&p) || self.delivered.contains_key(&p)
     }
 
     /// The session has piece `p`; a unit it has whole is done with.
@@ -166,9 +180,15 @@ impl<F: Clone> Board<F> {
         }
     }
 
-    /// Takes what the session has of the units in play (it does not tell a peer of pieces it
-    /// believes that peer has, so those are read from the session itself).
-    pub fn sync(&mut self, has: impl Fn(u32) -> bool) {
+    /// Piece `p` was sent whole at `now` on this connection.
+    pub fn delivered(&mut self, p: u32, now: Instant) {
+        self.delivered.insert(p, now);
+    }
+
+    /// Takes what the session has of the units in play at `now` (it does not tell a peer of
+    /// pieces it believes that peer has, so those are read from the session itself); a piece
+    /// sent more than [`CONFIRM`] ago that it still lacks waits to be asked for again.
+    pub fn sync(&mut self, has: impl Fn(u32) -> bool, now: Instant) {
         let in_play: HashSet<usize> = self
             .shown
             .keys()
@@ -182,6 +202,22 @@ impl<F: Clone> Board<F> {
                 }
             }
         }
+        let has = &self.has;
+        let lost: Vec<u32> = self
+            .delivered
+            .iter()
+            .filter(|&(p, at)| !has.contains(p) && now.duration_since(*at) >= CONFIRM)
+            .map(|(&p, _)| p)
+            .collect();
+        for p in lost {
+            self.delivered.remove(&p);
+            self.asked.remove(&p);
+            if let Some(&u) = self.unit_of.get(&p) {
+                self.shown.insert(u, now);
+            }
+        }
+        let has = &self.has;
+        self.delivered.retain(|p, _| !has.contains(p));
     }
 
     /// The unit piece `p` belongs to, if it was shown on this connection.
@@ -227,7 +263,7 @@ impl<F: Clone> Board<F> {
             .iter()
             .filter(|&(_, at)| now.duration_since(*at) < PATIENCE)
             .flat_map(|(&u, _)| self.units[u].pieces())
-            .filter(|p| !self.asked.contains(p) && !self.has.contains(p))
+            .filter(|&p| !self.asked.contains(&p) && !self.gone(p))
             .map(|p| (self.piece_len)(p))
             .sum()
     }
@@ -268,7 +304,7 @@ impl<F: Clone> Board<F> {
                 continue;
             }
             self.shown.insert(u, now);
-            for p in self.units[u].pieces().filter(|p| !self.has.contains(p)) {
+            for p in self.units[u].pieces().filter(|&p| !self.gone(p)) {
                 ahead += (self.piece_len)(p);
                 show.push(p);
             }
@@ -365,8 +401,55 @@ mod tests {
         b.asked(6, 1, t0, |_| unreachable!("one fetch per unit"));
         assert_eq!(b.fetch(1), Some(10));
         // The session had the rest of unit 1 from a peer, which it told only by its own record.
-        b.sync(|p| p == 6 || p == 7 || p == 4);
+        b.sync(|p| p == 6 || p == 7 || p == 4, t0);
         assert_eq!(b.fetch(1), None, "a unit the session has is let go");
+    }
+
+    /// A piece sent is not a piece taken: the session may close the link with it in flight
+    /// (it pauses once, with its first pieces), or drop it as stolen by another peer.
+    #[test]
+    fn a_piece_sent_but_never_taken_is_shown_again() {
+        let t0 = Instant::now();
+        let mut b = board(2, 2);
+        assert_eq!(b.top_up(true, false, t0), vec![0, 1, 2, 3]);
+        for p in 0..4 {
+            b.asked(p, b.shown_unit(p).unwrap(), t0, |_| 0);
+            b.delivered(p, t0);
+        }
+        assert_eq!(b.waiting(t0), 0, "all sent: nothing left to ask for");
+        assert!(b.top_up(true, false, t0).is_empty());
+        // The session took pieces 0 and 2; the link closed with 1 and 3 in flight.
+        b.sync(|p| p == 0 || p == 2, t0);
+        b.connected();
+        assert_eq!(
+            b.top_up(true, false, t0),
+            vec![1, 3],
+            "shown on the new link"
+        );
+        // On one link: piece 1 is sent again and dropped; after a while it waits again.
+        for p in [1, 3] {
+            b.asked(p, b.shown_unit(p).unwrap(), t0, |_| 0);
+            b.delivered(p, t0);
+        }
+        b.sync(|p| p != 1, t0 + CONFIRM / 2);
+        assert_eq!(
+            b.waiting(t0 + CONFIRM / 2),
+            0,
+            "not yet: it may be on its way"
+        );
+        b.sync(|p| p != 1, t0 + CONFIRM);
+        assert_eq!(
+            b.waiting(t0 + CONFIRM),
+            PIECE,
+            "piece 1 waits to be asked again"
+        );
+        assert!(
+            b.shown_unit(1).is_some(),
+            "and a request for it is answered"
+        );
+        // Positive control: once taken, nothing waits.
+        b.sync(|_| true, t0 + CONFIRM);
+        assert_eq!(b.waiting(t0 + CONFIRM), 0);
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl MirrorPeer {
     /// Tells it which pieces the session has (`has`), for the units it has shown: librqbit does
     /// not tell a peer of pieces it believes that peer has.
     pub(super) fn sync(&self, has: impl Fn(u32) -> bool) {
-        self.shared.board.lock().unwrap().sync(has);
+        self.shared.board.lock().unwrap().sync(has, Instant::now());
     }
 
     /// Orders what it shows by the crowd's ranks: `me` is this session as peers dial it.
@@ -466,8 +466,9 @@ impl Io<'_> {
     }
 
     /// Counts a block of piece `r.index` sent (`file_bytes`: the piece's bytes that are not
-    /// padding). A piece sent whole is the session's: it was checked before it was sent, and
-    /// librqbit does not tell a peer of a piece it believes the peer has.
+    /// padding). A piece sent whole is not shown again on this link; it is the session's once
+    /// the session says so (`sync`: librqbit does not tell a peer of a piece it believes the
+    /// peer has), and shown again if it never arrived.
     fn sent(&self, r: &Request, file_bytes: u64) {
         self.shared
             .sent
@@ -478,7 +479,11 @@ impl Io<'_> {
         *got += u64::from(r.length);
         if *got >= self.shared.torrent.piece_len(r.index) {
             sent.remove(&r.index);
-            self.shared.board.lock().unwrap().has(r.index);
+            self.shared
+                .board
+                .lock()
+                .unwrap()
+                .delivered(r.index, Instant::now());
             self.shared
                 .log
                 .note_mirrored(r.index..r.index + 1, file_bytes);

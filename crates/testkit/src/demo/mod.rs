@@ -121,6 +121,21 @@ fn package_path(tree: &Path, nevr: &str) -> PathBuf {
         .join(format!("{nevr}.x86_64.rpm"))
 }
 
+/// How long a demo engine may take to have its data (seconds of a few MB on loopback): a
+/// stall becomes an error that names it, not a demo or test that hangs.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// `wait` for an engine's job, bounded by [`READY_WITHIN`].
+async fn within<T>(
+    wait: impl std::future::Future<Output = anyhow::Result<T>>,
+    who: &str,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(READY_WITHIN, wait)
+        .await
+        .map_err(|_| anyhow::anyhow!("{who} did not get its data within {READY_WITHIN:?}"))?
+        .with_context(|| who.to_owned())
+}
+
 impl DemoWorld {
     /// A peer that downloads the client's first image from the client alone, slowly (so its
     /// Seeding page shows the bytes grow): it waits until the client's engine takes peers.
@@ -309,7 +324,7 @@ impl DemoWorld {
                 .await?,
         );
         for id in ids {
-            seeder.wait(id).await.context("the demo seeder")?;
+            within(seeder.wait(id), "the demo seeder").await?;
         }
 
         say("Starting a peer that holds half of the updates (fetched from the mirror)");
@@ -333,7 +348,7 @@ impl DemoWorld {
         let id = peer
             .add_job(&updates.torrent, JobSpec::Repository(spec))
             .await?;
-        peer.wait(id).await.context("the demo peer")?;
+        within(peer.wait(id), "the demo peer").await?;
 
         say("Installing the release's older packages into the client's root");
         let package_root = root.join("client/root");
