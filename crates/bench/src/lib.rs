@@ -2,6 +2,7 @@
 //! measured in the same run.
 
 mod clients;
+mod crowd;
 mod iso;
 mod mirror;
 mod plan;
@@ -13,6 +14,7 @@ mod swarm;
 pub use clients::{
     ClientsBench, ClientsSizes, Leecher, Row as ClientsRow, Task as ClientsTask, run_clients_bench,
 };
+pub use crowd::{CrowdBench, CrowdClients, CrowdSetup, run_crowd_bench};
 pub use iso::{IsoBench, IsoBenchRow, run_iso_bench};
 pub use mirror::{MirrorBench, run_mirror_bench};
 pub use plan::{PlanBench, run_plan_bench};

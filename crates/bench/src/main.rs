@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use swarmdate_bench::{
-    ClientsSizes, Leecher, SwarmClients, SwarmSetup, report, run_clients_bench, run_iso_bench,
-    run_mirror_bench, run_plan_bench, run_store_bench,
+    ClientsSizes, CrowdClients, CrowdSetup, Leecher, SwarmClients, SwarmSetup, report,
+    run_clients_bench, run_iso_bench, run_mirror_bench, run_plan_bench, run_store_bench,
 };
 use swarmdate_core::i18n::{tr, trf};
 
@@ -104,6 +104,9 @@ enum BenchCmd {
     /// One origin and many clients, each limited to the same rate each way, fetching one image
     /// at once: the copies the origin served and the time against the ideal.
     Swarm(SwarmArgs),
+    /// A crowd updating at once from a snapshot only the mirror holds: the mirror's copies and the
+    /// time against the ideal, for Swarmdate, plain HTTP and qBittorrent with a web seed.
+    Crowd(CrowdArgs),
     /// Swarmdate against aria2c, Transmission and qBittorrent: one seeder, one leecher at a time,
     /// a large file, a folder of many files and an update in place (run a release build).
     Clients {
@@ -190,6 +193,7 @@ async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Mirror { packages, max_kb } => return mirror_bench(ctx, packages, max_kb).await,
         BenchCmd::Window { dir } => return window(ctx, dir),
         BenchCmd::Swarm(args) => return swarm_bench(ctx, args).await,
+        BenchCmd::Crowd(args) => return crowd_bench(ctx, args).await,
         BenchCmd::Clients {
             size_mib,
             files,
@@ -318,9 +322,74 @@ async fn swarm_bench(ctx: &Ctx, args: SwarmArgs) -> anyhow::Result<()> {
     for kind in args.runs {
         runs.push(swarmdate_bench::run_swarm_bench(tmp.path(), setup, kind, |s| out.say(s)).await?);
     }
-    out.say(report::swarm_markdown(&runs));
+    for line in report::swarm_markdown(&runs).lines() {
+        out.say(line);
+    }
     if let Some(dir) = &args.results {
         report::write_swarm(dir, &runs)?;
+    }
+    out.summary(&runs);
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct CrowdArgs {
+    /// Clients updating at once.
+    #[arg(long, default_value_t = 20)]
+    clients: usize,
+    /// Packages in the snapshot.
+    #[arg(long, default_value_t = 300)]
+    packages: usize,
+    /// Share of the packages each client wants, per cent.
+    #[arg(long, default_value_t = 60)]
+    share: u32,
+    /// Every client's limit each way, in KiB/s.
+    #[arg(long, default_value_t = 1024)]
+    rate_kib: u32,
+    /// The runs, one after the other on the same snapshot.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [CrowdClients::Swarmdate, CrowdClients::PlainHttp, CrowdClients::Qbittorrent])]
+    runs: Vec<CrowdClients>,
+    /// Then Swarmdate alone with each of these crowd sizes (the trend of the mirror's copies).
+    #[arg(long, value_delimiter = ',')]
+    trend: Vec<usize>,
+    /// Also write crowd.{json,md} into this folder.
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+async fn crowd_bench(ctx: &Ctx, args: CrowdArgs) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("swarmdate-bench-")
+        .tempdir()?;
+    let out = &ctx.out;
+    let setup = CrowdSetup {
+        clients: args.clients,
+        packages: args.packages,
+        share_percent: args.share.clamp(1, 100),
+        rate: args.rate_kib.saturating_mul(1024),
+    };
+    let mut runs = Vec::new();
+    let trend = args
+        .trend
+        .iter()
+        .map(|&clients| (CrowdClients::Swarmdate, clients));
+    for (kind, clients) in args.runs.iter().map(|&k| (k, setup.clients)).chain(trend) {
+        let setup = CrowdSetup { clients, ..setup };
+        let run = swarmdate_bench::run_crowd_bench(tmp.path(), setup, kind, |s| out.say(s)).await?;
+        // Each run's row as it ends, and the files so far: a long bench keeps what it measured.
+        if let Some(line) = report::crowd_markdown(std::slice::from_ref(&run))
+            .lines()
+            .last()
+        {
+            out.say(line);
+        }
+        runs.push(run);
+        if let Some(dir) = &args.results {
+            report::write_crowd(dir, &runs)?;
+        }
+    }
+    for line in report::crowd_markdown(&runs).lines() {
+        out.say(line);
     }
     out.summary(&runs);
     Ok(())

@@ -6,6 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::clients::{ClientsBench, Leecher, Task};
+use super::crowd::CrowdBench;
 use super::swarm::SwarmBench;
 
 /// Writes `clients.json`, `clients.md` and `clients.svg` into `dir`.
@@ -31,6 +32,38 @@ pub fn write_swarm(dir: &Path, runs: &[SwarmBench]) -> anyhow::Result<()> {
     )?;
     std::fs::write(base.with_extension("md"), swarm_markdown(runs))?;
     Ok(())
+}
+
+/// Writes `crowd.json` and `crowd.md` into `dir`.
+pub fn write_crowd(dir: &Path, runs: &[CrowdBench]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("crowd.json"), serde_json::to_vec_pretty(runs)?)?;
+    std::fs::write(dir.join("crowd.md"), crowd_markdown(runs))?;
+    Ok(())
+}
+
+/// One row per crowd run: the mirror's copies of what the clients wanted together, and time.
+pub fn crowd_markdown(runs: &[CrowdBench]) -> String {
+    let mut md = String::from(
+        "# A crowd updating from a snapshot only the mirror holds\n\n| clients | how many | packages | wanted MB (one copy) | rate KiB/s | mirror MB | mirror copies | plain HTTP copies | all done s | ideal s | × ideal |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in runs {
+        md += &format!(
+            "| {} | {} | {} | {:.1} | {} | {:.1} | {:.2} | {:.2} | {:.1} | {:.1} | {:.2} |\n",
+            r.kind.name(),
+            r.clients,
+            r.packages,
+            r.union_bytes as f64 / 1e6,
+            r.rate / 1024,
+            r.mirror_bytes as f64 / 1e6,
+            r.mirror_copies,
+            r.wanted_bytes as f64 / r.union_bytes as f64,
+            r.all_done_secs,
+            r.ideal_secs,
+            r.all_done_secs / r.ideal_secs
+        );
+    }
+    md
 }
 
 /// One table per task: each client's medians and its ratio to Swarmdate.

@@ -542,6 +542,62 @@ impl QBittorrent {
         Ok(())
     }
 
+    /// Adds a torrent that downloads only the files whose paths inside it (`a/b.rpm`, below the
+    /// torrent's name) are in `wanted`, to `dir`: added stopped, the others set to "do not
+    /// download", then started. Web seeds in the torrent are used (BEP 19).
+    pub fn add_only(
+        &self,
+        torrent: &Path,
+        hash: &InfoHash,
+        dir: &Path,
+        wanted: &std::collections::HashSet<String>,
+    ) -> anyhow::Result<()> {
+        let said = curl(&[
+            "-F",
+            &format!("torrents=@{}", torrent.display()),
+            "-F",
+            &format!("savepath={}", dir.display()),
+            "-F",
+            "paused=true",
+            &format!("{}/torrents/add", self.api),
+        ])?;
+        ensure!(
+            said.trim() == "Ok.",
+            "qBittorrent refused the torrent: {said}"
+        );
+        // Its file list appears once the torrent is loaded; names are `<torrent name>/<path>`.
+        let files = wait_until(
+            "qBittorrent's file list",
+            Duration::from_secs(20),
+            || {
+                let body = curl(&[&format!("{}/torrents/files?hash={hash}", self.api)])?;
+                Ok(serde_json::from_str::<Value>(&body).unwrap_or(Value::Null))
+            },
+            |v| v.as_array().is_some_and(|a| !a.is_empty()),
+        )?;
+        let mut skip = Vec::new();
+        for f in files.as_array().into_iter().flatten() {
+            let name = f["name"].as_str().context("file name")?;
+            let path = name.split_once('/').map_or(name, |(_, p)| p);
+            if !wanted.contains(path) {
+                skip.push(f["index"].as_u64().context("file index")?.to_string());
+            }
+        }
+        if !skip.is_empty() {
+            curl(&[
+                "-d",
+                &format!("hash={hash}&id={}&priority=0", skip.join("|")),
+                &format!("{}/torrents/filePrio", self.api),
+            ])?;
+        }
+        curl(&[
+            "-d",
+            &format!("hashes={hash}"),
+            &format!("{}/torrents/resume", self.api),
+        ])?;
+        Ok(())
+    }
+
     /// Limits its transfers to `rate` bytes/s each way, peers on loopback included.
     pub fn set_rate_limit(&self, rate: u32) -> anyhow::Result<()> {
         let prefs = serde_json::json!({
