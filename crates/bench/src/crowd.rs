@@ -18,9 +18,11 @@ use serde::Serialize;
 
 use swarmdate_core::feed::{KeyPair, RepoKind};
 use swarmdate_core::publish::{MasterOptions, PublishedRepo, publish_master};
-use swarmdate_engine::{Engine, EngineConfig, JobSpec, RepoSpec};
+use swarmdate_engine::{Engine, JobSpec, RepoSpec};
 use swarmdate_testkit::third_party::{Lighttpd, QBittorrent};
 use swarmdate_testkit::tracker::Tracker;
+
+use super::swarm::{limited, qbittorrent_finish_times};
 
 /// Who the crowd is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -233,14 +235,7 @@ async fn swarmdate_crowd(
     let mut engines = Vec::with_capacity(shares.len());
     for n in 0..shares.len() {
         let state = run.join(format!("client-{n:02}"));
-        engines.push(
-            Engine::start(EngineConfig {
-                upload_limit: Some(setup.rate),
-                download_limit: Some(setup.rate),
-                ..EngineConfig::loopback(&state)
-            })
-            .await?,
-        );
+        engines.push(Engine::start(limited(&state, setup.rate, true)).await?);
     }
     let started = Instant::now();
     let mut waits = tokio::task::JoinSet::new();
@@ -350,21 +345,5 @@ fn qbittorrent_crowd(
             .collect();
         q.add_only(&file, &hash, &dest, &wanted)?;
     }
-    let mut secs: Vec<Option<f64>> = vec![None; shares.len()];
-    let mut done = 0;
-    while secs.iter().any(Option::is_none) {
-        anyhow::ensure!(
-            started.elapsed() < deadline,
-            "qBittorrent clients still downloading after {deadline:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-        for (q, s) in peers.iter().zip(&mut secs).filter(|(_, s)| s.is_none()) {
-            if q.counters(&hash)?.done >= 1.0 {
-                *s = Some(started.elapsed().as_secs_f64());
-                done += 1;
-                say(&format!("{done} of {} done", shares.len()));
-            }
-        }
-    }
-    Ok(secs.into_iter().flatten().collect())
+    qbittorrent_finish_times(&peers, &hash, started, deadline, say)
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use swarmdate_core::fsutil;
-use swarmdate_core::torrent::{Torrent, TorrentBuilder};
+use swarmdate_core::torrent::{InfoHash, Torrent, TorrentBuilder};
 use swarmdate_engine::{Engine, EngineConfig, JobId, JobSpec, Payload};
 use swarmdate_testkit::third_party::QBittorrent;
 use swarmdate_testkit::tracker::Tracker;
@@ -164,7 +164,7 @@ pub async fn run_swarm_bench(
 }
 
 /// An engine on loopback limited to `rate` each way.
-fn limited(state: &Path, rate: u32, diverse_order: bool) -> EngineConfig {
+pub(crate) fn limited(state: &Path, rate: u32, diverse_order: bool) -> EngineConfig {
     EngineConfig {
         upload_limit: Some(rate),
         download_limit: Some(rate),
@@ -249,23 +249,35 @@ fn qbittorrent_clients(
         std::fs::create_dir_all(&dest)?;
         q.add(&file, &dest)?;
     }
-    let mut secs: Vec<Option<f64>> = vec![None; setup.clients];
-    let mut done = 0;
     // Forty times the ideal: a swarm that moves at all is done long before.
     let ideal = setup.size as f64 / f64::from(setup.rate);
-    let deadline = started + Duration::from_secs_f64(40.0 * ideal);
+    let deadline = Duration::from_secs_f64(40.0 * ideal);
+    qbittorrent_finish_times(&peers, &hash, started, deadline, &say)
+}
+
+/// Polls each qbittorrent-nox client's Web API until it holds all it wants of `hash`: each one's
+/// seconds from `started` (its figures lag by up to about 1.5 s); fails after `deadline`.
+pub(crate) fn qbittorrent_finish_times(
+    peers: &[QBittorrent],
+    hash: &InfoHash,
+    started: Instant,
+    deadline: Duration,
+    say: &impl Fn(&str),
+) -> anyhow::Result<Vec<f64>> {
+    let mut secs: Vec<Option<f64>> = vec![None; peers.len()];
+    let mut done = 0;
     while secs.iter().any(Option::is_none) {
         anyhow::ensure!(
-            Instant::now() < deadline,
+            started.elapsed() < deadline,
             "qBittorrent clients still downloading after {:.0} s",
             started.elapsed().as_secs_f64()
         );
         std::thread::sleep(Duration::from_millis(250));
         for (q, s) in peers.iter().zip(&mut secs).filter(|(_, s)| s.is_none()) {
-            if q.counters(&hash)?.done >= 1.0 {
+            if q.counters(hash)?.done >= 1.0 {
                 *s = Some(started.elapsed().as_secs_f64());
                 done += 1;
-                say(&format!("{done} of {} done", setup.clients));
+                say(&format!("{done} of {} done", peers.len()));
             }
         }
     }
