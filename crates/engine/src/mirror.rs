@@ -74,6 +74,15 @@ pub(super) enum MirrorError {
     },
 }
 
+/// Whether `e` is a verdict on what a mirror answered (a wrong status or range, too many bytes),
+/// rather than a connection that failed or ended early, which may go right when tried again.
+pub(super) fn is_verdict(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<MirrorError>()
+            .is_some_and(|m| !matches!(m, MirrorError::Short { .. }))
+    })
+}
+
 /// One range request: its answer, read no further than the range.
 struct RangeBody {
     resp: reqwest::Response,

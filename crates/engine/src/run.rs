@@ -22,8 +22,11 @@ impl Engine {
     pub(super) async fn run_job(self: Arc<Self>, id: JobId) {
         let result = async {
             let rec = self.record(id)?;
-            let complete = matches!(rec.spec, JobSpec::Seed { .. } | JobSpec::SuperSeed { .. });
-            self.ask_trackers(id, complete);
+            // A super-seeder announces a port of its own: it asks once it has one.
+            if !matches!(rec.spec, JobSpec::SuperSeed { .. }) {
+                let complete = matches!(rec.spec, JobSpec::Seed { .. });
+                self.ask_trackers(id, self.listen_port, complete);
+            }
             match rec.spec.clone() {
                 JobSpec::Seed { payload } => self.run_seed(id, &payload, rec.paused).await,
                 JobSpec::SuperSeed { payload } => {
@@ -254,6 +257,7 @@ impl Engine {
         )
         .await?;
         tracing::info!(job = %id, port = seeder.port(), "super-seeding");
+        self.ask_trackers(id, Some(seeder.port()), true);
         if let Some(j) = self.live.lock().unwrap().get_mut(&id) {
             j.super_seeder = Some(seeder);
         }

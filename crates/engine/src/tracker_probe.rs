@@ -23,9 +23,10 @@ const MAX_TRACKERS: usize = 8;
 
 impl super::Engine {
     /// Asks job `id`'s HTTP trackers, once per job and in the background, whether they refuse
-    /// its torrent; each refusal becomes a notice of the job. `complete`: the job has all of it.
-    pub(super) fn ask_trackers(&self, id: JobId, complete: bool) {
-        let Some(port) = self.listen_port.filter(|_| self.trackers) else {
+    /// its torrent, announcing `port` (where the job takes peers; none: it takes none); each
+    /// refusal becomes a notice of the job. `complete`: the job has all of it.
+    pub(super) fn ask_trackers(&self, id: JobId, port: Option<u16>, complete: bool) {
+        let Some(port) = port.filter(|_| self.trackers) else {
             return;
         };
         let (Ok(torrent), Some(log)) = (self.torrent_of(id), self.log_of(id)) else {

@@ -341,9 +341,12 @@ impl Io<'_> {
                     .mirrors
                     .fetch_pieces(&shared.torrent, unit.file, unit.span.clone())
             };
-            // Once more at once: a mirror may close a kept-alive connection as it is reused.
+            // Once more at once: a mirror may close a kept-alive connection as it is reused. A
+            // mirror that answered wrongly is not asked again at once: its error is told (the
+            // link fails, and the error stays while the mirror peer waits to connect again).
             let fetched = match fetch().await {
                 Ok(pieces) => Ok(pieces),
+                Err(e) if super::mirror::is_verdict(&e) => Err(e),
                 Err(_) => fetch().await,
             };
             fetched.map(Arc::new).map_err(|e| format!("{e:#}"))
