@@ -1,6 +1,7 @@
 //! A crowd updating at once from a snapshot only the distributor's mirror holds: Debian's lighttpd
 //! serves the repositories (its access log counts every byte it sent), no peer seeds them, and
-//! five clients, each its own engine limited to 1 MiB/s each way, update together. The mirror
+//! five clients, each its own engine limited to 1 MiB/s each way, update together (about 40 MB
+//! each: a crowd needs some time to trade). The mirror
 //! serves each package at least once and far fewer than five copies; the clients trade the rest;
 //! rpm judges every root.
 
@@ -23,7 +24,7 @@ async fn five_clients_updating_at_once_share_what_each_took_from_the_mirror() {
     let mirror = Lighttpd::start(&dir.path().join("mirror")).unwrap();
     let (url, m) = (tracker.announce_url(), mirror.url());
     let d = tokio::task::spawn_blocking(move || {
-        PackageDistro::build_in(dir, 150, 150_000..450_000, &url, Some(&m))
+        PackageDistro::build_in(dir, 150, 600_000..1_800_000, &url, Some(&m))
     })
     .await
     .unwrap();
@@ -81,8 +82,10 @@ async fn five_clients_updating_at_once_share_what_each_took_from_the_mirror() {
     // Nobody else had the packages: the mirror sent each at least once.
     assert!(served >= planned, "{served} of {planned}");
     // Plain HTTP would have sent five copies, the fallback before the mirror peer as many. The
-    // issue's goal is 1.5; this crowd reaches about 2.9 (the note of issue 28 says why).
-    assert!(copies <= 3.5, "the mirror sent {copies:.2} copies");
+    // issue's goal is 1.5; this crowd took 1.68 and 2.11 here. The crowd needs time to trade:
+    // with 10 MB each (10 s at this rate), peers had delivered little before the end, and it
+    // took 4.4 to 4.9 copies (the note of issue 28 says why).
+    assert!(copies <= 3.0, "the mirror sent {copies:.2} copies");
     // The rest came from peers, as each client counted it.
     assert!(
         from_peers >= (CLIENTS as u64 * planned).saturating_sub(served),

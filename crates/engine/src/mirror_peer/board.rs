@@ -24,9 +24,13 @@ pub(super) const UNIT_BYTES: u64 = 256 << 10;
 pub(super) const AHEAD_BYTES: u64 = 3 << 20;
 /// Units fetched or being fetched at once: bounds the memory holding them.
 pub(super) const MAX_FETCHED: usize = 8;
-/// A unit shown and not asked for in this long no longer counts as waiting (librqbit got it
-/// elsewhere, or does not want it now), and its fetch is let go.
+/// A unit shown and not asked for in this long has its fetch let go (librqbit got it
+/// elsewhere, or does not want it now); it still waits to be asked for while the session lacks
+/// it.
 pub(super) const PATIENCE: Duration = Duration::from_secs(10);
+/// A piece asked for this long ago that neither came nor is the session's waits to be asked
+/// for again (librqbit cancelled the request, or its peer that took it over failed).
+pub(super) const ASK_AGAIN: Duration = Duration::from_secs(30);
 /// A piece sent whole that the session still lacks after this long was not taken (the link
 /// closed with it in flight, or librqbit dropped it as stolen): it is shown again.
 pub(super) const CONFIRM: Duration = Duration::from_secs(5);
@@ -100,8 +104,8 @@ pub(super) struct Board<F> {
     fetches: HashMap<usize, F>,
     /// Units shown on the current connection, and when they were shown or last asked for.
     shown: HashMap<usize, Instant>,
-    /// Pieces asked for on the current connection.
-    asked: HashSet<u32>,
+    /// Pieces asked for on the current connection, and when.
+    asked: HashMap<u32, Instant>,
 }
 
 impl<F: Clone> Board<F> {
@@ -126,7 +130,7 @@ impl<F: Clone> Board<F> {
             delivered: HashMap::new(),
             fetches: HashMap::new(),
             shown: HashMap::new(),
-            asked: HashSet::new(),
+            asked: HashMap::new(),
         }
     }
 
@@ -209,6 +213,14 @@ impl<F: Clone> Board<F> {
             .filter(|&(p, at)| !has.contains(p) && now.duration_since(*at) >= CONFIRM)
             .map(|(&p, _)| p)
             .collect();
+        let delivered = &self.delivered;
+        let unanswered = self.asked.iter().filter(|&(p, at)| {
+            !has.contains(p) && !delivered.contains_key(p) && now.duration_since(*at) >= ASK_AGAIN
+        });
+        let lost: Vec<u32> = lost
+            .into_iter()
+            .chain(unanswered.map(|(&p, _)| p))
+            .collect();
         for p in lost {
             self.delivered.remove(&p);
             self.asked.remove(&p);
@@ -231,7 +243,7 @@ impl<F: Clone> Board<F> {
     /// The session asked for piece `p` of unit `u` at `now`; the unit's fetch is made by `start`
     /// if there is none.
     pub fn asked(&mut self, p: u32, u: usize, now: Instant, start: impl FnOnce(&Unit) -> F) {
-        self.asked.insert(p);
+        self.asked.insert(p, now);
         self.shown.insert(u, now);
         let unit = &self.units[u];
         self.fetches.entry(u).or_insert_with(|| start(unit));
@@ -257,13 +269,14 @@ impl<F: Clone> Board<F> {
         self.fetches.remove(&u);
     }
 
-    /// Bytes shown and not asked for, of units shown or asked for within [`PATIENCE`].
-    pub fn waiting(&self, now: Instant) -> u64 {
+    /// Bytes shown and not asked for that the session lacks, however long ago they were shown:
+    /// a librqbit busy with its other requests asks for them only later (at a low rate, shown
+    /// units once stopped counting after a while, and librqbit was choked for good).
+    pub fn waiting(&self) -> u64 {
         self.shown
-            .iter()
-            .filter(|&(_, at)| now.duration_since(*at) < PATIENCE)
-            .flat_map(|(&u, _)| self.units[u].pieces())
-            .filter(|&p| !self.asked.contains(&p) && !self.gone(p))
+            .keys()
+            .flat_map(|&u| self.units[u].pieces())
+            .filter(|p| !self.asked.contains_key(p) && !self.gone(*p))
             .map(|p| (self.piece_len)(p))
             .sum()
     }
@@ -289,7 +302,7 @@ impl<F: Clone> Board<F> {
         if !allowed || self.fetches.len() >= MAX_FETCHED {
             return Vec::new();
         }
-        let mut ahead = self.waiting(now);
+        let mut ahead = self.waiting();
         let mut show = Vec::new();
         for i in 0..self.order.len() {
             let u = self.order[i];
@@ -370,7 +383,7 @@ mod tests {
         let mut b = board(64, 16);
         let shown = b.top_up(true, false, t0);
         assert_eq!(shown.len() as u64 * PIECE, AHEAD_BYTES);
-        assert_eq!(b.waiting(t0), AHEAD_BYTES);
+        assert_eq!(b.waiting(), AHEAD_BYTES);
         assert!(
             b.top_up(true, false, t0).is_empty(),
             "nothing more while 3 MiB wait"
@@ -416,7 +429,7 @@ mod tests {
             b.asked(p, b.shown_unit(p).unwrap(), t0, |_| 0);
             b.delivered(p, t0);
         }
-        assert_eq!(b.waiting(t0), 0, "all sent: nothing left to ask for");
+        assert_eq!(b.waiting(), 0, "all sent: nothing left to ask for");
         assert!(b.top_up(true, false, t0).is_empty());
         // The session took pieces 0 and 2; the link closed with 1 and 3 in flight.
         b.sync(|p| p == 0 || p == 2, t0);
@@ -432,24 +445,46 @@ mod tests {
             b.delivered(p, t0);
         }
         b.sync(|p| p != 1, t0 + CONFIRM / 2);
-        assert_eq!(
-            b.waiting(t0 + CONFIRM / 2),
-            0,
-            "not yet: it may be on its way"
-        );
+        assert_eq!(b.waiting(), 0, "not yet: it may be on its way");
         b.sync(|p| p != 1, t0 + CONFIRM);
-        assert_eq!(
-            b.waiting(t0 + CONFIRM),
-            PIECE,
-            "piece 1 waits to be asked again"
-        );
+        assert_eq!(b.waiting(), PIECE, "piece 1 waits to be asked again");
         assert!(
             b.shown_unit(1).is_some(),
             "and a request for it is answered"
         );
         // Positive control: once taken, nothing waits.
         b.sync(|_| true, t0 + CONFIRM);
-        assert_eq!(b.waiting(t0 + CONFIRM), 0);
+        assert_eq!(b.waiting(), 0);
+    }
+
+    /// A librqbit busy at a low rate asks for what was shown long after: those pieces still
+    /// wait (else it was choked for good, and the job never ended), and a request that never
+    /// came to anything waits again.
+    #[test]
+    fn shown_pieces_wait_however_long_and_unanswered_requests_wait_again() {
+        let t0 = Instant::now();
+        let mut b = board(2, 1);
+        assert_eq!(b.top_up(true, false, t0), vec![0, 1]);
+        let later = t0 + PATIENCE * 3;
+        b.top_up(true, false, later);
+        assert_eq!(
+            b.waiting(),
+            2 * PIECE,
+            "still waiting after {:?}",
+            later - t0
+        );
+        // Piece 0 asked for, then the request cancelled: nothing came, the session lacks it.
+        b.asked(0, 0, later, |_| 0);
+        assert_eq!(b.waiting(), PIECE);
+        b.sync(|_| false, later + ASK_AGAIN / 2);
+        assert_eq!(b.waiting(), PIECE, "not yet: it may be queued");
+        b.sync(|_| false, later + ASK_AGAIN);
+        assert_eq!(b.waiting(), 2 * PIECE, "asked again");
+        // Positive control: a piece that came is not asked for again.
+        b.asked(0, 0, later, |_| 0);
+        b.delivered(0, later);
+        b.sync(|p| p == 0, later + ASK_AGAIN * 2);
+        assert_eq!(b.waiting(), PIECE);
     }
 
     #[test]

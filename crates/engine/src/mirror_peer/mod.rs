@@ -431,7 +431,7 @@ impl Io<'_> {
                 }
             }
             let wanted = self.shared.allowed.load(Ordering::Relaxed)
-                && self.shared.board.lock().unwrap().waiting(Instant::now()) > 0;
+                && self.shared.board.lock().unwrap().waiting() > 0;
             if wanted == choked {
                 choked = !wanted;
                 let m = if choked {
