@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use swarmdate_core::plan::Goal;
 use swarmdate_testkit::demo::DemoWorld;
 use swarmdate_usecases::switching::{Ended, OtherSwitch, Step as SwitchStep, Switch};
-use swarmdate_usecases::updates::{Goal, Step, Transaction};
+use swarmdate_usecases::updates::{Step, Transaction};
 use swarmdate_usecases::versions::Versions;
 use swarmdate_usecases::{Overrides, User};
 
@@ -64,7 +65,10 @@ pub async fn run_first_byte_bench(
     };
     for n in 0..runs {
         let root = dir.join(format!("run-{n}"));
-        say(&format!("run {}: building a fresh demo distribution", n + 1));
+        say(&format!(
+            "run {}: building a fresh demo distribution",
+            n + 1
+        ));
         let world = DemoWorld::build(&root, image_mb, |_| {}).await?;
         let run = one_run(&world).await;
         world.seeder.shutdown().await;
@@ -122,7 +126,10 @@ async fn one_run(world: &DemoWorld) -> anyhow::Result<FirstByteRun> {
         let first = first.ok_or_else(|| anyhow::anyhow!("the switch fetched nothing"))?;
 
         let tx = Transaction::prepare(&client, Goal::Update, &world.package_root).await?;
-        anyhow::ensure!(!tx.plan().downloads.is_empty(), "the update fetches nothing");
+        anyhow::ensure!(
+            !tx.plan().downloads.is_empty(),
+            "the update fetches nothing"
+        );
         let started = Instant::now();
         let (mut any, mut peer): (Option<Duration>, Option<Duration>) = (None, None);
         tx.fetch_all(

@@ -3,6 +3,7 @@
 
 mod clients;
 mod crowd;
+mod first_byte;
 mod iso;
 mod mirror;
 mod plan;
@@ -15,6 +16,7 @@ pub use clients::{
     ClientsBench, ClientsSizes, Leecher, Row as ClientsRow, Task as ClientsTask, run_clients_bench,
 };
 pub use crowd::{CrowdBench, CrowdClients, CrowdSetup, run_crowd_bench};
+pub use first_byte::{FirstByteBench, FirstByteRun, run_first_byte_bench};
 pub use iso::{IsoBench, IsoBenchRow, run_iso_bench};
 pub use mirror::{MirrorBench, run_mirror_bench};
 pub use plan::{PlanBench, run_plan_bench};

@@ -107,6 +107,19 @@ enum BenchCmd {
     /// A crowd updating at once from a snapshot only the mirror holds: the mirror's copies and the
     /// time against the ideal, for Swarmdate, plain HTTP and qBittorrent with a web seed.
     Crowd(CrowdArgs),
+    /// A switch and an update in a fresh swarm (the demo distribution built anew each run): the
+    /// time to their first byte and to their end, and the medians.
+    FirstByte {
+        /// Runs, each in a fresh swarm.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// The demo's image size in MB.
+        #[arg(long, default_value_t = 40)]
+        image_mb: usize,
+        /// Also write first-byte.json into this folder.
+        #[arg(long)]
+        results: Option<PathBuf>,
+    },
     /// Swarmdate against aria2c, Transmission and qBittorrent: one seeder, one leecher at a time,
     /// a large file, a folder of many files and an update in place (run a release build).
     Clients {
@@ -194,6 +207,11 @@ async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Window { dir } => return window(ctx, dir),
         BenchCmd::Swarm(args) => return swarm_bench(ctx, args).await,
         BenchCmd::Crowd(args) => return crowd_bench(ctx, args).await,
+        BenchCmd::FirstByte {
+            runs,
+            image_mb,
+            results,
+        } => return first_byte_bench(ctx, runs, image_mb, results).await,
         BenchCmd::Clients {
             size_mib,
             files,
@@ -392,6 +410,36 @@ async fn crowd_bench(ctx: &Ctx, args: CrowdArgs) -> anyhow::Result<()> {
         out.say(line);
     }
     out.summary(&runs);
+    Ok(())
+}
+
+async fn first_byte_bench(
+    ctx: &Ctx,
+    runs: usize,
+    image_mb: usize,
+    results: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("swarmdate-bench-")
+        .tempdir()?;
+    let out = &ctx.out;
+    let b =
+        swarmdate_bench::run_first_byte_bench(tmp.path(), runs, image_mb, |s| out.say(s)).await?;
+    let secs = |v: Option<f64>| v.map_or("–".to_owned(), |s| format!("{s:.2} s"));
+    out.say(format!(
+        "Medians of {} runs: switch first byte {}, done {}; update first byte {}, from a peer {}, done {}",
+        b.runs.len(),
+        secs(b.median(|r| Some(r.switch_first_byte))),
+        secs(b.median(|r| Some(r.switch_done))),
+        secs(b.median(|r| Some(r.update_first_byte))),
+        secs(b.median(|r| r.update_first_peer_byte)),
+        secs(b.median(|r| Some(r.update_done))),
+    ));
+    if let Some(dir) = results {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("first-byte.json"), serde_json::to_vec_pretty(&b)?)?;
+    }
+    out.summary(&b);
     Ok(())
 }
 
