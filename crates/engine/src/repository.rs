@@ -23,6 +23,9 @@ use swarmdate_core::packages::PackageIndex;
 const ADMIT_EVERY: Duration = Duration::from_millis(200);
 /// Files fetched from mirrors at once.
 const MIRROR_FILES: usize = 4;
+/// A job with a mirror peer that gains nothing for this long fetches its missing files from the
+/// mirrors directly as well (`fallback.rs`): whatever holds the mirror peer up, the job ends.
+const STALLED: Duration = Duration::from_secs(20);
 
 impl Engine {
     pub(super) async fn run_repository(
@@ -105,6 +108,8 @@ impl Engine {
         // Whether the peers met while this session had nothing have been met again.
         let mut reintroduced = !st.held_files().is_empty();
         let mut ranked: Vec<String> = Vec::new();
+        // What the job had when it last gained something, and when.
+        let mut gained = (Instant::now(), u64::MAX, usize::MAX);
         loop {
             let stats = handle.stats();
             let (admitted, refused) = st.admit_complete(&stats.file_progress);
@@ -153,6 +158,14 @@ impl Engine {
             if missing.is_empty() {
                 break;
             }
+            let got: u64 = missing
+                .iter()
+                .map(|&i| stats.file_progress.get(i).copied().unwrap_or(0))
+                .sum();
+            if (got, missing.len()) != (gained.1, gained.2) {
+                gained = (Instant::now(), got, missing.len());
+            }
+            let stalled = mirror_peer.is_some() && gained.0.elapsed() >= STALLED;
             self.set_state(id, JobState::Downloading);
             if let Some(e) = log.write_error() {
                 return Err(e.context("writing packages into the store's staging folder"));
@@ -206,7 +219,17 @@ impl Engine {
                     mirrored,
                     self.session.ratelimits.get_download_bps().map(|v| v.get()),
                 ));
-            } else if let Some(m) = &mirrors {
+            }
+            if let Some(m) = mirrors
+                .as_ref()
+                .filter(|_| mirror_peer.is_none() || stalled)
+            {
+                if stalled && fallbacks.is_empty() {
+                    tracing::warn!(
+                        job = %id,
+                        "nothing arrived for {STALLED:?}: the missing files come from the mirrors directly"
+                    );
+                }
                 let peers = stats
                     .live
                     .as_ref()

@@ -111,9 +111,13 @@ impl MirrorPeer {
     /// Says how much it may serve now (`pace.rs`): nothing (librqbit is choked), at most a
     /// rate, or as fast as librqbit asks.
     pub(super) fn allow(&self, what: MirrorUse) {
-        self.shared
+        let was = self
+            .shared
             .allowed
-            .store(what != MirrorUse::Off, Ordering::Relaxed);
+            .swap(what != MirrorUse::Off, Ordering::Relaxed);
+        if was != (what != MirrorUse::Off) {
+            tracing::debug!(?what, "the mirror peer's pace");
+        }
         let rate = match what {
             MirrorUse::Limited(r) => Some(r),
             _ => None,
@@ -221,6 +225,7 @@ async fn serve(shared: &Arc<PeerShared>, listen: SocketAddr) -> anyhow::Result<(
     read_handshake(&mut stream, listen, info_hash, Duration::from_secs(10)).await?;
     shared.board.lock().unwrap().connected();
     shared.log.set_mirror_peer(Some(local));
+    tracing::debug!(%local, "the mirror peer is linked to its session");
     let (rd, wr) = stream.into_split();
     let (shows_tx, shows_rx) = mpsc::unbounded_channel();
     let (blocks_tx, blocks_rx) = mpsc::channel(MAX_QUEUED);
