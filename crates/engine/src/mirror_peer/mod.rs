@@ -278,11 +278,14 @@ impl Io<'_> {
             match msg {
                 Some(Message::Bitfield(bits)) => {
                     let bits: &[u8] = bits.as_ref();
+                    let mut n = 0;
                     for i in 0..pieces {
                         if bitfield_has(bits, i) {
                             board.has(i as u32);
+                            n += 1;
                         }
                     }
+                    tracing::debug!(pieces = n, "the mirror peer's session has");
                 }
                 Some(Message::Have(i)) => board.has(i),
                 Some(Message::Request(r)) => {
@@ -319,7 +322,11 @@ impl Io<'_> {
             }
             inbox.drain(..4 + len);
             let (allowed, own) = self.shared.pace();
-            for p in board.top_up(allowed, own, Instant::now()) {
+            let shown = board.top_up(allowed, own, Instant::now());
+            if !shown.is_empty() {
+                tracing::debug!(pieces = shown.len(), "the mirror peer shows pieces");
+            }
+            for p in shown {
                 let _ = shows.send(p);
             }
         }
@@ -439,6 +446,7 @@ impl Io<'_> {
                 && self.shared.board.lock().unwrap().waiting() > 0;
             if wanted == choked {
                 choked = !wanted;
+                tracing::debug!(choked, "the mirror peer chokes or unchokes its session");
                 let m = if choked {
                     Message::Choke
                 } else {
