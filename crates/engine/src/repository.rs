@@ -108,8 +108,9 @@ impl Engine {
         // Whether the peers met while this session had nothing have been met again.
         let mut reintroduced = !st.held_files().is_empty();
         let mut ranked: Vec<String> = Vec::new();
-        // What the job had when it last gained something, and when.
-        let mut gained = (Instant::now(), u64::MAX, usize::MAX);
+        // The missing files' bytes and count when the job last gained something, and when.
+        let mut progress = (u64::MAX, usize::MAX);
+        let mut gained_at = Instant::now();
         loop {
             let stats = handle.stats();
             let (admitted, refused) = st.admit_complete(&stats.file_progress);
@@ -162,10 +163,11 @@ impl Engine {
                 .iter()
                 .map(|&i| stats.file_progress.get(i).copied().unwrap_or(0))
                 .sum();
-            if (got, missing.len()) != (gained.1, gained.2) {
-                gained = (Instant::now(), got, missing.len());
+            if (got, missing.len()) != progress {
+                progress = (got, missing.len());
+                gained_at = Instant::now();
             }
-            let stalled = mirror_peer.is_some() && gained.0.elapsed() >= STALLED;
+            let stalled = mirror_peer.is_some() && gained_at.elapsed() >= STALLED;
             self.set_state(id, JobState::Downloading);
             if let Some(e) = log.write_error() {
                 return Err(e.context("writing packages into the store's staging folder"));

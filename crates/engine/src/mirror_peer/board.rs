@@ -206,22 +206,22 @@ impl<F: Clone> Board<F> {
                 }
             }
         }
-        let has = &self.has;
-        let lost: Vec<u32> = self
-            .delivered
+        // Pieces that stood too long: sent and not taken, or asked for and never sent.
+        let (has, delivered) = (&self.has, &self.delivered);
+        let overdue = |p: &u32, at: &Instant, after: Duration| {
+            !has.contains(p) && now.duration_since(*at) >= after
+        };
+        let again: Vec<u32> = delivered
             .iter()
-            .filter(|&(p, at)| !has.contains(p) && now.duration_since(*at) >= CONFIRM)
+            .filter(|&(p, at)| overdue(p, at, CONFIRM))
+            .chain(
+                self.asked
+                    .iter()
+                    .filter(|&(p, at)| !delivered.contains_key(p) && overdue(p, at, ASK_AGAIN)),
+            )
             .map(|(&p, _)| p)
             .collect();
-        let delivered = &self.delivered;
-        let unanswered = self.asked.iter().filter(|&(p, at)| {
-            !has.contains(p) && !delivered.contains_key(p) && now.duration_since(*at) >= ASK_AGAIN
-        });
-        let lost: Vec<u32> = lost
-            .into_iter()
-            .chain(unanswered.map(|(&p, _)| p))
-            .collect();
-        for p in lost {
+        for p in again {
             self.delivered.remove(&p);
             self.asked.remove(&p);
             if let Some(&u) = self.unit_of.get(&p) {
